@@ -1,0 +1,41 @@
+/**
+ * One error type for every failure a user can act on. `code` is a literal union so callers (CLI, server)
+ * can switch on it; the message says what was given, what was expected and what to do.
+ * Every code is documented in ERROR_CODES (a test checks that each has a description and an HTTP status).
+ */
+export const ERROR_CODES = {
+  BAD_ARGUMENT: { status: 400, description: 'An option or argument has an invalid value.' },
+  FILE_NOT_FOUND: { status: 404, description: 'An input file or folder does not exist.' },
+  FILE_EMPTY: { status: 400, description: 'An input file has no content.' },
+  AUDIO_INVALID: { status: 400, description: 'The audio is corrupt, truncated or not audio at all.' },
+  AUDIO_UNSUPPORTED: { status: 415, description: 'The audio format needs ffmpeg, which is not installed, or ffmpeg cannot read it.' },
+  IMAGE_INVALID: { status: 400, description: 'The image is corrupt, empty or of an unsupported type.' },
+  MODEL_UNKNOWN: { status: 404, description: 'The model reference is neither a local folder, a catalogue alias nor a hub repo id.' },
+  MODEL_INVALID: { status: 422, description: 'The model files are missing pieces or do not have the expected inputs/outputs.' },
+  MODEL_OFFLINE: { status: 503, description: 'Offline mode is on and model files are not in the cache.' },
+  DOWNLOAD_FAILED: { status: 502, description: 'A model file could not be downloaded or failed verification.' },
+  DEVICE_UNAVAILABLE: { status: 501, description: 'The requested execution provider (e.g. CUDA) is not available.' },
+  TOKENIZER_INVALID: { status: 422, description: 'The tokenizer files are missing or malformed.' },
+  CONFIG_INVALID: { status: 422, description: 'A model config is malformed or describes an unsupported architecture.' },
+  NOT_FOUND: { status: 404, description: 'A requested resource (job, index entry) does not exist.' },
+  INTERNAL: { status: 500, description: 'An unexpected failure inside moxing; please report it.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class MoxingError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MoxingError';
+    this.code = code;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+export function isMoxingError(error: unknown, code?: ErrorCode): error is MoxingError {
+  return error instanceof MoxingError && (code === undefined || error.code === code);
+}

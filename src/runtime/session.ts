@@ -1,0 +1,119 @@
+/**
+ * ONNX Runtime sessions: one place that picks the execution provider, the thread counts and the graph
+ * optimisation level, and caches sessions so each model file is loaded once per process.
+ */
+import { availableParallelism } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { MoxingError } from '../errors.js';
+
+export type Device = 'cpu' | 'cuda';
+
+export interface RuntimeOptions {
+  /** Execution provider. @default 'cpu' */
+  device?: Device;
+  /** Threads used inside one operator. @default all cores (os.availableParallelism()) */
+  intraOpThreads?: number;
+  /** Threads used across independent operators. @default 1 (our graphs are sequential) */
+  interOpThreads?: number;
+  /** ORT graph optimisation level. @default 'all' */
+  graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export const DEFAULT_RUNTIME: Readonly<Required<RuntimeOptions>> = Object.freeze({
+  device: 'cpu',
+  intraOpThreads: availableParallelism(),
+  interOpThreads: 1,
+  graphOptimization: 'all',
+});
+
+const DEVICES: readonly Device[] = ['cpu', 'cuda'];
+
+export function resolveRuntimeOptions(options: RuntimeOptions = {}): Required<RuntimeOptions> {
+  const merged = { ...DEFAULT_RUNTIME, ...stripUndefined(options) };
+  if (!DEVICES.includes(merged.device)) {
+    throw new MoxingError('BAD_ARGUMENT', `unknown device "${merged.device}": expected one of ${DEVICES.join(', ')}`);
+  }
+  for (const key of ['intraOpThreads', 'interOpThreads'] as const) {
+    const value = merged[key];
+    if (!Number.isInteger(value) || value < 1 || value > 1024) {
+      throw new MoxingError('BAD_ARGUMENT', `${key} must be a whole number from 1 to 1024, got ${value}`);
+    }
+  }
+  return merged;
+}
+
+/**
+ * Whether this onnxruntime-node install can run on CUDA. ORT lists 'cuda' as a backend either way; the
+ * provider library is only present when the package was installed with its CUDA download enabled.
+ */
+export function cudaAvailable(): boolean {
+  try {
+    const require = createRequire(import.meta.url);
+    const packageDir = dirname(require.resolve('onnxruntime-node/package.json'));
+    const binDir = join(packageDir, 'bin');
+    return findFile(binDir, 'libonnxruntime_providers_cuda.so', 5);
+  } catch {
+    return false;
+  }
+}
+
+function findFile(dir: string, name: string, depth: number): boolean {
+  if (depth < 0 || !existsSync(dir)) return false;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isFile() && entry.name === name) return true;
+    if (entry.isDirectory() && findFile(join(dir, entry.name), name, depth - 1)) return true;
+  }
+  return false;
+}
+
+const cache = new Map<string, Promise<ort.InferenceSession>>();
+
+/** Loads (once per process and per option set) an ONNX model file into an inference session. */
+export function loadSession(path: string, options: RuntimeOptions = {}): Promise<ort.InferenceSession> {
+  const resolved = resolveRuntimeOptions(options);
+  const key = JSON.stringify([path, resolved]);
+  let session = cache.get(key);
+  if (!session) {
+    session = createSession(path, resolved);
+    cache.set(key, session);
+    // A failed load must not poison the cache: the next call retries.
+    session.catch(() => cache.delete(key));
+  }
+  return session;
+}
+
+async function createSession(path: string, options: Required<RuntimeOptions>): Promise<ort.InferenceSession> {
+  if (!existsSync(path)) throw new MoxingError('MODEL_INVALID', `model file not found: ${path}`);
+  if (options.device === 'cuda' && !cudaAvailable()) {
+    throw new MoxingError(
+      'DEVICE_UNAVAILABLE',
+      'CUDA was requested but this onnxruntime-node install has no CUDA provider. ' +
+        'Reinstall it with CUDA: `npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12` (see README, "GPU (CUDA)"), or use --device cpu.',
+    );
+  }
+  try {
+    return await ort.InferenceSession.create(path, {
+      executionProviders: options.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+      intraOpNumThreads: options.intraOpThreads,
+      interOpNumThreads: options.interOpThreads,
+      graphOptimizationLevel: options.graphOptimization,
+      executionMode: 'sequential',
+    });
+  } catch (cause) {
+    throw new MoxingError('MODEL_INVALID', `ONNX Runtime could not load ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Releases every cached session (tests, long-running servers switching models). */
+export async function releaseSessions(): Promise<void> {
+  const sessions = [...cache.values()];
+  cache.clear();
+  await Promise.allSettled(sessions.map(async (s) => (await s).release()));
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

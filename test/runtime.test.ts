@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadSession, resolveRuntimeOptions, cudaAvailable, int64, inputShapes } from '../src/runtime/index.js';
+import { isMoxingError } from '../src/errors.js';
+
+const ENCODER = new URL('../../shared/models/whisper-tiny-random/onnx/encoder_model.onnx', import.meta.url).pathname;
+
+test('a model file is loaded once per process and option set', async () => {
+  const a = await loadSession(ENCODER, { intraOpThreads: 1 });
+  const b = await loadSession(ENCODER, { intraOpThreads: 1 });
+  assert.equal(a, b);
+  assert.deepEqual(a.inputNames, ['input_features']);
+  assert.deepEqual(inputShapes(a).get('input_features')?.slice(1), [80, 3000]);
+});
+
+test('a missing model file is a MODEL_INVALID error naming the path', async () => {
+  await assert.rejects(loadSession('/nonexistent/model.onnx'), (e) => isMoxingError(e, 'MODEL_INVALID') && /nonexistent/.test(e.message));
+});
+
+test('cuda without a CUDA build gives DEVICE_UNAVAILABLE with the fix', async (t) => {
+  if (cudaAvailable()) return t.skip('this machine has a CUDA build of onnxruntime-node');
+  await assert.rejects(loadSession(ENCODER, { device: 'cuda' }), (e) => isMoxingError(e, 'DEVICE_UNAVAILABLE') && /--device cpu/.test(e.message));
+});
+
+test('bad runtime options are rejected with the bad value', () => {
+  assert.throws(() => resolveRuntimeOptions({ intraOpThreads: 0 }), /intraOpThreads.*got 0/);
+  assert.throws(() => resolveRuntimeOptions({ device: 'tpu' as 'cpu' }), /unknown device "tpu"/);
+  assert.equal(resolveRuntimeOptions({ intraOpThreads: undefined }).intraOpThreads >= 1, true);
+});
+
+test('int64 tensors hold the given ids', () => {
+  const t = int64([50258, 50259], [1, 2]);
+  assert.deepEqual(Array.from(t.data as BigInt64Array, Number), [50258, 50259]);
+});
