@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   DEVICE_UNAVAILABLE: { status: 501, description: 'The requested execution provider (e.g. CUDA) is not available.' },
   TOKENIZER_INVALID: { status: 422, description: 'The tokenizer files are missing or malformed.' },
   CONFIG_INVALID: { status: 422, description: 'A model config is malformed or describes an unsupported architecture.' },
+  OUTPUT_FAILED: { status: 500, description: 'An output file could not be written (folder not writable, disk full); nothing partial is left.' },
   NOT_FOUND: { status: 404, description: 'A requested resource (job, index entry) does not exist.' },
   INTERNAL: { status: 500, description: 'An unexpected failure inside moxing; please report it.' },
 } as const satisfies Record<string, { status: number; description: string }>;

@@ -2,42 +2,31 @@
  * The `moxing` command line. Each command lives in its own file and exports `register(program)`;
  * this file only wires them and turns every failure into a one-line reason and a non-zero exit.
  */
-import { Command, CommanderError } from 'commander';
-import { MoxingError } from '../errors.js';
+import { Command } from 'commander';
 import { COMMANDS } from './commands.js';
+import { reportError } from './report.js';
 import { VERSION } from '../version.js';
 
-export async function main(argv: readonly string[] = process.argv): Promise<number> {
+export function buildProgram(): Command {
   const program = new Command('moxing')
     .description('Run Whisper, DINOv2 and transformer math locally on ONNX Runtime.')
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   for (const register of COMMANDS) register(program);
-  try {
-    await program.parseAsync([...argv]);
-    return 0;
-  } catch (error) {
-    return reportError(error);
-  }
+  // Subcommands inherit exitOverride so a usage error reaches reportError instead of exiting inside commander.
+  for (const command of program.commands) command.exitOverride();
+  return program;
 }
 
-/** Prints one line for the user and returns the exit code: 2 for usage errors, 1 for everything else. */
-export function reportError(error: unknown): number {
-  if (error instanceof CommanderError) {
-    // commander already printed its message; help and version exit cleanly.
-    return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2;
-  }
-  if (error instanceof MoxingError) {
-    process.stderr.write(`moxing: ${error.message}\n`);
-    return error.code === 'BAD_ARGUMENT' ? 2 : 1;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`moxing: unexpected error: ${message}\n`);
-  if (process.env.MOXING_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-  return 1;
-}
+// `moxing models | head` closes our stdout early: that is the reader's choice, not a failure.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
-const exitCode = await main();
-// Let pending stdout writes drain before leaving.
-process.exitCode = exitCode;
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = reportError(error);
+}

@@ -1,0 +1,80 @@
+/**
+ * Shared pieces of the benchmarks: each runner runs in its own child process (so peak RSS is its own), and
+ * the parent prints one table with ratios against the peer. Times are the minimum of the repeats: noise on a
+ * shared machine only ever adds time (faster-whisper's speed_benchmark.py reasons the same way).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const WORK_DIR = join(process.cwd(), 'bench', '.work');
+
+export function workDir(...parts: string[]): string {
+  const dir = join(WORK_DIR, ...parts);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export interface RunnerReport {
+  readonly runner: string;
+  /** Wall time of the measured work (model load excluded), milliseconds, minimum over repeats. */
+  readonly wallMs: number;
+  /** Peak resident set size of the runner's process, bytes. */
+  readonly peakRssBytes: number;
+  /** Anything else the runner measured (tokens, items). */
+  readonly extra: Readonly<Record<string, number | string>>;
+}
+
+/** Runs `script` under tsx in a child process with `args`; the child prints one JSON RunnerReport line last. */
+export function runChild(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<RunnerReport> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code !== 0) return reject(new Error(`${script} ${args.join(' ')} exited with ${code}\n${out}`));
+      try {
+        resolve(JSON.parse(last) as RunnerReport);
+      } catch {
+        reject(new Error(`${script} printed no report:\n${out}`));
+      }
+    });
+  });
+}
+
+/** Prints the child's report as its last stdout line (the parent parses it). */
+export function emitReport(report: RunnerReport): void {
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+export function peakRssBytes(): number {
+  // resourceUsage().maxRSS is in kilobytes.
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+export async function minTime(repeats: number, work: () => Promise<void>): Promise<number> {
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    await work();
+    best = Math.min(best, performance.now() - start);
+  }
+  return best;
+}
+
+export function printTable(headers: readonly string[], rows: readonly (readonly string[])[]): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(line(headers));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of rows) console.log(line(row));
+}
+
+export function mb(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(0)} MB`;
+}

@@ -1,0 +1,37 @@
+/**
+ * Options of the batched long-form pipeline (batched.ts): speech detection and the batch size. Either one
+ * turns the pipeline on; `vad` defaults to on inside it, as in faster-whisper's and WhisperX's batched modes.
+ */
+import { MoxingError } from '../../errors.js';
+import { resolveVadOptions, type VadOptions } from '../../audio/index.js';
+
+export interface BatchedOptions {
+  /**
+   * Silero VAD before decoding: true for DEFAULT_VAD, or some of its options; false cuts plain consecutive 30 s
+   * windows. Giving it (true or options) turns the batched pipeline on. @default true when batchSize is given
+   */
+  readonly vad?: boolean | Partial<VadOptions>;
+  /** Windows encoded and decoded together. Giving it turns the batched pipeline on. @default 8 when vad is given */
+  readonly batchSize?: number;
+}
+
+export const DEFAULT_BATCHED = Object.freeze({ batchSize: 8, vad: true });
+
+/** The batched pipeline's settings, or undefined when the options ask for the sequential one. */
+export interface BatchedSettings {
+  readonly batchSize: number;
+  /** Resolved VAD options; null for plain 30 s windows. */
+  readonly vad: Required<VadOptions> | null;
+}
+
+/** Undefined (sequential openai loop) unless `vad` is truthy or `batchSize` is given. */
+export function resolveBatchedOptions(options: BatchedOptions): BatchedSettings | undefined {
+  const vadGiven = options.vad !== undefined && options.vad !== false;
+  if (!vadGiven && options.batchSize === undefined) return undefined;
+  const batchSize = options.batchSize ?? DEFAULT_BATCHED.batchSize;
+  if (!(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= 256)) {
+    throw new MoxingError('BAD_ARGUMENT', `batchSize must be a whole number from 1 to 256, got ${batchSize}`);
+  }
+  const vad = options.vad ?? DEFAULT_BATCHED.vad;
+  return Object.freeze({ batchSize, vad: vad === false ? null : resolveVadOptions(vad === true ? {} : vad) });
+}

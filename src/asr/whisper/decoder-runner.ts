@@ -1,0 +1,216 @@
+/**
+ * The DecoderRunner seam: search code asks for next-token logits and says which rows survive; the runner
+ * owns the ONNX sessions and the KV cache (openai's `Inference`). Tests drive search through a scripted
+ * runner; `WhisperDecoder.runner()` gives the real one, for both decoder layouts of the optimum export:
+ *
+ * - merged (`decoder_model_merged`): the first pass sets `use_cache_branch=false` with zero-length past
+ *   tensors; later passes set it true. The with-past branch returns empty encoder presents, so the
+ *   encoder (cross-attention) key/values of the first pass are kept for the whole decode.
+ * - split (`decoder_model` for the first pass, `decoder_with_past_model` after it).
+ */
+import type { InferenceSession } from 'onnxruntime-node';
+import { MoxingError } from '../../errors.js';
+import { Tensor, bool, emptyFloat32, float32, int64 } from '../../runtime/index.js';
+import type { WhisperDims } from './config.js';
+import type { AudioFeatures } from './encoder.js';
+
+/** Logits of one forward pass, row-major [rows, vocab]; the caller owns them and may edit in place. */
+export interface PrefillLogits {
+  /** Logits at the last position of each row. */
+  readonly last: Float32Array;
+  /** Logits at `keepPosition` of each row, when asked (openai reads no-speech at the SOT position). */
+  readonly kept: Float32Array | undefined;
+}
+
+export interface DecoderRunner {
+  readonly vocabSize: number;
+  /** Rows in the batch now. */
+  readonly rows: number;
+  /** First pass over each row's initial tokens (every row the same length). */
+  prefill(tokens: readonly (readonly number[])[], keepPosition?: number): Promise<PrefillLogits>;
+  /** Feeds one more token to each row; returns the logits of that position, [rows, vocab]. */
+  step(tokens: readonly number[]): Promise<Float32Array>;
+  /**
+   * Keeps rows `sources` (indices into the current rows) in that order: repeats fan a row out (beams),
+   * omissions drop finished rows (per-row end).
+   */
+  reorder(sources: readonly number[]): void;
+}
+
+type Layout = 'merged' | 'split';
+
+/** Copies rows `sources` of a [rows, ...] float32 tensor into a new tensor. */
+export function gatherRows(tensor: Tensor, sources: readonly number[]): Tensor {
+  const data = tensor.data as Float32Array;
+  const rows = tensor.dims[0];
+  const size = rows === 0 ? 0 : data.length / rows;
+  const out = new Float32Array(sources.length * size);
+  sources.forEach((source, i) => out.set(data.subarray(source * size, (source + 1) * size), i * size));
+  return float32(out, [sources.length, ...tensor.dims.slice(1)]);
+}
+
+function isIdentity(sources: readonly number[], rows: number): boolean {
+  return sources.length === rows && sources.every((s, i) => s === i);
+}
+
+/** The decoder sessions of one Whisper export; stateless, so one instance serves every decode. */
+export class WhisperDecoder {
+  readonly layout: Layout;
+  private readonly layers: number;
+
+  constructor(
+    readonly dims: WhisperDims,
+    /** `decoder_model_merged` (merged layout) or `decoder_model` (split layout). */
+    readonly first: InferenceSession,
+    /** `decoder_with_past_model`; absent for the merged layout. */
+    readonly withPast?: InferenceSession,
+  ) {
+    this.layout = withPast ? 'split' : 'merged';
+    this.layers = dims.decoderLayers;
+    const need = (session: InferenceSession, names: string[], what: string): void => {
+      const missing = names.filter((n) => !session.inputNames.includes(n));
+      if (missing.length > 0) {
+        throw new MoxingError('MODEL_INVALID', `the ${what} has no input ${missing.join(', ')} (inputs: ${session.inputNames.join(', ')}); it is not an optimum Whisper decoder export with ${this.layers} layers`);
+      }
+    };
+    const past = this.pastNames('encoder').concat(this.pastNames('decoder'));
+    if (this.layout === 'merged') {
+      need(first, ['input_ids', 'encoder_hidden_states', 'use_cache_branch', ...past], 'merged decoder (decoder_model_merged)');
+    } else {
+      need(first, ['input_ids', 'encoder_hidden_states'], 'decoder (decoder_model)');
+      need(withPast as InferenceSession, ['input_ids', ...past], 'decoder with past (decoder_with_past_model)');
+    }
+  }
+
+  /** `past_key_values.{i}.{kind}.{key,value}` for every layer. */
+  pastNames(kind: 'decoder' | 'encoder'): string[] {
+    const names: string[] = [];
+    for (let i = 0; i < this.layers; i++) names.push(`past_key_values.${i}.${kind}.key`, `past_key_values.${i}.${kind}.value`);
+    return names;
+  }
+
+  /** A runner over `features`; row r of the batch decodes audio `rowAudio[r]` of the features. */
+  runner(features: AudioFeatures, rowAudio: readonly number[]): DecoderRunner {
+    return new OnnxDecoderRunner(this, features, rowAudio);
+  }
+}
+
+class OnnxDecoderRunner implements DecoderRunner {
+  readonly vocabSize: number;
+  private rowAudio: number[];
+  /** Decoder self-attention cache, per layer [key, value] of [rows, heads, length, headDim]. */
+  private selfKV: Tensor[] = [];
+  /** Cross-attention cache from the first pass; row r holds audio `crossAudio[r]`. */
+  private crossKV: Tensor[] = [];
+  private crossAudio: number[] = [];
+  private started = false;
+
+  constructor(
+    private readonly decoder: WhisperDecoder,
+    private readonly features: AudioFeatures,
+    rowAudio: readonly number[],
+  ) {
+    this.vocabSize = decoder.dims.vocabSize;
+    this.rowAudio = [...rowAudio];
+    for (const a of rowAudio) {
+      if (!Number.isInteger(a) || a < 0 || a >= features.batch) throw new MoxingError('INTERNAL', `row audio index ${a} is outside the ${features.batch} encoded windows`);
+    }
+  }
+
+  get rows(): number {
+    return this.rowAudio.length;
+  }
+
+  async prefill(tokens: readonly (readonly number[])[], keepPosition?: number): Promise<PrefillLogits> {
+    if (this.started) throw new MoxingError('INTERNAL', 'DecoderRunner.prefill called twice; create a new runner per decode');
+    if (tokens.length !== this.rows) throw new MoxingError('INTERNAL', `prefill got ${tokens.length} rows for a runner of ${this.rows}`);
+    const length = tokens[0].length;
+    if (length === 0 || tokens.some((t) => t.length !== length)) throw new MoxingError('INTERNAL', 'prefill rows must be non-empty and of equal length');
+    this.started = true;
+    const { dims } = this.decoder;
+    const rows = this.rows;
+    const identity = isIdentity(this.rowAudio, this.features.batch);
+    const hidden = identity ? this.features.tensor : gatherRows(this.features.tensor, this.rowAudio);
+    const feeds: Record<string, Tensor> = {
+      input_ids: int64(tokens.flat(), [rows, length]),
+      encoder_hidden_states: hidden,
+    };
+    if (this.decoder.layout === 'merged') {
+      feeds.use_cache_branch = bool([false], [1]);
+      const empty = emptyFloat32([rows, dims.decoderHeads, 0, dims.headDim]);
+      for (const name of [...this.decoder.pastNames('decoder'), ...this.decoder.pastNames('encoder')]) feeds[name] = empty;
+    }
+    const out = await this.decoder.first.run(feeds);
+    this.selfKV = this.presents(out, 'decoder');
+    this.crossKV = this.presents(out, 'encoder');
+    this.crossAudio = [...this.rowAudio];
+    const logits = out.logits.data as Float32Array;
+    const vocab = this.vocabSize;
+    const pick = (position: number): Float32Array => {
+      const result = new Float32Array(rows * vocab);
+      for (let r = 0; r < rows; r++) {
+        const from = (r * length + position) * vocab;
+        result.set(logits.subarray(from, from + vocab), r * vocab);
+      }
+      return result;
+    };
+    return { last: pick(length - 1), kept: keepPosition === undefined ? undefined : pick(keepPosition) };
+  }
+
+  async step(tokens: readonly number[]): Promise<Float32Array> {
+    if (!this.started) throw new MoxingError('INTERNAL', 'DecoderRunner.step called before prefill');
+    if (tokens.length !== this.rows) throw new MoxingError('INTERNAL', `step got ${tokens.length} tokens for ${this.rows} rows`);
+    const { dims } = this.decoder;
+    const rows = this.rows;
+    this.alignCross();
+    const feeds: Record<string, Tensor> = { input_ids: int64(tokens, [rows, 1]) };
+    const selfNames = this.decoder.pastNames('decoder');
+    const crossNames = this.decoder.pastNames('encoder');
+    selfNames.forEach((name, i) => (feeds[name] = this.selfKV[i]));
+    crossNames.forEach((name, i) => (feeds[name] = this.crossKV[i]));
+    let session = this.decoder.withPast;
+    if (this.decoder.layout === 'merged') {
+      session = this.decoder.first;
+      feeds.use_cache_branch = bool([true], [1]);
+      // Unused on the with-past branch, but a required input: an empty tensor costs nothing.
+      feeds.encoder_hidden_states = emptyFloat32([rows, 0, dims.dModel]);
+    }
+    const fetches = ['logits', ...this.presentNames('decoder')];
+    const out = await (session as InferenceSession).run(feeds, fetches);
+    this.selfKV = this.presents(out, 'decoder');
+    return out.logits.data as Float32Array;
+  }
+
+  reorder(sources: readonly number[]): void {
+    if (isIdentity(sources, this.rows)) return;
+    for (const s of sources) {
+      if (!Number.isInteger(s) || s < 0 || s >= this.rows) throw new MoxingError('INTERNAL', `reorder source ${s} is outside the ${this.rows} rows`);
+    }
+    this.selfKV = this.selfKV.map((t) => gatherRows(t, sources));
+    this.rowAudio = sources.map((s) => this.rowAudio[s]);
+  }
+
+  /**
+   * Cross-attention K/V depend only on the audio, so after a reorder they need copying only when the
+   * audio of some row changed (beams of one window never do; dropping finished rows of a batch does).
+   */
+  private alignCross(): void {
+    const same = this.crossAudio.length === this.rowAudio.length && this.crossAudio.every((a, i) => a === this.rowAudio[i]);
+    if (same) return;
+    const sources = this.rowAudio.map((a) => this.crossAudio.indexOf(a));
+    this.crossKV = this.crossKV.map((t) => gatherRows(t, sources));
+    this.crossAudio = [...this.rowAudio];
+  }
+
+  private presentNames(kind: 'decoder' | 'encoder'): string[] {
+    return this.decoder.pastNames(kind).map((n) => n.replace('past_key_values.', 'present.'));
+  }
+
+  private presents(out: InferenceSession.OnnxValueMapType, kind: 'decoder' | 'encoder'): Tensor[] {
+    return this.presentNames(kind).map((name) => {
+      const value = out[name];
+      if (!value) throw new MoxingError('MODEL_INVALID', `the decoder gave no output "${name}"; it is not an optimum Whisper decoder export`);
+      return value as Tensor;
+    });
+  }
+}

@@ -1,0 +1,24 @@
+/** asr/whisper: Whisper on ONNX Runtime with openai/whisper's decoding and long-form transcription. */
+export { transcribe, transcribeStream, transcribeSamples } from './transcribe.js';
+export type { TranscribeInput, TranscriptionModel } from './transcribe.js';
+export { DEFAULT_TRANSCRIBE, FALLBACK_TEMPERATURES, resolveTranscribeOptions, seekClips } from './transcribe-options.js';
+export type { TranscribeOptions, TranscribeProgress, TranscribeSettings } from './transcribe-options.js';
+export { WhisperModel } from './model.js';
+export type { LoadWhisperOptions, WhisperModelFiles } from './model.js';
+export { DecodingTask, decodeFeatures, decodeText, DEFAULT_DECODING } from './decode.js';
+export type { DecodingOptions, DecodingSettings, DecodingResult, DecodingContext, DecodingTokenizer } from './decode.js';
+export { detectLanguage } from './language.js';
+export type { LanguageDetection, LanguageTokenId } from './language.js';
+export { WhisperEncoder, WINDOW_FRAMES } from './encoder.js';
+export type { AudioFeatures } from './encoder.js';
+export { WhisperDecoder, gatherRows } from './decoder-runner.js';
+export type { DecoderRunner, PrefillLogits } from './decoder-runner.js';
+export { suppressBlank, suppressTokens, applyTimestampRules } from './logit-filters.js';
+export type { LogitFilter, TimestampRuleTokens } from './logit-filters.js';
+export { GreedyDecoder, BeamSearchDecoder, rankCandidates, seededRandom, sampleCategorical } from './search.js';
+export { argmax, topK, logSumExp, softmaxAt, expSum } from './logits.js';
+export type { TokenDecoder, Candidates, UpdateResult, Random } from './search.js';
+export { cutWindow } from './window-segments.js';
+export type { WindowCut, WindowSegment, WindowGeometry } from './window-segments.js';
+export { loadWhisperDims, whisperDims } from './config.js';
+export type { WhisperDims } from './config.js';

@@ -1,0 +1,90 @@
+/**
+ * A loaded Whisper: dimensions, tokenizer, encoder and decoder sessions, read once and shared by every
+ * transcription (the CLI transcribing several files loads one). It is the DecodingContext of decode.ts.
+ */
+import { MoxingError } from '../../errors.js';
+import { resolveWhisperModel, type HubOptions, type Variant, type WhisperModel as WhisperFiles } from '../../hub/index.js';
+import { loadSession, type RuntimeOptions } from '../../runtime/index.js';
+import { loadWhisperTokenizer, type WhisperTokenizer } from '../../text/index.js';
+import { loadWhisperDims, type WhisperDims } from './config.js';
+import { WhisperDecoder, type DecoderRunner } from './decoder-runner.js';
+import type { DecodingContext } from './decode.js';
+import { WhisperEncoder, type AudioFeatures } from './encoder.js';
+
+export interface LoadWhisperOptions {
+  /** Weight variant: fp32, fp16, q8 or q4. @default 'fp32' */
+  readonly variant?: Variant;
+  /** Load the merged decoder that also outputs cross attentions (word timing). @default false */
+  readonly timestamped?: boolean;
+  /** ONNX Runtime device and threads. @default DEFAULT_RUNTIME */
+  readonly runtime?: RuntimeOptions;
+  /** Cache folder, endpoint, token, offline switch. @default DEFAULT_HUB and the environment */
+  readonly hub?: Partial<HubOptions>;
+}
+
+/** Where a Whisper's files are: what hub/ resolves, or paths given by hand. */
+export type WhisperModelFiles = Pick<WhisperFiles, 'dir' | 'encoder' | 'decoder'>;
+
+export class WhisperModel implements DecodingContext {
+  private constructor(
+    readonly files: WhisperModelFiles,
+    readonly dims: WhisperDims,
+    readonly tokenizer: WhisperTokenizer,
+    readonly encoder: WhisperEncoder,
+    readonly decoder: WhisperDecoder,
+  ) {}
+
+  /** Resolves `ref` (folder, alias or hub id; downloading if needed) and loads it. Cached per process. */
+  static load(ref: string, options: LoadWhisperOptions = {}): Promise<WhisperModel> {
+    const key = JSON.stringify([ref, options.variant ?? null, options.timestamped ?? false, options.runtime ?? null, options.hub ?? null]);
+    let model = loaded.get(key);
+    if (!model) {
+      model = resolveWhisperModel(ref, { ...options.hub, variant: options.variant, timestamped: options.timestamped }).then((files) =>
+        WhisperModel.fromFiles(files, options.runtime),
+      );
+      loaded.set(key, model);
+      model.catch(() => loaded.delete(key));
+    }
+    return model;
+  }
+
+  /** Loads a model from explicit file paths (a chosen decoder layout, test models). */
+  static async fromFiles(files: WhisperModelFiles, runtime: RuntimeOptions = {}): Promise<WhisperModel> {
+    const dims = loadWhisperDims(files.dir);
+    const tokenizer = await loadWhisperTokenizer(files.dir);
+    if (tokenizer.vocabSize !== dims.vocabSize) {
+      throw new MoxingError('MODEL_INVALID', `${files.dir}: the tokenizer covers ${tokenizer.vocabSize} ids but config.json has vocab_size ${dims.vocabSize}; the files come from different models`);
+    }
+    const d = files.decoder;
+    const [encoderSession, first, withPast] = await Promise.all([
+      loadSession(files.encoder, runtime),
+      loadSession(d.kind === 'merged' ? d.path : d.decoder, runtime),
+      d.kind === 'split' ? loadSession(d.decoderWithPast, runtime) : Promise.resolve(undefined),
+    ]);
+    return new WhisperModel(files, dims, tokenizer, new WhisperEncoder(encoderSession, dims), new WhisperDecoder(dims, first, withPast));
+  }
+
+  get nTextCtx(): number {
+    return this.dims.nTextCtx;
+  }
+
+  get nAudioCtx(): number {
+    return this.dims.nAudioCtx;
+  }
+
+  /** English-only (`.en`) models have no language or task tokens. */
+  get isMultilingual(): boolean {
+    return this.tokenizer.isMultilingual;
+  }
+
+  /** Encodes `batch` mel windows, [batch, nMels, 3000]. */
+  encode(mel: Float32Array, batch = 1): Promise<AudioFeatures> {
+    return this.encoder.encode(mel, batch);
+  }
+
+  createRunner(features: AudioFeatures, rowAudio: readonly number[]): DecoderRunner {
+    return this.decoder.runner(features, rowAudio);
+  }
+}
+
+const loaded = new Map<string, Promise<WhisperModel>>();

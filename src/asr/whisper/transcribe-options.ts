@@ -1,0 +1,156 @@
+/**
+ * The options of `transcribe()` and `transcribeStream()`, with one frozen defaults object that the CLI and
+ * the server read. The defaults are openai/whisper `transcribe()`'s own.
+ */
+import { MoxingError } from '../../errors.js';
+import type { HubOptions, Variant } from '../../hub/index.js';
+import type { RuntimeOptions } from '../../runtime/index.js';
+import type { Task } from '../types.js';
+import type { WhisperModel } from './model.js';
+import { pyRound } from './python.js';
+
+export interface TranscribeProgress {
+  /** Seconds of audio processed so far. */
+  readonly doneSeconds: number;
+  /** Seconds of audio in total. */
+  readonly totalSeconds: number;
+}
+
+export interface TranscribeOptions {
+  /** Model reference (catalogue alias, hub repo id or local folder), or a loaded model. @default 'whisper-base' */
+  readonly model?: string | WhisperModel;
+  /** Weight variant of the model files. @default 'fp32' */
+  readonly variant?: Variant;
+  /** Spoken language (code such as "es" or name such as "Spanish"); detected on the first 30 s when undefined. @default undefined */
+  readonly language?: string;
+  /** "transcribe" (X -> X) or "translate" (X -> English). @default 'transcribe' */
+  readonly task?: Task;
+  /** Temperature, or the temperatures tried in turn while a window fails the thresholds below. @default [0, 0.2, 0.4, 0.6, 0.8, 1] */
+  readonly temperature?: number | readonly number[];
+  /** Beams of beam search at temperature 0; greedy when undefined. @default undefined */
+  readonly beamSize?: number;
+  /** Samples drawn at temperature > 0, the most likely kept. @default undefined (1) */
+  readonly bestOf?: number;
+  /** Beam search patience. @default undefined (1) */
+  readonly patience?: number;
+  /** Length penalty alpha in [0, 1]; plain length normalisation when undefined. @default undefined */
+  readonly lengthPenalty?: number;
+  /** Text given as the previous context of the first window (vocabulary, names, style). @default undefined */
+  readonly initialPrompt?: string;
+  /** Keep `initialPrompt` at the head of every window's prompt. @default false */
+  readonly carryInitialPrompt?: boolean;
+  /** Feed each window the text decoded so far as its prompt. @default true */
+  readonly conditionOnPreviousText?: boolean;
+  /** A window whose no-speech probability is above this (and whose avg logprob is below logprobThreshold) is skipped as silence; null disables. @default 0.6 */
+  readonly noSpeechThreshold?: number | null;
+  /** A decode whose average log-probability is below this has failed (next temperature); null disables. @default -1 */
+  readonly logprobThreshold?: number | null;
+  /** A decode whose gzip compression ratio is above this is repetitive and has failed; null disables. @default 2.4 */
+  readonly compressionRatioThreshold?: number | null;
+  /** Token ids to suppress, comma-separated or a list; -1 is the non-speech symbol set. @default '-1' */
+  readonly suppressTokens?: string | readonly number[];
+  /** Forbid a blank start of a window. @default true */
+  readonly suppressBlank?: boolean;
+  /** Decode text only, one segment per window. @default false */
+  readonly withoutTimestamps?: boolean;
+  /** Latest first timestamp of a window, in seconds; null lifts it. @default 1 */
+  readonly maxInitialTimestamp?: number | null;
+  /** Start,end,start,end,... seconds of the clips to transcribe; the last end defaults to the audio's end. @default '0' */
+  readonly clipTimestamps?: string | readonly number[];
+  /** Most tokens decoded per window (openai's `sample_len`); half the text context when undefined. @default undefined (224) */
+  readonly sampleLen?: number;
+  /** Seed of the sampler at temperature > 0; unseeded when undefined. @default undefined */
+  readonly seed?: number;
+  /** ONNX Runtime device and threads. @default DEFAULT_RUNTIME */
+  readonly runtime?: RuntimeOptions;
+  /** Hub cache, endpoint and offline settings for resolving `model`. @default DEFAULT_HUB and the environment */
+  readonly hub?: Partial<HubOptions>;
+  /** Called after each window with the seconds done (for progress bars). */
+  readonly onProgress?: (progress: TranscribeProgress) => void;
+  /** Called once the language is known: detected (with its distribution) or given. */
+  readonly onLanguage?: (language: string, probabilities: Readonly<Record<string, number>> | undefined) => void;
+}
+
+/** Temperatures of openai's fallback: 0, then 0.2 steps up to 1. */
+export const FALLBACK_TEMPERATURES: readonly number[] = Object.freeze([0, 0.2, 0.4, 0.6, 0.8, 1]);
+
+type Callbacks = 'onProgress' | 'onLanguage' | 'runtime' | 'hub';
+type Unset = 'model' | 'variant' | 'language' | 'beamSize' | 'bestOf' | 'patience' | 'lengthPenalty' | 'initialPrompt' | 'sampleLen' | 'seed';
+
+/** Transcription options with every default applied. */
+export type TranscribeSettings = Required<Omit<TranscribeOptions, Callbacks | Unset | 'temperature'>> & {
+  readonly [K in Unset]-?: Exclude<TranscribeOptions[K], WhisperModel> | undefined;
+} & { readonly temperature: readonly number[] };
+
+export const DEFAULT_TRANSCRIBE = Object.freeze({
+  model: 'whisper-base',
+  variant: undefined,
+  language: undefined,
+  task: 'transcribe',
+  temperature: FALLBACK_TEMPERATURES,
+  beamSize: undefined,
+  bestOf: undefined,
+  patience: undefined,
+  lengthPenalty: undefined,
+  initialPrompt: undefined,
+  carryInitialPrompt: false,
+  conditionOnPreviousText: true,
+  noSpeechThreshold: 0.6,
+  logprobThreshold: -1,
+  compressionRatioThreshold: 2.4,
+  suppressTokens: '-1',
+  suppressBlank: true,
+  withoutTimestamps: false,
+  maxInitialTimestamp: 1,
+  clipTimestamps: '0',
+  sampleLen: undefined,
+  seed: undefined,
+} satisfies TranscribeSettings);
+
+function bad(message: string): never {
+  throw new MoxingError('BAD_ARGUMENT', message);
+}
+
+/** Merges `options` over DEFAULT_TRANSCRIBE (undefined means default) and checks every value. */
+export function resolveTranscribeOptions(options: TranscribeOptions): TranscribeSettings {
+  const given = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'model'));
+  const merged = { ...DEFAULT_TRANSCRIBE, ...given } as TranscribeSettings & Record<string, unknown>;
+  const temperature = typeof merged.temperature === 'number' ? [merged.temperature] : [...(merged.temperature as readonly number[])];
+  if (temperature.length === 0 || temperature.some((t) => typeof t !== 'number' || !Number.isFinite(t) || t < 0)) {
+    bad(`temperature must be a number >= 0 or a non-empty list of them, got ${JSON.stringify(merged.temperature)}`);
+  }
+  if (merged.task !== 'transcribe' && merged.task !== 'translate') bad(`task must be "transcribe" or "translate", got "${String(merged.task)}"`);
+  for (const key of ['noSpeechThreshold', 'logprobThreshold', 'compressionRatioThreshold', 'maxInitialTimestamp'] as const) {
+    const v = merged[key];
+    if (v !== null && !(typeof v === 'number' && Number.isFinite(v))) bad(`${key} must be a number or null, got ${JSON.stringify(v)}`);
+  }
+  for (const key of ['beamSize', 'bestOf', 'sampleLen'] as const) {
+    const v = merged[key];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) bad(`${key} must be a whole number >= 1, got ${v}`);
+  }
+  if (merged.patience !== undefined && !(merged.patience > 0)) bad(`patience must be above 0, got ${merged.patience}`);
+  if (merged.lengthPenalty !== undefined && !(merged.lengthPenalty >= 0 && merged.lengthPenalty <= 1)) bad(`lengthPenalty must be between 0 and 1, got ${merged.lengthPenalty}`);
+  return Object.freeze({ ...merged, temperature: Object.freeze(temperature) });
+}
+
+/** openai's clip_timestamps, as [startFrame, endFrame) pairs; the last end defaults to `contentFrames`. */
+export function seekClips(clipTimestamps: string | readonly number[], contentFrames: number): [number, number][] {
+  const seconds =
+    typeof clipTimestamps === 'string'
+      ? clipTimestamps
+          .split(',')
+          .filter((s) => s.trim() !== '')
+          .map((s) => {
+            const v = Number(s);
+            if (!Number.isFinite(v) || s.trim() === '') bad(`clipTimestamps: "${s}" is not a number of seconds; give start,end,... in seconds`);
+            return v;
+          })
+      : [...clipTimestamps];
+  if (seconds.some((v) => !Number.isFinite(v) || v < 0)) bad(`clipTimestamps must be non-negative seconds, got ${JSON.stringify(clipTimestamps)}`);
+  const points = seconds.map((s) => pyRound(s * 100));
+  if (points.length === 0) points.push(0);
+  if (points.length % 2 === 1) points.push(contentFrames);
+  const clips: [number, number][] = [];
+  for (let i = 0; i < points.length; i += 2) clips.push([points[i], points[i + 1]]);
+  return clips;
+}

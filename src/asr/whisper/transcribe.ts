@@ -1,0 +1,209 @@
+/**
+ * Long-form transcription, as openai/whisper `transcribe()`: the log-mel of the whole input (plus 30 s of
+ * padding), then sequential 30 s windows whose timestamp tokens decide where the next one starts;
+ * temperature fallback on repetitive or improbable decodes; windows judged silent are skipped; each window
+ * is prompted with the text decoded before it. Segments are yielded as each window is decoded.
+ */
+import { HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE, decodeAudio, logMelSpectrogram, melWindow, type MelBins } from '../../audio/index.js';
+import { MoxingError } from '../../errors.js';
+import { pyStrip, toLanguageCode } from '../../text/index.js';
+import type { Segment, TranscriptionResult } from '../types.js';
+import type { WhisperDims } from './config.js';
+import { decodeFeatures, decodeText, type DecodingContext, type DecodingOptions, type DecodingResult } from './decode.js';
+import type { AudioFeatures } from './encoder.js';
+import { detectLanguage } from './language.js';
+import { WhisperModel } from './model.js';
+import { lastItems } from './python.js';
+import { seededRandom } from './search.js';
+import { DEFAULT_TRANSCRIBE, resolveTranscribeOptions, seekClips, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
+import { cutWindow } from './window-segments.js';
+
+/** Audio to transcribe: a file path, the bytes of a file, or 16 kHz mono samples. */
+export type TranscribeInput = string | Uint8Array | Float32Array;
+
+/**
+ * Transcribes `input`, yielding segments as each 30 s window is decoded; the generator's return value is
+ * the whole result.
+ */
+export async function* transcribeStream(input: TranscribeInput, options: TranscribeOptions = {}): AsyncGenerator<Segment, TranscriptionResult, undefined> {
+  const settings = resolveTranscribeOptions(options);
+  const model =
+    options.model instanceof WhisperModel
+      ? options.model
+      : await WhisperModel.load(options.model ?? DEFAULT_TRANSCRIBE.model, { variant: options.variant, runtime: options.runtime, hub: options.hub });
+  const samples = input instanceof Float32Array ? input : await decodeAudio(input);
+  return yield* transcribeSamples(model, samples, settings, options);
+}
+
+/** Transcribes `input` into segments, text and language (openai `transcribe()`). */
+export async function transcribe(input: TranscribeInput, options: TranscribeOptions = {}): Promise<TranscriptionResult> {
+  const stream = transcribeStream(input, options);
+  for (;;) {
+    const next = await stream.next();
+    if (next.done) return next.value;
+  }
+}
+
+function decodeFailed(result: DecodingResult, s: TranscribeSettings): boolean {
+  let failed = false;
+  if (s.compressionRatioThreshold !== null && result.compressionRatio > s.compressionRatioThreshold) failed = true; // too repetitive
+  if (s.logprobThreshold !== null && result.avgLogprob < s.logprobThreshold) failed = true; // too improbable
+  // Silence: the no-speech rule, not a new temperature, will deal with it.
+  if (s.noSpeechThreshold !== null && result.noSpeechProb > s.noSpeechThreshold && s.logprobThreshold !== null && result.avgLogprob < s.logprobThreshold) failed = false;
+  return failed;
+}
+
+/** What transcription needs of a model: a WhisperModel, or a scripted stand-in in tests. */
+export interface TranscriptionModel extends DecodingContext {
+  readonly dims: Pick<WhisperDims, 'nMels' | 'nAudioCtx' | 'nTextCtx'>;
+  readonly isMultilingual: boolean;
+  readonly tokenizer: DecodingContext['tokenizer'] & { languageToken(language: string): number };
+  /** Encodes one [nMels, 3000] mel window. */
+  encode(mel: Float32Array): Promise<AudioFeatures>;
+}
+
+/** The loop of openai `transcribe()` over 16 kHz mono `samples` with a loaded model. */
+export async function* transcribeSamples(
+  model: TranscriptionModel,
+  samples: Float32Array,
+  s: TranscribeSettings,
+  callbacks: Pick<TranscribeOptions, 'onProgress' | 'onLanguage'> = {},
+): AsyncGenerator<Segment, TranscriptionResult, undefined> {
+  const { tokenizer, dims } = model;
+  const mel = logMelSpectrogram(samples, dims.nMels as MelBins, { padding: N_SAMPLES });
+  const contentFrames = mel.nFrames - N_FRAMES;
+  const contentDuration = (contentFrames * HOP_LENGTH) / SAMPLE_RATE;
+  const encode = (offset: number, frames: number): Promise<AudioFeatures> => model.encode(melWindow(mel, offset, frames).data);
+
+  let language: string;
+  let languageProbs: Readonly<Record<string, number>> | undefined;
+  // The first 30 s of the padded log-mel: the same as the first window only when the audio fills it.
+  let firstWindow: AudioFeatures | undefined;
+  if (s.language !== undefined) {
+    const code = toLanguageCode(s.language);
+    if (code === undefined) throw new MoxingError('BAD_ARGUMENT', `unknown language "${s.language}"; give a code such as "en" or a name such as "English"`);
+    if (model.isMultilingual) tokenizer.languageToken(code); // throws, naming the supported ones
+    language = code;
+  } else if (!model.isMultilingual) {
+    language = 'en';
+  } else {
+    firstWindow = await encode(0, N_FRAMES);
+    const [detected] = await detectLanguage(model.createRunner(firstWindow, [0]), tokenizer.sot, tokenizer.languageTokens);
+    language = detected.language;
+    languageProbs = detected.probabilities;
+  }
+  if (!model.isMultilingual && (language !== 'en' || s.task === 'translate')) {
+    throw new MoxingError('BAD_ARGUMENT', `this is an English-only (.en) model: it cannot ${s.task === 'translate' ? 'translate' : `transcribe language "${language}"`}; use a multilingual model`);
+  }
+  callbacks.onLanguage?.(language, languageProbs);
+  callbacks.onProgress?.({ doneSeconds: 0, totalSeconds: contentDuration });
+
+  const clips = seekClips(s.clipTimestamps, contentFrames);
+  const inputStride = N_FRAMES / dims.nAudioCtx; // mel frames per timestamp step: 2
+  const timePrecision = (inputStride * HOP_LENGTH) / SAMPLE_RATE; // 0.02 s
+  const random = s.seed === undefined ? Math.random : seededRandom(s.seed);
+  const allTokens: number[] = [];
+  const allSegments: Segment[] = [];
+  let promptResetSince = 0;
+  let remainingPromptLength = Math.floor(dims.nTextCtx / 2) - 1;
+  const initialPromptTokens = s.initialPrompt !== undefined ? tokenizer.encode(' ' + pyStrip(s.initialPrompt)) : [];
+  allTokens.push(...initialPromptTokens);
+  remainingPromptLength -= initialPromptTokens.length;
+
+  const decodeWithFallback = async (features: AudioFeatures, prompt: number[]): Promise<DecodingResult> => {
+    let result: DecodingResult | undefined;
+    for (const t of s.temperature) {
+      const options: DecodingOptions = {
+        task: s.task,
+        language,
+        temperature: t,
+        // Beam search belongs to temperature 0, best-of sampling to the others.
+        beamSize: t > 0 ? undefined : s.beamSize,
+        patience: t > 0 ? undefined : s.patience,
+        bestOf: t > 0 ? s.bestOf : undefined,
+        lengthPenalty: s.lengthPenalty,
+        prompt,
+        suppressTokens: s.suppressTokens,
+        suppressBlank: s.suppressBlank,
+        withoutTimestamps: s.withoutTimestamps,
+        maxInitialTimestamp: s.maxInitialTimestamp,
+        sampleLen: s.sampleLen,
+      };
+      [result] = await decodeFeatures(model, features, options, random);
+      if (!decodeFailed(result, s)) break;
+    }
+    return result as DecodingResult;
+  };
+
+  let clipIndex = 0;
+  let seek = clips[0][0];
+  while (clipIndex < clips.length) {
+    const [clipStart, clipEnd] = clips[clipIndex];
+    if (seek < clipStart) seek = clipStart;
+    if (seek >= clipEnd) {
+      clipIndex++;
+      if (clipIndex < clips.length) seek = clips[clipIndex][0];
+      continue;
+    }
+    const timeOffset = (seek * HOP_LENGTH) / SAMPLE_RATE;
+    const segmentFrames = Math.min(N_FRAMES, contentFrames - seek, clipEnd - seek);
+    const features = seek === 0 && segmentFrames === N_FRAMES && firstWindow ? firstWindow : await encode(seek, segmentFrames);
+
+    let prompt: number[];
+    if (s.carryInitialPrompt) {
+      const ignored = Math.max(initialPromptTokens.length, promptResetSince);
+      const rest = allTokens.slice(ignored);
+      prompt = [...initialPromptTokens, ...lastItems(rest, remainingPromptLength)];
+    } else {
+      prompt = allTokens.slice(promptResetSince);
+    }
+    const result = await decodeWithFallback(features, prompt);
+
+    if (s.noSpeechThreshold !== null) {
+      let skip = result.noSpeechProb > s.noSpeechThreshold;
+      // A confident decode is kept despite a high no-speech probability.
+      if (s.logprobThreshold !== null && result.avgLogprob > s.logprobThreshold) skip = false;
+      if (skip) {
+        seek += segmentFrames; // fast-forward to the next window
+        callbacks.onProgress?.({ doneSeconds: (Math.min(contentFrames, seek) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: contentDuration });
+        continue;
+      }
+    }
+
+    const cut = cutWindow(result.tokens, tokenizer.timestampBegin, { timeOffset, segmentFrames, inputStride, timePrecision });
+    const windowSeek = seek;
+    seek += cut.seekFrames;
+    const current: Segment[] = cut.segments.map((piece, i) => {
+      const text = tokenizer.decode(piece.tokens.filter((t) => t < tokenizer.eot));
+      // An instantaneous or textless segment stays, emptied (openai keeps its place and id).
+      const empty = piece.start === piece.end || pyStrip(text) === '';
+      return {
+        id: allSegments.length + i,
+        seek: windowSeek,
+        start: piece.start,
+        end: piece.end,
+        text: empty ? '' : text,
+        tokens: empty ? [] : piece.tokens,
+        temperature: result.temperature,
+        avgLogprob: result.avgLogprob,
+        compressionRatio: result.compressionRatio,
+        noSpeechProb: result.noSpeechProb,
+      };
+    });
+    allSegments.push(...current);
+    for (const segment of current) allTokens.push(...segment.tokens);
+    // A high temperature means the context misled the model: stop feeding it.
+    if (!s.conditionOnPreviousText || result.temperature > 0.5) promptResetSince = allTokens.length;
+
+    for (const segment of current) yield segment;
+    callbacks.onProgress?.({ doneSeconds: (Math.min(contentFrames, seek) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: contentDuration });
+  }
+
+  return {
+    text: decodeText(tokenizer, allTokens.slice(initialPromptTokens.length)),
+    segments: allSegments,
+    language,
+    duration: contentDuration,
+    ...(languageProbs ? { languageProbs } : {}),
+  };
+}

@@ -1,0 +1,44 @@
+/** `moxing dedupe DIR`: groups of near-duplicate images (indexing DIR incrementally first). */
+import { relative, resolve, sep } from 'node:path';
+import type { Command } from 'commander';
+import { DEFAULT_DUPLICATES, findDuplicates, openVectorIndex } from '../vectors/index.js';
+import { embeddingSize, indexAttributes, listImages } from '../vision/index.js';
+import { loadModelFromCli, withModelOptions, output } from './embed.js';
+import { printIndexReport, runIndex, withIndexingOptions, type IndexCliOptions } from './index-cmd.js';
+import { parseNumber } from './options.js';
+
+interface DedupeCliOptions extends IndexCliOptions {
+  threshold: number;
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('dedupe')
+    .description('find groups of near-duplicate images under DIR (cosine similarity >= --threshold)')
+    .argument('<dir>', 'folder of images (searched recursively)')
+    .option('--threshold <t>', 'minimum cosine similarity of duplicates', parseNumber('--threshold', -1, 1), DEFAULT_DUPLICATES.threshold)
+    .option('--json', 'print the groups as JSON');
+  withModelOptions(withIndexingOptions(command)).action(async (dir: string, options: DedupeCliOptions) => {
+    const model = await loadModelFromCli(options);
+    const { report, location } = await runIndex(model, dir, options);
+    if (!options.json) printIndexReport(dir, location, report, process.stderr);
+    const index = await openVectorIndex(location, { dim: embeddingSize(model.info.hiddenSize, options.pool), attributes: indexAttributes(model, options.pool), table: options.table });
+    try {
+      const root = resolve(dir);
+      const present = new Set(await listImages(root));
+      const keys = (await index.list()).map((e) => e.key).filter((k) => k.startsWith(root + sep) && present.has(k));
+      const groups = await findDuplicates(index, { threshold: options.threshold }, keys);
+      if (options.json) {
+        output.write(`${JSON.stringify(groups.map((g) => ({ paths: g.keys, minScore: g.minScore })), null, 2)}\n`);
+        return;
+      }
+      if (groups.length === 0) output.write(`no near-duplicates at threshold ${options.threshold}\n`);
+      groups.forEach((g, i) => {
+        output.write(`group ${i + 1} (${g.keys.length} images, similarity >= ${g.minScore.toFixed(4)}):\n`);
+        for (const k of g.keys) output.write(`  ${relative(process.cwd(), k) || k}\n`);
+      });
+    } finally {
+      await index.close();
+    }
+  });
+}

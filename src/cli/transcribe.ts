@@ -1,0 +1,163 @@
+/**
+ * `moxing transcribe FILE...`: openai/whisper's command line on ONNX Runtime. Segments are printed as they
+ * are decoded, a progress bar runs on stderr, and every output file is written atomically. Several files
+ * share one loaded model; a file that fails is reported and the others still run.
+ */
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { DEFAULT_TRANSCRIBE, WhisperModel, transcribeStream, type TranscribeOptions } from '../asr/whisper/index.js';
+import type { Task, TranscriptionResult } from '../asr/types.js';
+import { DEFAULT_WRITE_OPTIONS, OUTPUT_FORMATS, formatSegmentLine, writeTranscript, type OutputFormatOption } from '../formats/index.js';
+import { DEFAULT_VARIANT, VARIANTS, createDownloadProgress, parseVariant, type Variant } from '../hub/index.js';
+import { DEFAULT_RUNTIME, type Device } from '../runtime/index.js';
+import { reportError } from './report.js';
+import { parseChoice, parseInteger, parseNumber } from './options.js';
+
+interface TranscribeCliOptions {
+  model: string;
+  variant: Variant;
+  language?: string;
+  task: Task;
+  outputDir: string;
+  outputFormat: OutputFormatOption;
+  beamSize?: number;
+  bestOf?: number;
+  patience?: number;
+  lengthPenalty?: number;
+  temperature: number;
+  temperatureIncrementOnFallback: number;
+  initialPrompt?: string;
+  conditionOnPreviousText: boolean;
+  compressionRatioThreshold: number;
+  logprobThreshold: number;
+  /** commander names `--no-speech-threshold` as the negation of `--speech-threshold`: this is its value. */
+  speechThreshold: number;
+  suppressTokens: string;
+  withoutTimestamps?: boolean;
+  seed?: number;
+  threads?: number;
+  device: Device;
+  verbose: boolean;
+}
+
+/** openai's CLI: temperatures from --temperature up to 1.0 in --temperature-increment-on-fallback steps. */
+export function fallbackTemperatures(start: number, increment: number): number[] {
+  if (increment <= 0) return [start];
+  const temperatures: number[] = [];
+  // Whole steps, not repeated float addition, so 0.2 * 3 stays 0.6 (numpy.arange computes start + i * step).
+  for (let i = 0; start + i * increment <= 1 + 1e-6; i++) temperatures.push(Number((start + i * increment).toFixed(10)));
+  return temperatures;
+}
+
+const TASKS: readonly Task[] = ['transcribe', 'translate'];
+const FORMAT_CHOICES: readonly OutputFormatOption[] = [...OUTPUT_FORMATS, 'all'];
+
+export function register(program: Command): void {
+  program
+    .command('transcribe')
+    .description('transcribe or translate audio/video files with Whisper (any format ffmpeg reads; WAV without it)')
+    .argument('<files...>', 'audio or video files')
+    .option('-m, --model <model>', 'catalogue alias, hub repo id owner/name[@rev], or a local export folder', DEFAULT_TRANSCRIBE.model)
+    .option('--variant <variant>', `weights: ${VARIANTS.join(', ')}`, parseVariant, DEFAULT_VARIANT)
+    .option('-l, --language <language>', 'spoken language, code or name (detected from the first 30 s when omitted)')
+    .option('--task <task>', 'transcribe (X -> X) or translate (X -> English)', parseChoice('--task', TASKS), DEFAULT_TRANSCRIBE.task)
+    .option('-o, --output-dir <dir>', 'folder for the output files', DEFAULT_WRITE_OPTIONS.outputDir)
+    .option('-f, --output-format <format>', `${FORMAT_CHOICES.join(', ')}`, parseChoice('--output-format', FORMAT_CHOICES), 'all')
+    .option('--beam-size <n>', 'beam search width at temperature 0 (greedy when omitted)', parseInteger('--beam-size', 1, 64))
+    .option('--best-of <n>', 'samples per temperature above 0', parseInteger('--best-of', 1, 64))
+    .option('--patience <p>', 'beam search patience', parseNumber('--patience', 0.01, 100))
+    .option('--length-penalty <alpha>', 'length penalty alpha (plain length normalisation when omitted)', parseNumber('--length-penalty', 0, 1))
+    .option('--temperature <t>', 'first sampling temperature', parseNumber('--temperature', 0, 10), 0)
+    .option('--temperature-increment-on-fallback <step>', 'temperature step on failed decodes (0 disables fallback)', parseNumber('--temperature-increment-on-fallback', 0, 1), 0.2)
+    .option('--initial-prompt <text>', 'text that primes the first window (names, vocabulary, style)')
+    .option('--no-condition-on-previous-text', 'do not prompt each window with the previous text')
+    .option('--compression-ratio-threshold <r>', 'gzip ratio above which a decode has failed', parseNumber('--compression-ratio-threshold', 0), DEFAULT_TRANSCRIBE.compressionRatioThreshold)
+    .option('--logprob-threshold <lp>', 'average log-probability below which a decode has failed', parseNumber('--logprob-threshold', Number.NEGATIVE_INFINITY, 0), DEFAULT_TRANSCRIBE.logprobThreshold)
+    .option('--no-speech-threshold <p>', 'no-speech probability above which a silent window is skipped', parseNumber('--no-speech-threshold', 0, 1), DEFAULT_TRANSCRIBE.noSpeechThreshold)
+    .option('--suppress-tokens <ids>', 'comma-separated token ids to suppress; -1 is the non-speech symbol set', DEFAULT_TRANSCRIBE.suppressTokens)
+    .option('--without-timestamps', 'decode text only, one segment per 30 s window')
+    .option('--seed <n>', 'seed of the sampler used by temperature fallback (reproducible output)', parseInteger('--seed', 0, 2 ** 31 - 1))
+    .option('--threads <n>', `ONNX Runtime intra-op threads (default: ${DEFAULT_RUNTIME.intraOpThreads}, all cores)`, parseInteger('--threads', 1, 1024))
+    .option('--device <device>', 'cpu, or cuda with a CUDA build of onnxruntime-node', parseChoice('--device', ['cpu', 'cuda'] as const), DEFAULT_RUNTIME.device)
+    .option('--no-verbose', 'do not print segments as they are decoded')
+    .action(async (files: string[], options: TranscribeCliOptions) => {
+      process.exitCode = await transcribeFiles(files, options);
+    });
+}
+
+async function transcribeFiles(files: readonly string[], options: TranscribeCliOptions): Promise<number> {
+  const runtime = { device: options.device, intraOpThreads: options.threads };
+  const download = createDownloadProgress();
+  let model: WhisperModel;
+  try {
+    model = await WhisperModel.load(options.model, { variant: options.variant, runtime, hub: { onProgress: download.onProgress } });
+  } finally {
+    download.stop();
+  }
+  const decoding: TranscribeOptions = {
+    model,
+    language: options.language,
+    task: options.task,
+    temperature: fallbackTemperatures(options.temperature, options.temperatureIncrementOnFallback),
+    beamSize: options.beamSize,
+    bestOf: options.bestOf,
+    patience: options.patience,
+    lengthPenalty: options.lengthPenalty,
+    initialPrompt: options.initialPrompt,
+    conditionOnPreviousText: options.conditionOnPreviousText,
+    compressionRatioThreshold: options.compressionRatioThreshold,
+    logprobThreshold: options.logprobThreshold,
+    noSpeechThreshold: options.speechThreshold,
+    suppressTokens: options.suppressTokens,
+    withoutTimestamps: options.withoutTimestamps ?? false,
+    seed: options.seed,
+  };
+  let failures = 0;
+  for (const file of files) {
+    try {
+      const result = await transcribeOne(file, decoding, options.verbose);
+      const written = await writeTranscript(result, { audioPath: file, outputDir: options.outputDir, formats: options.outputFormat });
+      if (options.verbose) process.stderr.write(`wrote ${written.join(', ')}\n`);
+    } catch (error) {
+      failures++;
+      const code = reportError(error, files.length > 1 ? `${file}: ` : '');
+      if (files.length === 1) return code;
+    }
+  }
+  return failures === 0 ? 0 : 1;
+}
+
+async function transcribeOne(file: string, options: TranscribeOptions, verbose: boolean): Promise<TranscriptionResult> {
+  const bar = process.stderr.isTTY
+    ? new cliProgress.SingleBar(
+        { stream: process.stderr, format: '{bar} {percentage}% | {value}/{total} s', hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  let started = false;
+  const stream = transcribeStream(file, {
+    ...options,
+    onLanguage: (language, probabilities) => {
+      if (verbose && probabilities) process.stderr.write(`Detected language: ${language} (p=${(probabilities[language] ?? 0).toFixed(2)})\n`);
+    },
+    onProgress: ({ doneSeconds, totalSeconds }) => {
+      if (!bar) return;
+      if (!started) bar.start(Math.round(totalSeconds), 0);
+      started = true;
+      bar.update(Math.round(doneSeconds));
+    },
+  });
+  try {
+    for (;;) {
+      const next = await stream.next();
+      if (next.done) return next.value;
+      if (verbose) {
+        // Clear the bar's line so segments and the bar do not interleave.
+        if (bar && started) process.stderr.write('\r\x1b[K');
+        process.stdout.write(`${formatSegmentLine(next.value)}\n`);
+      }
+    }
+  } finally {
+    if (started) bar?.stop();
+  }
+}

@@ -1,0 +1,33 @@
+/** hub/: model references, the catalogue, variants, download with resume and verification, the cache, offline mode. */
+export { CATALOG, catalogEntry, catalogEntryForRepo, closeAliases } from './catalog.js';
+export type { CatalogEntry, ModelTask } from './catalog.js';
+export { VARIANT_SUFFIXES, VARIANTS, DEFAULT_VARIANT, isVariant, parseVariant, onnxFile, variantsPresent } from './variants.js';
+export type { Variant } from './variants.js';
+export { DEFAULT_HUB, resolveHubOptions } from './options.js';
+export type { HubOptions, DownloadProgress } from './options.js';
+export { parseModelRef } from './reference.js';
+export type { ModelRef } from './reference.js';
+export { snapshotDir, listCachedSnapshots, INCOMPLETE_SUFFIX } from './cache.js';
+export type { CachedSnapshot } from './cache.js';
+export { downloadFile, resolveUrl } from './download.js';
+export type { DownloadFileOptions, DownloadedFile } from './download.js';
+export { externalDataFiles } from './external.js';
+export { exclusive, LOCK_SUFFIX } from './lock.js';
+export { fetchListing, cachedListing } from './listing.js';
+export type { RepoFile, RepoListing } from './listing.js';
+export { resolveModel, locateModel, ensureFiles, missingFiles, pullHint } from './resolve.js';
+export type { ResolveModelOptions, ModelLocation } from './resolve.js';
+export {
+  resolveWhisperModel,
+  whisperFiles,
+  pickWhisperLayout,
+  whisperPullCommand,
+  WHISPER_CONFIG_FILES,
+  WHISPER_OPTIONAL_FILES,
+  WHISPER_STEMS,
+} from './whisper.js';
+export type { WhisperModel, WhisperDecoder, WhisperFileSet, WhisperLayout, WhisperGraphFolder, ResolveWhisperOptions } from './whisper.js';
+export { createDownloadProgress } from './progress.js';
+export type { ProgressReporter } from './progress.js';
+export { pullModel } from './pull.js';
+export type { PullOptions, PulledModel } from './pull.js';

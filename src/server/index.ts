@@ -1,0 +1,5 @@
+/** server/: the HTTP app and its capability plugins. */
+export { buildApp } from './app.js';
+export type { AppOptions } from './app.js';
+export { imagesPlugin, decodeImageString, DEFAULT_IMAGES_PLUGIN, EmbeddingsRequest, SearchRequest, ClassifyRequest } from './images.js';
+export type { ImagesPluginOptions } from './images.js';

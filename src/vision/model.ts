@@ -1,0 +1,212 @@
+/**
+ * A DINOv2 / DINO feature extractor: the ONNX export plus what its configs say about it (patch size, register
+ * tokens, fixed or free input size, preprocessing). `run` takes preprocessed pixels and returns the token
+ * features; pooling and pictures are built on that in their own modules.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type * as ort from 'onnxruntime-node';
+import { MoxingError } from '../errors.js';
+import { DEFAULT_VARIANT, onnxFile, parseModelRef, resolveModel, type HubOptions, type Variant } from '../hub/index.js';
+import { float32, loadSession, type RuntimeOptions } from '../runtime/index.js';
+import { DINO_PROCESSOR, DINOV2_PROCESSOR, processorFromConfig, type ImageProcessorOptions, type PixelValues } from './processor.js';
+
+export type VisionFamily = 'dinov2' | 'dino';
+
+export interface VisionModelOptions extends RuntimeOptions, Partial<HubOptions> {
+  /** Weight variant (file suffix of the export). @default 'fp32' */
+  variant?: Variant;
+}
+
+/** What moxing knows about a loaded model. */
+export interface VisionModelInfo {
+  /** The reference it was loaded from (alias or repo id), or the absolute folder of a local model. */
+  readonly ref: string;
+  readonly dir: string;
+  readonly family: VisionFamily;
+  readonly patchSize: number;
+  readonly hiddenSize: number;
+  /** Register tokens between CLS and the patch tokens (DINOv2 with registers: 4). */
+  readonly registers: number;
+  /** Input size the graph requires (DINO v1 exports: fixed position embeddings); null when any multiple of the patch works. */
+  readonly fixedSize: { readonly height: number; readonly width: number } | null;
+  /** Name of the export's last-layer attentions output (for attention maps), if any. */
+  readonly attentionsOutput: string | null;
+  /** Whether the export gives token features (last_hidden_state); attention-only exports do not. */
+  readonly featuresOutput: boolean;
+  readonly processor: ImageProcessorOptions;
+}
+
+/** Token features of a batch: [batch, tokens, hidden], tokens = 1 (CLS) + registers + gridHeight * gridWidth. */
+export interface TokenBatch {
+  readonly batch: number;
+  readonly tokens: number;
+  readonly hidden: number;
+  readonly registers: number;
+  readonly gridHeight: number;
+  readonly gridWidth: number;
+  readonly data: Float32Array;
+  /** Last-layer attention probabilities [batch, heads, tokens, tokens], when asked for and exported. */
+  readonly attentions?: { readonly heads: number; readonly data: Float32Array };
+}
+
+type Json = Record<string, unknown>;
+
+export class VisionModel {
+  private constructor(
+    readonly info: VisionModelInfo,
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  /** Loads a model from a catalogue alias (`dinov2-small`), a hub repo id or a local folder. */
+  static async load(ref: string, options: VisionModelOptions = {}): Promise<VisionModel> {
+    const variant = options.variant ?? DEFAULT_VARIANT;
+    const { dir, onnxPath, id } = await locate(ref, variant, options);
+    const config = await readJson(join(dir, 'config.json'), true);
+    const preprocessor = await readJson(join(dir, 'preprocessor_config.json'), false);
+    const { device, intraOpThreads, interOpThreads, graphOptimization } = options;
+    const session = await loadSession(onnxPath, { device, intraOpThreads, interOpThreads, graphOptimization });
+    return new VisionModel(describe(id, dir, config, preprocessor, session), session);
+  }
+
+  /**
+   * Runs a batch of same-size preprocessed images.
+   * @param withAttentions also fetch the last layer's attentions (the export must have them).
+   */
+  async run(pixels: readonly PixelValues[], withAttentions = false): Promise<TokenBatch> {
+    if (pixels.length === 0) throw new MoxingError('BAD_ARGUMENT', 'run() needs at least one image');
+    const { height, width } = pixels[0];
+    if (pixels.some((p) => p.height !== height || p.width !== width)) {
+      throw new MoxingError('BAD_ARGUMENT', 'all images of one batch must have the same preprocessed size; group them by size first');
+    }
+    const { patchSize, fixedSize } = this.info;
+    if (height % patchSize !== 0 || width % patchSize !== 0) {
+      throw new MoxingError('BAD_ARGUMENT', `input ${width}x${height} is not a multiple of the patch size ${patchSize}`);
+    }
+    if (fixedSize && (fixedSize.height !== height || fixedSize.width !== width)) {
+      throw new MoxingError('BAD_ARGUMENT', `${this.info.ref} only takes ${fixedSize.width}x${fixedSize.height} inputs (fixed position embeddings), got ${width}x${height}`);
+    }
+    if (withAttentions && !this.info.attentionsOutput) {
+      throw new MoxingError('MODEL_INVALID', `${this.info.ref} has no attentions output; use an export made with output_attentions (e.g. onnx-community/dinov2-with-registers-small-with-attentions)`);
+    }
+    const plane = 3 * height * width;
+    const batch = new Float32Array(plane * pixels.length);
+    pixels.forEach((p, i) => batch.set(p.data, i * plane));
+    const hasHidden = this.info.featuresOutput;
+    if (!hasHidden && !withAttentions) {
+      throw new MoxingError('MODEL_INVALID', `${this.info.ref} has no last_hidden_state output, so it gives no features; use a feature-extraction export (e.g. dinov2-small)`);
+    }
+    const fetches = [...(hasHidden ? ['last_hidden_state'] : []), ...(withAttentions ? [this.info.attentionsOutput as string] : [])];
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await this.session.run({ pixel_values: float32(batch, [pixels.length, 3, height, width]) }, fetches);
+    } catch (cause) {
+      throw new MoxingError('MODEL_INVALID', `ONNX Runtime failed on ${this.info.ref} with a ${width}x${height} input: ${(cause as Error).message}`, { cause });
+    }
+    const gridHeight = height / patchSize;
+    const gridWidth = width / patchSize;
+    const expectedTokens = 1 + this.info.registers + gridHeight * gridWidth;
+    let data: Float32Array = new Float32Array(0);
+    if (hasHidden) {
+      const hidden = out.last_hidden_state;
+      if (hidden.dims.length !== 3 || hidden.dims[0] !== pixels.length || hidden.dims[1] !== expectedTokens || hidden.dims[2] !== this.info.hiddenSize) {
+        throw new MoxingError('MODEL_INVALID', `${this.info.ref} returned last_hidden_state [${hidden.dims.join(', ')}]; expected [${pixels.length}, ${expectedTokens}, ${this.info.hiddenSize}] (check num_register_tokens and patch_size in config.json)`);
+      }
+      data = hidden.data as Float32Array;
+    }
+    const result: TokenBatch = { batch: pixels.length, tokens: expectedTokens, hidden: this.info.hiddenSize, registers: this.info.registers, gridHeight, gridWidth, data };
+    if (!withAttentions) return result;
+    let attn = out[this.info.attentionsOutput as string];
+    // Some exports stack every layer: [layers, batch, heads, S, S]; the last layer is what the pictures use.
+    if (attn.dims.length === 5) {
+      const [layers, ...rest] = attn.dims;
+      const size = rest.reduce((a, b) => a * b, 1);
+      attn = float32((attn.data as Float32Array).subarray((layers - 1) * size, layers * size), rest);
+    }
+    if (attn.dims.length !== 4 || attn.dims[0] !== pixels.length || attn.dims[2] !== expectedTokens || attn.dims[3] !== expectedTokens) {
+      throw new MoxingError('MODEL_INVALID', `${this.info.ref}: attentions output has shape [${attn.dims.join(', ')}], expected [${pixels.length}, heads, ${expectedTokens}, ${expectedTokens}]`);
+    }
+    return { ...result, attentions: { heads: attn.dims[1], data: attn.data as Float32Array } };
+  }
+}
+
+/** The model's folder, its ONNX file, and a stable id (the reference; the absolute folder for local models). */
+async function locate(ref: string, variant: Variant, options: Partial<HubOptions>): Promise<{ dir: string; onnxPath: string; id: string }> {
+  const file = onnxFile('onnx/model', variant);
+  const parsed = parseModelRef(ref);
+  if (parsed.kind === 'local') {
+    // Local folders may hold the graph in onnx/ (the hub layout) or at the top.
+    const candidates = [file, file.replace(/^onnx\//, '')].map((f) => join(parsed.dir, f));
+    const onnxPath = candidates.find((p) => existsSync(p));
+    if (!onnxPath) throw new MoxingError('MODEL_INVALID', `the model folder ${parsed.dir} has no ${file} (nor ${file.replace(/^onnx\//, '')}); export the model to ONNX or pick another --variant`);
+    return { dir: parsed.dir, onnxPath, id: parsed.dir };
+  }
+  const dir = await resolveModel(parsed, { ...options, files: ['config.json', file], optionalFiles: ['preprocessor_config.json'], pullArgs: variant === DEFAULT_VARIANT ? undefined : `--variant ${variant}` });
+  return { dir, onnxPath: join(dir, file), id: ref };
+}
+
+async function readJson(path: string, required: boolean): Promise<Json | null> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    if (!required) return null;
+    throw new MoxingError('MODEL_INVALID', `${path} is missing; a vision model folder needs config.json next to its ONNX file`, { cause });
+  }
+  try {
+    return JSON.parse(text) as Json;
+  } catch (cause) {
+    throw new MoxingError('CONFIG_INVALID', `${path} is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+}
+
+function describe(ref: string, dir: string, config: Json | null, preprocessor: Json | null, session: ort.InferenceSession): VisionModelInfo {
+  const c = config ?? {};
+  const modelType = String(c.model_type ?? '');
+  let family: VisionFamily;
+  if (modelType.startsWith('dinov2')) family = 'dinov2';
+  else if (modelType === 'vit') family = 'dino';
+  else throw new MoxingError('CONFIG_INVALID', `${dir}/config.json has model_type "${modelType}"; moxing's vision models are dinov2, dinov2_with_registers and vit (DINO)`);
+  const patchSize = positiveInt(c.patch_size, 'patch_size', dir);
+  const hiddenSize = positiveInt(c.hidden_size, 'hidden_size', dir);
+  const registers = typeof c.num_register_tokens === 'number' ? c.num_register_tokens : 0;
+  const imageSize = typeof c.image_size === 'number' ? c.image_size : 224;
+  const attentionsOutput = pickAttentions(session.outputNames);
+  const featuresOutput = session.outputNames.includes('last_hidden_state');
+  if (!session.inputNames.includes('pixel_values') || (!featuresOutput && !attentionsOutput)) {
+    throw new MoxingError('MODEL_INVALID', `${dir}: the ONNX graph must take pixel_values and give last_hidden_state or attentions; it has inputs ${session.inputNames.join(', ')} and outputs ${session.outputNames.join(', ')}`);
+  }
+  const processor = preprocessor ? processorFromConfig(preprocessor) : family === 'dinov2' ? DINOV2_PROCESSOR : DINO_PROCESSOR;
+  return {
+    ref,
+    dir,
+    family,
+    patchSize,
+    hiddenSize,
+    registers,
+    // ViTModel exports trace without interpolate_pos_encoding: only the training size fits their position table.
+    fixedSize: family === 'dino' ? { height: imageSize, width: imageSize } : null,
+    attentionsOutput,
+    featuresOutput,
+    processor,
+  };
+}
+
+/** `attentions` (last layer), or the highest-numbered of `attentions.N` / `attentions_N`. */
+function pickAttentions(names: readonly string[]): string | null {
+  if (names.includes('attentions')) return 'attentions';
+  let best: { name: string; layer: number } | null = null;
+  for (const name of names) {
+    const m = /^attentions[._](\d+)$/.exec(name);
+    if (m && (!best || Number(m[1]) > best.layer)) best = { name, layer: Number(m[1]) };
+  }
+  return best?.name ?? null;
+}
+
+function positiveInt(value: unknown, key: string, dir: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new MoxingError('CONFIG_INVALID', `${dir}/config.json needs a positive whole ${key}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
