@@ -8,10 +8,9 @@ export * from './audio/index.js';
 export * from './text/index.js';
 export * from './formats/index.js';
 export * from './asr/index.js';
-// hub/ names its resolved file sets WhisperModel/WhisperDecoder too; the loaded model is what users want.
-export { WhisperModel, WhisperDecoder } from './asr/index.js';
 export * from './asr/ctc/index.js';
 export * from './vision/index.js';
 export * from './vectors/index.js';
 export * from './quantize/index.js';
+export * from './server/index.js';
 export { VERSION } from './version.js';

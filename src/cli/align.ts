@@ -56,7 +56,7 @@ export async function readTranscript(path: string): Promise<string | TranscriptS
 }
 
 /** The aligner folder: --align-model (folder, alias or hub id) or the language's default ONNX aligner. */
-async function alignerDir(options: AlignCliOptions): Promise<string> {
+export async function alignerDir(options: Pick<AlignCliOptions, 'alignModel' | 'language' | 'variant'>): Promise<string> {
   let ref = options.alignModel;
   if (ref === undefined) {
     const entry = defaultAligner(options.language ?? 'en');

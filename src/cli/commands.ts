@@ -13,6 +13,7 @@ import { register as classify } from './classify.js';
 import { register as viz } from './viz.js';
 import { register as vad } from './vad.js';
 import { register as quantize } from './quantize.js';
+import { register as serve } from './serve.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -30,4 +31,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   viz,
   vad,
   quantize,
+  serve,
 ];

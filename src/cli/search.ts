@@ -11,6 +11,7 @@ interface SearchCliOptions extends Omit<ModelCliOptions, 'model'> {
   index?: string;
   table: string;
   k: number;
+  ef?: number;
   json?: boolean;
 }
 
@@ -32,6 +33,7 @@ export function register(program: Command): void {
     .description('find the images in the index most similar to IMAGE')
     .argument('<image>', 'query image')
     .option('-k, --k <n>', 'number of results', parseInteger('--k', 1, 10_000), 10)
+    .option('--ef <n>', 'HNSW search breadth: higher finds more of the true neighbours, slower (default: the index\'s)', parseInteger('--ef', 1, 100_000))
     .option('--json', 'print results as JSON');
   withModelOptions(withIndexOptions(command), null, ' (default: the one the index was built with)').action(async (image: string, options: SearchCliOptions) => {
     const location = options.index ?? defaultIndexLocation();
@@ -39,7 +41,7 @@ export function register(program: Command): void {
     try {
       const { model, pool } = await modelForIndex(index, options);
       const [query] = await embedImages(model, [image], { pool });
-      const hits = await index.search(query, options.k);
+      const hits = await index.search(query, options.k, { ef: options.ef });
       if (options.json) {
         output.write(`${JSON.stringify(hits.map((h) => ({ path: h.key, score: h.score })), null, 2)}\n`);
         return;

@@ -5,15 +5,17 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { DEFAULT_TRANSCRIBE, WhisperModel, transcribeStream, type TranscribeOptions } from '../asr/whisper/index.js';
+import { DEFAULT_TRANSCRIBE, WhisperModel, transcribeStream, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
 import type { Task, TranscriptionResult } from '../asr/types.js';
 import { DEFAULT_WRITE_OPTIONS, OUTPUT_FORMATS, formatSegmentLine, writeTranscript, type OutputFormatOption } from '../formats/index.js';
 import { DEFAULT_VARIANT, VARIANTS, createDownloadProgress, parseVariant, type Variant } from '../hub/index.js';
 import { DEFAULT_RUNTIME, type Device } from '../runtime/index.js';
 import { reportError } from './report.js';
 import { parseChoice, parseInteger, parseNumber } from './options.js';
+import { BATCHED_FLAGS, batchedFromCli, type BatchedCliOptions } from './transcribe-batched.js';
+import { alignResult, checkWordOptions, ctcModelDir, parseAlignmentHeads, subtitleOptions, transcribeCtcFiles, type WordCliOptions } from './transcribe-words.js';
 
-interface TranscribeCliOptions {
+interface TranscribeCliOptions extends WordCliOptions, BatchedCliOptions {
   model: string;
   variant: Variant;
   language?: string;
@@ -80,21 +82,41 @@ export function register(program: Command): void {
     .option('--threads <n>', `ONNX Runtime intra-op threads (default: ${DEFAULT_RUNTIME.intraOpThreads}, all cores)`, parseInteger('--threads', 1, 1024))
     .option('--device <device>', 'cpu, or cuda with a CUDA build of onnxruntime-node', parseChoice('--device', ['cpu', 'cuda'] as const), DEFAULT_RUNTIME.device)
     .option('--no-verbose', 'do not print segments as they are decoded')
-    .action(async (files: string[], options: TranscribeCliOptions) => {
-      process.exitCode = await transcribeFiles(files, options);
+    .option(...BATCHED_FLAGS[0])
+    .option(...BATCHED_FLAGS[1])
+    .option(...BATCHED_FLAGS[2])
+    .option(...BATCHED_FLAGS[3])
+    .option(...BATCHED_FLAGS[4])
+    .option(...BATCHED_FLAGS[5])
+    .option('--word-timestamps', 'give every word its time, from cross attention (needs the timestamped decoder export)')
+    .option('--prepend-punctuations <chars>', 'with --word-timestamps: punctuation merged into the next word (default: "\'“¿([{-)')
+    .option('--append-punctuations <chars>', 'with --word-timestamps: punctuation merged into the previous word (default: "\'.。,，!！?？:：”)]}、)')
+    .option('--hallucination-silence-threshold <s>', 'with --word-timestamps: skip silences longer than this around a likely hallucination', parseNumber('--hallucination-silence-threshold', 0))
+    .option('--alignment-heads <heads>', 'with --word-timestamps: config (generation_config.json), default (openai: upper half of the decoder) or layer:head,...', parseAlignmentHeads)
+    .option('--highlight-words', 'srt/vtt: underline each word as it is spoken (needs word times)')
+    .option('--max-line-width <n>', 'srt/vtt: most characters per line (needs word times)', parseInteger('--max-line-width', 1))
+    .option('--max-line-count <n>', 'srt/vtt: most lines per cue (needs --max-line-width)', parseInteger('--max-line-count', 1))
+    .option('--max-words-per-line <n>', 'srt/vtt: most words per line (needs word times; no effect with --max-line-width)', parseInteger('--max-words-per-line', 1))
+    .option('--align', 'align the transcript with a wav2vec2 CTC model, as WhisperX (word times from forced alignment)')
+    .option('--align-model <model>', 'with --align: aligner folder, alias or hub id (default: the language\'s default aligner)')
+    .action(async (files: string[], options: TranscribeCliOptions, command: Command) => {
+      process.exitCode = await transcribeFiles(files, options, command);
     });
 }
 
-async function transcribeFiles(files: readonly string[], options: TranscribeCliOptions): Promise<number> {
+async function transcribeFiles(files: readonly string[], options: TranscribeCliOptions, command?: Command): Promise<number> {
+  const ctc = await ctcModelDir(options);
+  checkWordOptions(options, ctc !== undefined);
+  if (ctc !== undefined) return transcribeCtcFiles(files, ctc, options, command);
   const runtime = { device: options.device, intraOpThreads: options.threads };
   const download = createDownloadProgress();
   let model: WhisperModel;
   try {
-    model = await WhisperModel.load(options.model, { variant: options.variant, runtime, hub: { onProgress: download.onProgress } });
+    model = await WhisperModel.load(options.model, { variant: options.variant, runtime, hub: { onProgress: download.onProgress }, timestamped: options.wordTimestamps ?? false });
   } finally {
     download.stop();
   }
-  const decoding: TranscribeOptions = {
+  const decoding: TranscribeOptions & BatchedOptions = {
     model,
     language: options.language,
     task: options.task,
@@ -110,13 +132,19 @@ async function transcribeFiles(files: readonly string[], options: TranscribeCliO
     noSpeechThreshold: options.speechThreshold,
     suppressTokens: options.suppressTokens,
     withoutTimestamps: options.withoutTimestamps ?? false,
+    wordTimestamps: options.wordTimestamps ?? false,
+    prependPunctuations: options.prependPunctuations,
+    appendPunctuations: options.appendPunctuations,
+    hallucinationSilenceThreshold: options.hallucinationSilenceThreshold,
+    alignmentHeads: options.alignmentHeads,
     seed: options.seed,
+    ...batchedFromCli(options),
   };
   let failures = 0;
   for (const file of files) {
     try {
-      const result = await transcribeOne(file, decoding, options.verbose);
-      const written = await writeTranscript(result, { audioPath: file, outputDir: options.outputDir, formats: options.outputFormat });
+      const result = await alignResult(file, await transcribeOne(file, decoding, options.verbose), options);
+      const written = await writeTranscript(result, { audioPath: file, outputDir: options.outputDir, formats: options.outputFormat, ...subtitleOptions(options) });
       if (options.verbose) process.stderr.write(`wrote ${written.join(', ')}\n`);
     } catch (error) {
       failures++;

@@ -26,7 +26,7 @@ export {
   WHISPER_OPTIONAL_FILES,
   WHISPER_STEMS,
 } from './whisper.js';
-export type { WhisperModel, WhisperDecoder, WhisperFileSet, WhisperLayout, WhisperGraphFolder, ResolveWhisperOptions } from './whisper.js';
+export type { ResolvedWhisperModel, WhisperDecoderFiles, WhisperFileSet, WhisperLayout, WhisperGraphFolder, ResolveWhisperOptions } from './whisper.js';
 export { createDownloadProgress } from './progress.js';
 export type { ProgressReporter } from './progress.js';
 export { pullModel } from './pull.js';

@@ -68,11 +68,11 @@ export function pickWhisperLayout(available: ReadonlySet<string>, variant: Varia
   return candidates.find((set) => [set.encoder, ...set.decoders].every((f) => available.has(f)));
 }
 
-export type WhisperDecoder =
+export type WhisperDecoderFiles =
   | { readonly kind: 'merged'; readonly path: string; /** Outputs cross_attentions.{i} for word timing. */ readonly timestamped: boolean }
   | { readonly kind: 'split'; readonly decoder: string; readonly decoderWithPast: string };
 
-export interface WhisperModel {
+export interface ResolvedWhisperModel {
   /** Folder holding the files (a cache snapshot or the local folder). */
   readonly dir: string;
   /** The hub repo and revision the files came from; undefined for a local folder. */
@@ -81,7 +81,7 @@ export interface WhisperModel {
   readonly variant: Variant;
   /** Absolute paths. */
   readonly encoder: string;
-  readonly decoder: WhisperDecoder;
+  readonly decoder: WhisperDecoderFiles;
   readonly config: string;
   readonly generationConfig: string;
   readonly preprocessorConfig: string;
@@ -102,9 +102,9 @@ function pullArgs(variant: Variant, timestamped: boolean): string {
   return [variant !== DEFAULT_VARIANT ? `--variant ${variant}` : '', timestamped ? '--timestamped' : ''].filter(Boolean).join(' ');
 }
 
-function toModel(location: ModelLocation, set: WhisperFileSet, variant: Variant): WhisperModel {
+function toModel(location: ModelLocation, set: WhisperFileSet, variant: Variant): ResolvedWhisperModel {
   const abs = (p: string): string => join(location.dir, p);
-  const decoder: WhisperDecoder =
+  const decoder: WhisperDecoderFiles =
     set.layout === 'merged'
       ? { kind: 'merged', path: abs(set.decoders[0]), timestamped: set.timestamped }
       : { kind: 'split', decoder: abs(set.decoders[0]), decoderWithPast: abs(set.decoders[1]) };
@@ -147,7 +147,7 @@ function noLayoutError(where: string, available: ReadonlySet<string>, variant: V
  * Resolves a Whisper model reference to local files, downloading what is missing (see `resolveModel`).
  * Cached files are used without touching the network.
  */
-export async function resolveWhisperModel(ref: string | ModelRef, options: ResolveWhisperOptions = {}): Promise<WhisperModel> {
+export async function resolveWhisperModel(ref: string | ModelRef, options: ResolveWhisperOptions = {}): Promise<ResolvedWhisperModel> {
   const variant = options.variant ?? DEFAULT_VARIANT;
   const timestamped = options.timestamped ?? false;
   let parsed = typeof ref === 'string' ? parseModelRef(ref) : ref;

@@ -5,9 +5,10 @@
  * as `{ error: { code, message } }` with the code's status. Models, the index and classifiers load lazily,
  * once, and are released when the app closes.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ERROR_CODES, MoxingError } from '../errors.js';
+import { MoxingError } from '../errors.js';
+import { parseBody } from './errors.js';
 import { openVectorIndex, type VectorIndex } from '../vectors/index.js';
 import {
   DEFAULT_EMBED,
@@ -55,6 +56,7 @@ export const EmbeddingsRequest = z.object({
 export const SearchRequest = z.object({
   image: imageString,
   k: z.number().int().min(1).max(1000).default(10),
+  ef: z.number().int().min(1).max(100_000).optional().describe('HNSW search breadth (recall vs speed)'),
 });
 
 export const ClassifyRequest = z.object({
@@ -75,15 +77,6 @@ export function decodeImageString(value: string, what: string): Buffer {
   const bytes = Buffer.from(payload, 'base64');
   if (bytes.length === 0) throw new MoxingError('FILE_EMPTY', `${what} is empty`);
   return bytes;
-}
-
-function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const result = schema.safeParse(body ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new MoxingError('BAD_ARGUMENT', `invalid request body at "${issue.path.join('.') || '(root)'}": ${issue.message}`);
-  }
-  return result.data;
 }
 
 function bodySchema(schema: z.ZodType): Record<string, unknown> {
@@ -115,19 +108,12 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
     return images.map((s, i) => decodeImageString(s, `images[${i}]`));
   };
 
-  app.setErrorHandler((error: unknown, _request: FastifyRequest, reply: FastifyReply) => {
-    if (error instanceof MoxingError) return reply.status(error.status).send({ error: { code: error.code, message: error.message } });
-    const e = error as { statusCode?: number; message?: string; validation?: unknown };
-    if (e.statusCode && e.statusCode < 500) return reply.status(e.statusCode).send({ error: { code: 'BAD_ARGUMENT', message: e.message } });
-    app.log.error(error);
-    return reply.status(ERROR_CODES.INTERNAL.status).send({ error: { code: 'INTERNAL', message: 'internal error; see the server log' } });
-  });
   app.addHook('onClose', async () => {
     if (index) await (await index.catch(() => undefined))?.close();
   });
 
   app.post('/v1/images/embeddings', { bodyLimit: BODY_LIMIT_BYTES, schema: { body: bodySchema(EmbeddingsRequest) } }, async (request) => {
-    const body = parse(EmbeddingsRequest, request.body);
+    const body = parseBody(EmbeddingsRequest, request.body);
     const images = decodeAll(body.images);
     const m = await model(body.model);
     const vectors = await embedImages(m, images, { pool: body.pool, normalize: body.normalize });
@@ -141,7 +127,7 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
   });
 
   app.post('/v1/images/search', { bodyLimit: BODY_LIMIT_BYTES, schema: { body: bodySchema(SearchRequest) } }, async (request) => {
-    const body = parse(SearchRequest, request.body);
+    const body = parseBody(SearchRequest, request.body);
     if (!o.index) throw new MoxingError('NOT_FOUND', 'this server has no image index; start it with an index (moxing index DIR builds one)');
     const [image] = decodeAll([body.image]);
     if (!index) {
@@ -154,12 +140,12 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
     allowed.add(ref); // the index's own model is always served for its searches
     const m = await model(ref);
     const [query] = await embedImages(m, [image], { pool: (attributes.pool as (typeof POOLINGS)[number]) ?? 'cls' });
-    const hits = await opened.search(query, body.k);
+    const hits = await opened.search(query, body.k, { ef: body.ef });
     return { model: ref, results: hits.map((h) => ({ path: h.key, score: h.score, metadata: h.metadata })) };
   });
 
   app.post('/v1/images/classify', { bodyLimit: BODY_LIMIT_BYTES, schema: { body: bodySchema(ClassifyRequest) } }, async (request) => {
-    const body = parse(ClassifyRequest, request.body);
+    const body = parseBody(ClassifyRequest, request.body);
     if (!o.classifyTrainDir) throw new MoxingError('NOT_FOUND', 'this server has no training set for classification; start it with a folder of class subfolders');
     const images = decodeAll(body.images);
     const m = await model(undefined);

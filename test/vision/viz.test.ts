@@ -85,6 +85,18 @@ describe('pictures', () => {
     await assert.rejects(attentionMaps(plain, image), { code: 'MODEL_INVALID' });
   });
 
+  test('DINO v1 (fixed 224 input, no registers): a 14x14 grid whose CLS attention over patches sums below 1', async () => {
+    const dino = await VisionModel.load(models.dino());
+    const maps = await attentionMaps(dino, image);
+    assert.deepEqual([maps.heads, maps.gridHeight, maps.gridWidth], [2, 14, 14]);
+    for (const map of maps.maps) {
+      const total = map.reduce((a, b) => a + b, 0);
+      assert.ok(total > 0.5 && total < 1, `patch mass ${total}`); // 1 - (CLS's attention to itself)
+    }
+    const { panel } = await attentionPicture(dino, image);
+    assert.deepEqual([panel.width, panel.height], [image.width, image.height]);
+  });
+
   test('massMask keeps the fewest top patches that hold the mass', () => {
     const map = Float32Array.from([0.1, 0.4, 0.05, 0.3, 0.15]);
     assert.deepEqual(massMask(map, 0.6), [false, true, false, true, false]);

@@ -3,13 +3,15 @@
  * transcription (the CLI transcribing several files loads one). It is the DecodingContext of decode.ts.
  */
 import { MoxingError } from '../../errors.js';
-import { resolveWhisperModel, type HubOptions, type Variant, type WhisperModel as WhisperFiles } from '../../hub/index.js';
-import { loadSession, type RuntimeOptions } from '../../runtime/index.js';
+import { resolveWhisperModel, type HubOptions, type Variant, type ResolvedWhisperModel as WhisperFiles } from '../../hub/index.js';
+import { bool, emptyFloat32, int64, loadSession, type RuntimeOptions, type Tensor } from '../../runtime/index.js';
 import { loadWhisperTokenizer, type WhisperTokenizer } from '../../text/index.js';
 import { loadWhisperDims, type WhisperDims } from './config.js';
 import { WhisperDecoder, type DecoderRunner } from './decoder-runner.js';
 import type { DecodingContext } from './decode.js';
 import { WhisperEncoder, type AudioFeatures } from './encoder.js';
+import { requireCrossAttentions } from './timing.js';
+import type { TimingPass, WordTimingModel } from './word-timestamps.js';
 
 export interface LoadWhisperOptions {
   /** Weight variant: fp32, fp16, q8 or q4. @default 'fp32' */
@@ -25,7 +27,7 @@ export interface LoadWhisperOptions {
 /** Where a Whisper's files are: what hub/ resolves, or paths given by hand. */
 export type WhisperModelFiles = Pick<WhisperFiles, 'dir' | 'encoder' | 'decoder'>;
 
-export class WhisperModel implements DecodingContext {
+export class WhisperModel implements DecodingContext, WordTimingModel {
   private constructor(
     readonly files: WhisperModelFiles,
     readonly dims: WhisperDims,
@@ -84,6 +86,44 @@ export class WhisperModel implements DecodingContext {
 
   createRunner(features: AudioFeatures, rowAudio: readonly number[]): DecoderRunner {
     return this.decoder.runner(features, rowAudio);
+  }
+
+  get decoderLayers(): number {
+    return this.dims.decoderLayers;
+  }
+
+  get decoderHeads(): number {
+    return this.dims.decoderHeads;
+  }
+
+  get configAlignmentHeads(): WhisperDims['alignmentHeads'] {
+    return this.dims.alignmentHeads;
+  }
+
+  /** Fails, naming the timestamped export, unless the decoder outputs `cross_attentions.{i}` (word timestamps). */
+  requireCrossAttentions(): void {
+    const d = this.files.decoder;
+    requireCrossAttentions(this.decoder.first.outputNames, this.dims.decoderLayers, d.kind === 'merged' ? d.path : d.decoder);
+  }
+
+  /**
+   * Runs the decoder once over `tokens` on one encoded window, without KV cache (openai `find_alignment`'s
+   * forward pass): the logits and every layer's cross attentions.
+   */
+  async timingPass(features: AudioFeatures, tokens: readonly number[]): Promise<TimingPass> {
+    this.requireCrossAttentions();
+    if (features.batch !== 1) throw new MoxingError('INTERNAL', `timingPass takes one encoded window, got ${features.batch}`);
+    const { dims } = this;
+    const session = this.decoder.first;
+    const feeds: Record<string, Tensor> = { input_ids: int64([...tokens], [1, tokens.length]), encoder_hidden_states: features.tensor };
+    if (session.inputNames.includes('use_cache_branch')) {
+      feeds.use_cache_branch = bool([false], [1]);
+      const empty = emptyFloat32([1, dims.decoderHeads, 0, dims.headDim]);
+      for (const name of [...this.decoder.pastNames('decoder'), ...this.decoder.pastNames('encoder')]) feeds[name] = empty;
+    }
+    const attentionNames = Array.from({ length: dims.decoderLayers }, (_, i) => `cross_attentions.${i}`);
+    const out = await session.run(feeds, ['logits', ...attentionNames]);
+    return { logits: out.logits.data as Float32Array, vocabSize: out.logits.dims[2], crossAttentions: attentionNames.map((n) => out[n]) };
   }
 }
 

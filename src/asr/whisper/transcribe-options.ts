@@ -8,6 +8,8 @@ import type { RuntimeOptions } from '../../runtime/index.js';
 import type { Task } from '../types.js';
 import type { WhisperModel } from './model.js';
 import { pyRound } from './python.js';
+import { DEFAULT_WORD_TIMING } from './timing.js';
+import type { AlignmentHeadsOption } from './word-timestamps.js';
 
 export interface TranscribeProgress {
   /** Seconds of audio processed so far. */
@@ -61,6 +63,16 @@ export interface TranscribeOptions {
   readonly sampleLen?: number;
   /** Seed of the sampler at temperature > 0; unseeded when undefined. @default undefined */
   readonly seed?: number;
+  /** Give every segment its words with times from cross attention (openai `word_timestamps`); needs the timestamped decoder export. @default false */
+  readonly wordTimestamps?: boolean;
+  /** With wordTimestamps: punctuation merged into the following word. @default "\"'“¿([{-" */
+  readonly prependPunctuations?: string;
+  /** With wordTimestamps: punctuation merged into the preceding word. @default "\"'.。,，!！?？:：”)]}、" */
+  readonly appendPunctuations?: string;
+  /** With wordTimestamps: skip silences longer than this many seconds around a likely hallucination; null disables. @default null */
+  readonly hallucinationSilenceThreshold?: number | null;
+  /** With wordTimestamps: the cross-attention heads to align with: 'config' (generation_config.json's, else 'default'), 'default' (openai's upper-half heads) or [[layer, head], ...]. @default 'config' */
+  readonly alignmentHeads?: AlignmentHeadsOption;
   /** ONNX Runtime device and threads. @default DEFAULT_RUNTIME */
   readonly runtime?: RuntimeOptions;
   /** Hub cache, endpoint and offline settings for resolving `model`. @default DEFAULT_HUB and the environment */
@@ -105,6 +117,11 @@ export const DEFAULT_TRANSCRIBE = Object.freeze({
   clipTimestamps: '0',
   sampleLen: undefined,
   seed: undefined,
+  wordTimestamps: false,
+  prependPunctuations: DEFAULT_WORD_TIMING.prependPunctuations,
+  appendPunctuations: DEFAULT_WORD_TIMING.appendPunctuations,
+  hallucinationSilenceThreshold: null,
+  alignmentHeads: 'config',
 } satisfies TranscribeSettings);
 
 function bad(message: string): never {
@@ -130,6 +147,13 @@ export function resolveTranscribeOptions(options: TranscribeOptions): Transcribe
   }
   if (merged.patience !== undefined && !(merged.patience > 0)) bad(`patience must be above 0, got ${merged.patience}`);
   if (merged.lengthPenalty !== undefined && !(merged.lengthPenalty >= 0 && merged.lengthPenalty <= 1)) bad(`lengthPenalty must be between 0 and 1, got ${merged.lengthPenalty}`);
+  const hallucination = merged.hallucinationSilenceThreshold;
+  if (hallucination !== null && !(typeof hallucination === 'number' && hallucination >= 0)) bad(`hallucinationSilenceThreshold must be seconds >= 0 or null, got ${JSON.stringify(hallucination)}`);
+  if (hallucination !== null && !merged.wordTimestamps) bad('hallucinationSilenceThreshold needs wordTimestamps: true (it works on word times)');
+  const heads = merged.alignmentHeads;
+  if (heads !== 'config' && heads !== 'default' && !(Array.isArray(heads) && heads.every((h) => Array.isArray(h) && h.length === 2))) {
+    bad(`alignmentHeads must be "config", "default" or [[layer, head], ...], got ${JSON.stringify(heads)}`);
+  }
   return Object.freeze({ ...merged, temperature: Object.freeze(temperature) });
 }
 

@@ -9,14 +9,18 @@ import { MoxingError } from '../../errors.js';
 import { pyStrip, toLanguageCode } from '../../text/index.js';
 import type { Segment, TranscriptionResult } from '../types.js';
 import type { WhisperDims } from './config.js';
+import { transcribeBatchedStream } from './batched.js';
+import { resolveBatchedOptions, type BatchedOptions } from './batched-options.js';
 import { decodeFeatures, decodeText, type DecodingContext, type DecodingOptions, type DecodingResult } from './decode.js';
 import type { AudioFeatures } from './encoder.js';
 import { detectLanguage } from './language.js';
 import { WhisperModel } from './model.js';
-import { lastItems } from './python.js';
+import { lastItems, pyRound } from './python.js';
 import { seededRandom } from './search.js';
 import { DEFAULT_TRANSCRIBE, resolveTranscribeOptions, seekClips, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
 import { cutWindow } from './window-segments.js';
+import { getEnd, type WordSplitter } from './timing.js';
+import { resolveAlignmentHeads, skipHallucinations, timeWindowWords, type WindowSegmentDraft, type WordTimingModel } from './word-timestamps.js';
 
 /** Audio to transcribe: a file path, the bytes of a file, or 16 kHz mono samples. */
 export type TranscribeInput = string | Uint8Array | Float32Array;
@@ -25,18 +29,20 @@ export type TranscribeInput = string | Uint8Array | Float32Array;
  * Transcribes `input`, yielding segments as each 30 s window is decoded; the generator's return value is
  * the whole result.
  */
-export async function* transcribeStream(input: TranscribeInput, options: TranscribeOptions = {}): AsyncGenerator<Segment, TranscriptionResult, undefined> {
+export async function* transcribeStream(input: TranscribeInput, options: TranscribeOptions & BatchedOptions = {}): AsyncGenerator<Segment, TranscriptionResult, undefined> {
+  // `vad` or `batchSize` choose the batched pipeline (batched.ts).
+  if (resolveBatchedOptions(options)) return yield* transcribeBatchedStream(input, options);
   const settings = resolveTranscribeOptions(options);
   const model =
     options.model instanceof WhisperModel
       ? options.model
-      : await WhisperModel.load(options.model ?? DEFAULT_TRANSCRIBE.model, { variant: options.variant, runtime: options.runtime, hub: options.hub });
+      : await WhisperModel.load(options.model ?? DEFAULT_TRANSCRIBE.model, { variant: options.variant, runtime: options.runtime, hub: options.hub, timestamped: settings.wordTimestamps });
   const samples = input instanceof Float32Array ? input : await decodeAudio(input);
   return yield* transcribeSamples(model, samples, settings, options);
 }
 
 /** Transcribes `input` into segments, text and language (openai `transcribe()`). */
-export async function transcribe(input: TranscribeInput, options: TranscribeOptions = {}): Promise<TranscriptionResult> {
+export async function transcribe(input: TranscribeInput, options: TranscribeOptions & BatchedOptions = {}): Promise<TranscriptionResult> {
   const stream = transcribeStream(input, options);
   for (;;) {
     const next = await stream.next();
@@ -54,10 +60,14 @@ function decodeFailed(result: DecodingResult, s: TranscribeSettings): boolean {
 }
 
 /** What transcription needs of a model: a WhisperModel, or a scripted stand-in in tests. */
-export interface TranscriptionModel extends DecodingContext {
+export interface TranscriptionModel extends DecodingContext, Partial<WordTimingModel> {
   readonly dims: Pick<WhisperDims, 'nMels' | 'nAudioCtx' | 'nTextCtx'>;
   readonly isMultilingual: boolean;
-  readonly tokenizer: DecodingContext['tokenizer'] & { languageToken(language: string): number };
+  readonly tokenizer: DecodingContext['tokenizer'] & {
+    languageToken(language: string): number;
+    /** Word grouping for word timestamps (openai `split_to_word_tokens`). */
+    splitToWordTokens?(tokens: readonly number[], language: string | undefined): ReturnType<WordSplitter>;
+  };
   /** Encodes one [nMels, 3000] mel window. */
   encode(mel: Float32Array): Promise<AudioFeatures>;
 }
@@ -96,6 +106,9 @@ export async function* transcribeSamples(
     throw new MoxingError('BAD_ARGUMENT', `this is an English-only (.en) model: it cannot ${s.task === 'translate' ? 'translate' : `transcribe language "${language}"`}; use a multilingual model`);
   }
   callbacks.onLanguage?.(language, languageProbs);
+  const wordTiming = s.wordTimestamps ? wordTimingOf(model) : undefined;
+  const alignmentHeads = wordTiming ? resolveAlignmentHeads(s.alignmentHeads, wordTiming) : [];
+  let lastSpeechTimestamp = 0;
   callbacks.onProgress?.({ doneSeconds: 0, totalSeconds: contentDuration });
 
   const clips = seekClips(s.clipTimestamps, contentFrames);
@@ -173,7 +186,48 @@ export async function* transcribeSamples(
     const cut = cutWindow(result.tokens, tokenizer.timestampBegin, { timeOffset, segmentFrames, inputStride, timePrecision });
     const windowSeek = seek;
     seek += cut.seekFrames;
-    const current: Segment[] = cut.segments.map((piece, i) => {
+    let drafts: WindowSegmentDraft[] = cut.segments.map((piece) => ({ start: piece.start, end: piece.end, tokens: piece.tokens, words: [] }));
+    if (wordTiming) {
+      await timeWindowWords(drafts, {
+        model: wordTiming,
+        features,
+        heads: alignmentHeads,
+        sotSequence: tokenizer.sotSequence(language, s.task),
+        noTimestamps: tokenizer.noTimestamps,
+        eot: tokenizer.eot,
+        splitToWordTokens: (tokens) => (tokenizer.splitToWordTokens as NonNullable<typeof tokenizer.splitToWordTokens>)(tokens, language),
+        numFrames: segmentFrames,
+        seekFrames: windowSeek,
+        lastSpeechTimestamp,
+        prependPunctuations: s.prependPunctuations,
+        appendPunctuations: s.appendPunctuations,
+      });
+      // The window resumes after its last word rather than at its last timestamp token.
+      if (!cut.singleTimestampEnding) {
+        const lastWordEnd = getEnd(drafts);
+        if (lastWordEnd !== undefined && lastWordEnd > timeOffset) seek = pyRound(lastWordEnd * 100);
+      }
+      if (s.hallucinationSilenceThreshold !== null) {
+        const skipped = skipHallucinations(drafts, {
+          threshold: s.hallucinationSilenceThreshold,
+          seek,
+          previousSeek: windowSeek,
+          segmentSize: segmentFrames,
+          contentFrames,
+          singleTimestampEnding: cut.singleTimestampEnding,
+          lastSpeechTimestamp,
+        });
+        seek = skipped.seek;
+        if (skipped.dropWindow) {
+          callbacks.onProgress?.({ doneSeconds: (Math.min(contentFrames, seek) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: contentDuration });
+          continue;
+        }
+        drafts = drafts.slice(0, skipped.keep);
+      }
+      const lastWordEnd = getEnd(drafts);
+      if (lastWordEnd !== undefined) lastSpeechTimestamp = lastWordEnd;
+    }
+    const current: Segment[] = drafts.map((piece, i) => {
       const text = tokenizer.decode(piece.tokens.filter((t) => t < tokenizer.eot));
       // An instantaneous or textless segment stays, emptied (openai keeps its place and id).
       const empty = piece.start === piece.end || pyStrip(text) === '';
@@ -188,6 +242,7 @@ export async function* transcribeSamples(
         avgLogprob: result.avgLogprob,
         compressionRatio: result.compressionRatio,
         noSpeechProb: result.noSpeechProb,
+        ...(wordTiming ? { words: empty ? [] : piece.words } : {}),
       };
     });
     allSegments.push(...current);
@@ -206,4 +261,14 @@ export async function* transcribeSamples(
     duration: contentDuration,
     ...(languageProbs ? { languageProbs } : {}),
   };
+}
+
+/** The model's word-timing side, checked up front: a clear error before any decoding when it has none. */
+function wordTimingOf(model: TranscriptionModel): WordTimingModel {
+  const { timingPass, requireCrossAttentions, decoderLayers, decoderHeads } = model;
+  if (!timingPass || !requireCrossAttentions || decoderLayers === undefined || decoderHeads === undefined || !model.tokenizer.splitToWordTokens) {
+    throw new MoxingError('BAD_ARGUMENT', 'this model cannot give word timestamps (no timestamped decoder); load a Whisper export with WhisperModel.load(ref, { timestamped: true })');
+  }
+  model.requireCrossAttentions?.();
+  return model as WordTimingModel;
 }

@@ -1,0 +1,210 @@
+/**
+ * Batched long-form transcription, as faster-whisper's `BatchedInferencePipeline` and WhisperX: Silero VAD
+ * finds speech, WhisperX's `merge_chunks` groups it into windows of at most 30 s, the encoder runs on
+ * [batchSize, nMels, 3000] and the decoder decodes every window of a batch together (one KV cache, a row
+ * leaving the batch at its end of text).
+ *
+ * Each window is decoded without timestamps and gives one segment spanning the window, as faster-whisper's
+ * batched mode does by default: timestamp tokens would make rows of a batch end and re-seek at different
+ * places, which is the sequential loop's job. Windows do not see each other's text (they are decoded at
+ * once), so `conditionOnPreviousText` has no effect; `initialPrompt` primes every window.
+ *
+ * Memory is flat in the input's length: a file is streamed twice (once through the VAD, keeping 31
+ * probabilities a second; once to read the windows), never held whole. Reading and mel of the next batch are
+ * started before the model runs on the current one (file reads and ffmpeg proceed meanwhile).
+ */
+import { HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE, logMelSpectrogram, padOrTrim, streamAudio, type MelBins } from '../../audio/index.js';
+import { MoxingError } from '../../errors.js';
+import { pyStrip, toLanguageCode } from '../../text/index.js';
+import type { Segment, TranscriptionResult } from '../types.js';
+import { DEFAULT_BATCHED, resolveBatchedOptions, type BatchedOptions, type BatchedSettings } from './batched-options.js';
+import { WindowReader, findWindows, windowSeconds, type AudioWindow } from './batched-windows.js';
+import { gatherRows } from './decoder-runner.js';
+import { DecodingTask, decodeText, type DecodingOptions, type DecodingResult } from './decode.js';
+import type { AudioFeatures } from './encoder.js';
+import { detectLanguage } from './language.js';
+import { WhisperModel } from './model.js';
+import { seededRandom } from './search.js';
+import { DEFAULT_TRANSCRIBE, resolveTranscribeOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
+import type { TranscribeInput, TranscriptionModel } from './transcribe.js';
+
+/** What the batched pipeline needs of a model: TranscriptionModel with a batch-capable encoder. */
+export type BatchedModel = Omit<TranscriptionModel, 'encode'> & {
+  /** Encodes `batch` mel windows laid out [batch, nMels, 3000]. */
+  encode(mel: Float32Array, batch: number): Promise<AudioFeatures>;
+};
+
+/** Windows to decode and where their audio comes from. */
+export interface WindowSource {
+  readonly windows: readonly AudioWindow[];
+  readonly totalSamples: number;
+  readonly reader: WindowReader;
+}
+
+/** transcribeStream's batched branch: loads the model, finds the windows, decodes them in batches. */
+export async function* transcribeBatchedStream(
+  input: TranscribeInput,
+  options: TranscribeOptions & BatchedOptions,
+): AsyncGenerator<Segment, TranscriptionResult, undefined> {
+  const batched = resolveBatchedOptions({ vad: options.vad, batchSize: options.batchSize ?? DEFAULT_BATCHED.batchSize }) as BatchedSettings;
+  const settings = resolveTranscribeOptions(options);
+  const model =
+    options.model instanceof WhisperModel
+      ? options.model
+      : await WhisperModel.load(options.model ?? DEFAULT_TRANSCRIBE.model, { variant: options.variant, runtime: options.runtime, hub: options.hub });
+  const chunks = (): AsyncIterable<Float32Array> => (input instanceof Float32Array ? inMemoryChunks(input) : streamAudio(input));
+  const { windows, totalSamples } = await findWindows(chunks(), batched.vad);
+  const reader = new WindowReader(chunks());
+  try {
+    return yield* transcribeWindows(model, { windows, totalSamples, reader }, settings, batched, options);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function* inMemoryChunks(samples: Float32Array): AsyncGenerator<Float32Array> {
+  for (let s = 0; s < samples.length; s += N_SAMPLES) yield samples.subarray(s, s + N_SAMPLES);
+}
+
+/** faster-whisper/openai's failure test of one decode (too repetitive or too improbable, unless silent). */
+function decodeFailed(result: DecodingResult, s: TranscribeSettings): boolean {
+  let failed = false;
+  if (s.compressionRatioThreshold !== null && result.compressionRatio > s.compressionRatioThreshold) failed = true;
+  if (s.logprobThreshold !== null && result.avgLogprob < s.logprobThreshold) failed = true;
+  if (s.noSpeechThreshold !== null && result.noSpeechProb > s.noSpeechThreshold && s.logprobThreshold !== null && result.avgLogprob < s.logprobThreshold) failed = false;
+  return failed;
+}
+
+interface PreparedBatch {
+  readonly windows: readonly AudioWindow[];
+  readonly mel: Float32Array;
+}
+
+/** The batched loop over `source.windows` with a loaded model; yields one segment per window with text. */
+export async function* transcribeWindows(
+  model: BatchedModel,
+  source: WindowSource,
+  s: TranscribeSettings,
+  b: BatchedSettings,
+  callbacks: Pick<TranscribeOptions, 'onProgress' | 'onLanguage'> = {},
+): AsyncGenerator<Segment, TranscriptionResult, undefined> {
+  const { tokenizer, dims } = model;
+  const { windows } = source;
+  const totalSeconds = source.totalSamples / SAMPLE_RATE;
+  const windowSize = dims.nMels * N_FRAMES;
+
+  const prepare = async (first: number): Promise<PreparedBatch> => {
+    const batch = windows.slice(first, first + b.batchSize);
+    const mel = new Float32Array(batch.length * windowSize);
+    for (let i = 0; i < batch.length; i++) {
+      const samples = await source.reader.read(batch[i]);
+      mel.set(logMelSpectrogram(padOrTrim(samples), dims.nMels as MelBins).data, i * windowSize);
+    }
+    return { windows: batch, mel };
+  };
+
+  let language: string | undefined;
+  let languageProbs: Readonly<Record<string, number>> | undefined;
+  if (s.language !== undefined) {
+    const code = toLanguageCode(s.language);
+    if (code === undefined) throw new MoxingError('BAD_ARGUMENT', `unknown language "${s.language}"; give a code such as "en" or a name such as "English"`);
+    if (model.isMultilingual) tokenizer.languageToken(code);
+    language = code;
+  } else if (!model.isMultilingual || windows.length === 0) {
+    language = 'en'; // nothing to detect from: no speech
+  }
+  if (language !== undefined) announce(language);
+  function announce(code: string): void {
+    if (!model.isMultilingual && (code !== 'en' || s.task === 'translate')) {
+      throw new MoxingError('BAD_ARGUMENT', `this is an English-only (.en) model: it cannot ${s.task === 'translate' ? 'translate' : `transcribe language "${code}"`}; use a multilingual model`);
+    }
+    callbacks.onLanguage?.(code, languageProbs);
+    callbacks.onProgress?.({ doneSeconds: 0, totalSeconds });
+  }
+
+  const random = s.seed === undefined ? Math.random : seededRandom(s.seed);
+  const prompt = s.initialPrompt !== undefined ? tokenizer.encode(' ' + pyStrip(s.initialPrompt)) : undefined;
+  const optionsAt = (t: number): DecodingOptions => ({
+    task: s.task,
+    language,
+    temperature: t,
+    beamSize: t > 0 ? undefined : s.beamSize,
+    patience: t > 0 ? undefined : s.patience,
+    bestOf: t > 0 ? s.bestOf : undefined,
+    lengthPenalty: s.lengthPenalty,
+    prompt,
+    suppressTokens: s.suppressTokens,
+    suppressBlank: s.suppressBlank,
+    withoutTimestamps: true,
+    sampleLen: s.sampleLen,
+  });
+
+  const segments: Segment[] = [];
+  let next: Promise<PreparedBatch> | undefined = windows.length > 0 ? prepare(0) : undefined;
+  for (let first = 0; next; first += b.batchSize) {
+    const batch = await next;
+    // Start reading the next batch now: its I/O proceeds while the model runs.
+    next = first + b.batchSize < windows.length ? prepare(first + b.batchSize) : undefined;
+    const features = await model.encode(batch.mel, batch.windows.length);
+    if (language === undefined) {
+      const [detected] = await detectLanguage(model.createRunner(features, [0]), tokenizer.sot, tokenizer.languageTokens);
+      language = detected.language;
+      languageProbs = detected.probabilities;
+      announce(language);
+    }
+    const results = await decodeWithFallback(model, features, optionsAt, s, random);
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i];
+      const window = batch.windows[i];
+      // A window judged silent gives no segment (openai's no-speech rule).
+      if (s.noSpeechThreshold !== null && result.noSpeechProb > s.noSpeechThreshold && !(s.logprobThreshold !== null && result.avgLogprob > s.logprobThreshold)) continue;
+      const tokens = result.tokens.filter((t) => t < tokenizer.eot);
+      const text = tokenizer.decode(tokens);
+      if (pyStrip(text) === '') continue;
+      const segment: Segment = {
+        id: segments.length,
+        seek: Math.round(window.start / HOP_LENGTH),
+        start: windowSeconds(window.start),
+        end: windowSeconds(window.end),
+        text,
+        tokens,
+        temperature: result.temperature,
+        avgLogprob: result.avgLogprob,
+        compressionRatio: result.compressionRatio,
+        noSpeechProb: result.noSpeechProb,
+      };
+      segments.push(segment);
+      yield segment;
+    }
+    const done = batch.windows[batch.windows.length - 1].end;
+    callbacks.onProgress?.({ doneSeconds: Math.min(totalSeconds, done / SAMPLE_RATE), totalSeconds });
+  }
+  return {
+    text: decodeText(tokenizer, segments.flatMap((seg) => seg.tokens)),
+    segments,
+    language: language ?? 'en',
+    duration: totalSeconds,
+    ...(languageProbs ? { languageProbs } : {}),
+  };
+}
+
+/** Decodes every window of `features` at the first temperature; windows that fail are retried, alone, hotter. */
+async function decodeWithFallback(
+  model: BatchedModel,
+  features: AudioFeatures,
+  optionsAt: (t: number) => DecodingOptions,
+  s: TranscribeSettings,
+  random: () => number,
+): Promise<DecodingResult[]> {
+  const [first, ...hotter] = s.temperature;
+  const results = await new DecodingTask(model, optionsAt(first), random).run(features);
+  let failing = results.map((r, i) => (decodeFailed(r, s) ? i : -1)).filter((i) => i >= 0);
+  for (const t of hotter) {
+    if (failing.length === 0) break;
+    const sub: AudioFeatures = { batch: failing.length, tensor: gatherRows(features.tensor, failing) };
+    const retried = await new DecodingTask(model, optionsAt(t), random).run(sub);
+    retried.forEach((r, j) => (results[failing[j]] = r));
+    failing = failing.filter((_, j) => decodeFailed(retried[j], s));
+  }
+  return results;
+}

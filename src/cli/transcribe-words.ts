@@ -1,0 +1,163 @@
+/**
+ * The word-level side of `moxing transcribe`: checks of the word and subtitle-layout flags (openai's CLI rules),
+ * forced alignment of the result (`--align`, WhisperX's method), and CTC models given as `--model` (wav2vec2,
+ * HuBERT, MMS), which route to `recognizeCtc` and share the writers.
+ */
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { decodeAudio } from '../audio/index.js';
+import { alignTranscript, isCtcModelDir, loadCtcModel, recognizeCtc, type CtcModel } from '../asr/ctc/index.js';
+import type { TranscriptionResult } from '../asr/types.js';
+import type { AlignmentHeadsOption } from '../asr/whisper/word-timestamps.js';
+import { MoxingError } from '../errors.js';
+import { formatSegmentLine, writeTranscript, type OutputFormatOption, type SubtitleOptions } from '../formats/index.js';
+import { DEFAULT_VARIANT, VARIANT_SUFFIXES, catalogEntryForRepo, locateModel, parseModelRef, type Variant } from '../hub/index.js';
+import type { Device } from '../runtime/index.js';
+import { alignerDir } from './align.js';
+import { reportError } from './report.js';
+
+/** The flags of `moxing transcribe` this module reads. */
+export interface WordCliOptions {
+  model: string;
+  variant: Variant;
+  language?: string;
+  outputDir: string;
+  outputFormat: OutputFormatOption;
+  threads?: number;
+  device: Device;
+  verbose: boolean;
+  wordTimestamps?: boolean;
+  prependPunctuations?: string;
+  appendPunctuations?: string;
+  hallucinationSilenceThreshold?: number;
+  alignmentHeads?: AlignmentHeadsOption;
+  highlightWords?: boolean;
+  maxLineWidth?: number;
+  maxLineCount?: number;
+  maxWordsPerLine?: number;
+  align?: boolean;
+  alignModel?: string;
+}
+
+/** `--alignment-heads`: config, default, or layer:head pairs such as "1:0,2:1". */
+export function parseAlignmentHeads(value: string): AlignmentHeadsOption {
+  const text = value.trim();
+  if (text === 'config' || text === 'default') return text;
+  const pairs = text.split(',').map((pair) => pair.trim().split(':').map((n) => Number(n)));
+  if (pairs.length === 0 || pairs.some((p) => p.length !== 2 || p.some((n) => !Number.isInteger(n) || n < 0))) {
+    throw new MoxingError('BAD_ARGUMENT', `--alignment-heads must be config, default or layer:head pairs such as 1:0,2:1, got "${value}"`);
+  }
+  return pairs.map(([layer, head]) => [layer, head] as [number, number]);
+}
+
+/**
+ * openai's rules for the word flags: the layout flags need word times (`--word-timestamps`, or words from
+ * `--align` or a CTC model), `--max-line-count` needs `--max-line-width`; `--max-words-per-line` is ignored
+ * next to `--max-line-width`, with a warning, as openai does.
+ */
+export function checkWordOptions(options: WordCliOptions, ctc: boolean): void {
+  const haveWords = (options.wordTimestamps ?? false) || (options.align ?? false) || ctc;
+  const layout: [string, unknown][] = [
+    ['--highlight-words', options.highlightWords],
+    ['--max-line-width', options.maxLineWidth],
+    ['--max-line-count', options.maxLineCount],
+    ['--max-words-per-line', options.maxWordsPerLine],
+  ];
+  for (const [flag, value] of layout) {
+    if (value !== undefined && value !== false && !haveWords) throw new MoxingError('BAD_ARGUMENT', `${flag} requires --word-timestamps (or --align): subtitles are laid out from word times`);
+  }
+  const timing: [string, unknown][] = [
+    ['--prepend-punctuations', options.prependPunctuations],
+    ['--append-punctuations', options.appendPunctuations],
+    ['--hallucination-silence-threshold', options.hallucinationSilenceThreshold],
+    ['--alignment-heads', options.alignmentHeads],
+  ];
+  for (const [flag, value] of timing) {
+    if (value !== undefined && !options.wordTimestamps) throw new MoxingError('BAD_ARGUMENT', `${flag} requires --word-timestamps`);
+  }
+  if (options.maxLineCount !== undefined && options.maxLineWidth === undefined) {
+    throw new MoxingError('BAD_ARGUMENT', '--max-line-count requires --max-line-width (it counts lines of at most that width)');
+  }
+  if (options.alignModel !== undefined && !options.align) throw new MoxingError('BAD_ARGUMENT', '--align-model requires --align');
+  if (options.maxWordsPerLine !== undefined && options.maxLineWidth !== undefined) {
+    process.stderr.write('moxing: warning: --max-words-per-line has no effect with --max-line-width\n');
+  }
+}
+
+/** The subtitle layout options for the writers. */
+export function subtitleOptions(options: WordCliOptions): Partial<SubtitleOptions> {
+  return {
+    highlightWords: options.highlightWords ?? false,
+    ...(options.maxLineWidth !== undefined ? { maxLineWidth: options.maxLineWidth } : {}),
+    ...(options.maxLineCount !== undefined ? { maxLineCount: options.maxLineCount } : {}),
+    ...(options.maxWordsPerLine !== undefined ? { maxWordsPerLine: options.maxWordsPerLine } : {}),
+  };
+}
+
+/** The folder of a CTC model given as `--model` (local export, or a catalogue/cached hub model of task ctc), else undefined. */
+export async function ctcModelDir(options: Pick<WordCliOptions, 'model' | 'variant'>): Promise<string | undefined> {
+  const ref = parseModelRef(options.model);
+  if (ref.kind === 'local') return isCtcModelDir(ref.dir) ? ref.dir : undefined;
+  const known = ref.alias ?? catalogEntryForRepo(ref.repo);
+  const cached = locateModel(ref).dir;
+  if (known?.task !== 'ctc' && !(known === undefined && existsSync(cached) && isCtcModelDir(cached))) return undefined;
+  return alignerDir({ alignModel: options.model, variant: options.variant });
+}
+
+function runtimeOf(options: WordCliOptions): { device: Device; intraOpThreads?: number } {
+  return { device: options.device, ...(options.threads ? { intraOpThreads: options.threads } : {}) };
+}
+
+const aligners = new Map<string, Promise<CtcModel>>();
+
+/**
+ * `--align`: WhisperX's forced alignment of every segment on its own audio span, with `--align-model` or the
+ * default aligner of the result's language; the segments' words (and so their start and end) become the
+ * aligned ones.
+ */
+export async function alignResult(file: string, result: TranscriptionResult, options: WordCliOptions): Promise<TranscriptionResult> {
+  if (!options.align) return result;
+  const key = options.alignModel ?? `default:${result.language}`;
+  let model = aligners.get(key);
+  if (!model) {
+    model = alignerDir({ alignModel: options.alignModel, language: result.language, variant: DEFAULT_VARIANT }).then((dir) => loadCtcModel(dir, runtimeOf(options)));
+    aligners.set(key, model);
+    model.catch(() => aligners.delete(key));
+  }
+  const audio = await decodeAudio(file);
+  const aligned = await alignTranscript(audio, result.segments, await model, { language: result.language });
+  return { ...result, segments: aligned.segments };
+}
+
+/** The options of `moxing transcribe` that a CTC model can honour. */
+const CTC_OPTIONS = new Set([
+  'model', 'variant', 'language', 'outputDir', 'outputFormat', 'threads', 'device', 'verbose',
+  'highlightWords', 'maxLineWidth', 'maxLineCount', 'maxWordsPerLine', 'align', 'alignModel',
+]);
+
+/** `moxing transcribe --model <ctc model>`: greedy CTC recognition of each file, same outputs as Whisper's. */
+export async function transcribeCtcFiles(files: readonly string[], dir: string, options: WordCliOptions, command: Command | undefined): Promise<number> {
+  const whisperOnly = command
+    ? command.options.filter((o) => command.getOptionValueSource(o.attributeName()) === 'cli' && !CTC_OPTIONS.has(o.attributeName())).map((o) => o.long ?? o.flags)
+    : [];
+  if (whisperOnly.length > 0) {
+    throw new MoxingError('BAD_ARGUMENT', `${options.model} is a CTC (wav2vec2) model: ${whisperOnly.join(', ')} ${whisperOnly.length > 1 ? 'apply' : 'applies'} to Whisper models only`);
+  }
+  const model = await loadCtcModel(dir, { ...runtimeOf(options), fileSuffix: VARIANT_SUFFIXES[options.variant], ...(options.language ? { language: options.language } : {}) });
+  let failures = 0;
+  for (const file of files) {
+    try {
+      const audio = await decodeAudio(file);
+      let result = await recognizeCtc(audio, model, options.language ? { language: options.language } : {});
+      if (options.verbose) for (const segment of result.segments) process.stdout.write(`${formatSegmentLine(segment)}\n`);
+      result = await alignResult(file, result, options);
+      const written = await writeTranscript(result, { audioPath: file, outputDir: options.outputDir, formats: options.outputFormat, ...subtitleOptions(options) });
+      if (options.verbose) process.stderr.write(`wrote ${written.join(', ')}\n`);
+    } catch (error) {
+      failures++;
+      const code = reportError(error, files.length > 1 ? `${file}: ` : '');
+      if (files.length === 1) return code;
+    }
+  }
+  return failures === 0 ? 0 : 1;
+}
