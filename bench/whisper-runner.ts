@@ -1,61 +1,111 @@
 /**
- * One runner of bench/whisper.ts, in its own process: `tsx bench/whisper-runner.ts <runner> <modelDir> <wav> <tokensPerWindow> <repeats>`.
- * Both runners get the same 16 kHz samples and force the same work: English, no timestamps, exactly
- * `tokensPerWindow` tokens per 30 s window (end-of-text suppressed until then), one window after another.
+ * One runner of bench/whisper.ts, in its own process:
+ * `tsx bench/whisper-runner.ts <runner> <modelDir> <wav> <tokensPerWindow> <repeats> [batchSize]`.
+ * Every runner forces the same work per window: English, no timestamps, exactly `tokensPerWindow` tokens
+ * (end-of-text suppressed until then). Runners:
+ * - `transformers.js`: its ASR pipeline, chunk_length_s 30, no stride, greedy, on the decoded samples;
+ * - `moxing`: the sequential openai loop on the decoded samples;
+ * - `moxing-batched`: VAD + batched encoder/decoder, reading the WAV file as a stream (decode, VAD, mel timed);
+ * - `moxing-q8`: the same batched pipeline on the `_quantized` files (made by `moxing quantize --to q8`).
+ * `memory` runs moxing-batched once (for the flat-memory check) and reports only its peak RSS.
  */
 import { basename, dirname } from 'node:path';
 import { decodeAudio } from '../src/audio/index.js';
-import { WhisperModel, transcribe } from '../src/asr/whisper/index.js';
+import { WhisperModel, transcribe, type TranscribeOptions } from '../src/asr/whisper/index.js';
 import { loadWhisperTokenizer } from '../src/text/index.js';
 import { emitReport, minTime, peakRssBytes } from './lib.js';
 
-const [runner, modelDir, wav, tokensArg, repeatsArg] = process.argv.slice(2);
+const [runner, modelDir, wav, tokensArg, repeatsArg, batchArg] = process.argv.slice(2);
 const tokensPerWindow = Number(tokensArg);
 const repeats = Number(repeatsArg);
-const samples = await decodeAudio(wav);
-const windows = Math.ceil(samples.length / 480_000);
+const batchSize = Number(batchArg ?? 8);
+/** Intra-op threads of every session, both libraries (unset: each library's default, all cores). */
+const threads = process.env.BENCH_THREADS ? Number(process.env.BENCH_THREADS) : undefined;
+const runtime = { intraOpThreads: threads };
 
-async function moxing(): Promise<Record<string, number>> {
-  const model = await WhisperModel.load(modelDir);
+async function forced(): Promise<TranscribeOptions> {
   const eot = (await loadWhisperTokenizer(modelDir)).eot;
+  return {
+    language: 'en',
+    temperature: 0,
+    withoutTimestamps: true,
+    conditionOnPreviousText: false,
+    suppressTokens: [-1, eot],
+    sampleLen: tokensPerWindow,
+    compressionRatioThreshold: null,
+    logprobThreshold: null,
+    noSpeechThreshold: null,
+  };
+}
+
+async function moxingSequential(): Promise<Record<string, number>> {
+  const samples = await decodeAudio(wav);
+  const model = await WhisperModel.load(modelDir, { runtime });
+  const options = await forced();
   let tokens = 0;
+  let windows = 0;
   const wallMs = await minTime(repeats, async () => {
-    const result = await transcribe(samples, {
-      model,
-      language: 'en',
-      temperature: 0,
-      withoutTimestamps: true,
-      conditionOnPreviousText: false,
-      suppressTokens: [-1, eot],
-      sampleLen: tokensPerWindow,
-      compressionRatioThreshold: null,
-      logprobThreshold: null,
-      noSpeechThreshold: null,
-    });
+    const result = await transcribe(samples, { ...options, model });
     tokens = result.segments.reduce((n, s) => n + s.tokens.length, 0);
+    windows = result.segments.length;
   });
-  return { wallMs, tokens };
+  return { wallMs, tokens, windows };
+}
+
+async function moxingBatched(variant: 'fp32' | 'q8', times = repeats): Promise<Record<string, number>> {
+  const model = await WhisperModel.load(modelDir, { variant, runtime });
+  const options = await forced();
+  let tokens = 0;
+  let windows = 0;
+  // The file itself: decoding, VAD and mel are inside the timed work (they stream with the model runs).
+  const wallMs = await minTime(times, async () => {
+    const result = await transcribe(wav, { ...options, model, vad: true, batchSize });
+    tokens = result.segments.reduce((n, s) => n + s.tokens.length, 0);
+    windows = result.segments.length;
+  });
+  return { wallMs, tokens, windows };
 }
 
 async function transformersJs(): Promise<Record<string, number>> {
+  const samples = await decodeAudio(wav);
   const { pipeline, env } = await import('@huggingface/transformers');
   env.allowRemoteModels = false;
   env.localModelPath = `${dirname(modelDir)}/`;
-  const asr = await pipeline('automatic-speech-recognition', basename(modelDir), { dtype: 'fp32', device: 'cpu' });
+  const asr = await pipeline('automatic-speech-recognition', basename(modelDir), {
+    dtype: 'fp32',
+    device: 'cpu',
+    ...(threads ? { session_options: { intraOpNumThreads: threads } } : {}),
+  });
+  const windows = Math.ceil(samples.length / 480_000);
   const wallMs = await minTime(repeats, async () => {
     await asr(samples, {
       chunk_length_s: 30,
       stride_length_s: 0,
+      // Accepted for parity; transformers.js 4 decodes the chunks one after another whatever the batch size.
+      batch_size: batchSize,
       language: 'en',
       task: 'transcribe',
       return_timestamps: false,
       max_new_tokens: tokensPerWindow,
       min_new_tokens: tokensPerWindow,
-    });
+    } as Record<string, unknown>);
   });
   // min_new_tokens == max_new_tokens: every window decodes exactly tokensPerWindow tokens.
-  return { wallMs, tokens: windows * tokensPerWindow };
+  return { wallMs, tokens: windows * tokensPerWindow, windows };
 }
 
-const measured = runner === 'moxing' ? await moxing() : await transformersJs();
-emitReport({ runner, wallMs: measured.wallMs, peakRssBytes: peakRssBytes(), extra: { tokens: measured.tokens, windows } });
+const measured =
+  runner === 'transformers.js'
+    ? await transformersJs()
+    : runner === 'moxing'
+      ? await moxingSequential()
+      : runner === 'moxing-batched'
+        ? await moxingBatched('fp32')
+        : runner === 'moxing-q8'
+          ? await moxingBatched('q8')
+          : runner === 'memory'
+            ? await moxingBatched('fp32', 1)
+            : (() => {
+                throw new Error(`unknown runner ${runner}`);
+              })();
+emitReport({ runner, wallMs: measured.wallMs, peakRssBytes: peakRssBytes(), extra: { tokens: measured.tokens, windows: measured.windows } });

@@ -1,11 +1,19 @@
 /**
- * `npm run bench:whisper`: moxing against transformers.js on the same ONNX files and the same audio, with
- * equal work forced (see whisper-runner.ts). Prints wall time, real-time factor, tokens/s, peak RSS and the
- * ratio to transformers.js. Options: --seconds 600 --tokens 32 --repeats 1 --model base|tiny|<folder>.
+ * `npm run bench:whisper`: moxing (sequential, batched with VAD, q8) against transformers.js on the same ONNX
+ * files and the same audio, with equal work forced (see whisper-runner.ts), on two models: the base-sized
+ * random model (d512, 6+6 layers) and the tiny fixture (where per-token overhead dominates). Then the
+ * flat-memory check: peak RSS of the batched pipeline on a long input against a 10-minute one.
+ * Options: --seconds 600 --tokens 32 --repeats 1 --batch 8 --models base,tiny --memory-seconds 7200
+ * --memory-tokens 2 (0 seconds skips the memory check) --threads N (intra-op threads of both libraries;
+ * default: each library's own, all cores).
  */
+import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ensureWhisperModel, BASE_WHISPER, BENCH_MODELS_DIR } from '../test/models/index.js';
-import { mb, printTable, runChild, type RunnerReport } from './lib.js';
+import { quantizeModelDir } from '../src/quantize/index.js';
+import { mb, printTable, runChild, workDir, type RunnerReport } from './lib.js';
 import { speechWav } from './speech-audio.js';
 
 const { values } = parseArgs({
@@ -13,29 +21,83 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '600' },
     tokens: { type: 'string', default: '32' },
     repeats: { type: 'string', default: '1' },
-    model: { type: 'string', default: 'base' },
+    batch: { type: 'string', default: '8' },
+    models: { type: 'string', default: 'base,tiny' },
+    'memory-seconds': { type: 'string', default: '7200' },
+    'memory-tokens': { type: 'string', default: '2' },
+    threads: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
 const SHARED_TINY = new URL('../../shared/models/whisper-tiny-random', import.meta.url).pathname;
-const modelDir =
-  values.model === 'base' ? await ensureWhisperModel(BASE_WHISPER, { root: BENCH_MODELS_DIR }) : values.model === 'tiny' ? SHARED_TINY : values.model;
-const wav = speechWav(seconds);
-console.log(`audio: ${seconds} s of espeak-ng speech; model: ${modelDir}; ${values.tokens} tokens per 30 s window; min of ${values.repeats} repeat(s)\n`);
 
-const reports: RunnerReport[] = [];
-for (const runner of ['transformers.js', 'moxing']) {
-  reports.push(await runChild('bench/whisper-runner.ts', [runner, modelDir, wav, values.tokens, values.repeats]));
+/** A writable copy of the read-only fixture, so q8 files can sit next to it. */
+function tinyCopy(): string {
+  const dir = join(workDir('models'), 'whisper-tiny-random');
+  if (!existsSync(join(dir, 'config.json'))) cpSync(SHARED_TINY, dir, { recursive: true, filter: (src) => !src.includes('oracle') });
+  return dir;
 }
-const peer = reports[0];
-printTable(
-  ['runner', 'wall', 'RTF', 'tokens/s', 'peak RSS', 'speed vs transformers.js'],
-  reports.map((r) => [
-    r.runner,
-    `${(r.wallMs / 1000).toFixed(2)} s`,
-    (r.wallMs / 1000 / seconds).toFixed(4),
-    (Number(r.extra.tokens) / (r.wallMs / 1000)).toFixed(1),
-    mb(r.peakRssBytes),
-    `${(peer.wallMs / r.wallMs).toFixed(2)}x`,
-  ]),
-);
+
+/** Makes the q8 (`_quantized`) files once; undefined when that fails (the q8 runner is then skipped). */
+function ensureQ8(dir: string): string | undefined {
+  const onnx = join(dir, 'onnx');
+  if (readdirSync(onnx).some((f) => f.endsWith('_quantized.onnx'))) return undefined;
+  try {
+    quantizeModelDir(dir, { to: 'q8' });
+    return undefined;
+  } catch (error) {
+    return `q8 skipped: moxing quantize failed: ${(error as Error).message}`;
+  }
+}
+
+const wav = speechWav(seconds);
+const env = values.threads ? { BENCH_THREADS: values.threads } : {};
+const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+console.log(`audio: ${seconds} s of espeak-ng speech; ${values.tokens} tokens per window; batch ${values.batch}; min of ${values.repeats} repeat(s); threads ${values.threads ?? 'default (all cores)'}; load average ${load()}\n`);
+
+for (const name of values.models.split(',')) {
+  const modelDir = name === 'base' ? await ensureWhisperModel(BASE_WHISPER, { root: BENCH_MODELS_DIR }) : name === 'tiny' ? tinyCopy() : name;
+  const q8Note = ensureQ8(modelDir);
+  const runners = ['transformers.js', 'moxing', 'moxing-batched', ...(q8Note ? [] : ['moxing-q8'])];
+  const reports: RunnerReport[] = [];
+  for (const runner of runners) {
+    reports.push(await runChild('bench/whisper-runner.ts', [runner, modelDir, wav, values.tokens, values.repeats, values.batch], env));
+  }
+  const peer = reports[0];
+  const fp32Batched = reports.find((r) => r.runner === 'moxing-batched');
+  console.log(`model ${name} (${modelDir}); load average ${load()}`);
+  printTable(
+    ['runner', 'windows', 'wall', 'RTF', 'tokens/s', 'peak RSS', 'vs transformers.js'],
+    reports.map((r) => [
+      r.runner === 'moxing' ? 'moxing sequential' : r.runner === 'moxing-batched' ? 'moxing batched+VAD' : r.runner === 'moxing-q8' ? 'moxing q8 batched+VAD' : r.runner,
+      String(r.extra.windows),
+      `${(r.wallMs / 1000).toFixed(2)} s`,
+      (r.wallMs / 1000 / seconds).toFixed(4),
+      (Number(r.extra.tokens) / (r.wallMs / 1000)).toFixed(1),
+      mb(r.peakRssBytes),
+      `${(peer.wallMs / r.wallMs).toFixed(2)}x`,
+    ]),
+  );
+  const q8 = reports.find((r) => r.runner === 'moxing-q8');
+  if (q8 && fp32Batched) console.log(`q8 vs fp32 (both batched): ${(fp32Batched.wallMs / q8.wallMs).toFixed(2)}x`);
+  if (q8Note) console.log(q8Note);
+  console.log('');
+}
+
+const memorySeconds = Number(values['memory-seconds']);
+if (memorySeconds > 0) {
+  // Few tokens per window: this measures memory, not speed. The tiny model keeps the 2 h run short.
+  const modelDir = tinyCopy();
+  const rows: RunnerReport[] = [];
+  for (const s of [600, memorySeconds]) {
+    const report = await runChild('bench/whisper-runner.ts', ['memory', modelDir, speechWav(s), values['memory-tokens'], '1', values.batch], env);
+    rows.push({ ...report, runner: `${s} s` });
+  }
+  console.log(`flat memory: moxing batched+VAD (streamed file), tiny model, ${values['memory-tokens']} tokens per window`);
+  printTable(
+    ['input', 'windows', 'wall', 'peak RSS'],
+    rows.map((r) => [r.runner, String(r.extra.windows), `${(r.wallMs / 1000).toFixed(1)} s`, mb(r.peakRssBytes)]),
+  );
+  const ratio = rows[1].peakRssBytes / rows[0].peakRssBytes;
+  console.log(`peak RSS ${memorySeconds} s / 600 s: ${ratio.toFixed(3)} (target <= 1.10: ${ratio <= 1.1 ? 'met' : 'MISSED'})`);
+}

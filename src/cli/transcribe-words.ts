@@ -10,6 +10,7 @@ import { alignTranscript, isCtcModelDir, loadCtcModel, recognizeCtc, type CtcMod
 import type { TranscriptionResult } from '../asr/types.js';
 import type { AlignmentHeadsOption } from '../asr/whisper/word-timestamps.js';
 import { MoxingError } from '../errors.js';
+import { toLanguageCode } from '../text/index.js';
 import { formatSegmentLine, writeTranscript, type OutputFormatOption, type SubtitleOptions } from '../formats/index.js';
 import { DEFAULT_VARIANT, VARIANT_SUFFIXES, catalogEntryForRepo, locateModel, parseModelRef, type Variant } from '../hub/index.js';
 import type { Device } from '../runtime/index.js';
@@ -110,6 +111,24 @@ function runtimeOf(options: WordCliOptions): { device: Device; intraOpThreads?: 
 
 const aligners = new Map<string, Promise<CtcModel>>();
 
+function loadAligner(options: WordCliOptions, language: string): Promise<CtcModel> {
+  const key = options.alignModel ?? `default:${language}`;
+  let model = aligners.get(key);
+  if (!model) {
+    model = alignerDir({ alignModel: options.alignModel, language, variant: DEFAULT_VARIANT }).then((dir) => loadCtcModel(dir, runtimeOf(options)));
+    aligners.set(key, model);
+    model.catch(() => aligners.delete(key));
+  }
+  return model;
+}
+
+/** With --align and a known language (given, or --align-model), loads the aligner now: its errors come before a long transcription. */
+export async function prepareAligner(options: WordCliOptions): Promise<void> {
+  if (!options.align) return;
+  const language = options.language !== undefined ? toLanguageCode(options.language) : undefined;
+  if (options.alignModel !== undefined || language !== undefined) await loadAligner(options, language ?? 'en');
+}
+
 /**
  * `--align`: WhisperX's forced alignment of every segment on its own audio span, with `--align-model` or the
  * default aligner of the result's language; the segments' words (and so their start and end) become the
@@ -117,15 +136,9 @@ const aligners = new Map<string, Promise<CtcModel>>();
  */
 export async function alignResult(file: string, result: TranscriptionResult, options: WordCliOptions): Promise<TranscriptionResult> {
   if (!options.align) return result;
-  const key = options.alignModel ?? `default:${result.language}`;
-  let model = aligners.get(key);
-  if (!model) {
-    model = alignerDir({ alignModel: options.alignModel, language: result.language, variant: DEFAULT_VARIANT }).then((dir) => loadCtcModel(dir, runtimeOf(options)));
-    aligners.set(key, model);
-    model.catch(() => aligners.delete(key));
-  }
+  const model = await loadAligner(options, result.language);
   const audio = await decodeAudio(file);
-  const aligned = await alignTranscript(audio, result.segments, await model, { language: result.language });
+  const aligned = await alignTranscript(audio, result.segments, model, { language: result.language });
   return { ...result, segments: aligned.segments };
 }
 
@@ -144,13 +157,26 @@ export async function transcribeCtcFiles(files: readonly string[], dir: string, 
     throw new MoxingError('BAD_ARGUMENT', `${options.model} is a CTC (wav2vec2) model: ${whisperOnly.join(', ')} ${whisperOnly.length > 1 ? 'apply' : 'applies'} to Whisper models only`);
   }
   const model = await loadCtcModel(dir, { ...runtimeOf(options), fileSuffix: VARIANT_SUFFIXES[options.variant], ...(options.language ? { language: options.language } : {}) });
+  return forEachFile(files, options, async (file) => {
+    const result = await recognizeCtc(await decodeAudio(file), model, options.language ? { language: options.language } : {});
+    if (options.verbose) for (const segment of result.segments) process.stdout.write(`${formatSegmentLine(segment)}\n`);
+    return result;
+  });
+}
+
+/**
+ * Runs `transcribeFile` on each file, aligns (with --align) and writes its outputs atomically. A file that
+ * fails is reported on one line and the others still run; the exit code is that file's with one file, else 1.
+ */
+export async function forEachFile(
+  files: readonly string[],
+  options: WordCliOptions,
+  transcribeFile: (file: string) => Promise<TranscriptionResult>,
+): Promise<number> {
   let failures = 0;
   for (const file of files) {
     try {
-      const audio = await decodeAudio(file);
-      let result = await recognizeCtc(audio, model, options.language ? { language: options.language } : {});
-      if (options.verbose) for (const segment of result.segments) process.stdout.write(`${formatSegmentLine(segment)}\n`);
-      result = await alignResult(file, result, options);
+      const result = await alignResult(file, await transcribeFile(file), options);
       const written = await writeTranscript(result, { audioPath: file, outputDir: options.outputDir, formats: options.outputFormat, ...subtitleOptions(options) });
       if (options.verbose) process.stderr.write(`wrote ${written.join(', ')}\n`);
     } catch (error) {

@@ -7,13 +7,12 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { DEFAULT_TRANSCRIBE, WhisperModel, transcribeStream, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
 import type { Task, TranscriptionResult } from '../asr/types.js';
-import { DEFAULT_WRITE_OPTIONS, OUTPUT_FORMATS, formatSegmentLine, writeTranscript, type OutputFormatOption } from '../formats/index.js';
+import { DEFAULT_WRITE_OPTIONS, OUTPUT_FORMATS, formatSegmentLine, type OutputFormatOption } from '../formats/index.js';
 import { DEFAULT_VARIANT, VARIANTS, createDownloadProgress, parseVariant, type Variant } from '../hub/index.js';
 import { DEFAULT_RUNTIME, type Device } from '../runtime/index.js';
-import { reportError } from './report.js';
 import { parseChoice, parseInteger, parseNumber } from './options.js';
 import { BATCHED_FLAGS, batchedFromCli, type BatchedCliOptions } from './transcribe-batched.js';
-import { alignResult, checkWordOptions, ctcModelDir, parseAlignmentHeads, subtitleOptions, transcribeCtcFiles, type WordCliOptions } from './transcribe-words.js';
+import { checkWordOptions, ctcModelDir, forEachFile, parseAlignmentHeads, prepareAligner, transcribeCtcFiles, type WordCliOptions } from './transcribe-words.js';
 
 interface TranscribeCliOptions extends WordCliOptions, BatchedCliOptions {
   model: string;
@@ -107,6 +106,7 @@ export function register(program: Command): void {
 async function transcribeFiles(files: readonly string[], options: TranscribeCliOptions, command?: Command): Promise<number> {
   const ctc = await ctcModelDir(options);
   checkWordOptions(options, ctc !== undefined);
+  await prepareAligner(options);
   if (ctc !== undefined) return transcribeCtcFiles(files, ctc, options, command);
   const runtime = { device: options.device, intraOpThreads: options.threads };
   const download = createDownloadProgress();
@@ -140,19 +140,7 @@ async function transcribeFiles(files: readonly string[], options: TranscribeCliO
     seed: options.seed,
     ...batchedFromCli(options),
   };
-  let failures = 0;
-  for (const file of files) {
-    try {
-      const result = await alignResult(file, await transcribeOne(file, decoding, options.verbose), options);
-      const written = await writeTranscript(result, { audioPath: file, outputDir: options.outputDir, formats: options.outputFormat, ...subtitleOptions(options) });
-      if (options.verbose) process.stderr.write(`wrote ${written.join(', ')}\n`);
-    } catch (error) {
-      failures++;
-      const code = reportError(error, files.length > 1 ? `${file}: ` : '');
-      if (files.length === 1) return code;
-    }
-  }
-  return failures === 0 ? 0 : 1;
+  return forEachFile(files, options, (file) => transcribeOne(file, decoding, options.verbose));
 }
 
 async function transcribeOne(file: string, options: TranscribeOptions, verbose: boolean): Promise<TranscriptionResult> {

@@ -90,8 +90,9 @@ export async function embedPixels(model: VisionModel, pixels: readonly PixelValu
 }
 
 /**
- * Loads, preprocesses and embeds images in batches. Decoding of the next batch overlaps inference of the
- * current one (sharp decodes on libuv threads; ONNX Runtime runs on its own).
+ * Loads, preprocesses and embeds images in batches, as a pipeline: while batch k runs (on the model's worker
+ * lanes), batch k+1 is decoded (sharp, libuv threads) and resized (this thread), then queued behind it so no
+ * lane waits for the slower half of batch k.
  * @returns one embedding per input, in input order.
  */
 export async function embedImages(model: VisionModel, inputs: readonly ImageInput[], options: Partial<EmbedOptions> = {}): Promise<Float32Array[]> {
@@ -99,15 +100,23 @@ export async function embedImages(model: VisionModel, inputs: readonly ImageInpu
   const prepare = (start: number): Promise<PixelValues[]> =>
     Promise.all(inputs.slice(start, start + o.batchSize).map(async (input) => preprocessFor(model, await loadImage(input))));
   const out: Float32Array[] = [];
+  const collect = async (batch: Promise<Float32Array[]>): Promise<void> => {
+    out.push(...(await batch));
+    o.onProgress?.(out.length, inputs.length);
+  };
   let next = inputs.length > 0 ? prepare(0) : null;
+  let running: Promise<Float32Array[]> | null = null;
   for (let start = 0; next; start += o.batchSize) {
     const pixels = await next;
     next = start + o.batchSize < inputs.length ? prepare(start + o.batchSize) : null;
-    // A failed prefetch must not surface as an unhandled rejection while this batch runs.
+    // A failed prefetch or run must not surface as an unhandled rejection while another batch is awaited.
     next?.catch(() => undefined);
-    out.push(...(await embedPixels(model, pixels, { ...o, onProgress: undefined })));
-    o.onProgress?.(out.length, inputs.length);
+    const submitted = embedPixels(model, pixels, { ...o, onProgress: undefined });
+    submitted.catch(() => undefined);
+    if (running) await collect(running);
+    running = submitted;
   }
+  if (running) await collect(running);
   return out;
 }
 

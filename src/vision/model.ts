@@ -3,13 +3,15 @@
  * tokens, fixed or free input size, preprocessing). `run` takes preprocessed pixels and returns the token
  * features; pooling and pictures are built on that in their own modules.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
 import { DEFAULT_VARIANT, onnxFile, parseModelRef, resolveModel, type HubOptions, type Variant } from '../hub/index.js';
 import { float32, loadSession, type RuntimeOptions } from '../runtime/index.js';
+import { LanePool, type LaneOutputs } from './lanes.js';
 import { DINO_PROCESSOR, DINOV2_PROCESSOR, processorFromConfig, type ImageProcessorOptions, type PixelValues } from './processor.js';
 
 export type VisionFamily = 'dinov2' | 'dino';
@@ -53,10 +55,31 @@ export interface TokenBatch {
 
 type Json = Record<string, unknown>;
 
+/**
+ * Batches of two or more images are split over this many worker lanes (lanes.ts), each with a single-session
+ * share of the cores, when the caller leaves the thread count to us and runs on the CPU.
+ */
+const RUN_LANES = 2;
+
+/** Each lane holds its own copy of the weights, so larger exports (dinov2-large, -giant) run on one session. */
+const LANE_MAX_MODEL_BYTES = 512 * 2 ** 20;
+
+/** How to start the lanes of a model, or null when it runs every batch on its main session. */
+interface LanePlan {
+  readonly path: string;
+  readonly count: number;
+  readonly intraOpThreads: number;
+  readonly graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
 export class VisionModel {
+  /** Started on the first batch that uses them, so single-image use (pictures, one query) costs no extra memory. */
+  private pool: LanePool | null = null;
+
   private constructor(
     readonly info: VisionModelInfo,
     private readonly session: ort.InferenceSession,
+    private readonly lanePlan: LanePlan | null,
   ) {}
 
   /** Loads a model from a catalogue alias (`dinov2-small`), a hub repo id or a local folder. */
@@ -67,7 +90,19 @@ export class VisionModel {
     const preprocessor = await readJson(join(dir, 'preprocessor_config.json'), false);
     const { device, intraOpThreads, interOpThreads, graphOptimization } = options;
     const session = await loadSession(onnxPath, { device, intraOpThreads, interOpThreads, graphOptimization });
-    return new VisionModel(describe(id, dir, config, preprocessor, session), session);
+    const cores = availableParallelism();
+    const lanePlan: LanePlan | null =
+      intraOpThreads === undefined && (device ?? 'cpu') === 'cpu' && cores >= RUN_LANES && modelBytes(onnxPath) <= LANE_MAX_MODEL_BYTES
+        ? { path: onnxPath, count: RUN_LANES, intraOpThreads: Math.floor(cores / RUN_LANES), graphOptimization: graphOptimization ?? 'all' }
+        : null;
+    return new VisionModel(describe(id, dir, config, preprocessor, session), session, lanePlan);
+  }
+
+  /** Stops the worker lanes, if any were started (they never keep a process alive; this frees their memory). */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.close();
   }
 
   /**
@@ -90,17 +125,34 @@ export class VisionModel {
     if (withAttentions && !this.info.attentionsOutput) {
       throw new MoxingError('MODEL_INVALID', `${this.info.ref} has no attentions output; use an export made with output_attentions (e.g. onnx-community/dinov2-with-registers-small-with-attentions)`);
     }
-    const plane = 3 * height * width;
-    const batch = new Float32Array(plane * pixels.length);
-    pixels.forEach((p, i) => batch.set(p.data, i * plane));
     const hasHidden = this.info.featuresOutput;
     if (!hasHidden && !withAttentions) {
       throw new MoxingError('MODEL_INVALID', `${this.info.ref} has no last_hidden_state output, so it gives no features; use a feature-extraction export (e.g. dinov2-small)`);
     }
     const fetches = [...(hasHidden ? ['last_hidden_state'] : []), ...(withAttentions ? [this.info.attentionsOutput as string] : [])];
-    let out: ort.InferenceSession.ReturnType;
+    if (!this.lanePlan || pixels.length < 2) return this.runPart(pixels, fetches, withAttentions, false);
+    this.pool ??= new LanePool(this.lanePlan, this.lanePlan.count);
+    const size = Math.ceil(pixels.length / this.pool.size);
+    const parts = Array.from({ length: Math.ceil(pixels.length / size) }, (_, i) => pixels.slice(i * size, (i + 1) * size));
+    return concatBatches(await Promise.all(parts.map((part) => this.runPart(part, fetches, withAttentions, true))));
+  }
+
+  /** Runs one batch on the main session or on the next free worker lane, and checks what comes back. */
+  private async runPart(pixels: readonly PixelValues[], fetches: readonly string[], withAttentions: boolean, onLane: boolean): Promise<TokenBatch> {
+    const { height, width } = pixels[0];
+    const { patchSize } = this.info;
+    const hasHidden = this.info.featuresOutput;
+    const plane = 3 * height * width;
+    const batch = new Float32Array(plane * pixels.length);
+    pixels.forEach((p, i) => batch.set(p.data, i * plane));
+    const dims = [pixels.length, 3, height, width];
+    let out: LaneOutputs;
     try {
-      out = await this.session.run({ pixel_values: float32(batch, [pixels.length, 3, height, width]) }, fetches);
+      if (onLane && this.pool) out = await this.pool.run(batch, dims, fetches);
+      else {
+        const ran = await this.session.run({ pixel_values: float32(batch, dims) }, fetches as string[]);
+        out = Object.fromEntries(fetches.map((name) => [name, { data: ran[name].data as Float32Array, dims: ran[name].dims }]));
+      }
     } catch (cause) {
       throw new MoxingError('MODEL_INVALID', `ONNX Runtime failed on ${this.info.ref} with a ${width}x${height} input: ${(cause as Error).message}`, { cause });
     }
@@ -113,7 +165,7 @@ export class VisionModel {
       if (hidden.dims.length !== 3 || hidden.dims[0] !== pixels.length || hidden.dims[1] !== expectedTokens || hidden.dims[2] !== this.info.hiddenSize) {
         throw new MoxingError('MODEL_INVALID', `${this.info.ref} returned last_hidden_state [${hidden.dims.join(', ')}]; expected [${pixels.length}, ${expectedTokens}, ${this.info.hiddenSize}] (check num_register_tokens and patch_size in config.json)`);
       }
-      data = hidden.data as Float32Array;
+      data = hidden.data;
     }
     const result: TokenBatch = { batch: pixels.length, tokens: expectedTokens, hidden: this.info.hiddenSize, registers: this.info.registers, gridHeight, gridWidth, data };
     if (!withAttentions) return result;
@@ -122,13 +174,37 @@ export class VisionModel {
     if (attn.dims.length === 5) {
       const [layers, ...rest] = attn.dims;
       const size = rest.reduce((a, b) => a * b, 1);
-      attn = float32((attn.data as Float32Array).subarray((layers - 1) * size, layers * size), rest);
+      attn = { data: attn.data.subarray((layers - 1) * size, layers * size), dims: rest };
     }
     if (attn.dims.length !== 4 || attn.dims[0] !== pixels.length || attn.dims[2] !== expectedTokens || attn.dims[3] !== expectedTokens) {
       throw new MoxingError('MODEL_INVALID', `${this.info.ref}: attentions output has shape [${attn.dims.join(', ')}], expected [${pixels.length}, heads, ${expectedTokens}, ${expectedTokens}]`);
     }
-    return { ...result, attentions: { heads: attn.dims[1], data: attn.data as Float32Array } };
+    return { ...result, attentions: { heads: attn.dims[1], data: attn.data } };
   }
+}
+
+/** Size of an ONNX graph plus its external weights file, if it has one. */
+function modelBytes(onnxPath: string): number {
+  const data = `${onnxPath}_data`;
+  return statSync(onnxPath).size + (existsSync(data) ? statSync(data).size : 0);
+}
+
+/** Joins the token batches of consecutive parts of one batch (same geometry) into one. */
+function concatBatches(parts: readonly TokenBatch[]): TokenBatch {
+  if (parts.length === 1) return parts[0];
+  const join = (arrays: readonly Float32Array[]): Float32Array => {
+    const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+    let offset = 0;
+    for (const a of arrays) {
+      out.set(a, offset);
+      offset += a.length;
+    }
+    return out;
+  };
+  const first = parts[0];
+  const merged: TokenBatch = { ...first, batch: parts.reduce((n, p) => n + p.batch, 0), data: join(parts.map((p) => p.data)) };
+  if (!first.attentions) return merged;
+  return { ...merged, attentions: { heads: first.attentions.heads, data: join(parts.map((p) => p.attentions?.data ?? new Float32Array(0))) } };
 }
 
 /** The model's folder, its ONNX file, and a stable id (the reference; the absolute folder for local models). */

@@ -1,35 +1,19 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runMoxing, type CliRun } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moxing-calc-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function moxing(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // Offline with an empty cache: nothing here may touch the network.
-    const child = spawn(process.execPath, ['bin/moxing.js', 'calc', ...args], {
-      env: { ...process.env, MOXING_OFFLINE: '1', MOXING_CACHE: join(dir, 'cache') },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function moxing(...args: string[]): Promise<CliRun> {
+  // Offline with an empty cache: nothing here may touch the network.
+  return runMoxing(['calc', ...args], { MOXING_OFFLINE: '1', MOXING_CACHE: join(dir, 'cache') });
 }
 
-function oneLineError(run: Run, pattern: RegExp): void {
+function oneLineError(run: CliRun, pattern: RegExp): void {
   assert.notEqual(run.code, 0, 'exits non-zero');
   assert.equal(run.stdout, '');
   assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);

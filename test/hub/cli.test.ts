@@ -1,24 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeHub, whisperRepo, type FakeHub } from './fake-hub.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { runMoxing, type CliRun } from '../helpers/cli.js';
 
 // Asynchronous on purpose: the fake hub lives in this process and must keep answering while the CLI runs.
-function moxing(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/moxing.js', ...args], { env: { ...process.env, ...env, MOXING_OFFLINE: '', HF_HUB_OFFLINE: '', ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
+function moxing(args: string[], env: Record<string, string>): Promise<CliRun> {
+  return runMoxing(args, { MOXING_OFFLINE: '', HF_HUB_OFFLINE: '', ...env });
 }
 
 describe('moxing pull and moxing models', () => {

@@ -15,6 +15,7 @@
  */
 import { HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE, logMelSpectrogram, padOrTrim, streamAudio, type MelBins } from '../../audio/index.js';
 import { MoxingError } from '../../errors.js';
+import { float32 } from '../../runtime/index.js';
 import { pyStrip, toLanguageCode } from '../../text/index.js';
 import type { Segment, TranscriptionResult } from '../types.js';
 import { DEFAULT_BATCHED, resolveBatchedOptions, type BatchedOptions, type BatchedSettings } from './batched-options.js';
@@ -25,7 +26,7 @@ import type { AudioFeatures } from './encoder.js';
 import { detectLanguage } from './language.js';
 import { WhisperModel } from './model.js';
 import { seededRandom } from './search.js';
-import { DEFAULT_TRANSCRIBE, resolveTranscribeOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
+import { DEFAULT_TRANSCRIBE, resolveTranscribeOptions, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
 import type { TranscribeInput, TranscriptionModel } from './transcribe.js';
 
 /** What the batched pipeline needs of a model: TranscriptionModel with a batch-capable encoder. */
@@ -46,8 +47,11 @@ export async function* transcribeBatchedStream(
   input: TranscribeInput,
   options: TranscribeOptions & BatchedOptions,
 ): AsyncGenerator<Segment, TranscriptionResult, undefined> {
-  const batched = resolveBatchedOptions({ vad: options.vad, batchSize: options.batchSize ?? DEFAULT_BATCHED.batchSize }) as BatchedSettings;
+  const batched = resolveBatchedOptions({ ...options, batchSize: options.batchSize ?? DEFAULT_BATCHED.batchSize }) as BatchedSettings;
   const settings = resolveTranscribeOptions(options);
+  if ((options as { wordTimestamps?: boolean }).wordTimestamps) {
+    throw new MoxingError('BAD_ARGUMENT', 'word timestamps need the sequential pipeline: drop vad/batchSize (--vad, --batch-size), or align the batched result with a CTC model (--align)');
+  }
   const model =
     options.model instanceof WhisperModel
       ? options.model
@@ -124,20 +128,8 @@ export async function* transcribeWindows(
 
   const random = s.seed === undefined ? Math.random : seededRandom(s.seed);
   const prompt = s.initialPrompt !== undefined ? tokenizer.encode(' ' + pyStrip(s.initialPrompt)) : undefined;
-  const optionsAt = (t: number): DecodingOptions => ({
-    task: s.task,
-    language,
-    temperature: t,
-    beamSize: t > 0 ? undefined : s.beamSize,
-    patience: t > 0 ? undefined : s.patience,
-    bestOf: t > 0 ? s.bestOf : undefined,
-    lengthPenalty: s.lengthPenalty,
-    prompt,
-    suppressTokens: s.suppressTokens,
-    suppressBlank: s.suppressBlank,
-    withoutTimestamps: true,
-    sampleLen: s.sampleLen,
-  });
+  // One segment per window: no timestamp tokens (see the file header).
+  const optionsAt = (t: number): DecodingOptions => ({ ...windowDecodingOptions(s, language, t, prompt), withoutTimestamps: true });
 
   const segments: Segment[] = [];
   let next: Promise<PreparedBatch> | undefined = windows.length > 0 ? prepare(0) : undefined;
@@ -145,7 +137,9 @@ export async function* transcribeWindows(
     const batch = await next;
     // Start reading the next batch now: its I/O proceeds while the model runs.
     next = first + b.batchSize < windows.length ? prepare(first + b.batchSize) : undefined;
-    const features = await model.encode(batch.mel, batch.windows.length);
+    // Awaited on the next turn; until then a failure must not surface as an unhandled rejection.
+    next?.catch(() => undefined);
+    const features = await encodeBatch(model, batch.mel, batch.windows.length, b.encoderBatchSize);
     if (language === undefined) {
       const [detected] = await detectLanguage(model.createRunner(features, [0]), tokenizer.sot, tokenizer.languageTokens);
       language = detected.language;
@@ -186,6 +180,26 @@ export async function* transcribeWindows(
     duration: totalSeconds,
     ...(languageProbs ? { languageProbs } : {}),
   };
+}
+
+/** Encodes `windows` mel windows `per` at a time into one [windows, nAudioCtx, dModel] batch for the decoder. */
+async function encodeBatch(model: BatchedModel, mel: Float32Array, windows: number, per: number): Promise<AudioFeatures> {
+  if (per >= windows) return model.encode(mel, windows);
+  const size = mel.length / windows;
+  const parts: AudioFeatures[] = [];
+  for (let first = 0; first < windows; first += per) {
+    const n = Math.min(per, windows - first);
+    parts.push(await model.encode(mel.subarray(first * size, (first + n) * size), n));
+  }
+  const [, positions, width] = parts[0].tensor.dims;
+  const data = new Float32Array(windows * positions * width);
+  let at = 0;
+  for (const part of parts) {
+    const values = part.tensor.data as Float32Array;
+    data.set(values, at);
+    at += values.length;
+  }
+  return { batch: windows, tensor: float32(data, [windows, positions, width]) };
 }
 
 /** Decodes every window of `features` at the first temperature; windows that fail are retried, alone, hotter. */

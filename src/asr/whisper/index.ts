@@ -28,3 +28,7 @@ export { DEFAULT_BATCHED, resolveBatchedOptions } from './batched-options.js';
 export type { BatchedOptions, BatchedSettings } from './batched-options.js';
 export { mergeSpeechRegions, fixedWindows, findWindows, WindowReader } from './batched-windows.js';
 export type { AudioWindow, FoundWindows } from './batched-windows.js';
+export { addWordTimestamps, getEnd, defaultAlignmentHeads, requireCrossAttentions, DEFAULT_WORD_TIMING } from './timing.js';
+export type { WordTimingOptions, TimedSegment } from './timing.js';
+export { resolveAlignmentHeads, timeWindowWords, skipHallucinations, isSegmentAnomaly, wordAnomalyScore } from './word-timestamps.js';
+export type { AlignmentHeadsOption, TimingPass, WordTimingModel } from './word-timestamps.js';

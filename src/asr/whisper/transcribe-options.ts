@@ -6,6 +6,7 @@ import { MoxingError } from '../../errors.js';
 import type { HubOptions, Variant } from '../../hub/index.js';
 import type { RuntimeOptions } from '../../runtime/index.js';
 import type { Task } from '../types.js';
+import type { DecodingOptions } from './decode.js';
 import type { WhisperModel } from './model.js';
 import { pyRound } from './python.js';
 import { DEFAULT_WORD_TIMING } from './timing.js';
@@ -177,4 +178,26 @@ export function seekClips(clipTimestamps: string | readonly number[], contentFra
   const clips: [number, number][] = [];
   for (let i = 0; i < points.length; i += 2) clips.push([points[i], points[i + 1]]);
   return clips;
+}
+
+/**
+ * The decoding options of one window at temperature `t`: beam search belongs to temperature 0, best-of
+ * sampling to the others (openai transcribe's decode_with_fallback). Shared by the sequential and batched loops.
+ */
+export function windowDecodingOptions(s: TranscribeSettings, language: string | undefined, t: number, prompt: readonly number[] | undefined): DecodingOptions {
+  return {
+    task: s.task,
+    language,
+    temperature: t,
+    beamSize: t > 0 ? undefined : s.beamSize,
+    patience: t > 0 ? undefined : s.patience,
+    bestOf: t > 0 ? s.bestOf : undefined,
+    lengthPenalty: s.lengthPenalty,
+    prompt,
+    suppressTokens: s.suppressTokens,
+    suppressBlank: s.suppressBlank,
+    withoutTimestamps: s.withoutTimestamps,
+    maxInitialTimestamp: s.maxInitialTimestamp,
+    sampleLen: s.sampleLen,
+  };
 }

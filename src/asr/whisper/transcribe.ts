@@ -11,13 +11,13 @@ import type { Segment, TranscriptionResult } from '../types.js';
 import type { WhisperDims } from './config.js';
 import { transcribeBatchedStream } from './batched.js';
 import { resolveBatchedOptions, type BatchedOptions } from './batched-options.js';
-import { decodeFeatures, decodeText, type DecodingContext, type DecodingOptions, type DecodingResult } from './decode.js';
+import { decodeFeatures, decodeText, type DecodingContext, type DecodingResult } from './decode.js';
 import type { AudioFeatures } from './encoder.js';
 import { detectLanguage } from './language.js';
 import { WhisperModel } from './model.js';
 import { lastItems, pyRound } from './python.js';
 import { seededRandom } from './search.js';
-import { DEFAULT_TRANSCRIBE, resolveTranscribeOptions, seekClips, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
+import { DEFAULT_TRANSCRIBE, resolveTranscribeOptions, seekClips, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
 import { cutWindow } from './window-segments.js';
 import { getEnd, type WordSplitter } from './timing.js';
 import { resolveAlignmentHeads, skipHallucinations, timeWindowWords, type WindowSegmentDraft, type WordTimingModel } from './word-timestamps.js';
@@ -126,22 +126,7 @@ export async function* transcribeSamples(
   const decodeWithFallback = async (features: AudioFeatures, prompt: number[]): Promise<DecodingResult> => {
     let result: DecodingResult | undefined;
     for (const t of s.temperature) {
-      const options: DecodingOptions = {
-        task: s.task,
-        language,
-        temperature: t,
-        // Beam search belongs to temperature 0, best-of sampling to the others.
-        beamSize: t > 0 ? undefined : s.beamSize,
-        patience: t > 0 ? undefined : s.patience,
-        bestOf: t > 0 ? s.bestOf : undefined,
-        lengthPenalty: s.lengthPenalty,
-        prompt,
-        suppressTokens: s.suppressTokens,
-        suppressBlank: s.suppressBlank,
-        withoutTimestamps: s.withoutTimestamps,
-        maxInitialTimestamp: s.maxInitialTimestamp,
-        sampleLen: s.sampleLen,
-      };
+      const options = windowDecodingOptions(s, language, t, prompt);
       [result] = await decodeFeatures(model, features, options, random);
       if (!decodeFailed(result, s)) break;
     }

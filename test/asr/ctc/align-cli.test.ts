@@ -1,33 +1,18 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeAudio } from '../../../src/audio/index.js';
 import { ensureWav2Vec2Model } from '../../models/wav2vec2.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runMoxing, type CliRun } from '../../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moxing-align-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function moxing(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/moxing.js', 'align', ...args], {
-      env: { ...process.env, MOXING_OFFLINE: '1', MOXING_CACHE: join(dir, 'cache') },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function moxing(...args: string[]): Promise<CliRun> {
+  return runMoxing(['align', ...args], { MOXING_OFFLINE: '1', MOXING_CACHE: join(dir, 'cache') });
 }
 
 const TEXT = 'the quick brown fox\njumps over 2 lazy dogs';

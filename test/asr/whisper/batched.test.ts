@@ -20,6 +20,7 @@ import {
 } from '../../../src/asr/whisper/index.js';
 import { decodeAudio, logMelSpectrogram, padOrTrim, SAMPLE_RATE } from '../../../src/audio/index.js';
 import { isMoxingError } from '../../../src/errors.js';
+import { batchedFromCli } from '../../../src/cli/transcribe-batched.js';
 
 const MODEL = join(process.cwd(), '..', 'shared', 'models', 'whisper-tiny-random');
 const LONG = join(process.cwd(), '..', 'shared', 'audio', 'dev', 'long', 'en_long_00.wav');
@@ -75,11 +76,24 @@ test('options: vad or batchSize turn the pipeline on; bad values are refused', (
   assert.equal(resolveBatchedOptions({}), undefined);
   assert.equal(resolveBatchedOptions({ vad: false }), undefined);
   assert.equal(resolveBatchedOptions({ vad: true })?.batchSize, 8);
+  assert.equal(resolveBatchedOptions({ vad: true })?.encoderBatchSize, 1);
+  assert.equal(resolveBatchedOptions({ batchSize: 4, encoderBatchSize: 9 })?.encoderBatchSize, 4);
   assert.equal(resolveBatchedOptions({ batchSize: 2 })?.vad?.minSilenceMs, 2000);
   assert.equal(resolveBatchedOptions({ batchSize: 2, vad: false })?.vad, null);
   assert.equal(resolveBatchedOptions({ vad: { minSilenceMs: 500 } })?.vad?.minSilenceMs, 500);
   assert.throws(() => resolveBatchedOptions({ batchSize: 0 }), (e) => isMoxingError(e) && /batchSize/.test(e.message));
   assert.throws(() => resolveBatchedOptions({ vad: { threshold: 2 } }), (e) => isMoxingError(e) && /threshold/.test(e.message));
+});
+
+test('CLI flags: --vad or --batch-size choose the batched pipeline with the VAD thresholds given', () => {
+  assert.deepEqual(batchedFromCli({}), {});
+  const flags = batchedFromCli({ vad: true, vadThreshold: 0.6, minSilenceMs: 500 });
+  assert.equal(flags.batchSize, 8);
+  const settings = resolveBatchedOptions(flags);
+  assert.equal(settings?.vad?.threshold, 0.6);
+  assert.equal(settings?.vad?.minSilenceMs, 500);
+  assert.equal(settings?.vad?.speechPadMs, 400);
+  assert.equal(resolveBatchedOptions(batchedFromCli({ batchSize: 4 }))?.batchSize, 4);
 });
 
 test('batched decoding equals window-by-window decoding of the same windows; times map back monotonic', async () => {
@@ -114,6 +128,9 @@ test('batched decoding equals window-by-window decoding of the same windows; tim
   // The public entry on the same samples gives the same segments.
   const viaTranscribe = await transcribe(samples, { model, language: 'en', temperature: 0, sampleLen: 12, noSpeechThreshold: null, batchSize: 3, vad: { minSilenceMs: 500 } });
   assert.deepEqual(viaTranscribe.segments, batched.segments);
+  // Encoder runs of 2 windows (and a last one of 1) feed the same decoder batch.
+  const pairs = await transcribe(samples, { model, language: 'en', temperature: 0, sampleLen: 12, noSpeechThreshold: null, batchSize: 3, encoderBatchSize: 2, vad: { minSilenceMs: 500 } });
+  assert.deepEqual(pairs.segments.map((x) => x.tokens), single);
 });
 
 test('silence, white noise and steady tones give no text', async () => {
