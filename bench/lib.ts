@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const WORK_DIR = join(process.cwd(), 'bench', '.work');
+const WORK_DIR = join(process.cwd(), 'bench', '.work');
 
 export function workDir(...parts: string[]): string {
   const dir = join(WORK_DIR, ...parts);

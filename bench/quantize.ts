@@ -9,6 +9,7 @@
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { transcribe } from '../src/asr/whisper/index.js';
 import { quantizeModelDir, type QuantizeOptions } from '../src/quantize/index.js';
 import { bool, emptyFloat32, float32, int64, loadSession, releaseSessions, type Tensor } from '../src/runtime/index.js';
@@ -21,7 +22,7 @@ const { values } = parseArgs({
 });
 const repeats = Number(values.repeats);
 const steps = Number(values.steps);
-const SHARED = new URL('../../shared/', import.meta.url).pathname;
+const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
 const FIXTURE = join(SHARED, 'models/whisper-tiny-random');
 
 interface Variant {

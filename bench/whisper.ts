@@ -11,6 +11,7 @@ import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { ensureWhisperModel, BASE_WHISPER, BENCH_MODELS_DIR } from '../test/models/index.js';
 import { quantizeModelDir } from '../src/quantize/index.js';
 import { mb, printTable, runChild, workDir, type RunnerReport } from './lib.js';
@@ -29,7 +30,7 @@ const { values } = parseArgs({
   },
 });
 const seconds = Number(values.seconds);
-const SHARED_TINY = new URL('../../shared/models/whisper-tiny-random', import.meta.url).pathname;
+const SHARED_TINY = fileURLToPath(new URL('../../shared/models/whisper-tiny-random', import.meta.url));
 
 /** A writable copy of the read-only fixture, so q8 files can sit next to it. */
 function tinyCopy(): string {

@@ -103,7 +103,7 @@ export class Resampler {
       }
     }
     this.buffer = new Float32Array(Math.max(4096, 2 * this.taps));
-    // K - 1 zeros of history before the first sample, so output 0 can look back.
+    // K zeros of history before the first sample (output 0 reads the last K - 1 of them).
     this.bufferLength = this.half;
     this.bufferStart = -this.half;
   }

@@ -63,7 +63,7 @@ export async function alignerDir(options: Pick<AlignCliOptions, 'alignModel' | '
     if (!entry.onnx) {
       throw new MoxingError(
         'BAD_ARGUMENT',
-        `the default aligner for "${options.language}" is ${entry.model}, which has no known ONNX export: ` +
+        `the default aligner for "${options.language ?? 'en'}" is ${entry.model}, which has no known ONNX export: ` +
           `export it (optimum-cli export onnx --model ${entry.model} DIR) and pass --align-model DIR`,
       );
     }

@@ -29,9 +29,15 @@ export function register(program: Command): void {
       });
       const address = await app.listen({ host: options.host, port: options.port });
       process.stderr.write(`moxing serving on ${address}\n`);
-      const stop = async () => {
-        await app.close();
-        process.exit(0);
+      const stop = (): void => {
+        // A failing close must still end the process, and not as an unhandled rejection.
+        app.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            process.stderr.write(`moxing serve: error while closing: ${(error as Error).message}\n`);
+            process.exit(1);
+          },
+        );
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

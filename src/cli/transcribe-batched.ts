@@ -4,6 +4,7 @@
  */
 import { DEFAULT_BATCHED, type BatchedOptions } from '../asr/whisper/index.js';
 import { DEFAULT_VAD, type VadOptions } from '../audio/index.js';
+import { MoxingError } from '../errors.js';
 import { parseInteger, parseNumber } from './options.js';
 
 export interface BatchedCliOptions {
@@ -27,7 +28,12 @@ export const BATCHED_FLAGS = [
 
 /** The library options of the flags; empty (sequential openai loop) when neither --vad nor --batch-size is given. */
 export function batchedFromCli(o: BatchedCliOptions): BatchedOptions {
-  if (!o.vad && o.batchSize === undefined) return {};
+  if (!o.vad && o.batchSize === undefined) {
+    // The VAD flags would otherwise be ignored without a word.
+    const stray = BATCHED_FLAGS.slice(2).filter((_, i) => [o.vadThreshold, o.minSpeechMs, o.minSilenceMs, o.speechPadMs][i] !== undefined);
+    if (stray.length > 0) throw new MoxingError('BAD_ARGUMENT', `${stray.map(([flags]) => flags.split(' ')[0]).join(', ')} tune the batched pipeline's VAD: add --vad (or --batch-size)`);
+    return {};
+  }
   const vad: Partial<VadOptions> = { threshold: o.vadThreshold, minSpeechMs: o.minSpeechMs, minSilenceMs: o.minSilenceMs, speechPadMs: o.speechPadMs };
   return { vad, batchSize: o.batchSize ?? DEFAULT_BATCHED.batchSize };
 }

@@ -47,7 +47,8 @@ export function fallbackTemperatures(start: number, increment: number): number[]
   const temperatures: number[] = [];
   // Whole steps, not repeated float addition, so 0.2 * 3 stays 0.6 (numpy.arange computes start + i * step).
   for (let i = 0; start + i * increment <= 1 + 1e-6; i++) temperatures.push(Number((start + i * increment).toFixed(10)));
-  return temperatures;
+  // A start above 1 leaves openai's range empty (it then has no decode at all): decode once at that start.
+  return temperatures.length > 0 ? temperatures : [start];
 }
 
 const TASKS: readonly Task[] = ['transcribe', 'translate'];
@@ -108,6 +109,7 @@ async function transcribeFiles(files: readonly string[], options: TranscribeCliO
   checkWordOptions(options, ctc !== undefined);
   await prepareAligner(options);
   if (ctc !== undefined) return transcribeCtcFiles(files, ctc, options, command);
+  const batched = batchedFromCli(options); // its flag errors come before the model loads
   const runtime = { device: options.device, intraOpThreads: options.threads };
   const download = createDownloadProgress();
   let model: WhisperModel;
@@ -138,7 +140,7 @@ async function transcribeFiles(files: readonly string[], options: TranscribeCliO
     hallucinationSilenceThreshold: options.hallucinationSilenceThreshold,
     alignmentHeads: options.alignmentHeads,
     seed: options.seed,
-    ...batchedFromCli(options),
+    ...batched,
   };
   return forEachFile(files, options, (file) => transcribeOne(file, decoding, options.verbose));
 }

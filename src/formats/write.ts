@@ -46,9 +46,9 @@ export async function writeTranscript(
   }
   // Render first: a bad result fails before anything touches the disk.
   const files = formats.map((format) => ({ path: join(opts.outputDir, `${stem}.${format}`), content: renderTranscript(result, format, opts) }));
-  await mkdir(opts.outputDir, { recursive: true });
   const temps: string[] = [];
   try {
+    await mkdir(opts.outputDir, { recursive: true });
     for (const file of files) {
       const temp = join(opts.outputDir, `.${stem}.${randomBytes(6).toString('hex')}.tmp`);
       temps.push(temp);

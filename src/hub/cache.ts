@@ -2,18 +2,20 @@
  * The on-disk cache: `<cacheDir>/models/<owner>--<name>/<revision>/<repo path>`, partial downloads beside
  * their target as `<file>.incomplete`, and moxing's own notes about a snapshot in its `.moxing/` folder.
  */
+import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, writeFile, mkdir, rename } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
+import { LOCK_SUFFIX } from './lock.js';
 
 export const INCOMPLETE_SUFFIX = '.incomplete';
 const META_DIR = '.moxing';
 
-export function repoFolderName(repo: string): string {
+function repoFolderName(repo: string): string {
   return repo.replace('/', '--');
 }
 
 /** Revisions may hold '/' (refs/pr/2); keep them one folder deep. */
-export function revisionFolderName(revision: string): string {
+function revisionFolderName(revision: string): string {
   return revision.replace(/\//g, '--');
 }
 
@@ -21,7 +23,7 @@ export function snapshotDir(cacheDir: string, repo: string, revision: string): s
   return join(cacheDir, 'models', repoFolderName(repo), revisionFolderName(revision));
 }
 
-export function metaPath(snapshot: string, name: string): string {
+function metaPath(snapshot: string, name: string): string {
   return join(snapshot, META_DIR, name);
 }
 
@@ -37,7 +39,8 @@ export async function readMeta<T>(snapshot: string, name: string): Promise<T | u
 export async function writeMeta(snapshot: string, name: string, value: unknown): Promise<void> {
   const path = metaPath(snapshot, name);
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
+  // Unique per call: two resolutions of one model in the same process may write the same note at once.
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(tmp, JSON.stringify(value, null, 1));
   await rename(tmp, path);
 }
@@ -74,7 +77,11 @@ async function walk(dir: string, prefix = ''): Promise<{ path: string; bytes: nu
     if (e.name === META_DIR) continue;
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
     if (e.isDirectory()) out.push(...(await walk(join(dir, e.name), rel)));
-    else if (e.isFile()) out.push({ path: rel, bytes: (await stat(join(dir, e.name))).size });
+    else if (e.isFile()) {
+      // A concurrent download may rename or remove the file between readdir and stat.
+      const info = await stat(join(dir, e.name)).catch(() => undefined);
+      if (info) out.push({ path: rel, bytes: info.size });
+    }
   }
   return out;
 }
@@ -95,7 +102,7 @@ export async function listCachedSnapshots(cacheDir: string): Promise<CachedSnaps
     for (const rev of revisions.map((e) => e.name).sort()) {
       const dir = join(root, repoFolder, rev);
       const all = await walk(dir);
-      const files = all.filter((f) => !f.path.endsWith(INCOMPLETE_SUFFIX) && !f.path.endsWith('.lock'));
+      const files = all.filter((f) => !f.path.endsWith(INCOMPLETE_SUFFIX) && !f.path.endsWith(LOCK_SUFFIX));
       const incompleteBytes = all.filter((f) => f.path.endsWith(INCOMPLETE_SUFFIX)).reduce((s, f) => s + f.bytes, 0);
       if (all.length === 0) continue;
       snapshots.push({

@@ -53,7 +53,7 @@ export async function downloadFile(repo: string, path: string, dest: string, opt
 /** A failure worth another attempt (the connection, the server), as opposed to a definite answer. */
 class TransientError extends Error {}
 
-export function downloadUrl(url: string, dest: string, options: DownloadFileOptions & HubOptions, label = url): Promise<DownloadedFile> {
+function downloadUrl(url: string, dest: string, options: DownloadFileOptions & HubOptions, label = url): Promise<DownloadedFile> {
   return exclusive(dest, async () => {
     // Another process may have finished this file while we waited for its lock.
     const done = await fileSize(dest);
@@ -185,11 +185,12 @@ async function attemptDownload(url: string, dest: string, partial: string, o: Do
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
     const { response, linkedSha256, linkedBytes } = await request(url, headers, o.token, controller.signal);
 
+    const expectedSha256 = o.expectedSha256?.toLowerCase() ?? linkedSha256;
     if (response.status === 416 && offset > 0) {
       // The range starts at or past the end: either the partial file is already whole, or the file changed.
       await response.body?.cancel();
       const total = o.expectedBytes ?? linkedBytes ?? contentRangeTotal(response.headers.get('content-range'));
-      if (total === offset) return await finish(partial, dest, offset, await hashPrefix(partial, offset), o.expectedSha256 ?? linkedSha256, url, label);
+      if (total === offset) return await finish(partial, dest, offset, await hashPrefix(partial, offset), expectedSha256, url, label);
       await rm(partial, { force: true });
       throw new TransientError('the server refused to resume the partial file; starting over');
     }
@@ -215,7 +216,6 @@ async function attemptDownload(url: string, dest: string, partial: string, o: Do
       o.expectedBytes ??
       (response.status === 206 ? contentRangeTotal(response.headers.get('content-range')) : Number.isSafeInteger(length) ? length : undefined) ??
       linkedBytes;
-    const expectedSha256 = o.expectedSha256?.toLowerCase() ?? linkedSha256;
 
     const hash = append ? await hashPrefix(partial, offset) : createHash('sha256');
     const file = await open(partial, append ? 'a' : 'w');

@@ -156,8 +156,9 @@ export async function resolveWhisperModel(ref: string | ModelRef, options: Resol
 
   if (parsed.kind === 'local') {
     const location = locateModel(parsed, hub);
-    const set = pickWhisperLayout(await graphsOnDisk(location.dir), variant, timestamped);
-    if (!set) throw noLayoutError(`the folder ${location.dir}`, await graphsOnDisk(location.dir), variant, timestamped);
+    const onDisk = await graphsOnDisk(location.dir);
+    const set = pickWhisperLayout(onDisk, variant, timestamped);
+    if (!set) throw noLayoutError(`the folder ${location.dir}`, onDisk, variant, timestamped);
     await ensureFiles(location, { ...ensureOptions, files: set.required });
     return toModel(location, set, variant);
   }

@@ -11,7 +11,7 @@ export type TensorProto = onnxProto.onnx.ITensorProto;
 const DT = onnx.TensorProto.DataType;
 
 /** int64 fields arrive as protobufjs `Long`s (or numbers when created here). */
-export function toNumber(value: unknown): number {
+function toNumber(value: unknown): number {
   if (typeof value === 'number') return value;
   if (value && typeof (value as { toNumber?: () => number }).toNumber === 'function') return (value as { toNumber(): number }).toNumber();
   return Number(value);

@@ -38,7 +38,12 @@ export function quantizedPath(input: string, to: ResolvedQuantize['to']): string
 }
 
 export function quantizeFile(input: string, output: string, options: Partial<QuantizeOptions> = {}): QuantizedFile {
-  const bytes = readFileSync(input);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(input);
+  } catch (cause) {
+    throw new MoxingError('FILE_NOT_FOUND', `cannot read ${input}: ${(cause as Error).message}. Check the path.`, { cause });
+  }
   let model: ModelProto;
   try {
     model = decodeModel(bytes);
@@ -101,6 +106,6 @@ function writeAtomically(path: string, data: Uint8Array): void {
     renameSync(temp, path);
   } catch (cause) {
     rmSync(temp, { force: true });
-    throw new MoxingError('BAD_ARGUMENT', `could not write ${path}: ${(cause as Error).message}`, { cause });
+    throw new MoxingError('OUTPUT_FAILED', `could not write ${path}: ${(cause as Error).message}. Check that the folder is writable and has space.`, { cause });
   }
 }

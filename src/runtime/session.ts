@@ -86,7 +86,7 @@ export function loadSession(path: string, options: RuntimeOptions = {}): Promise
 }
 
 async function createSession(path: string, options: Required<RuntimeOptions>): Promise<ort.InferenceSession> {
-  if (!existsSync(path)) throw new MoxingError('MODEL_INVALID', `model file not found: ${path}`);
+  if (!existsSync(path)) throw new MoxingError('MODEL_INVALID', `model file not found: ${path}; check the path, or fetch the model with \`moxing pull\``);
   if (options.device === 'cuda' && !cudaAvailable()) {
     throw new MoxingError(
       'DEVICE_UNAVAILABLE',

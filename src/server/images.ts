@@ -110,6 +110,7 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
 
   app.addHook('onClose', async () => {
     if (index) await (await index.catch(() => undefined))?.close();
+    await Promise.all([...models.values()].map(async (loading) => (await loading.catch(() => undefined))?.close()));
   });
 
   app.post('/v1/images/embeddings', { bodyLimit: BODY_LIMIT_BYTES, schema: { body: bodySchema(EmbeddingsRequest) } }, async (request) => {
@@ -150,7 +151,8 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
     const images = decodeAll(body.images);
     const m = await model(undefined);
     const method = body.method as ClassifyMethod;
-    const key = JSON.stringify([method, body.k, body.temperature]);
+    // k and temperature only shape the k-NN vote; a linear probe is trained once whatever they are.
+    const key = method === 'linear' ? method : JSON.stringify([method, body.k, body.temperature]);
     let training = classifiers.get(key);
     if (!training) {
       training = trainImageClassifier(m, o.classifyTrainDir, { method, knn: { k: body.k, temperature: body.temperature } });

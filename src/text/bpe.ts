@@ -3,6 +3,7 @@
  * lowest rank, where the rank of a byte sequence is its token id. Merging by vocabulary rank (not by the
  * merges.txt list) is what tiktoken does, so this reproduces openai's ids exactly.
  */
+import { MoxingError } from '../errors.js';
 
 /**
  * The GPT-2 split pattern of tiktoken (`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`).
@@ -96,7 +97,12 @@ export class ByteLevelBpe {
     for (let i = 0; i + 1 < bounds.length; i++) {
       const id = this.#ranks.get(chars.slice(bounds[i], bounds[i + 1]));
       // Every single byte has a rank in a byte-level vocabulary; a miss means the vocabulary is not one.
-      if (id === undefined) throw new Error(`byte sequence ${JSON.stringify(chars.slice(bounds[i], bounds[i + 1]))} has no token`);
+      if (id === undefined) {
+        throw new MoxingError(
+          'TOKENIZER_INVALID',
+          `the vocabulary has no token for the byte sequence ${JSON.stringify(chars.slice(bounds[i], bounds[i + 1]))}, so it is not a complete byte-level BPE vocabulary; use the tokenizer.json of a Whisper export`,
+        );
+      }
       ids.push(id);
     }
     return ids;

@@ -91,13 +91,14 @@ export class HnswIndex implements VectorIndex {
       throw new MoxingError('NOT_FOUND', `no index at ${dir}; build one first with \`moxing index DIR\``);
     }
     mkdirSync(dir, { recursive: true });
-    let db: Database.Database;
+    let db: Database.Database | undefined;
     try {
       db = new Database(join(dir, DB_FILE));
       db.pragma('journal_mode = WAL');
       db.exec(`CREATE TABLE IF NOT EXISTS items (label INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, metadata TEXT, vector BLOB NOT NULL);
                CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);`);
     } catch (cause) {
+      db?.close();
       throw new MoxingError('BAD_ARGUMENT', `cannot open the index database in ${dir}: ${(cause as Error).message}`, { cause });
     }
     const stored = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE name = ?');
@@ -121,7 +122,12 @@ export class HnswIndex implements VectorIndex {
         throw new MoxingError('BAD_ARGUMENT', `the index in ${dir} was built with ${k} "${have}", not "${v}"; use the same ${k} or a new index folder`);
       }
     }
-    return new HnswIndex(dir, dim, db, settings);
+    try {
+      return new HnswIndex(dir, dim, db, settings);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
   }
 
   async count(): Promise<number> {
@@ -207,8 +213,13 @@ export class HnswIndex implements VectorIndex {
     if (!this.dirty && existsSync(join(this.dir, GRAPH_FILE))) return;
     const path = join(this.dir, GRAPH_FILE);
     const tmp = `${path}.${process.pid}.tmp`;
-    this.graph.writeIndexSync(tmp);
-    renameSync(tmp, path);
+    try {
+      this.graph.writeIndexSync(tmp);
+      renameSync(tmp, path);
+    } catch (error) {
+      rmSync(tmp, { force: true }); // no partial graph file left behind; the dirty mark makes the next open rebuild
+      throw error;
+    }
     this.db.transaction(() => {
       this.statements.setMeta.run('graph_labels', String(this.graph.getIdsList().length));
       this.statements.setMeta.run('dirty', '0');
@@ -218,9 +229,13 @@ export class HnswIndex implements VectorIndex {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.save();
-    this.db.close();
-    this.closed = true;
+    try {
+      await this.save();
+    } finally {
+      // Closed even when the graph cannot be written: SQLite still says "dirty", so the next open rebuilds.
+      this.db.close();
+      this.closed = true;
+    }
   }
 
   private loadGraph(): Hnsw {

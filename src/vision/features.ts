@@ -160,7 +160,7 @@ export async function patchFeatures(model: VisionModel, image: RgbImage, options
 }
 
 /** The patch grid of image `index` of a token batch. */
-export function gridOf(tokens: TokenBatch, index: number, image: RgbImage): PatchGrid {
+function gridOf(tokens: TokenBatch, index: number, image: RgbImage): PatchGrid {
   const { hidden, tokens: count, registers, data, gridHeight, gridWidth } = tokens;
   const base = index * count * hidden;
   return {

@@ -109,7 +109,7 @@ export async function indexImages(model: VisionModel, dir: string, index: Vector
     const old = known.get(path);
     known.delete(path);
     if (old && old.size === size && old.mtimeMs === mtimeMs) unchanged++;
-    else if (old && old.size === size && old.sha256 === sha256(await readImageFile(path))) {
+    else if (old && old.size === size && old.sha256 === (await fileHash(path))) {
       // Same bytes, new timestamp (a copy or a touch): refresh the metadata, keep the vector.
       touched.push({ path, metadata: { ...old, mtimeMs } });
       unchanged++;
@@ -160,6 +160,16 @@ export async function indexImages(model: VisionModel, dir: string, index: Vector
     options.onProgress?.({ phase: 'embed', done: Math.min(start + embed.batchSize, pending.length), total: pending.length });
   }
   return { added, updated, removed, unchanged, failed, embedded };
+}
+
+/** The file's sha256, or null when it cannot be read (it is then embedded again, where the failure is reported). */
+async function fileHash(path: string): Promise<string | null> {
+  try {
+    return sha256(await readImageFile(path));
+  } catch (error) {
+    if (isMoxingError(error)) return null;
+    throw error;
+  }
 }
 
 function sha256(bytes: Uint8Array): string {

@@ -94,12 +94,17 @@ class Lane {
     this.worker.on('exit', (code) => fail(new Error(`inference worker exited with code ${code}`)));
   }
 
+  /** Free to take a job: not running one and not dead. */
   get idle(): boolean {
-    return this.job === null;
+    return this.job === null && this.failure === null;
+  }
+
+  /** Why the worker died, or null while it lives. */
+  get failed(): Error | null {
+    return this.failure;
   }
 
   start(job: Job): void {
-    if (this.failure) return job.reject(this.failure);
     this.job = job;
     this.worker.ref(); // a running job keeps the process alive until its answer arrives
     this.worker.postMessage({ id: 0, ...job.request } satisfies LaneRequest, [job.request.data.buffer as ArrayBuffer]);
@@ -139,6 +144,9 @@ export class LanePool {
       const job = lane.idle ? this.queue.shift() : undefined;
       if (job) lane.start(job);
     }
+    // Dead lanes take no jobs; once none is left alive, fail what waits instead of leaving it pending forever.
+    const failure = this.lanes.every((l) => l.failed) ? this.lanes[0]?.failed : null;
+    if (failure) for (const job of this.queue.splice(0)) job.reject(failure);
   }
 
   async close(): Promise<void> {

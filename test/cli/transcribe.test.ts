@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { assertOneLineError, runMoxing } from '../helpers/cli.js';
 import { parseSrt, parseVtt } from '../../src/formats/index.js';
+import { fallbackTemperatures } from '../../src/cli/transcribe.js';
 
 const SHARED = resolve(process.cwd(), '../shared');
 const MODEL = join(SHARED, 'models/whisper-tiny-random');
@@ -116,4 +117,11 @@ test('--no-speech-threshold reaches the decoder: at 0 every improbable window is
   assert.ok(ORACLE.segments.every((s: { avg_logprob: number }) => s.avg_logprob < -1));
   assert.deepEqual(json.segments, []);
   assert.equal(json.text, '');
+});
+
+test('fallbackTemperatures: openai\'s arange from --temperature up to 1 in whole steps; a start above 1 decodes once', () => {
+  assert.deepEqual(fallbackTemperatures(0, 0.2), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  assert.deepEqual(fallbackTemperatures(0.3, 0.3), [0.3, 0.6, 0.9]);
+  assert.deepEqual(fallbackTemperatures(0.5, 0), [0.5]);
+  assert.deepEqual(fallbackTemperatures(1.5, 0.2), [1.5]);
 });

@@ -81,6 +81,12 @@ test('a failing rename leaves no temp file and reports the folder', withDir(asyn
     (e) => isMoxingError(e, 'OUTPUT_FAILED') && e.message.includes(dir),
   );
   assert.deepEqual(readdirSync(dir), ['talk.srt']);
+  // An output folder that cannot be created (a file stands in its path) is OUTPUT_FAILED too, not a raw error.
+  writeFileSync(join(dir, 'file'), '');
+  await assert.rejects(
+    writeTranscript(RESULT, { audioPath: 'talk.wav', outputDir: join(dir, 'file', 'sub'), formats: ['txt'] }),
+    (e) => isMoxingError(e, 'OUTPUT_FAILED') && e.message.includes(join(dir, 'file', 'sub')),
+  );
 }));
 
 test('a result that cannot be rendered writes nothing at all', withDir(async (dir) => {

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createServer } from 'node:http';
@@ -172,6 +172,15 @@ describe('downloadFile against a local fake hub', () => {
     await downloadFile(REPO, 'onnx/big.onnx', dest2, fast());
     assert.deepEqual(await readFile(dest2), BIG);
     assert.deepEqual((await readdir(join(dir, 'i'))).sort(), ['big.onnx', 'other.onnx']);
+
+    // An empty lock that has stayed empty for a minute lost its writer before it named itself: taken over too.
+    const dest3 = join(dir, 'i', 'third.onnx');
+    await writeFile(`${dest3}.lock`, '');
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(`${dest3}.lock`, minuteAgo, minuteAgo);
+    await downloadFile(REPO, 'onnx/big.onnx', dest3, fast());
+    assert.deepEqual(await readFile(dest3), BIG);
+    assert.deepEqual((await readdir(join(dir, 'i'))).sort(), ['big.onnx', 'other.onnx', 'third.onnx']);
   });
 
   it('aborts a stalled response after idleTimeoutMs and resumes it', async () => {

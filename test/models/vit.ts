@@ -16,7 +16,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GraphBuilder, attr, encodeModel, modelProto, type ModelProto } from './onnx-builder.js';
 import { Layers, WeightBank, dimOf, toVector } from './layers.js';
 
@@ -60,7 +61,7 @@ export const SMALL_DINOV2: Readonly<VitDims> = Object.freeze({
 const LN_EPS = 1e-6;
 
 /** The ONNX graph of a ViT with `dims`. */
-export function vitModel(dims: VitDims): ModelProto {
+function vitModel(dims: VitDims): ModelProto {
   const { hidden: d, patchSize: p, positionGrid: grid, registers, heads } = dims;
   const bank = new WeightBank(dims.seed);
   const g = new GraphBuilder('main_graph');
@@ -128,7 +129,7 @@ function layerScale(layers: Layers, x: string, name: string, dims: VitDims): str
 }
 
 /** config.json as the real exports have it (the fields moxing reads, plus the usual ones). */
-export function vitConfig(dims: VitDims): Record<string, unknown> {
+function vitConfig(dims: VitDims): Record<string, unknown> {
   const common = {
     hidden_size: dims.hidden,
     num_hidden_layers: dims.layers,
@@ -177,7 +178,7 @@ export function vitPreprocessorConfig(flavor: VitFlavor): Record<string, unknown
 }
 
 /** Default folder for generated models: test/.models/vit (ignored by git). */
-export const VIT_MODELS_DIR = resolve(new URL('../.models/vit', import.meta.url).pathname);
+const VIT_MODELS_DIR = fileURLToPath(new URL('../.models/vit', import.meta.url));
 
 /**
  * Writes the model folder (onnx/model.onnx, config.json, preprocessor_config.json) for `dims` and returns its path.

@@ -19,14 +19,14 @@ import { Layers, WeightBank } from './layers.js';
 import { TEST_MODELS_DIR } from './whisper.js';
 
 /** facebook/wav2vec2-base-960h's vocab.json order: blank `<pad>` = 0, specials, `|`, letters by frequency, `'`. */
-export const WAV2VEC2_VOCAB: readonly string[] = Object.freeze([
+const WAV2VEC2_VOCAB: readonly string[] = Object.freeze([
   '<pad>', '<s>', '</s>', '<unk>', '|',
   'E', 'T', 'A', 'O', 'N', 'I', 'H', 'S', 'R', 'D', 'L', 'U', 'M', 'W', 'C', 'F', 'G', 'Y', 'P', 'B', 'V', 'K',
   "'", 'X', 'J', 'Q', 'Z',
 ]);
 
-export const CONV_KERNEL = [10, 3, 3, 3, 3, 2, 2] as const;
-export const CONV_STRIDE = [5, 2, 2, 2, 2, 2, 2] as const;
+const CONV_KERNEL = [10, 3, 3, 3, 3, 2, 2] as const;
+const CONV_STRIDE = [5, 2, 2, 2, 2, 2, 2] as const;
 
 export interface Wav2Vec2Spec {
   name: string;
@@ -65,7 +65,7 @@ export const TINY_WAV2VEC2: Readonly<Wav2Vec2Spec> = Object.freeze({
 });
 
 /** The graph of `onnx/model.onnx`. */
-export function wav2vec2Graph(spec: Wav2Vec2Spec): ModelProto {
+function wav2vec2Graph(spec: Wav2Vec2Spec): ModelProto {
   const g = new GraphBuilder('main_graph');
   const nn = new Layers(g, new WeightBank(spec.seed));
   const bank = nn.bank;
@@ -126,7 +126,7 @@ function json(dir: string, name: string, value: unknown): void {
 }
 
 /** Writes the export folder (ONNX + configs) into `dir`. */
-export function writeWav2Vec2Model(spec: Wav2Vec2Spec, dir: string): void {
+function writeWav2Vec2Model(spec: Wav2Vec2Spec, dir: string): void {
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   saveModel(wav2vec2Graph(spec), join(dir, 'onnx', 'model.onnx'));
   json(dir, 'config.json', {

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ByteLevelBpe, nonSpeechTokens, parseMerges } from './bpe.js';
+import type { WhisperSizes } from './whisper-graphs.js';
 
 export type VocabularyLayout = 'multilingual' | 'multilingual-v3' | 'english';
 
@@ -88,17 +89,9 @@ function gpt2Files(): { vocab: string; merges: string } {
   return { vocab: readFileSync(join(dir, 'encoder.json'), 'utf8'), merges: readFileSync(join(dir, 'vocab.bpe'), 'utf8') };
 }
 
-/** Sizes written into config.json. */
-export interface ConfigSizes {
+/** Sizes written into config.json, with the model's name and its generation config's alignment heads. */
+export interface ConfigSizes extends WhisperSizes {
   name: string;
-  dModel: number;
-  encoderLayers: number;
-  decoderLayers: number;
-  heads: number;
-  encoderFfnDim: number;
-  decoderFfnDim: number;
-  nMels: number;
-  maxTargetPositions: number;
   alignmentHeads: ReadonlyArray<readonly [number, number]>;
 }
 
@@ -229,7 +222,7 @@ function tokenizerFiles(special: SpecialLayout): Record<string, string> {
 }
 
 /** The non-speech token ids of a layout's BPE vocabulary (openai's rule). */
-export function layoutNonSpeechTokens(layout: VocabularyLayout): number[] {
+function layoutNonSpeechTokens(layout: VocabularyLayout): number[] {
   const files = layout === 'english' ? gpt2Files() : { vocab: readShared('vocab.json'), merges: readShared('merges.txt') };
   return nonSpeechTokens(new ByteLevelBpe(JSON.parse(files.vocab), parseMerges(files.merges)));
 }

@@ -10,8 +10,8 @@
 import { GraphBuilder, attr, modelProto, tensor, type DType, type Dim, type ModelProto } from './onnx-builder.js';
 import { Layers, WeightBank, causalMask, dimOf, sliceRows, type InitScales, DEFAULT_INIT } from './layers.js';
 
-/** Sizes of one Whisper network. */
-export interface WhisperDims {
+/** Sizes of one Whisper network, as config.json records them too. */
+export interface WhisperSizes {
   dModel: number;
   encoderLayers: number;
   decoderLayers: number;
@@ -19,8 +19,12 @@ export interface WhisperDims {
   encoderFfnDim: number;
   decoderFfnDim: number;
   nMels: number;
-  vocabSize: number;
   maxTargetPositions: number;
+}
+
+/** What the graph builders need: the sizes, the vocabulary size and the weights' seed. */
+export interface WhisperDims extends WhisperSizes {
+  vocabSize: number;
   seed: number;
 }
 

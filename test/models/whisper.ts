@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WeightBank } from './layers.js';
 import { saveModel } from './onnx-builder.js';
-import { decoderMergedModel, decoderModel, decoderWithPastModel, encoderModel, type WhisperDims } from './whisper-graphs.js';
+import { decoderMergedModel, decoderModel, decoderWithPastModel, encoderModel, type WhisperDims, type WhisperSizes } from './whisper-graphs.js';
 import { specialLayout, writeWhisperSideFiles, type VocabularyLayout } from './whisper-files.js';
 
 /** The ONNX files of an export, without the `.onnx` suffix. */
@@ -137,7 +137,7 @@ function alignmentHeads(layers: number, heads: number): Array<[number, number]> 
 export function writeWhisperModel(spec: WhisperModelSpec, dir: string): void {
   const r = resolve(spec);
   const layout = vocabularyLayout(r);
-  const dims: WhisperDims = {
+  const sizes: WhisperSizes = {
     dModel: r.dModel,
     encoderLayers: r.encoderLayers,
     decoderLayers: r.decoderLayers,
@@ -145,10 +145,9 @@ export function writeWhisperModel(spec: WhisperModelSpec, dir: string): void {
     encoderFfnDim: r.ffnDim,
     decoderFfnDim: r.decoderFfnDim,
     nMels: r.nMels,
-    vocabSize: specialLayout(layout).vocabSize,
     maxTargetPositions: r.maxTargetPositions,
-    seed: r.seed,
   };
+  const dims: WhisperDims = { ...sizes, vocabSize: specialLayout(layout).vocabSize, seed: r.seed };
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   // Encoder and decoder draw from separate banks keyed by tensor name, so each file is independent of the others.
   const bank = new WeightBank(r.seed);
@@ -160,22 +159,7 @@ export function writeWhisperModel(spec: WhisperModelSpec, dir: string): void {
     decoder_model_merged_timestamped: () => decoderMergedModel(dims, bank, true),
   };
   for (const file of r.files) saveModel(builders[file](), join(dir, 'onnx', `${file}.onnx`));
-  writeWhisperSideFiles(
-    dir,
-    {
-      name: r.name,
-      dModel: r.dModel,
-      encoderLayers: r.encoderLayers,
-      decoderLayers: r.decoderLayers,
-      heads: r.heads,
-      encoderFfnDim: r.ffnDim,
-      decoderFfnDim: r.decoderFfnDim,
-      nMels: r.nMels,
-      maxTargetPositions: r.maxTargetPositions,
-      alignmentHeads: r.alignmentHeads,
-    },
-    layout,
-  );
+  writeWhisperSideFiles(dir, { ...sizes, name: r.name, alignmentHeads: r.alignmentHeads }, layout);
 }
 
 export interface EnsureOptions {

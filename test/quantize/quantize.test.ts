@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import onnxProto from 'onnx-proto';
 import { isMoxingError } from '../../src/errors.js';
 import { loadSession, releaseSessions } from '../../src/runtime/index.js';
@@ -11,7 +12,7 @@ import { ensureWhisperModel, TINY_WHISPER } from '../models/index.js';
 import { argmax, maxAbs, maxAbsDiff, whisperOutputs } from './whisper-logits.js';
 
 const { onnx } = onnxProto;
-const FIXTURE = new URL('../../../shared/models/whisper-tiny-random/', import.meta.url).pathname;
+const FIXTURE = fileURLToPath(new URL('../../../shared/models/whisper-tiny-random/', import.meta.url));
 const temps: string[] = [];
 after(async () => {
   await releaseSessions();

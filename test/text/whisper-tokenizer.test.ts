@@ -165,6 +165,13 @@ test('missing or malformed tokenizer files fail with TOKENIZER_INVALID naming th
     await assert.rejects(loadWhisperTokenizer(dir), (e) => isMoxingError(e, 'TOKENIZER_INVALID') && /tokenizer\.json/.test(e.message));
     writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ model: { vocab: { a: 0 } }, added_tokens: [] }));
     await assert.rejects(loadWhisperTokenizer(dir), (e) => isMoxingError(e, 'TOKENIZER_INVALID') && /endoftext/.test(e.message));
+    // Every special token present, but the vocabulary lacks most single bytes: encoding such a byte names it.
+    const specials = ['<|endoftext|>', '<|startoftranscript|>', '<|translate|>', '<|transcribe|>', '<|startoflm|>', '<|startofprev|>', '<|nocaptions|>', '<|notimestamps|>'];
+    const addedTokens = specials.map((content, i) => ({ id: 1 + i, content, special: true }));
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ model: { vocab: { a: 0 } }, added_tokens: addedTokens }));
+    const partial = await loadWhisperTokenizer(dir);
+    assert.deepEqual(partial.encode('a'), [0]);
+    assert.throws(() => partial.encode('ab'), (e) => isMoxingError(e, 'TOKENIZER_INVALID') && /"b"/.test(e.message));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

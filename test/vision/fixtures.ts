@@ -2,10 +2,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { TINY_DINO, TINY_DINOV2, TINY_DINOV2_REG, writeVitModel } from '../models/vit.js';
 
-export const REFERENCE_DIR = new URL('../../../shared/vision/preprocess-reference/', import.meta.url).pathname;
+export const REFERENCE_DIR = fileURLToPath(new URL('../../../shared/vision/preprocess-reference/', import.meta.url));
 
 export const models = {
   dinov2: (): string => writeVitModel(TINY_DINOV2),

@@ -117,7 +117,7 @@ export function planChunks(totalSamples: number, config: Pick<CtcModelConfig, 'f
     throw new MoxingError(
       'BAD_ARGUMENT',
       `chunk length ${chunkLengthS} s and stride ${strideLengthS} s leave no audio between the strides: ` +
-        `the stride must be at least one frame (${align / config.samplingRate} s) and below a third of the chunk`,
+        `the stride must be at least one frame (${align / config.samplingRate} s) and less than half the chunk`,
     );
   }
   const totalFrames = framesForSamples(totalSamples, config.convKernel, config.convStride);

@@ -26,7 +26,7 @@ import type { AudioFeatures } from './encoder.js';
 import { detectLanguage } from './language.js';
 import { WhisperModel } from './model.js';
 import { seededRandom } from './search.js';
-import { DEFAULT_TRANSCRIBE, resolveTranscribeOptions, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
+import { DEFAULT_TRANSCRIBE, decodeFailed, resolveTranscribeOptions, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
 import type { TranscribeInput, TranscriptionModel } from './transcribe.js';
 
 /** What the batched pipeline needs of a model: TranscriptionModel with a batch-capable encoder. */
@@ -68,15 +68,6 @@ export async function* transcribeBatchedStream(
 
 async function* inMemoryChunks(samples: Float32Array): AsyncGenerator<Float32Array> {
   for (let s = 0; s < samples.length; s += N_SAMPLES) yield samples.subarray(s, s + N_SAMPLES);
-}
-
-/** faster-whisper/openai's failure test of one decode (too repetitive or too improbable, unless silent). */
-function decodeFailed(result: DecodingResult, s: TranscribeSettings): boolean {
-  let failed = false;
-  if (s.compressionRatioThreshold !== null && result.compressionRatio > s.compressionRatioThreshold) failed = true;
-  if (s.logprobThreshold !== null && result.avgLogprob < s.logprobThreshold) failed = true;
-  if (s.noSpeechThreshold !== null && result.noSpeechProb > s.noSpeechThreshold && s.logprobThreshold !== null && result.avgLogprob < s.logprobThreshold) failed = false;
-  return failed;
 }
 
 interface PreparedBatch {

@@ -6,7 +6,7 @@ import { MoxingError } from '../../errors.js';
 import type { HubOptions, Variant } from '../../hub/index.js';
 import type { RuntimeOptions } from '../../runtime/index.js';
 import type { Task } from '../types.js';
-import type { DecodingOptions } from './decode.js';
+import type { DecodingOptions, DecodingResult } from './decode.js';
 import type { WhisperModel } from './model.js';
 import { pyRound } from './python.js';
 import { DEFAULT_WORD_TIMING } from './timing.js';
@@ -200,4 +200,16 @@ export function windowDecodingOptions(s: TranscribeSettings, language: string | 
     maxInitialTimestamp: s.maxInitialTimestamp,
     sampleLen: s.sampleLen,
   };
+}
+
+/**
+ * openai's failure test of one decode, shared by the sequential and batched loops: too repetitive or too
+ * improbable fails (next temperature), unless the window looks silent, which the no-speech rule handles.
+ */
+export function decodeFailed(result: DecodingResult, s: TranscribeSettings): boolean {
+  let failed = false;
+  if (s.compressionRatioThreshold !== null && result.compressionRatio > s.compressionRatioThreshold) failed = true; // too repetitive
+  if (s.logprobThreshold !== null && result.avgLogprob < s.logprobThreshold) failed = true; // too improbable
+  if (s.noSpeechThreshold !== null && result.noSpeechProb > s.noSpeechThreshold && s.logprobThreshold !== null && result.avgLogprob < s.logprobThreshold) failed = false;
+  return failed;
 }

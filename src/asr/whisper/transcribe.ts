@@ -17,7 +17,7 @@ import { detectLanguage } from './language.js';
 import { WhisperModel } from './model.js';
 import { lastItems, pyRound } from './python.js';
 import { seededRandom } from './search.js';
-import { DEFAULT_TRANSCRIBE, resolveTranscribeOptions, seekClips, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
+import { DEFAULT_TRANSCRIBE, decodeFailed, resolveTranscribeOptions, seekClips, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
 import { cutWindow } from './window-segments.js';
 import { getEnd, type WordSplitter } from './timing.js';
 import { resolveAlignmentHeads, skipHallucinations, timeWindowWords, type WindowSegmentDraft, type WordTimingModel } from './word-timestamps.js';
@@ -48,15 +48,6 @@ export async function transcribe(input: TranscribeInput, options: TranscribeOpti
     const next = await stream.next();
     if (next.done) return next.value;
   }
-}
-
-function decodeFailed(result: DecodingResult, s: TranscribeSettings): boolean {
-  let failed = false;
-  if (s.compressionRatioThreshold !== null && result.compressionRatio > s.compressionRatioThreshold) failed = true; // too repetitive
-  if (s.logprobThreshold !== null && result.avgLogprob < s.logprobThreshold) failed = true; // too improbable
-  // Silence: the no-speech rule, not a new temperature, will deal with it.
-  if (s.noSpeechThreshold !== null && result.noSpeechProb > s.noSpeechThreshold && s.logprobThreshold !== null && result.avgLogprob < s.logprobThreshold) failed = false;
-  return failed;
 }
 
 /** What transcription needs of a model: a WhisperModel, or a scripted stand-in in tests. */

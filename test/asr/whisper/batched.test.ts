@@ -94,6 +94,8 @@ test('CLI flags: --vad or --batch-size choose the batched pipeline with the VAD 
   assert.equal(settings?.vad?.minSilenceMs, 500);
   assert.equal(settings?.vad?.speechPadMs, 400);
   assert.equal(resolveBatchedOptions(batchedFromCli({ batchSize: 4 }))?.batchSize, 4);
+  // VAD flags without --vad or --batch-size would do nothing: they are refused, naming the flags and the fix.
+  assert.throws(() => batchedFromCli({ vadThreshold: 0.6, speechPadMs: 100 }), (e) => isMoxingError(e, 'BAD_ARGUMENT') && /--vad-threshold, --speech-pad-ms .*add --vad/.test(e.message));
 });
 
 test('batched decoding equals window-by-window decoding of the same windows; times map back monotonic', async () => {
