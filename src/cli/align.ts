@@ -14,6 +14,7 @@ import { loadCtcModel } from '../asr/ctc/model.js';
 import { DEFAULT_VARIANT, parseModelRef, parseVariant, resolveModel, VARIANT_SUFFIXES, VARIANTS, type Variant } from '../hub/index.js';
 import { OUTPUT_FORMATS, parseSrt, parseVtt, resolveOutputFormats, writeTranscript } from '../formats/index.js';
 import type { Device } from '../runtime/index.js';
+import { toLanguageCode } from '../text/index.js';
 import { parseChoice, parseInteger } from './options.js';
 
 interface AlignCliOptions {
@@ -86,7 +87,8 @@ export function register(program: Command): void {
     .argument('<audio>', 'audio or video file')
     .argument('<transcript>', 'what is said: plain text (.txt, one segment per line), .srt, .vtt, or a transcription .json')
     .option('--align-model <model>', 'wav2vec2 CTC aligner: folder, alias or hub id (default: the language\'s default aligner)')
-    .option('--language <code>', 'language of the transcript (picks the default aligner; per-character words for zh, ja, th, lo, my, yue)')
+    // Names ("English") become Whisper's codes; other codes (MMS's ISO 639-3 "fra") pass through unchanged.
+    .option('--language <code>', 'language of the transcript (picks the default aligner; per-character words for zh, ja, th, lo, my, yue)', (value: string) => toLanguageCode(value) ?? value)
     .option('--variant <variant>', `aligner weights: ${VARIANTS.join(', ')}`, parseVariant, DEFAULT_VARIANT)
     .option('--output-dir <dir>', 'folder for the output files', '.')
     .option('--output-format <format>', `${[...OUTPUT_FORMATS, 'all'].join(', ')}`, 'json')

@@ -177,5 +177,7 @@ async function transcribeOne(file: string, options: TranscribeOptions, verbose: 
     }
   } finally {
     if (started) bar?.stop();
+    // Ends the generator (and its file reader) when printing failed mid-way; a no-op once it has returned.
+    await stream.return(undefined as never);
   }
 }

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
 
@@ -74,7 +74,8 @@ const cache = new Map<string, Promise<ort.InferenceSession>>();
 /** Loads (once per process and per option set) an ONNX model file into an inference session. */
 export function loadSession(path: string, options: RuntimeOptions = {}): Promise<ort.InferenceSession> {
   const resolved = resolveRuntimeOptions(options);
-  const key = JSON.stringify([path, resolved]);
+  // Relative and absolute spellings of one file share a session.
+  const key = JSON.stringify([resolvePath(path), resolved]);
   let session = cache.get(key);
   if (!session) {
     session = createSession(path, resolved);
