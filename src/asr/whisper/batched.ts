@@ -16,7 +16,7 @@
 import { HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE, logMelSpectrogram, padOrTrim, streamAudio, type MelBins } from '../../audio/index.js';
 import { MoxingError } from '../../errors.js';
 import { float32 } from '../../runtime/index.js';
-import { pyStrip, toLanguageCode } from '../../text/index.js';
+import { pyStrip } from '../../text/index.js';
 import type { Segment, TranscriptionResult } from '../types.js';
 import { DEFAULT_BATCHED, resolveBatchedOptions, type BatchedOptions, type BatchedSettings } from './batched-options.js';
 import { WindowReader, findWindows, windowSeconds, type AudioWindow } from './batched-windows.js';
@@ -26,7 +26,7 @@ import type { AudioFeatures } from './encoder.js';
 import { detectLanguage } from './language.js';
 import { WhisperModel } from './model.js';
 import { seededRandom } from './search.js';
-import { DEFAULT_TRANSCRIBE, decodeFailed, resolveTranscribeOptions, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
+import { DEFAULT_TRANSCRIBE, checkEnglishOnly, decodeFailed, givenLanguage, resolveTranscribeOptions, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
 import type { TranscribeInput, TranscriptionModel } from './transcribe.js';
 
 /** What the batched pipeline needs of a model: TranscriptionModel with a batch-capable encoder. */
@@ -98,21 +98,12 @@ export async function* transcribeWindows(
     return { windows: batch, mel };
   };
 
-  let language: string | undefined;
+  // Without speech there is nothing to detect a language from.
+  let language = givenLanguage(s, model) ?? (windows.length === 0 ? 'en' : undefined);
   let languageProbs: Readonly<Record<string, number>> | undefined;
-  if (s.language !== undefined) {
-    const code = toLanguageCode(s.language);
-    if (code === undefined) throw new MoxingError('BAD_ARGUMENT', `unknown language "${s.language}"; give a code such as "en" or a name such as "English"`);
-    if (model.isMultilingual) tokenizer.languageToken(code);
-    language = code;
-  } else if (!model.isMultilingual || windows.length === 0) {
-    language = 'en'; // nothing to detect from: no speech
-  }
   if (language !== undefined) announce(language);
   function announce(code: string): void {
-    if (!model.isMultilingual && (code !== 'en' || s.task === 'translate')) {
-      throw new MoxingError('BAD_ARGUMENT', `this is an English-only (.en) model: it cannot ${s.task === 'translate' ? 'translate' : `transcribe language "${code}"`}; use a multilingual model`);
-    }
+    checkEnglishOnly(model, code, s.task);
     callbacks.onLanguage?.(code, languageProbs);
     callbacks.onProgress?.({ doneSeconds: 0, totalSeconds });
   }

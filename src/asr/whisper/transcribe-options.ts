@@ -3,6 +3,7 @@
  * the server read. The defaults are openai/whisper `transcribe()`'s own.
  */
 import { MoxingError } from '../../errors.js';
+import { toLanguageCode } from '../../text/index.js';
 import type { HubOptions, Variant } from '../../hub/index.js';
 import type { RuntimeOptions } from '../../runtime/index.js';
 import type { Task } from '../types.js';
@@ -212,4 +213,28 @@ export function decodeFailed(result: DecodingResult, s: TranscribeSettings): boo
   if (s.logprobThreshold !== null && result.avgLogprob < s.logprobThreshold) failed = true; // too improbable
   if (s.noSpeechThreshold !== null && result.noSpeechProb > s.noSpeechThreshold && s.logprobThreshold !== null && result.avgLogprob < s.logprobThreshold) failed = false;
   return failed;
+}
+
+/**
+ * The language fixed before decoding: the given one (checked against the model's language tokens), "en" for
+ * English-only models, or undefined when it must be detected from the audio.
+ */
+export function givenLanguage(
+  s: TranscribeSettings,
+  model: { readonly isMultilingual: boolean; readonly tokenizer: { languageToken(language: string): number } },
+): string | undefined {
+  if (s.language !== undefined) {
+    const code = toLanguageCode(s.language);
+    if (code === undefined) throw new MoxingError('BAD_ARGUMENT', `unknown language "${s.language}"; give a code such as "en" or a name such as "English"`);
+    if (model.isMultilingual) model.tokenizer.languageToken(code); // throws, naming the supported ones
+    return code;
+  }
+  return model.isMultilingual ? undefined : 'en';
+}
+
+/** English-only (.en) models can neither translate nor transcribe another language. */
+export function checkEnglishOnly(model: { readonly isMultilingual: boolean }, language: string, task: Task): void {
+  if (!model.isMultilingual && (language !== 'en' || task === 'translate')) {
+    throw new MoxingError('BAD_ARGUMENT', `this is an English-only (.en) model: it cannot ${task === 'translate' ? 'translate' : `transcribe language "${language}"`}; use a multilingual model`);
+  }
 }

@@ -6,7 +6,7 @@
  */
 import { HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE, decodeAudio, logMelSpectrogram, melWindow, type MelBins } from '../../audio/index.js';
 import { MoxingError } from '../../errors.js';
-import { pyStrip, toLanguageCode } from '../../text/index.js';
+import { pyStrip } from '../../text/index.js';
 import type { Segment, TranscriptionResult } from '../types.js';
 import type { WhisperDims } from './config.js';
 import { transcribeBatchedStream } from './batched.js';
@@ -17,7 +17,7 @@ import { detectLanguage } from './language.js';
 import { WhisperModel } from './model.js';
 import { lastItems, pyRound } from './python.js';
 import { seededRandom } from './search.js';
-import { DEFAULT_TRANSCRIBE, decodeFailed, resolveTranscribeOptions, seekClips, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
+import { DEFAULT_TRANSCRIBE, checkEnglishOnly, decodeFailed, givenLanguage, resolveTranscribeOptions, seekClips, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
 import { cutWindow } from './window-segments.js';
 import { getEnd, type WordSplitter } from './timing.js';
 import { resolveAlignmentHeads, skipHallucinations, timeWindowWords, type WindowSegmentDraft, type WordTimingModel } from './word-timestamps.js';
@@ -76,26 +76,17 @@ export async function* transcribeSamples(
   const contentDuration = (contentFrames * HOP_LENGTH) / SAMPLE_RATE;
   const encode = (offset: number, frames: number): Promise<AudioFeatures> => model.encode(melWindow(mel, offset, frames).data);
 
-  let language: string;
+  let language = givenLanguage(s, model);
   let languageProbs: Readonly<Record<string, number>> | undefined;
   // The first 30 s of the padded log-mel: the same as the first window only when the audio fills it.
   let firstWindow: AudioFeatures | undefined;
-  if (s.language !== undefined) {
-    const code = toLanguageCode(s.language);
-    if (code === undefined) throw new MoxingError('BAD_ARGUMENT', `unknown language "${s.language}"; give a code such as "en" or a name such as "English"`);
-    if (model.isMultilingual) tokenizer.languageToken(code); // throws, naming the supported ones
-    language = code;
-  } else if (!model.isMultilingual) {
-    language = 'en';
-  } else {
+  if (language === undefined) {
     firstWindow = await encode(0, N_FRAMES);
     const [detected] = await detectLanguage(model.createRunner(firstWindow, [0]), tokenizer.sot, tokenizer.languageTokens);
     language = detected.language;
     languageProbs = detected.probabilities;
   }
-  if (!model.isMultilingual && (language !== 'en' || s.task === 'translate')) {
-    throw new MoxingError('BAD_ARGUMENT', `this is an English-only (.en) model: it cannot ${s.task === 'translate' ? 'translate' : `transcribe language "${language}"`}; use a multilingual model`);
-  }
+  checkEnglishOnly(model, language, s.task);
   callbacks.onLanguage?.(language, languageProbs);
   const wordTiming = s.wordTimestamps ? wordTimingOf(model) : undefined;
   const alignmentHeads = wordTiming ? resolveAlignmentHeads(s.alignmentHeads, wordTiming) : [];
