@@ -5,9 +5,9 @@
 import { MoxingError } from '../errors.js';
 import { checkRange as check } from './units.js';
 import type { Architecture } from './architecture.js';
-import { bytesPerValue, parseCalcDtype, type CalcDtype } from './dtypes.js';
-import { resolveGpu, type GpuId, type GpuSpec } from './gpus.js';
-import { kvCacheBytesPerToken } from './inference.js';
+import { bytesPerValue, type CalcDtype } from './dtypes.js';
+import type { GpuId, GpuSpec } from './gpus.js';
+import { kvCacheBytesPerToken, servingSetup } from './inference.js';
 import { summarizeModel } from './load.js';
 import type { ModelSummary } from './params.js';
 
@@ -74,12 +74,7 @@ export function fitBudget(model: string | Architecture | ModelSummary, options: 
   if (m.kvLayers === 0) {
     throw new MoxingError('BAD_ARGUMENT', `${m.name} is an encoder-only model with no KV cache to fit; use \`moxing calc infer\` for its memory`);
   }
-  const gpu = resolveGpu(o.gpu);
-  // Callers outside TypeScript (a JSON API) may send any string.
-  const weightDtype = parseCalcDtype(o.weightDtype, 'weight dtype');
-  const kvDtype = parseCalcDtype(o.kvDtype, 'KV cache dtype');
-  check('gpus', o.gpus, 1, 4096);
-  check('batch', o.batch, 1, 1_000_000);
+  const { gpu, weightDtype, kvDtype } = servingSetup(o);
   check('memory utilization', o.memoryUtilization, 0.01, 1, false);
   const memory = o.memoryBytesPerGpu ?? gpu.memoryBytes;
   check('memory per GPU', memory, 1, 1e15, false);

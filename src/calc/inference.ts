@@ -105,16 +105,20 @@ function streamedDecodeParameters(m: ModelSummary, batch: number): number {
   return shared + m.experts.parameters * touched;
 }
 
+/** What serving (infer and fit) checks first: the GPU, the two dtypes, the GPU and batch counts. */
+export function servingSetup(o: Pick<InferenceOptions, 'gpu' | 'gpus' | 'weightDtype' | 'kvDtype' | 'batch'>): { gpu: GpuSpec; weightDtype: CalcDtype; kvDtype: CalcDtype } {
+  // Callers outside TypeScript (a JSON API) may send any string.
+  const setup = { gpu: resolveGpu(o.gpu), weightDtype: parseCalcDtype(o.weightDtype, 'weight dtype'), kvDtype: parseCalcDtype(o.kvDtype, 'KV cache dtype') };
+  check('gpus', o.gpus, 1, 4096);
+  check('batch', o.batch, 1, 1_000_000);
+  return setup;
+}
+
 /** Memory, per-step latency, crossover batch and prefill time for serving `model`. */
 export function inferenceCost(model: string | Architecture | ModelSummary, options: Partial<InferenceOptions> = {}): InferenceCost {
   const o: InferenceOptions = { ...DEFAULT_INFERENCE, ...options };
   const m = summarizeModel(model);
-  const gpu = resolveGpu(o.gpu);
-  // Callers outside TypeScript (a JSON API) may send any string.
-  const weightDtype = parseCalcDtype(o.weightDtype, 'weight dtype');
-  const kvDtype = parseCalcDtype(o.kvDtype, 'KV cache dtype');
-  check('gpus', o.gpus, 1, 4096);
-  check('batch', o.batch, 1, 1_000_000);
+  const { gpu, weightDtype, kvDtype } = servingSetup(o);
   check('comms latency', o.commsLatencySeconds, 0, 1, false);
   check('activation bytes', o.activationBytes, 0.5, 8, false);
   const contextTokens = o.contextTokens ?? m.maxContext;

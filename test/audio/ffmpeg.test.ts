@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeAudio, logMelSpectrogram, padOrTrim, SAMPLE_RATE, streamAudio } from '../../src/audio/index.js';
 import { JFK_WAV, SHARED, maxAbsDiff } from './fixtures.js';
+import { concatFloat32 as concat } from '../helpers/arrays.js';
 
 let dir: string;
 let original: Float32Array;
@@ -35,15 +36,6 @@ async function collect(chunks: AsyncIterable<Float32Array>): Promise<Float32Arra
   return out;
 }
 
-function concat(chunks: Float32Array[]): Float32Array {
-  const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}
 
 test('flac through ffmpeg is lossless: exactly the WAV samples', async () => {
   assert.equal(maxAbsDiff(await decodeAudio(made.flac), original), 0);

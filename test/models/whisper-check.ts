@@ -166,12 +166,4 @@ export async function splitDecode(dir: string, tokens: readonly (readonly number
 }
 
 /** Concatenates step logits into one [T·V] array (batch 1). */
-export function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export { concatFloat32 as concat } from '../helpers/arrays.js';

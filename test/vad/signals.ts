@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeAudio, SAMPLE_RATE } from '../../src/audio/index.js';
+import { concatFloat32 } from '../helpers/arrays.js';
 
 export function silence(seconds: number): Float32Array {
   return new Float32Array(Math.round(seconds * SAMPLE_RATE));
@@ -51,15 +52,6 @@ export async function espeak(text: string, voice = 'en'): Promise<Float32Array> 
   }
 }
 
-export function concat(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Seconds of overlap between two sets of [start, end] intervals (each set non-overlapping). */
 export function overlapSeconds(a: ReadonlyArray<readonly [number, number]>, b: ReadonlyArray<readonly [number, number]>): number {
@@ -70,4 +62,8 @@ export function overlapSeconds(a: ReadonlyArray<readonly [number, number]>, b: R
 
 export function totalSeconds(a: ReadonlyArray<readonly [number, number]>): number {
   return a.reduce((n, [s, e]) => n + e - s, 0);
+}
+
+export function concat(...parts: Float32Array[]): Float32Array {
+  return concatFloat32(parts);
 }
