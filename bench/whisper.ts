@@ -51,6 +51,14 @@ function ensureQ8(dir: string): string | undefined {
   }
 }
 
+const RUNNER_NAMES: Record<string, string> = {
+  'transformers.js': 'transformers.js (5 s stride)',
+  'transformers.js-stride0': 'transformers.js (no stride)',
+  moxing: 'moxing sequential',
+  'moxing-batched': 'moxing batched+VAD',
+  'moxing-q8': 'moxing q8 batched+VAD',
+};
+
 const wav = speechWav(seconds);
 const env = values.threads ? { BENCH_THREADS: values.threads } : {};
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -59,7 +67,9 @@ console.log(`audio: ${seconds} s of espeak-ng speech; ${values.tokens} tokens pe
 for (const name of values.models.split(',')) {
   const modelDir = name === 'base' ? await ensureWhisperModel(BASE_WHISPER, { root: BENCH_MODELS_DIR }) : name === 'tiny' ? tinyCopy() : name;
   const q8Note = ensureQ8(modelDir);
-  const runners = ['transformers.js', 'moxing', 'moxing-batched', ...(q8Note ? [] : ['moxing-q8'])];
+  // The peer (first) is transformers.js as its docs call it, with its default 5 s stride; the stride-0 row shows
+  // the ratios against the least work transformers.js can be asked to do.
+  const runners = ['transformers.js', 'transformers.js-stride0', 'moxing', 'moxing-batched', ...(q8Note ? [] : ['moxing-q8'])];
   const reports: RunnerReport[] = [];
   for (const runner of runners) {
     reports.push(await runChild('bench/whisper-runner.ts', [runner, modelDir, wav, values.tokens, values.repeats, values.batch], env));
@@ -67,16 +77,18 @@ for (const name of values.models.split(',')) {
   const peer = reports[0];
   const fp32Batched = reports.find((r) => r.runner === 'moxing-batched');
   console.log(`model ${name} (${modelDir}); load average ${load()}`);
+  const stride0 = reports.find((r) => r.runner === 'transformers.js-stride0') ?? peer;
   printTable(
-    ['runner', 'windows', 'wall', 'RTF', 'tokens/s', 'peak RSS', 'vs transformers.js'],
+    ['runner', 'windows', 'wall', 'RTF', 'tokens/s', 'peak RSS', 'vs transformers.js', 'vs stride 0'],
     reports.map((r) => [
-      r.runner === 'moxing' ? 'moxing sequential' : r.runner === 'moxing-batched' ? 'moxing batched+VAD' : r.runner === 'moxing-q8' ? 'moxing q8 batched+VAD' : r.runner,
+      RUNNER_NAMES[r.runner] ?? r.runner,
       String(r.extra.windows),
       `${(r.wallMs / 1000).toFixed(2)} s`,
       (r.wallMs / 1000 / seconds).toFixed(4),
       (Number(r.extra.tokens) / (r.wallMs / 1000)).toFixed(1),
       mb(r.peakRssBytes),
       `${(peer.wallMs / r.wallMs).toFixed(2)}x`,
+      `${(stride0.wallMs / r.wallMs).toFixed(2)}x`,
     ]),
   );
   const q8 = reports.find((r) => r.runner === 'moxing-q8');

@@ -28,38 +28,48 @@ export function parseBytes(text: string, what = 'size'): number {
   return parseScaled(text, what, BYTE_SUFFIX, '80GB or 24GiB');
 }
 
-function trim(value: number, digits: number): string {
-  return Number(value.toPrecision(digits)).toString();
+type Units = readonly (readonly [suffix: string, scale: number])[];
+
+/**
+ * `value` in the largest unit it reaches once rounded to `digits`: choosing on the rounded mantissa is what
+ * makes 999_999 "1M" rather than "1000k" (and 59.99 s "1 min" rather than "60 s"). `units` ascend by scale;
+ * values below the first unit are written in it.
+ */
+function formatScaled(value: number, digits: number, units: Units, separator: string): string {
+  const round = (x: number): number => Number(x.toPrecision(digits));
+  let unit = 0;
+  units.forEach(([, scale], i) => {
+    if (Math.abs(round(value / scale)) >= 1) unit = i;
+  });
+  let mantissa = round(value / units[unit][1]);
+  // A tie can round up here yet down in the next unit (995 at two digits: "1.0e3", but 0.995 is stored as
+  // 0.99499…): carry it. Unit ratios are whole (1000, 60, 24, 365); Math.round drops the float noise of 1e-3 / 1e-6.
+  const factor = unit + 1 < units.length ? Math.round(units[unit + 1][1] / units[unit][1]) : Infinity;
+  if (Math.abs(mantissa) >= factor) {
+    mantissa = round(mantissa / factor);
+    unit++;
+  }
+  const suffix = units[unit][0];
+  return `${mantissa.toString()}${suffix === '' ? '' : separator}${suffix}`;
 }
 
-/** 6738415616 → "6.74B". */
+const COUNT_UNITS: Units = [['', 1], ['k', 1e3], ['M', 1e6], ['B', 1e9], ['T', 1e12], ['P', 1e15]];
+const BYTE_UNITS: Units = [['B', 1], ['kB', 1e3], ['MB', 1e6], ['GB', 1e9], ['TB', 1e12], ['PB', 1e15]];
+const SECOND_UNITS: Units = [['µs', 1e-6], ['ms', 1e-3], ['s', 1], ['min', 60], ['h', 3600], ['days', 86400], ['years', 86400 * 365]];
+
+/** 6738415616 → "6.74B"; 999_999 → "1M". */
 export function formatCount(value: number, digits = 3): string {
-  const abs = Math.abs(value);
-  for (const [suffix, scale] of [['P', 1e15], ['T', 1e12], ['B', 1e9], ['M', 1e6], ['k', 1e3]] as const) {
-    if (abs >= scale) return `${trim(value / scale, digits)}${suffix}`;
-  }
-  return trim(value, digits);
+  return formatScaled(value, digits, COUNT_UNITS, '');
 }
 
 /** Bytes in decimal units: 13476831232 → "13.5 GB". */
 export function formatBytes(bytes: number, digits = 3): string {
-  const abs = Math.abs(bytes);
-  for (const [suffix, scale] of [['PB', 1e15], ['TB', 1e12], ['GB', 1e9], ['MB', 1e6], ['kB', 1e3]] as const) {
-    if (abs >= scale) return `${trim(bytes / scale, digits)} ${suffix}`;
-  }
-  return `${trim(bytes, digits)} B`;
+  return formatScaled(bytes, digits, BYTE_UNITS, ' ');
 }
 
 /** Seconds at a readable scale: 0.0693 → "69.3 ms", 86400 * 3 → "3 days". */
 export function formatSeconds(seconds: number, digits = 3): string {
-  const abs = Math.abs(seconds);
-  if (abs >= 86400 * 365) return `${trim(seconds / (86400 * 365), digits)} years`;
-  if (abs >= 86400) return `${trim(seconds / 86400, digits)} days`;
-  if (abs >= 3600) return `${trim(seconds / 3600, digits)} h`;
-  if (abs >= 60) return `${trim(seconds / 60, digits)} min`;
-  if (abs >= 1) return `${trim(seconds, digits)} s`;
-  if (abs >= 1e-3) return `${trim(seconds * 1e3, digits)} ms`;
-  return `${trim(seconds * 1e6, digits)} µs`;
+  return formatScaled(seconds, digits, SECOND_UNITS, ' ');
 }
 
 /** Throws BAD_ARGUMENT unless `value` is finite, within [min, max] and (by default) whole. */

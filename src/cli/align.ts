@@ -16,17 +16,14 @@ import { OUTPUT_FORMATS, parseSrt, parseVtt, resolveOutputFormats, writeTranscri
 import type { Device } from '../runtime/index.js';
 import { toLanguageCode } from '../text/index.js';
 import { parseChoice, parseInteger } from './options.js';
+import { checkSubtitleOptions, subtitleOptions, withSubtitleOptions, type SubtitleCliOptions } from './subtitle-options.js';
 
-interface AlignCliOptions {
+interface AlignCliOptions extends SubtitleCliOptions {
   alignModel?: string;
   language?: string;
   variant: Variant;
   outputDir: string;
   outputFormat: string;
-  highlightWords?: boolean;
-  maxLineWidth?: number;
-  maxLineCount?: number;
-  maxWordsPerLine?: number;
   threads?: number;
   device: Device;
 }
@@ -81,7 +78,7 @@ export async function alignerDir(options: Pick<AlignCliOptions, 'alignModel' | '
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('align')
     .description('give each word of a known transcript its time in the audio (CTC forced alignment, as WhisperX)')
     .argument('<audio>', 'audio or video file')
@@ -91,15 +88,13 @@ export function register(program: Command): void {
     .option('--language <code>', 'language of the transcript (picks the default aligner; per-character words for zh, ja, th, lo, my, yue)', (value: string) => toLanguageCode(value) ?? value)
     .option('--variant <variant>', `aligner weights: ${VARIANTS.join(', ')}`, parseVariant, DEFAULT_VARIANT)
     .option('--output-dir <dir>', 'folder for the output files', '.')
-    .option('--output-format <format>', `${[...OUTPUT_FORMATS, 'all'].join(', ')}`, 'json')
-    .option('--highlight-words', 'srt/vtt: underline each word as it is spoken')
-    .option('--max-line-width <n>', 'srt/vtt: most characters per line', parseInteger('--max-line-width', 1))
-    .option('--max-line-count <n>', 'srt/vtt: most lines per cue', parseInteger('--max-line-count', 1))
-    .option('--max-words-per-line <n>', 'srt/vtt: most words per line', parseInteger('--max-words-per-line', 1))
+    .option('--output-format <format>', `${[...OUTPUT_FORMATS, 'all'].join(', ')}`, 'json');
+  withSubtitleOptions(command, false)
     .option('--threads <n>', 'CPU threads', parseInteger('--threads', 1, 1024))
     .option('--device <device>', 'cpu or cuda', parseChoice('--device', ['cpu', 'cuda'] as const), 'cpu')
     .action(async (audioPath: string, transcriptPath: string, options: AlignCliOptions) => {
       const formats = resolveOutputFormats(options.outputFormat.split(',').map((f) => f.trim()));
+      checkSubtitleOptions(options);
       const transcript = await readTranscript(transcriptPath);
       const dir = await alignerDir(options);
       const model = await loadCtcModel(dir, {
@@ -112,14 +107,6 @@ export function register(program: Command): void {
       for (const segment of result.segments) {
         for (const w of segment.words ?? []) process.stdout.write(`[${w.start.toFixed(3)} --> ${w.end.toFixed(3)}] ${w.word.trim()}\n`);
       }
-      await writeTranscript(result, {
-        audioPath,
-        outputDir: options.outputDir,
-        formats,
-        highlightWords: options.highlightWords ?? false,
-        ...(options.maxLineWidth ? { maxLineWidth: options.maxLineWidth } : {}),
-        ...(options.maxLineCount ? { maxLineCount: options.maxLineCount } : {}),
-        ...(options.maxWordsPerLine ? { maxWordsPerLine: options.maxWordsPerLine } : {}),
-      });
+      await writeTranscript(result, { audioPath, outputDir: options.outputDir, formats, ...subtitleOptions(options) });
     });
 }

@@ -5,10 +5,22 @@ import { DEFAULT_DUPLICATES, findDuplicates, openVectorIndex } from '../vectors/
 import { embeddingSize, indexAttributes, listImages } from '../vision/index.js';
 import { loadModelFromCli, withModelOptions, output } from './embed.js';
 import { printIndexReport, runIndex, withIndexingOptions, type IndexCliOptions } from './index-cmd.js';
-import { parseNumber } from './options.js';
+import { MoxingError } from '../errors.js';
 
 interface DedupeCliOptions extends IndexCliOptions {
   threshold: number;
+}
+
+/**
+ * Checked before any model is loaded or image indexed. A cosine threshold of 0 or below would call unrelated
+ * images duplicates (and -1 would link everything), so the useful range is (0, 1].
+ */
+export function parseThreshold(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n > 0 && n <= 1)) {
+    throw new MoxingError('BAD_ARGUMENT', `--threshold must be a cosine similarity in (0, 1], such as ${DEFAULT_DUPLICATES.threshold}, got "${value}"`);
+  }
+  return n;
 }
 
 export function register(program: Command): void {
@@ -16,7 +28,7 @@ export function register(program: Command): void {
     .command('dedupe')
     .description('find groups of near-duplicate images under DIR (cosine similarity >= --threshold)')
     .argument('<dir>', 'folder of images (searched recursively)')
-    .option('--threshold <t>', 'minimum cosine similarity of duplicates', parseNumber('--threshold', -1, 1), DEFAULT_DUPLICATES.threshold)
+    .option('--threshold <t>', 'minimum cosine similarity of duplicates, in (0, 1]', parseThreshold, DEFAULT_DUPLICATES.threshold)
     .option('--json', 'print the groups as JSON');
   withModelOptions(withIndexingOptions(command)).action(async (dir: string, options: DedupeCliOptions) => {
     const model = await loadModelFromCli(options);

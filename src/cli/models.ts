@@ -1,10 +1,7 @@
 /** `moxing models`: the catalogue of aliases and what the cache holds. */
 import type { Command } from 'commander';
+import { formatBytes } from '../calc/units.js';
 import { CATALOG, catalogEntryForRepo, listCachedSnapshots, resolveHubOptions } from '../hub/index.js';
-
-function formatBytes(bytes: number): string {
-  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
-}
 
 function formatSizes(sizeMb: Readonly<Record<string, number>> | undefined): string {
   if (!sizeMb) return '';

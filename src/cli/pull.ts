@@ -1,5 +1,6 @@
 /** `moxing pull MODEL`: download everything a model needs into the cache, with a progress bar on stderr. */
 import type { Command } from 'commander';
+import { formatBytes } from '../calc/units.js';
 import { createDownloadProgress, DEFAULT_VARIANT, parseVariant, pullModel, VARIANTS, type Variant } from '../hub/index.js';
 
 interface PullCliOptions {
@@ -7,10 +8,6 @@ interface PullCliOptions {
   timestamped?: boolean;
   revision?: string;
   json?: boolean;
-}
-
-function formatBytes(bytes: number): string {
-  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 export function register(program: Command): void {

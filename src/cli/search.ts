@@ -1,7 +1,7 @@
 /** `moxing search IMAGE`: the most similar images in the index, with cosine scores. */
 import type { Command } from 'commander';
-import { MoxingError } from '../errors.js';
-import { openVectorIndex, type VectorIndex } from '../vectors/index.js';
+import { isMoxingError, MoxingError } from '../errors.js';
+import { isPostgresUrl, openVectorIndex, type VectorIndex } from '../vectors/index.js';
 import { embedImages, POOLINGS, type Pooling, type VisionModel } from '../vision/index.js';
 import { DEFAULT_VISION_MODEL, defaultIndexLocation, loadModelFromCli, withIndexOptions, withModelOptions, type ModelCliOptions, output } from './embed.js';
 import { parseInteger } from './options.js';
@@ -27,6 +27,18 @@ export async function modelForIndex(index: VectorIndex, options: Omit<ModelCliOp
   return { model, pool };
 }
 
+/** Where the index is, for messages (a postgres URL may hold a password: only its table is named). */
+function describeIndex(location: string, options: SearchCliOptions): string {
+  return isPostgresUrl(location) ? `pgvector table ${options.table}` : location;
+}
+
+/** The `moxing index` command that fills the index this search reads. */
+function indexCommand(options: SearchCliOptions): string {
+  if (options.index === undefined) return '`moxing index DIR`';
+  const where = isPostgresUrl(options.index) ? `postgres://… --table ${options.table}` : options.index;
+  return `\`moxing index DIR --index ${where}\``;
+}
+
 export function register(program: Command): void {
   const command = program
     .command('search')
@@ -37,8 +49,15 @@ export function register(program: Command): void {
     .option('--json', 'print results as JSON');
   withModelOptions(withIndexOptions(command), null, ' (default: the one the index was built with)').action(async (image: string, options: SearchCliOptions) => {
     const location = options.index ?? defaultIndexLocation();
-    const index = await openVectorIndex(location, { table: options.table });
+    const index = await openVectorIndex(location, { table: options.table }).catch((cause: unknown) => {
+      if (!isMoxingError(cause, 'NOT_FOUND')) throw cause;
+      throw new MoxingError('NOT_FOUND', `no image index at ${describeIndex(location, options)}; build one with ${indexCommand(options)}`, { cause });
+    });
     try {
+      // Before the model loads: an empty index can answer nothing, and the fix is to fill it.
+      if ((await index.count()) === 0) {
+        throw new MoxingError('NOT_FOUND', `the image index at ${describeIndex(location, options)} is empty; add images with ${indexCommand(options)}`);
+      }
       const { model, pool } = await modelForIndex(index, options);
       const [query] = await embedImages(model, [image], { pool });
       const hits = await index.search(query, options.k, { ef: options.ef });
@@ -46,7 +65,6 @@ export function register(program: Command): void {
         output.write(`${JSON.stringify(hits.map((h) => ({ path: h.key, score: h.score })), null, 2)}\n`);
         return;
       }
-      if (hits.length === 0) process.stderr.write(`the index at ${location} is empty; add images with \`moxing index DIR\`\n`);
       for (const h of hits) output.write(`${h.score.toFixed(4)}  ${h.key}\n`);
     } finally {
       await index.close();

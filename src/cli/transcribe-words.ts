@@ -11,14 +11,15 @@ import type { TranscriptionResult } from '../asr/types.js';
 import type { AlignmentHeadsOption } from '../asr/whisper/word-timestamps.js';
 import { MoxingError } from '../errors.js';
 import { toLanguageCode } from '../text/index.js';
-import { formatSegmentLine, writeTranscript, type OutputFormatOption, type SubtitleOptions } from '../formats/index.js';
+import { formatSegmentLine, writeTranscript, type OutputFormatOption } from '../formats/index.js';
 import { DEFAULT_VARIANT, VARIANT_SUFFIXES, catalogEntryForRepo, locateModel, parseModelRef, type Variant } from '../hub/index.js';
 import type { Device } from '../runtime/index.js';
 import { alignerDir } from './align.js';
 import { reportError } from './report.js';
+import { checkSubtitleOptions, subtitleOptions, type SubtitleCliOptions } from './subtitle-options.js';
 
 /** The flags of `moxing transcribe` this module reads. */
-export interface WordCliOptions {
+export interface WordCliOptions extends SubtitleCliOptions {
   model: string;
   variant: Variant;
   language?: string;
@@ -32,10 +33,6 @@ export interface WordCliOptions {
   appendPunctuations?: string;
   hallucinationSilenceThreshold?: number;
   alignmentHeads?: AlignmentHeadsOption;
-  highlightWords?: boolean;
-  maxLineWidth?: number;
-  maxLineCount?: number;
-  maxWordsPerLine?: number;
   align?: boolean;
   alignModel?: string;
 }
@@ -76,23 +73,8 @@ export function checkWordOptions(options: WordCliOptions, ctc: boolean): void {
   for (const [flag, value] of timing) {
     if (value !== undefined && !options.wordTimestamps) throw new MoxingError('BAD_ARGUMENT', `${flag} requires --word-timestamps`);
   }
-  if (options.maxLineCount !== undefined && options.maxLineWidth === undefined) {
-    throw new MoxingError('BAD_ARGUMENT', '--max-line-count requires --max-line-width (it counts lines of at most that width)');
-  }
   if (options.alignModel !== undefined && !options.align) throw new MoxingError('BAD_ARGUMENT', '--align-model requires --align');
-  if (options.maxWordsPerLine !== undefined && options.maxLineWidth !== undefined) {
-    process.stderr.write('moxing: warning: --max-words-per-line has no effect with --max-line-width\n');
-  }
-}
-
-/** The subtitle layout options for the writers. */
-export function subtitleOptions(options: WordCliOptions): Partial<SubtitleOptions> {
-  return {
-    highlightWords: options.highlightWords ?? false,
-    ...(options.maxLineWidth !== undefined ? { maxLineWidth: options.maxLineWidth } : {}),
-    ...(options.maxLineCount !== undefined ? { maxLineCount: options.maxLineCount } : {}),
-    ...(options.maxWordsPerLine !== undefined ? { maxWordsPerLine: options.maxWordsPerLine } : {}),
-  };
+  checkSubtitleOptions(options);
 }
 
 /** The folder of a CTC model given as `--model` (local export, or a catalogue/cached hub model of task ctc), else undefined. */

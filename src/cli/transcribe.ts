@@ -12,6 +12,7 @@ import { DEFAULT_VARIANT, VARIANTS, createDownloadProgress, parseVariant, type V
 import { DEFAULT_RUNTIME, type Device } from '../runtime/index.js';
 import { parseChoice, parseInteger, parseNumber } from './options.js';
 import { BATCHED_FLAGS, batchedFromCli, type BatchedCliOptions } from './transcribe-batched.js';
+import { withSubtitleOptions } from './subtitle-options.js';
 import { checkWordOptions, ctcModelDir, forEachFile, parseAlignmentHeads, prepareAligner, transcribeCtcFiles, type WordCliOptions } from './transcribe-words.js';
 
 interface TranscribeCliOptions extends WordCliOptions, BatchedCliOptions {
@@ -55,7 +56,7 @@ const TASKS: readonly Task[] = ['transcribe', 'translate'];
 const FORMAT_CHOICES: readonly OutputFormatOption[] = [...OUTPUT_FORMATS, 'all'];
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('transcribe')
     .description('transcribe or translate audio/video files with Whisper (any format ffmpeg reads; WAV without it)')
     .argument('<files...>', 'audio or video files')
@@ -92,11 +93,8 @@ export function register(program: Command): void {
     .option('--prepend-punctuations <chars>', 'with --word-timestamps: punctuation merged into the next word (default: "\'“¿([{-)')
     .option('--append-punctuations <chars>', 'with --word-timestamps: punctuation merged into the previous word (default: "\'.。,，!！?？:：”)]}、)')
     .option('--hallucination-silence-threshold <s>', 'with --word-timestamps: skip silences longer than this around a likely hallucination', parseNumber('--hallucination-silence-threshold', 0))
-    .option('--alignment-heads <heads>', 'with --word-timestamps: config (generation_config.json), default (openai: upper half of the decoder) or layer:head,...', parseAlignmentHeads)
-    .option('--highlight-words', 'srt/vtt: underline each word as it is spoken (needs word times)')
-    .option('--max-line-width <n>', 'srt/vtt: most characters per line (needs word times)', parseInteger('--max-line-width', 1))
-    .option('--max-line-count <n>', 'srt/vtt: most lines per cue (needs --max-line-width)', parseInteger('--max-line-count', 1))
-    .option('--max-words-per-line <n>', 'srt/vtt: most words per line (needs word times; no effect with --max-line-width)', parseInteger('--max-words-per-line', 1))
+    .option('--alignment-heads <heads>', 'with --word-timestamps: config (generation_config.json), default (openai: upper half of the decoder) or layer:head,...', parseAlignmentHeads);
+  withSubtitleOptions(command, true)
     .option('--align', 'align the transcript with a wav2vec2 CTC model, as WhisperX (word times from forced alignment)')
     .option('--align-model <model>', 'with --align: aligner folder, alias or hub id (default: the language\'s default aligner)')
     .action(async (files: string[], options: TranscribeCliOptions, command: Command) => {

@@ -1,22 +1,58 @@
 /**
- * The on-disk cache: `<cacheDir>/models/<owner>--<name>/<revision>/<repo path>`, partial downloads beside
- * their target as `<file>.incomplete`, and moxing's own notes about a snapshot in its `.moxing/` folder.
+ * The on-disk cache: `<cacheDir>/models/<owner>--<name>/<revision>/<repo path>` (a '/' in the revision as
+ * %2F), partial downloads beside their target as `<file>.incomplete`, and moxing's own notes about a
+ * snapshot in its `.moxing/` folder.
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, writeFile, mkdir, rename } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
+import { MoxingError } from '../errors.js';
 import { LOCK_SUFFIX } from './lock.js';
+import { isRepoId, isRevision } from './reference.js';
 
 export const INCOMPLETE_SUFFIX = '.incomplete';
 const META_DIR = '.moxing';
 
+/**
+ * `owner/name` → `owner--name`, as huggingface_hub names its cache folders. Repo ids cannot hold "--", so
+ * the folder name splits back at its only "--" (see `repoFromFolder`).
+ */
 function repoFolderName(repo: string): string {
+  if (!isRepoId(repo)) {
+    throw new MoxingError('MODEL_UNKNOWN', `"${repo}" is not a valid hub repo id owner/name (letters, digits, '-', '_', '.', without "--" or ".."); check the model reference`);
+  }
   return repo.replace('/', '--');
 }
 
-/** Revisions may hold '/' (refs/pr/2); keep them one folder deep. */
+/** The repo id a cache folder holds, or undefined for a folder that is no `owner--name` of a valid id. */
+export function repoFromFolder(folder: string): string | undefined {
+  const parts = folder.split('--');
+  if (parts.length !== 2) return undefined;
+  const repo = `${parts[0]}/${parts[1]}`;
+  return isRepoId(repo) ? repo : undefined;
+}
+
+/**
+ * Revisions may hold '/' (refs/pr/2); keep them one folder deep by percent-encoding it (`refs%2Fpr%2F2`).
+ * Unlike a '/'→'--' swap this reads back exactly: a branch may itself be called `a--b`, and '%' is no
+ * revision character.
+ */
 function revisionFolderName(revision: string): string {
-  return revision.replace(/\//g, '--');
+  if (!isRevision(revision)) {
+    throw new MoxingError('BAD_ARGUMENT', `the revision "${revision}" is not a branch, tag or commit (letters, digits, '_', '-', '.', '/', without '..'); check --revision or the @revision`);
+  }
+  return encodeURIComponent(revision);
+}
+
+/** The revision a snapshot folder holds, or undefined for a folder that does not encode one. */
+export function revisionFromFolder(folder: string): string | undefined {
+  let revision: string;
+  try {
+    revision = decodeURIComponent(folder);
+  } catch {
+    return undefined;
+  }
+  return isRevision(revision) && encodeURIComponent(revision) === folder ? revision : undefined;
 }
 
 export function snapshotDir(cacheDir: string, repo: string, revision: string): string {
@@ -97,9 +133,12 @@ export async function listCachedSnapshots(cacheDir: string): Promise<CachedSnaps
     return snapshots;
   }
   for (const repoFolder of repos.sort()) {
-    const repo = repoFolder.replace('--', '/');
+    const repo = repoFromFolder(repoFolder);
+    if (repo === undefined) continue; // not a model folder of ours
     const revisions = (await readdir(join(root, repoFolder), { withFileTypes: true })).filter((e) => e.isDirectory());
     for (const rev of revisions.map((e) => e.name).sort()) {
+      const revision = revisionFromFolder(rev);
+      if (revision === undefined) continue;
       const dir = join(root, repoFolder, rev);
       const all = await walk(dir);
       const files = all.filter((f) => !f.path.endsWith(INCOMPLETE_SUFFIX) && !f.path.endsWith(LOCK_SUFFIX));
@@ -107,7 +146,7 @@ export async function listCachedSnapshots(cacheDir: string): Promise<CachedSnaps
       if (all.length === 0) continue;
       snapshots.push({
         repo,
-        revision: rev.replace(/--/g, '/'),
+        revision,
         dir,
         files,
         bytes: files.reduce((s, f) => s + f.bytes, 0),

@@ -1,6 +1,6 @@
 /**
- * One file from the hub into the cache: follows the hub's redirects to its CDN (dropping the token when the
- * host changes), resumes a partial `.incomplete` file with a Range request, retries dropped connections and
+ * One file from the hub into the cache: follows the hub's redirects to its CDN (the token goes only to the
+ * endpoint's origin), resumes a partial `.incomplete` file with a Range request, retries dropped connections and
  * 5xx answers with backoff, checks size and sha256 where the hub gives them, and renames into place atomically.
  */
 import { createHash, type Hash } from 'node:crypto';
@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MoxingError } from '../errors.js';
 import { fileSize, INCOMPLETE_SUFFIX } from './cache.js';
+import { hubFetch } from './http.js';
 import { exclusive } from './lock.js';
 import { resolveHubOptions, type DownloadProgress, type HubOptions } from './options.js';
 
@@ -32,7 +33,6 @@ export interface DownloadedFile {
   readonly verified: boolean;
 }
 
-const MAX_REDIRECTS = 10;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** The URL of `path` in `repo` at `revision` under the hub's resolve route. */
@@ -98,34 +98,24 @@ function etagSha256(value: string | null): string | undefined {
   return SHA256_HEX.test(tag) ? tag : undefined;
 }
 
-/** fetch with manual redirects, so the Authorization header never leaves the hub's host. */
-async function request(url: string, headers: Record<string, string>, token: string | undefined, signal: AbortSignal): Promise<Answer> {
-  let current = new URL(url);
-  const origin = current.origin;
+/** The resolve URL through its redirects; the token stays on the endpoint's origin (see hubFetch). */
+async function request(url: string, headers: Record<string, string>, hub: HubOptions, signal: AbortSignal): Promise<Answer> {
   let linkedSha256: string | undefined;
   let linkedBytes: number | undefined;
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    // identity: a compressed body would not match Content-Length, the hub's sizes or a byte Range.
-    const h: Record<string, string> = { ...headers, 'user-agent': 'moxing', 'accept-encoding': 'identity' };
-    if (token && current.origin === origin) h.authorization = `Bearer ${token}`;
-    let response: Response;
-    try {
-      response = await fetch(current, { headers: h, redirect: 'manual', signal });
-    } catch (error) {
-      throw new TransientError(`request failed: ${describe(error)}`, { cause: error });
-    }
+  const onResponse = (response: Response): void => {
     linkedSha256 ??= etagSha256(response.headers.get('x-linked-etag'));
     const linkedSize = Number(response.headers.get('x-linked-size') ?? NaN);
     if (linkedBytes === undefined && Number.isSafeInteger(linkedSize) && linkedSize >= 0) linkedBytes = linkedSize;
-    const location = response.headers.get('location');
-    if (response.status >= 300 && response.status < 400 && location) {
-      await response.body?.cancel();
-      current = new URL(location, current);
-      continue;
-    }
-    return { response, linkedSha256: linkedSha256 ?? etagSha256(response.headers.get('etag')), linkedBytes };
+  };
+  let response: Response;
+  try {
+    // identity: a compressed body would not match Content-Length, the hub's sizes or a byte Range.
+    response = await hubFetch(url, { endpoint: hub.endpoint, token: hub.token, headers: { ...headers, 'accept-encoding': 'identity' }, signal, onResponse });
+  } catch (error) {
+    if (error instanceof MoxingError) throw error;
+    throw new TransientError(`request failed: ${describe(error)}`, { cause: error });
   }
-  throw new MoxingError('DOWNLOAD_FAILED', `${url} redirected more than ${MAX_REDIRECTS} times; check HF_ENDPOINT`);
+  return { response, linkedSha256: linkedSha256 ?? etagSha256(response.headers.get('etag')), linkedBytes };
 }
 
 function describe(error: unknown): string {
@@ -135,30 +125,50 @@ function describe(error: unknown): string {
 }
 
 /**
+ * A definite HTTP answer from the hub (or its CDN) to `url`. Callers tell a missing file by `httpStatus`,
+ * never by the message, whose wording (and any number in it) is for people.
+ */
+export class HubHttpError extends MoxingError {
+  readonly url: string;
+  readonly httpStatus: number;
+  constructor(url: string, httpStatus: number, message: string) {
+    super('DOWNLOAD_FAILED', message);
+    this.url = url;
+    this.httpStatus = httpStatus;
+  }
+}
+
+/** Whether `error` is the hub's 404 (no such repo, revision or file), for `url` when given. */
+export function isNotFound(error: unknown, url?: string): boolean {
+  return error instanceof HubHttpError && error.httpStatus === 404 && (url === undefined || error.url === url);
+}
+
+/**
  * The hub says why in `x-error-code`: RepoNotFound (sent as 401 to anonymous callers, so as not to reveal
  * private repos), GatedRepo, RevisionNotFound, EntryNotFound.
  */
 export function httpFailure(url: string, status: number, statusText: string, token: string | undefined, errorCode: string | null): Error {
   const head = `${url} answered ${status}${statusText ? ` ${statusText}` : ''}`;
+  const fail = (message: string): HubHttpError => new HubHttpError(url, status, message);
   const tokenFix = token
     ? 'HF_TOKEN is set but was refused: check that it is valid and that your account has accepted the model\'s terms'
     : 'if the repo is gated or private, accept its terms on the hub and set HF_TOKEN to an access token';
   switch (errorCode) {
     case 'RepoNotFound':
-      return new MoxingError('DOWNLOAD_FAILED', `${head}: no such repository; check the model name (${tokenFix})`);
+      return fail(`${head}: no such repository; check the model name (${tokenFix})`);
     case 'GatedRepo':
-      return new MoxingError('DOWNLOAD_FAILED', `${head}: the repo is gated; ${token ? tokenFix : 'accept its terms on the hub and set HF_TOKEN to an access token'}`);
+      return fail(`${head}: the repo is gated; ${token ? tokenFix : 'accept its terms on the hub and set HF_TOKEN to an access token'}`);
     case 'RevisionNotFound':
-      return new MoxingError('DOWNLOAD_FAILED', `${head}: no such revision; check the @revision or --revision`);
+      return fail(`${head}: no such revision; check the @revision or --revision`);
     case 'EntryNotFound':
-      return new MoxingError('DOWNLOAD_FAILED', `${head}: the repo has no such file; check --variant and the model's file list`);
+      return fail(`${head}: the repo has no such file; check --variant and the model's file list`);
   }
-  if (status === 401 || status === 403) return new MoxingError('DOWNLOAD_FAILED', `${head}; the repo may not exist, or ${tokenFix}`);
+  if (status === 401 || status === 403) return fail(`${head}; the repo may not exist, or ${tokenFix}`);
   if (status === 404) {
-    return new MoxingError('DOWNLOAD_FAILED', `${head}: the repo, revision or file does not exist there; check the model name and --variant (and HF_ENDPOINT if you use a mirror)`);
+    return fail(`${head}: the repo, revision or file does not exist there; check the model name and --variant (and HF_ENDPOINT if you use a mirror)`);
   }
   if (status === 408 || status === 429 || status >= 500) return new TransientError(head);
-  return new MoxingError('DOWNLOAD_FAILED', head);
+  return fail(head);
 }
 
 async function hashPrefix(path: string, bytes: number): Promise<Hash> {
@@ -183,7 +193,7 @@ async function attemptDownload(url: string, dest: string, partial: string, o: Do
   arm();
   try {
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    const { response, linkedSha256, linkedBytes } = await request(url, headers, o.token, controller.signal);
+    const { response, linkedSha256, linkedBytes } = await request(url, headers, o, controller.signal);
 
     const expectedSha256 = o.expectedSha256?.toLowerCase() ?? linkedSha256;
     if (response.status === 416 && offset > 0) {

@@ -2,8 +2,10 @@
  * A repo's file list at a revision, from the hub's tree API, with sizes and (for LFS files) sha256.
  * Kept in the snapshot's `.moxing/listing.json` so that later runs, and offline runs, know the repo's layout.
  */
+import { MoxingError } from '../errors.js';
 import { readMeta, writeMeta } from './cache.js';
 import { httpFailure } from './download.js';
+import { hubFetch } from './http.js';
 import type { HubOptions } from './options.js';
 
 export interface RepoFile {
@@ -30,21 +32,37 @@ export async function cachedListing(snapshot: string): Promise<RepoListing | und
 }
 
 /**
+ * Pages of a listing followed before giving up. The hub pages its tree at 1000 entries or more, so this is
+ * 100k+ files, far beyond any model repo: a listing that long comes from a misbehaving server.
+ */
+export const MAX_LISTING_PAGES = 1000;
+
+/**
  * Fetches the listing, or returns undefined when the endpoint has no tree API or the request fails for a
  * reason the file downloads will report better (a mirror without the API still serves resolve URLs).
- * A 401/403 is reported at once, since every download would fail the same way.
+ * A 401/403 is reported at once, since every download would fail the same way. Every page is followed
+ * (`Link: <…>; rel="next"`); only a complete listing is cached, and a listing that does not end within
+ * `maxPages` pages (or links back to a page already read) is DOWNLOAD_FAILED, never a partial one saved as
+ * whole. The token travels only to the endpoint's origin, whatever host a Link or redirect names.
  */
-export async function fetchListing(repo: string, revision: string, hub: HubOptions, snapshot: string): Promise<RepoListing | undefined> {
+export async function fetchListing(repo: string, revision: string, hub: HubOptions, snapshot: string, maxPages = MAX_LISTING_PAGES): Promise<RepoListing | undefined> {
   const files: RepoFile[] = [];
-  let next: string | undefined = `${hub.endpoint}/api/models/${repo}/tree/${encodeURIComponent(revision)}?recursive=true&expand=false`;
-  for (let page = 0; next && page < 100; page++) {
+  const first = `${hub.endpoint}/api/models/${repo}/tree/${encodeURIComponent(revision)}?recursive=true&expand=false`;
+  const seen = new Set<string>();
+  let next: string | undefined = new URL(first).href;
+  while (next) {
+    if (seen.has(next)) {
+      throw new MoxingError('DOWNLOAD_FAILED', `the file listing of ${repo}@${revision} at ${first} links back to a page already read (${next}); the endpoint is misbehaving, check HF_ENDPOINT`);
+    }
+    if (seen.size >= maxPages) {
+      throw new MoxingError('DOWNLOAD_FAILED', `the file listing of ${repo}@${revision} at ${first} did not end within ${maxPages} pages; nothing was cached. Check HF_ENDPOINT, or give a local folder with the model's files`);
+    }
+    seen.add(next);
     let response: Response;
     try {
-      response = await fetch(next, {
-        headers: { 'user-agent': 'moxing', ...(hub.token ? { authorization: `Bearer ${hub.token}` } : {}) },
-        signal: AbortSignal.timeout(hub.idleTimeoutMs),
-      });
-    } catch {
+      response = await hubFetch(next, { endpoint: hub.endpoint, token: hub.token, signal: AbortSignal.timeout(hub.idleTimeoutMs) });
+    } catch (error) {
+      if (error instanceof MoxingError) throw error;
       return undefined;
     }
     if (response.status === 401 || response.status === 403) {

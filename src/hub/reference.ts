@@ -20,6 +20,24 @@ export type ModelRef =
 
 // The hub's own rule, loosely: owner and name of letters, digits, '-', '_', '.', not starting with a symbol.
 const REPO_ID = /^[A-Za-z0-9][\w.-]{0,95}\/[A-Za-z0-9_.][\w.-]{0,95}$/;
+// Git's ref rules, loosely: '/'-separated parts of letters, digits, '_', '.', '-', none empty or starting with '.'.
+const REVISION = /^[\w-][\w.-]*(\/[\w-][\w.-]*)*$/;
+
+/**
+ * Whether `name` is a hub repo id `owner/name`. The hub forbids "--" and ".." in repo ids (huggingface_hub's
+ * validate_repo_id), and the cache relies on it: `owner--name` folders split back at their only "--".
+ */
+export function isRepoId(name: string): boolean {
+  return REPO_ID.test(name) && !name.includes('--') && !name.includes('..');
+}
+
+/**
+ * Whether `revision` is a plausible branch, tag or commit. No ".." nor a part starting with ".", as git
+ * requires, which also keeps a revision from naming a folder outside its snapshot (`@..`).
+ */
+export function isRevision(revision: string): boolean {
+  return REVISION.test(revision) && !revision.includes('..');
+}
 
 function isDirectory(path: string): boolean {
   try {
@@ -37,12 +55,15 @@ export function parseModelRef(ref: string): ModelRef {
   const at = text.lastIndexOf('@');
   const name = at > 0 ? text.slice(0, at) : text;
   const revision = at > 0 ? text.slice(at + 1) : undefined;
-  if (revision !== undefined && !/^[\w.\-/]+$/.test(revision)) {
-    throw new MoxingError('MODEL_UNKNOWN', `"${ref}": the revision after @ must be a branch, tag or commit, got "${revision}"`);
+  if (revision !== undefined && !isRevision(revision)) {
+    throw new MoxingError('MODEL_UNKNOWN', `"${ref}": the revision after @ must be a branch, tag or commit (letters, digits, '_', '-', '.', '/', without '..'), got "${revision}"`);
   }
   const alias = catalogEntry(name);
   if (alias) return { kind: 'hub', ref: text, repo: alias.repo, revision, alias };
-  if (REPO_ID.test(name) && !name.includes('..')) return { kind: 'hub', ref: text, repo: name, revision, alias: undefined };
+  if (isRepoId(name)) return { kind: 'hub', ref: text, repo: name, revision, alias: undefined };
+  if (REPO_ID.test(name)) {
+    throw new MoxingError('MODEL_UNKNOWN', `"${ref}" is not a valid hub repo id: the hub forbids "--" and ".." in repo ids; check the owner/name spelling`);
+  }
 
   const looksLikePath = /^(\.{1,2}[\\/]|[\\/~]|[A-Za-z]:[\\/])/.test(text) || name.split('/').length > 2;
   const close = closeAliases(name);

@@ -5,9 +5,9 @@
  */
 import { access } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { MoxingError, isMoxingError } from '../errors.js';
+import { MoxingError } from '../errors.js';
 import { readMeta, snapshotDir, writeMeta } from './cache.js';
-import { downloadFile } from './download.js';
+import { downloadFile, isNotFound } from './download.js';
 import { externalDataFiles } from './external.js';
 import { cachedListing, fetchListing, type RepoListing } from './listing.js';
 import { resolveHubOptions, type HubOptions } from './options.js';
@@ -169,7 +169,7 @@ async function fetchAll(repo: string, revision: string, dir: string, paths: read
       });
     } catch (error) {
       // Without a listing, optional files are tried and a 404 just means the repo has none.
-      if (!required.has(path) && isMoxingError(error, 'DOWNLOAD_FAILED') && / 404\b/.test(error.message)) continue;
+      if (!required.has(path) && isNotFound(error)) continue;
       throw error;
     }
   }

@@ -6,8 +6,9 @@
  * in the same repo, or the catalogue's `_timestamped` sibling repo.
  */
 import { join } from 'node:path';
-import { MoxingError, isMoxingError } from '../errors.js';
+import { MoxingError } from '../errors.js';
 import { snapshotDir } from './cache.js';
+import { isNotFound, resolveUrl } from './download.js';
 import { cachedListing, fetchListing } from './listing.js';
 import { resolveHubOptions, type HubOptions } from './options.js';
 import { parseModelRef, type ModelRef } from './reference.js';
@@ -207,7 +208,8 @@ export async function resolveWhisperModel(ref: string | ModelRef, options: Resol
     await ensureFiles(location, { ...ensureOptions, files: merged.required });
     return toModel(location, asTimestamped(merged), variant);
   } catch (error) {
-    const mergedMissing = isMoxingError(error, 'DOWNLOAD_FAILED') && / 404\b/.test(error.message) && error.message.includes(encodeURI(merged.decoders[0]));
+    // Only the hub's 404 for the merged graph itself means "this repo has the split pair instead".
+    const mergedMissing = isNotFound(error, resolveUrl(hub.endpoint, parsed.repo, location.revision ?? hub.revision, merged.decoders[0]));
     if (!mergedMissing || wantTimestampedFile) throw error;
   }
   const split = whisperFiles(variant, 'split');

@@ -1,3 +1,3 @@
-export { loadSession, releaseSessions, resolveRuntimeOptions, cudaAvailable, DEFAULT_RUNTIME } from './session.js';
+export { loadSession, loadSessionFromBytes, releaseSessions, resolveRuntimeOptions, cudaAvailable, DEFAULT_RUNTIME } from './session.js';
 export type { Device, RuntimeOptions } from './session.js';
 export { Tensor, float32, int64, bool, emptyFloat32, rowOf, inputShapes } from './tensor.js';

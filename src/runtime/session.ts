@@ -86,8 +86,25 @@ export function loadSession(path: string, options: RuntimeOptions = {}): Promise
   return session;
 }
 
-async function createSession(path: string, options: Required<RuntimeOptions>): Promise<ort.InferenceSession> {
-  if (!existsSync(path)) throw new MoxingError('MODEL_INVALID', `model file not found: ${path}; check the path, or fetch the model with \`moxing pull\``);
+/**
+ * Loads (once per process, per `key` and option set) a model built in memory, such as a graph rewritten at load
+ * time; `build` runs only when no session for `key` is cached.
+ */
+export function loadSessionFromBytes(key: string, build: () => Uint8Array | Promise<Uint8Array>, options: RuntimeOptions = {}): Promise<ort.InferenceSession> {
+  const resolved = resolveRuntimeOptions(options);
+  const cacheKey = JSON.stringify(['bytes', key, resolved]);
+  let session = cache.get(cacheKey);
+  if (!session) {
+    // A build failure is a MODEL_INVALID from the builder; like a failed load, it is not cached.
+    session = Promise.resolve().then(build).then((bytes) => createSession(bytes, resolved, key));
+    cache.set(cacheKey, session);
+    session.catch(() => cache.delete(cacheKey));
+  }
+  return session;
+}
+
+async function createSession(source: string | Uint8Array, options: Required<RuntimeOptions>, label = String(source)): Promise<ort.InferenceSession> {
+  if (typeof source === 'string' && !existsSync(source)) throw new MoxingError('MODEL_INVALID', `model file not found: ${label}; check the path, or fetch the model with \`moxing pull\``);
   if (options.device === 'cuda' && !cudaAvailable()) {
     throw new MoxingError(
       'DEVICE_UNAVAILABLE',
@@ -96,15 +113,16 @@ async function createSession(path: string, options: Required<RuntimeOptions>): P
     );
   }
   try {
-    return await ort.InferenceSession.create(path, {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: options.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
       intraOpNumThreads: options.intraOpThreads,
       interOpNumThreads: options.interOpThreads,
       graphOptimizationLevel: options.graphOptimization,
       executionMode: 'sequential',
-    });
+    };
+    return await (typeof source === 'string' ? ort.InferenceSession.create(source, sessionOptions) : ort.InferenceSession.create(source, sessionOptions));
   } catch (cause) {
-    throw new MoxingError('MODEL_INVALID', `ONNX Runtime could not load ${path}: ${(cause as Error).message}`, { cause });
+    throw new MoxingError('MODEL_INVALID', `ONNX Runtime could not load ${label}: ${(cause as Error).message}`, { cause });
   }
 }
 

@@ -2,8 +2,8 @@
  * The image routes, as one fastify plugin: `POST /v1/images/embeddings`, `/v1/images/search` and
  * `/v1/images/classify`. Images travel as base64 (optionally as data URLs) in JSON bodies. Bodies are
  * checked with zod (the same schemas give the routes' JSON schemas); every failure is a MoxingError answered
- * as `{ error: { code, message } }` with the code's status. Models, the index and classifiers load lazily,
- * once, and are released when the app closes.
+ * as `{ error: { code, message } }` with the code's status. Models and the index load lazily, once, and
+ * are released when the app closes; training features sit in a small cache checked against the folder.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -15,10 +15,9 @@ import {
   DEFAULT_KNN,
   embedImages,
   POOLINGS,
-  trainImageClassifier,
+  TrainingSetCache,
   VisionModel,
   type ClassifyMethod,
-  type ImageClassifier,
   type VisionModelOptions,
 } from '../vision/index.js';
 
@@ -89,7 +88,8 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
   const o = { ...DEFAULT_IMAGES_PLUGIN, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ImagesPluginOptions & typeof DEFAULT_IMAGES_PLUGIN;
   const allowed = new Set([o.model, ...(o.allowedModels ?? [])]);
   const models = new Map<string, Promise<VisionModel>>();
-  const classifiers = new Map<string, Promise<ImageClassifier>>();
+  // Bounded, and re-embeds the training folder when its images change on disk.
+  const training = new TrainingSetCache();
   let index: Promise<VectorIndex> | undefined;
 
   const model = (name: string | undefined): Promise<VisionModel> => {
@@ -151,15 +151,7 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
     const images = decodeAll(body.images);
     const m = await model(undefined);
     const method = body.method as ClassifyMethod;
-    // k and temperature only shape the k-NN vote; a linear probe is trained once whatever they are.
-    const key = method === 'linear' ? method : JSON.stringify([method, body.k, body.temperature]);
-    let training = classifiers.get(key);
-    if (!training) {
-      training = trainImageClassifier(m, o.classifyTrainDir, { method, knn: { k: body.k, temperature: body.temperature } });
-      classifiers.set(key, training);
-      training.catch(() => classifiers.delete(key));
-    }
-    const classifier = await training;
+    const classifier = await training.classifier(m, o.classifyTrainDir, { method, knn: { k: body.k, temperature: body.temperature } });
     const vectors = await embedImages(m, images, { pool: classifier.pool });
     return {
       method,

@@ -144,7 +144,7 @@ export class HnswIndex implements VectorIndex {
     for (const r of records) this.checkVector(r.vector, r.key);
     const labels: { label: number; fresh: boolean }[] = [];
     this.db.transaction(() => {
-      this.markDirty();
+      this.writeDirtyMark();
       for (const r of records) {
         const blob = vectorBlob(r.vector);
         const metadata = r.metadata ? JSON.stringify(r.metadata) : null;
@@ -157,28 +157,36 @@ export class HnswIndex implements VectorIndex {
         }
       }
     })();
-    // Counted after the commit, so a rolled-back transaction leaves the count right.
+    // The graph and the counters change only after the commit: a rolled-back transaction leaves them as the table is.
+    this.dirty = true;
     this.live += labels.filter((l) => l.fresh).length;
-    this.ensureCapacity(this.graph.getCurrentCount() + records.length);
-    // Re-adding an existing label updates its vector in place; a new label may take the slot of a deleted one.
-    records.forEach((r, i) => this.graph.addPoint(Array.from(r.vector), labels[i].label, labels[i].fresh));
+    this.syncGraph(() => {
+      this.ensureCapacity(this.graph.getCurrentCount() + records.length);
+      // Re-adding an existing label updates its vector in place; a new label may take the slot of a deleted one.
+      records.forEach((r, i) => this.graph.addPoint(Array.from(r.vector), labels[i].label, labels[i].fresh));
+    });
   }
 
   async remove(keys: readonly string[]): Promise<number> {
     this.assertOpen();
-    let removed = 0;
+    const labels: number[] = [];
     this.db.transaction(() => {
       for (const key of keys) {
         const row = this.statements.byKey.get(key);
         if (!row) continue;
-        if (removed === 0) this.markDirty();
+        if (labels.length === 0) this.writeDirtyMark();
         this.statements.remove.run(row.label);
-        this.graph.markDelete(row.label);
-        removed++;
+        labels.push(row.label);
       }
     })();
-    this.live -= removed;
-    return removed;
+    if (labels.length === 0) return 0;
+    // Marked in the graph after the commit, as in upsert: a failed delete must not hide items the table keeps.
+    this.dirty = true;
+    this.live -= labels.length;
+    this.syncGraph(() => {
+      for (const label of labels) this.graph.markDelete(label);
+    });
+    return labels.length;
   }
 
   async get(key: string): Promise<VectorRecord | null> {
@@ -269,10 +277,21 @@ export class HnswIndex implements VectorIndex {
     if (needed > max) this.graph.resizeIndex(Math.max(needed, max * 2));
   }
 
-  private markDirty(): void {
-    if (this.dirty) return;
-    this.statements.setMeta.run('dirty', '1');
-    this.dirty = true;
+  /**
+   * Writes the dirty mark inside the caller's transaction. `this.dirty` is set by the caller after the commit:
+   * set here, a rollback would leave it true while the table says clean, and later changes would skip the mark.
+   */
+  private writeDirtyMark(): void {
+    if (!this.dirty) this.statements.setMeta.run('dirty', '1');
+  }
+
+  /** Applies a committed change to the graph; if hnswlib fails part-way, the graph is rebuilt from the table. */
+  private syncGraph(apply: () => void): void {
+    try {
+      apply();
+    } catch {
+      this.graph = this.rebuild();
+    }
   }
 
   private checkVector(vector: Float32Array, what: string): void {

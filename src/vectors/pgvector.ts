@@ -150,7 +150,7 @@ async function setUp(pool: Pool, table: string, options: PgVectorOptions): Promi
   let dim: number;
   if (rows.length === 0) {
     if (!(Number.isInteger(options.dim) && (options.dim as number) > 0)) {
-      throw new MoxingError('NOT_FOUND', `no pgvector index in table ${table}; create it by indexing with a model first`);
+      throw new MoxingError('NOT_FOUND', `no pgvector index in table ${table}; build one first with \`moxing index DIR --index postgres://… --table ${table}\``);
     }
     dim = options.dim as number;
     await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (key TEXT PRIMARY KEY, metadata JSONB, embedding vector(${dim}) NOT NULL)`);

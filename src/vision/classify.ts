@@ -61,11 +61,21 @@ export function classifierFromVectors(data: LabeledVectors, method: ClassifyMeth
   return { method, pool, classes: probe.classes, report: probe.report, predict: (v) => probe.predict(v) };
 }
 
+/** L2-normalised features of listed training images, with their labels. */
+export async function embedTrainingSet(
+  model: VisionModel,
+  images: { readonly paths: readonly string[]; readonly labels: readonly string[] },
+  pool: Pooling,
+  options: Partial<Omit<EmbedOptions, 'pool' | 'normalize'>> = {},
+): Promise<LabeledVectors> {
+  const vectors = await embedImages(model, images.paths, { batchSize: options.batchSize, onProgress: options.onProgress, pool, normalize: true });
+  return { vectors, labels: [...images.labels] };
+}
+
 /** Embeds a folder of class subfolders and trains the chosen classifier on it. */
 export async function trainImageClassifier(model: VisionModel, trainDir: string, options: TrainClassifierOptions = {}): Promise<ImageClassifier> {
   const method = options.method ?? 'knn';
   const pool = options.pool ?? DEFAULT_CLASSIFY_POOL[method];
-  const { paths, labels } = await listLabeledImages(trainDir);
-  const vectors = await embedImages(model, paths, { ...options, pool, normalize: true });
-  return classifierFromVectors({ vectors, labels }, method, pool, options);
+  const features = await embedTrainingSet(model, await listLabeledImages(trainDir), pool, options);
+  return classifierFromVectors(features, method, pool, options);
 }

@@ -35,3 +35,34 @@ test('formatting round-trips through parsing at three digits', () => {
   assert.equal(formatSeconds(3 * 86400), '3 days');
   assert.equal(formatSeconds(8e-6), '8 µs');
 });
+
+test('unit boundaries: the rounded mantissa never reaches the next unit', () => {
+  const cases: [(v: number) => string, number, string][] = [
+    [formatCount, 999, '999'],
+    [formatCount, 999.6, '1k'],
+    [formatCount, 999_499, '999k'],
+    [formatCount, 999_500, '1M'],
+    [formatCount, 999_999, '1M'],
+    [formatCount, -999_999, '-1M'],
+    [formatCount, 999_999_999_999, '1T'],
+    [formatCount, 1_000_000, '1M'],
+    [formatCount, 0, '0'],
+    [formatCount, 0.5, '0.5'],
+    [formatBytes, 999_999, '1 MB'],
+    [formatBytes, 999_999_999, '1 GB'],
+    [formatBytes, 999, '999 B'],
+    [formatBytes, 0, '0 B'],
+    [formatSeconds, 59.99, '1 min'],
+    [formatSeconds, 59.9, '59.9 s'],
+    [formatSeconds, 3599.9, '1 h'],
+    [formatSeconds, 86_399, '1 days'],
+    [formatSeconds, 0.9999, '1 s'],
+    [formatSeconds, 0.0009999, '1 ms'],
+    [formatSeconds, 86400 * 365 - 1, '1 years'],
+    [formatSeconds, 0, '0 µs'],
+  ];
+  for (const [format, value, expected] of cases) assert.equal(format(value), expected, `${format.name}(${value})`);
+  // Two digits move the boundary: 995 rounds to 1.0e3.
+  assert.equal(formatCount(995, 2), '1k');
+  assert.equal(formatCount(994, 2), '990');
+});

@@ -60,6 +60,9 @@ describe('moxing pull and moxing models', () => {
     const again = await moxing(['pull', 'whisper-tiny', '--variant', 'q8'], { ...env, MOXING_OFFLINE: '1' });
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /whisper-tiny \(onnx-community\/whisper-tiny@main, whisper, q8\)/);
+    // Sizes in decimal units at a readable scale (calc's formatBytes): small files are not "0.0 MB".
+    assert.match(again.stdout, /^ {2}onnx\/encoder_model_quantized\.onnx {2}65\.5 kB$/m);
+    assert.match(again.stdout, /^ {2}config\.json {2}22 B$/m);
     await rm(join(snap, 'tokenizer.json'));
     const missing = await moxing(['pull', 'whisper-tiny', '--variant', 'q8'], { ...env, HF_HUB_OFFLINE: '1' });
     assert.equal(missing.code, 1);
@@ -79,6 +82,9 @@ describe('moxing pull and moxing models', () => {
     const absent = await moxing(['pull', 'acme/absent'], env);
     assert.equal(absent.code, 1);
     assert.match(absent.stderr, /acme\/absent\/resolve\/main\/.* answered 401.*no such repository; check the model name/);
+    const dashes = await moxing(['pull', 'acme/my--model'], env);
+    assert.equal(dashes.code, 1);
+    assert.match(dashes.stderr, /^moxing: "acme\/my--model" is not a valid hub repo id: the hub forbids "--" and "\.\." in repo ids/);
 
   });
 });

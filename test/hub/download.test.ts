@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { downloadFile, resolveHubOptions, resolveUrl } from '../../src/hub/index.js';
+import { downloadFile, HubHttpError, isNotFound, resolveHubOptions, resolveUrl } from '../../src/hub/index.js';
 import { isMoxingError } from '../../src/errors.js';
 import { seededBytes, sha256, startFakeHub, type FakeHub } from './fake-hub.js';
 
@@ -114,6 +114,11 @@ describe('downloadFile against a local fake hub', () => {
       assert.ok(e.message.includes(url), e.message);
       assert.match(e.message, /404/);
       assert.match(e.message, /no such file; check --variant/);
+      // Callers tell a missing file by the HTTP status the error carries, not by its wording.
+      assert.ok(e instanceof HubHttpError);
+      assert.equal(e.httpStatus, 404);
+      assert.equal(e.url, url);
+      assert.ok(isNotFound(e, url) && !isNotFound(e, `${url}x`));
       return true;
     });
     assert.equal(hub.requests.length - before, 1);

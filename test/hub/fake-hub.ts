@@ -1,7 +1,8 @@
 /**
  * A stand-in for the Hugging Face hub on 127.0.0.1 (test helper, not a test): the resolve route with the
  * hub's LFS behaviour (302 to a CDN on another origin, x-linked-etag / x-linked-size), Range requests,
- * the tree API, and knobs for failures: dropped connections, ignored Range, wrong sha256, 401s.
+ * the tree API (paged with Link headers on request), and knobs for failures: dropped connections, ignored
+ * Range, wrong sha256, 401s, redirects and next-page links to another server.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -39,6 +40,14 @@ export interface FakeHub {
   noTreeApi: boolean;
   /** Token the hub demands; requests without it get 401. */
   requiredToken: string | undefined;
+  /** Page the tree API at this many entries, with `Link: <…&cursor=N>; rel="next"` as the hub does. */
+  treePageSize: number | undefined;
+  /** Origin the tree's next-page links point at (another server, to check where the token goes). @default this hub */
+  treeNextBase: string | undefined;
+  /** Every next-page link points back at the page itself, as a broken server's might. */
+  treeLinkLoop: boolean;
+  /** Answer the tree API with a 302 to the same path on this origin. */
+  treeRedirectTo: string | undefined;
   close(): Promise<void>;
 }
 
@@ -121,19 +130,32 @@ export async function startFakeHub(repos: Record<string, Record<string, FakeFile
     }
     const tree = url.pathname.match(/^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/);
     if (tree) {
+      if (hub.treeRedirectTo) {
+        res.writeHead(302, { location: `${hub.treeRedirectTo}${req.url ?? '/'}` }).end();
+        return log(302);
+      }
       const repo = files.get(tree[1]);
       if (!repo || hub.noTreeApi || tree[2] !== 'main') {
         res.writeHead(404).end();
         return log(404);
       }
-      const entries = [...repo.entries()].map(([path, f]) => ({
+      const all = [...repo.entries()].map(([path, f]) => ({
         type: 'file',
         path,
         size: f.bytes.length,
         oid: 'x'.repeat(40),
         ...(isLfs(path, f) ? { lfs: { oid: f.claimedSha256 ?? sha256(f.bytes), size: f.bytes.length, pointerSize: 130 } } : {}),
       }));
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(entries));
+      const size = hub.treePageSize;
+      const cursor = Number(url.searchParams.get('cursor') ?? 0);
+      const entries = size ? all.slice(cursor, cursor + size) : all;
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (size && cursor + size < all.length) {
+        const next = new URL(req.url ?? '/', hub.treeNextBase ?? hub.endpoint);
+        if (!hub.treeLinkLoop) next.searchParams.set('cursor', String(cursor + size));
+        headers.link = `<${next.href}>; rel="next"`;
+      }
+      res.writeHead(200, headers).end(JSON.stringify(entries));
       return log(200);
     }
     const resolve = url.pathname.match(/^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/);
@@ -171,6 +193,10 @@ export async function startFakeHub(repos: Record<string, Record<string, FakeFile
     ignoreRange: false,
     noTreeApi: false,
     requiredToken: undefined,
+    treePageSize: undefined,
+    treeNextBase: undefined,
+    treeLinkLoop: false,
+    treeRedirectTo: undefined,
     async close() {
       hubServer.closeAllConnections();
       cdn.closeAllConnections();

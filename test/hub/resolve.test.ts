@@ -137,6 +137,7 @@ describe('hub models through the cache', () => {
     hub = await startFakeHub({
       'onnx-community/whisper-tiny': whisperRepo('both', '_quantized'),
       'acme/split-only': whisperRepo('split'),
+      'acme/both': whisperRepo('both'),
       'acme/big': withData,
       'onnx-community/whisper-base': whisperRepo('merged'),
       'onnx-community/whisper-base_timestamped': whisperRepo('merged'),
@@ -199,6 +200,28 @@ describe('hub models through the cache', () => {
       await rm(join(cache, 'models', 'acme--split-only'), { recursive: true });
       const m3 = await resolveWhisperModel('acme/split-only', opts());
       assert.equal(m3.decoder.kind, 'split');
+    } finally {
+      hub.noTreeApi = false;
+    }
+  });
+
+  it('falls back to the split pair only on a 404 for the merged graph, not on a failure whose message says 404', async () => {
+    // No tree API, so the merged layout is tried first. The merged graph's connection drops after exactly
+    // 404 bytes: a transient failure whose message reads "byte 404", which is no missing file.
+    hub.noTreeApi = true;
+    const snap = join(cache, 'models', 'acme--both', 'main');
+    const partial = join(snap, 'onnx', 'decoder_model_merged.onnx.incomplete');
+    hub.dropNext('onnx/decoder_model_merged.onnx', 1, 404, async () => ((await readFile(partial).catch(() => Buffer.alloc(0))).length >= 404));
+    try {
+      await assert.rejects(resolveWhisperModel('acme/both', { ...opts(), maxAttempts: 1 }), (e: unknown) => {
+        assert.ok(isMoxingError(e, 'DOWNLOAD_FAILED'));
+        assert.match(e.message, /decoder_model_merged\.onnx after 1 attempts .*byte 404\b/);
+        return true;
+      });
+      assert.ok(!(await readdir(join(snap, 'onnx'))).includes('decoder_model.onnx'), 'the split pair was not fetched instead');
+      // The retry resumes the merged graph and uses it.
+      const m = await resolveWhisperModel('acme/both', opts());
+      assert.equal(m.decoder.kind, 'merged');
     } finally {
       hub.noTreeApi = false;
     }

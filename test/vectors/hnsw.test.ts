@@ -105,6 +105,43 @@ describe('embedded HNSW index', () => {
     assert.deepEqual((await small.search(Float32Array.from([1, 0.2]), 50)).map((h) => h.key), ['a', 'b']);
     await small.close();
   });
+
+  test('a rolled-back remove or upsert leaves the graph, the count and the dirty mark as the table is', async () => {
+    const where = join(root, 'rollback');
+    const data = randomVectors(11, 20, 8);
+    const index = HnswIndex.open(where, { dim: 8 });
+    await index.upsert(data.map((v, i) => ({ key: `k${i}`, vector: v })));
+    await index.save();
+    // A second connection adds triggers that make SQLite abort part-way through a transaction.
+    const side = new Database(join(where, 'index.sqlite'));
+    side.exec(`CREATE TRIGGER no_delete BEFORE DELETE ON items WHEN OLD.key = 'k5' BEGIN SELECT RAISE(ABORT, 'refused'); END;
+               CREATE TRIGGER no_insert BEFORE INSERT ON items WHEN NEW.key = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END;`);
+    const dirtyMark = (): string | undefined => side.prepare<[], { value: string }>("SELECT value FROM meta WHERE name = 'dirty'").get()?.value;
+    const found = async (i: number): Promise<boolean> => (await index.search(data[i], 1))[0]?.key === `k${i}`;
+
+    // k1 is deleted before k5 aborts the transaction: k1 must still be in the table and findable.
+    await assert.rejects(index.remove(['k1', 'k5']), /refused/);
+    assert.equal(await index.count(), 20);
+    assert.ok(await index.get('k1'));
+    assert.ok(await found(1), 'k1 is still searchable');
+
+    // The update of k2 is rolled back with the failed insert: the graph keeps k2's old vector.
+    await assert.rejects(index.upsert([{ key: 'k2', vector: data[3] }, { key: 'bad', vector: data[4] }]), /refused/);
+    assert.deepEqual(Array.from((await index.get('k2'))!.vector), Array.from(data[2]));
+    assert.ok(await found(2));
+    assert.equal(await index.count(), 20);
+    assert.equal(dirtyMark(), '0', 'nothing committed, still clean');
+
+    // The failures must not leave a "dirty" flag in memory that skips the mark for the next real change.
+    side.exec('DROP TRIGGER no_delete; DROP TRIGGER no_insert;');
+    assert.equal(await index.remove(['k1']), 1);
+    assert.equal(dirtyMark(), '1', 'a committed change marks the table dirty until the graph is saved');
+    assert.equal(await index.count(), 19);
+    assert.notEqual((await index.search(data[1], 1))[0].key, 'k1');
+    await index.close();
+    assert.equal(dirtyMark(), '0');
+    side.close();
+  });
 });
 
 describe('near-duplicate groups', () => {

@@ -6,17 +6,14 @@
  *   contiguous cut and its times map back by one offset); a region longer than the limit is cut into pieces.
  * - `findWindows` runs Silero VAD over a stream of the input (one pass, only the per-frame probabilities
  *   kept: 31 numbers a second) and returns the windows.
- * - `WindowReader` reads the windows' samples from a second stream of the input, holding only the chunks
- *   that overlap the window being read.
+ * - `WindowReader` (batched-mel.ts) reads the windows' samples from a second stream of the input, holding
+ *   only the chunks that overlap the window being read.
  */
 import { N_SAMPLES, SAMPLE_RATE, SileroVad, DEFAULT_VAD_RUNTIME, speechRegions, type SpeechRegion, type VadOptions } from '../../audio/index.js';
-import { MoxingError } from '../../errors.js';
+import type { AudioWindow } from './batched-mel.js';
 
-/** A cut of the original audio decoded as one Whisper window, in samples (`end` exclusive). */
-export interface AudioWindow {
-  readonly start: number;
-  readonly end: number;
-}
+// Reading and mel live in batched-mel.ts, which the mel worker loads without the VAD and ONNX Runtime.
+export { WindowReader, type AudioWindow } from './batched-mel.js';
 
 /** WhisperX `merge_chunks` over speech regions: windows of at most `maxSamples` (30 s) of the original audio. */
 export function mergeSpeechRegions(regions: readonly SpeechRegion[], maxSamples: number = N_SAMPLES): AudioWindow[] {
@@ -82,52 +79,6 @@ export async function findWindows(chunks: AsyncIterable<Float32Array>, vad: Requ
   }
   const speech = speechRegions(probs, totalSamples, vad);
   return { windows: mergeSpeechRegions(speech), totalSamples, speech };
-}
-
-/** Reads ordered, non-overlapping windows from a chunk stream, dropping chunks once behind the reader. */
-export class WindowReader {
-  private readonly held: Float32Array[] = [];
-  /** Sample offset of held[0]. */
-  private heldStart = 0;
-  private heldEnd = 0;
-  private done = false;
-  private readonly iterator: AsyncIterator<Float32Array>;
-
-  constructor(chunks: AsyncIterable<Float32Array>) {
-    this.iterator = chunks[Symbol.asyncIterator]();
-  }
-
-  /** The samples [start, end) (zero past the input's end); `start` must not go back. */
-  async read(window: AudioWindow): Promise<Float32Array> {
-    if (window.start < this.heldStart) throw new MoxingError('INTERNAL', `WindowReader: window at ${window.start} is before ${this.heldStart}`);
-    while (this.heldEnd < window.end && !this.done) {
-      const next = await this.iterator.next();
-      if (next.done) this.done = true;
-      else {
-        this.held.push(next.value);
-        this.heldEnd += next.value.length;
-      }
-    }
-    while (this.held.length > 0 && this.heldStart + this.held[0].length <= window.start) {
-      this.heldStart += (this.held.shift() as Float32Array).length;
-    }
-    const out = new Float32Array(window.end - window.start);
-    let at = this.heldStart;
-    for (const chunk of this.held) {
-      const from = Math.max(window.start, at);
-      const to = Math.min(window.end, at + chunk.length);
-      if (to > from) out.set(chunk.subarray(from - at, to - at), from - window.start);
-      at += chunk.length;
-      if (at >= window.end) break;
-    }
-    return out;
-  }
-
-  /** Stops the underlying stream (closes the file or ffmpeg). */
-  async close(): Promise<void> {
-    if (!this.done) await this.iterator.return?.();
-    this.done = true;
-  }
 }
 
 /** Seconds, rounded to the 10 ms of a mel frame. */

@@ -10,16 +10,19 @@
  * once), so `conditionOnPreviousText` has no effect; `initialPrompt` primes every window.
  *
  * Memory is flat in the input's length: a file is streamed twice (once through the VAD, keeping 31
- * probabilities a second; once to read the windows), never held whole. Reading and mel of the next batch are
- * started before the model runs on the current one (file reads and ffmpeg proceed meanwhile).
+ * probabilities a second; once to read the windows), never held whole. Reading and mel of the next batch
+ * run in a worker thread (batched-prefetch.ts) while the model runs on the current one: ONNX Runtime holds
+ * the main thread for the length of each run, so only another thread can overlap it.
  */
-import { HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE, logMelSpectrogram, padOrTrim, streamAudio, type MelBins } from '../../audio/index.js';
+import { HOP_LENGTH, N_SAMPLES, SAMPLE_RATE, streamAudio, type MelBins } from '../../audio/index.js';
 import { MoxingError } from '../../errors.js';
 import { float32 } from '../../runtime/index.js';
 import { pyStrip } from '../../text/index.js';
 import type { Segment, TranscriptionResult } from '../types.js';
 import { DEFAULT_BATCHED, resolveBatchedOptions, type BatchedOptions, type BatchedSettings } from './batched-options.js';
-import { WindowReader, findWindows, windowSeconds, type AudioWindow } from './batched-windows.js';
+import { aheadByOne, melBatch, type MelBatch, type WindowReader } from './batched-mel.js';
+import { MelWorker } from './batched-prefetch.js';
+import { findWindows, windowSeconds, type AudioWindow } from './batched-windows.js';
 import { gatherRows } from './decoder-runner.js';
 import { DecodingTask, decodeText, type DecodingOptions, type DecodingResult } from './decode.js';
 import type { AudioFeatures } from './encoder.js';
@@ -35,12 +38,15 @@ export type BatchedModel = Omit<TranscriptionModel, 'encode'> & {
   encode(mel: Float32Array, batch: number): Promise<AudioFeatures>;
 };
 
-/** Windows to decode and where their audio comes from. */
-export interface WindowSource {
+/**
+ * Windows to decode and where their mel comes from: a reader of their samples (mel computed on this
+ * thread, the next batch's started before the model runs), or the batches already on their way (MelWorker
+ * with aheadByOne). The caller closes the reader or the worker.
+ */
+export type WindowSource = {
   readonly windows: readonly AudioWindow[];
   readonly totalSamples: number;
-  readonly reader: WindowReader;
-}
+} & ({ readonly reader: WindowReader } | { readonly batches: AsyncIterable<MelBatch> });
 
 /** transcribeStream's batched branch: loads the model, finds the windows, decodes them in batches. */
 export async function* transcribeBatchedStream(
@@ -56,23 +62,21 @@ export async function* transcribeBatchedStream(
     options.model instanceof WhisperModel
       ? options.model
       : await WhisperModel.load(options.model ?? DEFAULT_TRANSCRIBE.model, { variant: options.variant, runtime: options.runtime, hub: options.hub });
-  const chunks = (): AsyncIterable<Float32Array> => (input instanceof Float32Array ? inMemoryChunks(input) : streamAudio(input));
-  const { windows, totalSamples } = await findWindows(chunks(), batched.vad);
-  const reader = new WindowReader(chunks());
+  const chunks = input instanceof Float32Array ? inMemoryChunks(input) : streamAudio(input);
+  // Started before the VAD pass, so that its start-up (a thread, the audio modules) overlaps that pass.
+  const worker = new MelWorker(input, model.dims.nMels as MelBins);
   try {
-    return yield* transcribeWindows(model, { windows, totalSamples, reader }, settings, batched, options);
+    const { windows, totalSamples } = await findWindows(chunks, batched.vad);
+    const batches = aheadByOne(windows, batched.batchSize, (batch) => worker.prepare(batch));
+    return yield* transcribeWindows(model, { windows, totalSamples, batches }, settings, batched, options);
   } finally {
-    await reader.close();
+    // Also when the consumer stops early or decoding throws: the worker stops reading and ends.
+    await worker.close();
   }
 }
 
 async function* inMemoryChunks(samples: Float32Array): AsyncGenerator<Float32Array> {
   for (let s = 0; s < samples.length; s += N_SAMPLES) yield samples.subarray(s, s + N_SAMPLES);
-}
-
-interface PreparedBatch {
-  readonly windows: readonly AudioWindow[];
-  readonly mel: Float32Array;
 }
 
 /** The batched loop over `source.windows` with a loaded model; yields one segment per window with text. */
@@ -86,17 +90,10 @@ export async function* transcribeWindows(
   const { tokenizer, dims } = model;
   const { windows } = source;
   const totalSeconds = source.totalSamples / SAMPLE_RATE;
-  const windowSize = dims.nMels * N_FRAMES;
-
-  const prepare = async (first: number): Promise<PreparedBatch> => {
-    const batch = windows.slice(first, first + b.batchSize);
-    const mel = new Float32Array(batch.length * windowSize);
-    for (let i = 0; i < batch.length; i++) {
-      const samples = await source.reader.read(batch[i]);
-      mel.set(logMelSpectrogram(padOrTrim(samples), dims.nMels as MelBins).data, i * windowSize);
-    }
-    return { windows: batch, mel };
-  };
+  const batches =
+    'batches' in source
+      ? source.batches
+      : aheadByOne(windows, b.batchSize, (batch) => melBatch(batch, dims.nMels as MelBins, (w) => source.reader.read(w)));
 
   // Without speech there is nothing to detect a language from.
   let language = givenLanguage(s, model) ?? (windows.length === 0 ? 'en' : undefined);
@@ -114,13 +111,7 @@ export async function* transcribeWindows(
   const optionsAt = (t: number): DecodingOptions => ({ ...windowDecodingOptions(s, language, t, prompt), withoutTimestamps: true });
 
   const segments: Segment[] = [];
-  let next: Promise<PreparedBatch> | undefined = windows.length > 0 ? prepare(0) : undefined;
-  for (let first = 0; next; first += b.batchSize) {
-    const batch = await next;
-    // Start reading the next batch now: its I/O proceeds while the model runs.
-    next = first + b.batchSize < windows.length ? prepare(first + b.batchSize) : undefined;
-    // Awaited on the next turn; until then a failure must not surface as an unhandled rejection.
-    next?.catch(() => undefined);
+  for await (const batch of batches) {
     const features = await encodeBatch(model, batch.mel, batch.windows.length, b.encoderBatchSize);
     if (language === undefined) {
       const [detected] = await detectLanguage(model.createRunner(features, [0]), tokenizer.sot, tokenizer.languageTokens);

@@ -28,6 +28,8 @@ export { DEFAULT_BATCHED, resolveBatchedOptions } from './batched-options.js';
 export type { BatchedOptions, BatchedSettings } from './batched-options.js';
 export { mergeSpeechRegions, fixedWindows, findWindows, WindowReader } from './batched-windows.js';
 export type { AudioWindow, FoundWindows } from './batched-windows.js';
+export { aheadByOne, melBatch, windowSamples, type MelBatch } from './batched-mel.js';
+export { MelWorker, type MelWorkerOptions } from './batched-prefetch.js';
 export { addWordTimestamps, getEnd, defaultAlignmentHeads, requireCrossAttentions, DEFAULT_WORD_TIMING } from './timing.js';
 export type { WordTimingOptions, TimedSegment } from './timing.js';
 export { resolveAlignmentHeads, timeWindowWords, skipHallucinations, isSegmentAnomaly, wordAnomalyScore } from './word-timestamps.js';

@@ -24,9 +24,10 @@
  *    on a single timestamp, moves seek to `round(lastWordEnd * 100)` (openai `transcribe.py`).
  */
 import { MoxingError } from '../../errors.js';
+import { HOP_LENGTH, SAMPLE_RATE } from '../../audio/constants.js';
 
 /** Audio frames per second of Whisper's encoder output (openai TOKENS_PER_SECOND: 16000 / 160 / 2). */
-export const ATTENTION_FRAMES_PER_SECOND = 50;
+export const ATTENTION_FRAMES_PER_SECOND = SAMPLE_RATE / (HOP_LENGTH * 2);
 
 export interface WordTimingOptions {
   /** Median filter width over the frame axis, odd. @default 7 */
@@ -413,7 +414,7 @@ export function addWordTimestamps(input: AddWordTimestampsInput, options: Partia
   }
   mergePunctuations(alignment, opts.prependPunctuations, opts.appendPunctuations);
 
-  const timeOffset = (input.seekFrames * 160) / 16000;
+  const timeOffset = (input.seekFrames * HOP_LENGTH) / SAMPLE_RATE;
   let lastSpeech = input.lastSpeechTimestamp;
   let wordIndex = 0;
   return input.segments.map((segment, s) => {

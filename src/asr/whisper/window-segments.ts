@@ -4,6 +4,7 @@
  * dropped and decoding resumes at its opening timestamp, unless the window ends on a single timestamp
  * (nothing was said after it), in which case the whole window is consumed.
  */
+import { HOP_LENGTH, SAMPLE_RATE } from '../../audio/constants.js';
 
 export interface WindowSegment {
   /** Seconds from the start of the audio. */
@@ -24,7 +25,7 @@ export interface WindowCut {
 export interface WindowGeometry {
   /** Seconds at the window's first frame (seek * 10 ms). */
   readonly timeOffset: number;
-  /** Frames of real content in the window (<= 3000). */
+  /** Frames of real content in the window (<= N_FRAMES, 3000). */
   readonly segmentFrames: number;
   /** Mel frames per timestamp step: 3000 / nAudioCtx = 2. */
   readonly inputStride: number;
@@ -58,7 +59,7 @@ export function cutWindow(tokens: readonly number[], timestampBegin: number, g: 
   }
 
   // No closed pair: one segment for the window, ending at its last timestamp when there is a non-zero one.
-  let duration = (g.segmentFrames * 160) / 16000;
+  let duration = (g.segmentFrames * HOP_LENGTH) / SAMPLE_RATE;
   let lastTs = -1;
   for (let i = n - 1; i >= 0; i--) {
     if (isTs[i]) {

@@ -5,6 +5,7 @@
  * `seek` or drop a window's last segments.
  */
 import { MoxingError } from '../../errors.js';
+import { FRAMES_PER_SECOND, HOP_LENGTH, N_FRAMES, SAMPLE_RATE } from '../../audio/constants.js';
 import type { Word } from '../types.js';
 import { getEnd, defaultAlignmentHeads, addWordTimestamps, textTokenProbabilities, timingSequence, type FloatTensorLike, type TimedSegmentInput, type WordSplitter } from './timing.js';
 import type { AudioFeatures } from './encoder.js';
@@ -158,21 +159,21 @@ export function skipHallucinations(
   segments: readonly { readonly start: number; readonly end: number; readonly words: readonly Word[] }[],
   w: HallucinationWindow,
 ): { seek: number; keep: number; dropWindow: boolean } {
-  const timeOffset = (w.previousSeek * 160) / 16000;
-  const windowEndTime = ((w.previousSeek + 3000) * 160) / 16000;
-  const segmentDuration = (w.segmentSize * 160) / 16000;
-  const contentDuration = (w.contentFrames * 160) / 16000;
+  const timeOffset = (w.previousSeek * HOP_LENGTH) / SAMPLE_RATE;
+  const windowEndTime = ((w.previousSeek + N_FRAMES) * HOP_LENGTH) / SAMPLE_RATE;
+  const segmentDuration = (w.segmentSize * HOP_LENGTH) / SAMPLE_RATE;
+  const contentDuration = (w.contentFrames * HOP_LENGTH) / SAMPLE_RATE;
   let seek = w.seek;
   if (!w.singleTimestampEnding) {
     const lastWordEnd = getEnd(segments);
     if (lastWordEnd !== undefined && lastWordEnd > timeOffset) {
-      seek = windowEndTime - lastWordEnd > w.threshold ? pyRound(lastWordEnd * 100) : w.previousSeek + w.segmentSize;
+      seek = windowEndTime - lastWordEnd > w.threshold ? pyRound(lastWordEnd * FRAMES_PER_SECOND) : w.previousSeek + w.segmentSize;
     }
   }
   const first = segments.find((s) => s.words.length > 0);
   if (first !== undefined && isSegmentAnomaly(first)) {
     const gap = first.start - timeOffset;
-    if (gap > w.threshold) return { seek: w.previousSeek + pyRound(gap * 100), keep: 0, dropWindow: true };
+    if (gap > w.threshold) return { seek: w.previousSeek + pyRound(gap * FRAMES_PER_SECOND), keep: 0, dropWindow: true };
   }
   let lastEnd = w.lastSpeechTimestamp;
   for (let i = 0; i < segments.length; i++) {
@@ -184,7 +185,7 @@ export function skipHallucinations(
       const silenceBefore = segment.start - lastEnd > w.threshold || segment.start < w.threshold || segment.start - timeOffset < 2;
       const silenceAfter = nextStart - segment.end > w.threshold || isSegmentAnomaly(next) || windowEndTime - segment.end < 2;
       if (silenceBefore && silenceAfter) {
-        seek = pyRound(Math.max(timeOffset + 1, segment.start) * 100);
+        seek = pyRound(Math.max(timeOffset + 1, segment.start) * FRAMES_PER_SECOND);
         if (contentDuration - segment.end < w.threshold) seek = w.contentFrames;
         return { seek, keep: i, dropWindow: false };
       }

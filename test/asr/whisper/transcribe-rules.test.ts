@@ -63,6 +63,9 @@ test('cutWindow: segments close at timestamp pairs; a single timestamp ending co
   assert.equal(none.seekFrames, 1200);
   const text = cutWindow([HELLO, WORLD], TB, { ...g, segmentFrames: 1200 });
   assert.deepEqual(text.segments.map((s) => [s.start, s.end]), [[10, 22]]);
+  // openai's order, frames * HOP_LENGTH / SAMPLE_RATE: 35 frames are 0.35 s, where 35 * 0.01 would be 0.35000000000000003.
+  const short = cutWindow([HELLO], TB, { ...g, timeOffset: 0, segmentFrames: 35 });
+  assert.equal(short.segments[0].end, 0.35);
 });
 
 test('seekClips: clip_timestamps in frames, the last end defaulting to the content end', () => {

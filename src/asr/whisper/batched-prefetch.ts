@@ -1,0 +1,160 @@
+/**
+ * Reading and mel of the batched pipeline's windows in a worker thread, so that they really overlap the model
+ * run: ONNX Runtime's Node binding runs a session synchronously on the calling thread (a 5 ms timer does not
+ * fire once during a 3 s encoder run), so work "started before" the run on the main thread only proceeds
+ * after it.
+ *
+ * The worker reads the input itself (a path: WAV natively or ffmpeg; the bytes of a file: sent once). For
+ * decoded samples held here, each request carries copies of its windows' samples (transferred), as
+ * WindowReader would copy them: no copy of the whole input, and the caller's array is left untouched.
+ * Each mel batch comes back transferred. One request at a time: with `aheadByOne` the worker prepares the
+ * next batch while the model runs on this one, and never more.
+ */
+import { Worker } from 'node:worker_threads';
+import type { MelBins } from '../../audio/constants.js';
+import { MoxingError } from '../../errors.js';
+import { windowSamples, type AudioWindow } from './batched-mel.js';
+import { fromFailure, type MelWorkerInit, type MelWorkerInput, type MelWorkerReply, type MelWorkerRequest } from './batched-mel-worker.js';
+
+export interface MelWorkerOptions {
+  /** The ffmpeg executable for non-WAV inputs. @default process.env.MOXING_FFMPEG, else `ffmpeg` on PATH */
+  readonly ffmpegPath?: string;
+}
+
+/** How long `close` waits for the worker to stop its reading in order before terminating it. */
+const CLOSE_WAIT_MS = 2000;
+
+// From the TypeScript sources (tsx), the worker must load the .ts entry through tsx's API: tsx's loader
+// does not reach worker threads on Node 20. From the build, it imports the compiled .js next to this one.
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const ENTRY_URL = new URL(`./batched-mel-worker.${FROM_SOURCES ? 'ts' : 'js'}`, import.meta.url).href;
+
+function tsxApiUrl(): string | undefined {
+  if (!FROM_SOURCES) return undefined;
+  try {
+    return import.meta.resolve('tsx/esm/api');
+  } catch {
+    return undefined; // another TypeScript loader: let it try the plain import
+  }
+}
+
+/**
+ * The worker's program: plain JavaScript (as vision/lanes.ts), so it runs the same from the sources and
+ * from the build. A failure to load the entry answers every request with that failure.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const entry = workerData.tsxApi
+  ? import(workerData.tsxApi).then((api) => api.tsImport(workerData.entry, workerData.entry))
+  : import(workerData.entry);
+entry.then(
+  (m) => m.serveMelBatches(parentPort, workerData.init),
+  (error) => {
+    const failure = { name: 'Error', message: 'the mel worker could not load ' + workerData.entry + ': ' + (error && error.message) };
+    parentPort.on('message', (request) => {
+      if (request.type === 'close') { parentPort.postMessage({ type: 'closed' }); parentPort.close(); }
+      else parentPort.postMessage({ type: 'error', error: failure });
+    });
+  },
+);
+`;
+
+interface Pending {
+  readonly resolve: (mel: Float32Array) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * A worker thread preparing the mel of windows of one input, one request at a time. Start it early (its
+ * start-up then overlaps other work), ask `prepare` in window order, and `close` it in a `finally`.
+ */
+export class MelWorker {
+  private readonly worker: Worker;
+  private readonly samples: Float32Array | undefined;
+  private pending: Pending | undefined;
+  private failure: Error | undefined;
+  private exited = false;
+  private closing: Promise<void> | undefined;
+  private onClosed: (() => void) | undefined;
+
+  constructor(input: string | Uint8Array | Float32Array, nMels: MelBins, options: MelWorkerOptions = {}) {
+    const { ffmpegPath } = options;
+    const source: MelWorkerInput =
+      input instanceof Float32Array
+        ? { kind: 'samples' }
+        : typeof input === 'string'
+          ? { kind: 'file', path: input, ffmpegPath }
+          : { kind: 'bytes', bytes: input, ffmpegPath };
+    this.samples = input instanceof Float32Array ? input : undefined;
+    const init: MelWorkerInit = { input: source, nMels };
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { entry: ENTRY_URL, tsxApi: tsxApiUrl(), init } });
+    // Idle, it must not keep the process alive (a consumer may drop the stream without closing it).
+    this.worker.unref();
+    this.worker.on('message', (reply: MelWorkerReply) => this.receive(reply));
+    this.worker.on('error', (error) => this.fail(error));
+    this.worker.on('exit', (code) => {
+      this.exited = true;
+      this.onClosed?.();
+      this.fail(new MoxingError('INTERNAL', `the mel worker stopped unexpectedly (exit code ${code})`));
+    });
+  }
+
+  /** The mel of `windows` [windows.length, nMels, 3000], read after those of the previous request. */
+  prepare(windows: readonly AudioWindow[]): Promise<Float32Array> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closing) return Promise.reject(new MoxingError('INTERNAL', 'MelWorker.prepare after close'));
+    if (this.pending) return Promise.reject(new MoxingError('INTERNAL', 'MelWorker.prepare while a request is pending'));
+    const samples = this.samples ? windows.map((w) => windowSamples(this.samples as Float32Array, w)) : undefined;
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.ref(); // a request in flight keeps the process alive until its answer
+      const request: MelWorkerRequest = { type: 'prepare', windows, ...(samples ? { samples } : {}) };
+      this.worker.postMessage(request, samples?.map((s) => s.buffer as ArrayBuffer) ?? []);
+    });
+  }
+
+  /**
+   * Stops the worker: the reading in progress ends at its next window, the file is closed and ffmpeg killed;
+   * a worker that does not answer within CLOSE_WAIT_MS is terminated. A pending request is rejected (the
+   * caller no longer awaits it). Never throws; safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.reject(new MoxingError('INTERNAL', 'the mel worker was closed'));
+    if (this.exited) return;
+    this.worker.ref();
+    const closed = new Promise<void>((resolve) => (this.onClosed = resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+    this.worker.postMessage({ type: 'close' } satisfies MelWorkerRequest);
+    await Promise.race([closed, timeout]);
+    clearTimeout(timer);
+    await this.worker.terminate().catch(() => undefined);
+  }
+
+  private receive(reply: MelWorkerReply): void {
+    if (reply.type === 'closed') {
+      this.onClosed?.();
+      return;
+    }
+    const pending = this.pending;
+    this.pending = undefined;
+    if (!this.closing) this.worker.unref();
+    if (reply.type === 'batch') pending?.resolve(reply.mel);
+    else pending?.reject(fromFailure(reply.error));
+  }
+
+  private fail(error: Error): void {
+    if (this.closing) return; // terminating is the intended end
+    this.failure ??= error;
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.reject(error);
+  }
+}
