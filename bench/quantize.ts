@@ -1,6 +1,7 @@
 /**
- * `npx tsx bench/quantize.ts`: what `moxing quantize` costs and buys. For each method (dynamic int8, MatMulNBits
- * int8 at accuracy levels 4 and 0, MatMulNBits int4) on the base-sized random Whisper: file size, encoder time
+ * `npx tsx bench/quantize.ts`: what `moxing quantize` costs and buys. For each method (dynamic int8 with and
+ * without the encoder's attention scores Q·Kᵀ, MatMulNBits int8 at accuracy levels 4 and 0, MatMulNBits int4) on
+ * the base-sized random Whisper: file size, encoder time
  * per 30 s window, decoder time per cached token, speed ratio to fp32, and max abs logit error against fp32 (also
  * on the tiny shared fixture and the tiny generated model). Then transcript agreement of q8 with fp32 on
  * ../shared/audio/dev/ with the fixture model. Times are the minimum of repeats (noise only adds time).
@@ -32,7 +33,8 @@ interface Variant {
 }
 const VARIANTS: readonly Variant[] = [
   { name: 'fp32', suffix: '' },
-  { name: 'q8 dynamic (MatMulInteger)', suffix: '_quantized', options: { to: 'q8', method: 'dynamic' } },
+  { name: 'q8 dynamic, weights only (default)', suffix: '_quantized', options: { to: 'q8', method: 'dynamic' } },
+  { name: 'q8 dynamic + Q·Kᵀ', suffix: '_quantized', options: { to: 'q8', method: 'dynamic', activationMatMuls: true } },
   { name: 'q8 MatMulNBits acc 4', suffix: '_quantized', options: { to: 'q8', method: 'matmulnbits', accuracyLevel: 4 } },
   { name: 'q8 MatMulNBits acc 0', suffix: '_quantized', options: { to: 'q8', method: 'matmulnbits', accuracyLevel: 0 } },
   { name: 'q4 MatMulNBits acc 4', suffix: '_q4', options: { to: 'q4', method: 'matmulnbits', accuracyLevel: 4 } },
@@ -149,27 +151,29 @@ if (clipsArg !== '0') {
   // One-window clips; long-form ones repeat the same per-window comparison at many times the cost.
   const single = manifest.clips.filter((c) => c.kind === 'single' || c.kind === 'translate');
   const clips = clipsArg === 'all' ? single : single.slice(0, Number(clipsArg));
-  const q8Dir = variantDir(FIXTURE, 'fixture', { name: 'q8 default', suffix: '_quantized', options: { to: 'q8' } });
-  let same = 0;
+  const q8Dirs = VARIANTS.slice(1, 3).map((v) => ({ name: v.name, dir: variantDir(FIXTURE, 'fixture', v), same: 0, edits: 0 }));
   let words = 0;
-  let edits = 0;
   const started = performance.now();
   for (const clip of clips) {
     const audio = join(SHARED, 'audio/dev', clip.path);
     // Greedy without fallback: sampling at T > 0 would differ between any two runs, quantized or not.
-    const options = { language: clip.language, task: clip.task, model: q8Dir, temperature: 0 } as const;
-    const a = (await transcribe(audio, { ...options, variant: 'fp32' })).text.trim();
-    const b = (await transcribe(audio, { ...options, variant: 'q8' })).text.trim();
-    if (a === b) same++;
+    const options = { language: clip.language, task: clip.task, temperature: 0 } as const;
+    const a = (await transcribe(audio, { ...options, model: q8Dirs[0].dir, variant: 'fp32' })).text.trim();
     const wa = a.split(/\s+/).filter(Boolean);
     words += wa.length;
-    edits += editDistance(wa, b.split(/\s+/).filter(Boolean));
+    for (const q of q8Dirs) {
+      const b = (await transcribe(audio, { ...options, model: q.dir, variant: 'q8' })).text.trim();
+      if (a === b) q.same++;
+      q.edits += editDistance(wa, b.split(/\s+/).filter(Boolean));
+    }
   }
-  console.log(
-    `\ntranscript agreement, default q8 vs fp32, fixture model, ${clips.length} dev clips: ` +
-      `${same}/${clips.length} identical texts (${((100 * same) / clips.length).toFixed(1)}%), ` +
-      `word edit rate ${((100 * edits) / Math.max(1, words)).toFixed(2)}% (${((performance.now() - started) / 1000).toFixed(0)} s)`,
-  );
+  console.log(`\ntranscript agreement with fp32, fixture model, ${clips.length} dev clips (${((performance.now() - started) / 1000).toFixed(0)} s):`);
+  for (const q of q8Dirs) {
+    console.log(
+      `  ${q.name}: ${q.same}/${clips.length} identical texts (${((100 * q.same) / clips.length).toFixed(1)}%), ` +
+        `word edit rate ${((100 * q.edits) / Math.max(1, words)).toFixed(2)}%`,
+    );
+  }
 }
 await releaseSessions();
 // About 1 GB of quantized copies; every run rebuilds them (--force), so none are kept.

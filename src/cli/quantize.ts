@@ -12,6 +12,7 @@ interface QuantizeCliOptions {
   blockSize: number;
   symmetric: boolean;
   accuracyLevel: number;
+  activationMatmuls?: boolean;
   force: boolean;
 }
 
@@ -25,13 +26,15 @@ export function register(program: Command): void {
     .option('--block-size <n>', 'MatMulNBits weights per scale', parseInteger('--block-size', 16, 4096), DEFAULT_QUANTIZE.blockSize)
     .option('--symmetric', 'MatMulNBits blocks without zero points', DEFAULT_QUANTIZE.symmetric)
     .option('--accuracy-level <n>', 'MatMulNBits accuracy_level (0: float activations, 4: int8 activations)', parseInteger('--accuracy-level', 0, 4), DEFAULT_QUANTIZE.accuracyLevel)
+    .option('--activation-matmuls', 'dynamic: also quantize the attention scores Q·Kᵀ of encoders (faster, slightly less exact; default: weights only)')
     .option('--force', 'overwrite existing quantized files', DEFAULT_QUANTIZE.force)
-    .action((dir: string, options: QuantizeCliOptions) => {
+    .action((dir: string, { activationMatmuls, ...options }: QuantizeCliOptions) => {
       quantizeModelDir(dir, {
         ...options,
+        activationMatMuls: activationMatmuls,
         onFile: (f) => {
           const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
-          process.stdout.write(`${f.output}  ${mb(f.inputBytes)} MB -> ${mb(f.outputBytes)} MB  (${f.matmuls} MatMuls, ${f.embeddings} embeddings)\n`);
+          process.stdout.write(`${f.output}  ${mb(f.inputBytes)} MB -> ${mb(f.outputBytes)} MB  (${f.matmuls} weight MatMuls, ${f.activationMatMuls} activation MatMuls, ${f.embeddings} embeddings)\n`);
         },
       });
     });

@@ -25,6 +25,16 @@ export interface QuantizeOptions {
    * int8 inside the kernel (faster on CPUs with VNNI). @default 4
    */
   readonly accuracyLevel: number;
+  /**
+   * Dynamic method only: also quantize MatMuls of two activations (attention scores Q·Kᵀ), per tensor and per
+   * call, as quantize_dynamic does without MatMulConstBOnly (but with int8 B). Only in models without a key/value
+   * cache or encoder-state input, and not probs·V (see rewrite.ts). Measured 1.15-1.17x on the base encoder over
+   * q8 without it, logit error +11% (bench/quantize.ts). Off by default: one scale per tensor for K was checked on
+   * random weights only, and trained models' keys can have outlier channels; the published q8 exports
+   * (transformers.js's quantize script, MatMulConstBOnly) keep attention float too.
+   * @default false
+   */
+  readonly activationMatMuls?: boolean;
   /** Gather tables (embeddings) with at least this many elements become int8 rows. @default 1048576 */
   readonly embeddingMinElements: number;
   /** Overwrite existing quantized files. @default false */
@@ -57,6 +67,9 @@ export function resolveQuantizeOptions(options: Partial<QuantizeOptions> = {}): 
   if (method === 'dynamic' && o.to === 'q4') {
     throw new MoxingError('BAD_ARGUMENT', 'the dynamic method is int8 only: use --to q8, or --method matmulnbits for q4');
   }
+  if (o.activationMatMuls === true && method !== 'dynamic') {
+    throw new MoxingError('BAD_ARGUMENT', `activation MatMuls are quantized by the dynamic method only, not ${method}: use --method dynamic (q8), or drop --activation-matmuls`);
+  }
   if (!Number.isInteger(o.blockSize) || o.blockSize < 16 || (o.blockSize & (o.blockSize - 1)) !== 0) {
     throw new MoxingError('BAD_ARGUMENT', `block size must be a power of two of at least 16, got ${o.blockSize}`);
   }
@@ -72,5 +85,6 @@ export function resolveQuantizeOptions(options: Partial<QuantizeOptions> = {}): 
     symmetric: o.symmetric,
     accuracyLevel: o.accuracyLevel,
     embeddingMinElements: o.embeddingMinElements,
+    activationMatMuls: o.activationMatMuls ?? false,
   };
 }

@@ -2,7 +2,8 @@
  * The graph rewrite: every MatMul whose weight is a 2-D float32 initializer (or a tied embedding seen through
  * `Transpose(perm=[1,0])`) becomes a quantized MatMul, in the main graph and inside every subgraph (the merged
  * decoder's `If` branches read the weights of the outer graph). Large embedding tables read by Gather become
- * int8 rows. Everything else (biases, norms, convolutions, positions) stays float32. Input and output names of
+ * int8 rows. With the dynamic method, the encoders' attention scores Q·Kᵀ (two activations) can be quantized too.
+ * Everything else (biases, norms, convolutions, positions) stays float32. Input and output names of
  * the model and of every rewritten node are unchanged; new tensors live next to the weight they replace, and a
  * float32 weight nobody reads any more is dropped.
  */
@@ -19,10 +20,15 @@ export interface RewriteSettings {
   readonly symmetric: boolean;
   readonly accuracyLevel: number;
   readonly embeddingMinElements: number;
+  /** Dynamic method: also quantize MatMuls of two activations (attention scores Q·Kᵀ; see quantizesActivations). */
+  readonly activationMatMuls: boolean;
 }
 
 export interface RewriteStats {
+  /** MatMuls with a float32 weight that were quantized. */
   matmuls: number;
+  /** MatMuls of two activations that were quantized (only with `activationMatMuls`). */
+  activationMatMuls: number;
   tiedHeads: number;
   embeddings: number;
 }
@@ -59,10 +65,19 @@ export function rewriteModel(model: ModelProto, settings: RewriteSettings): Rewr
   // Producers of values, to see a MatMul weight that is Transpose(initializer).
   const producers = new Map<string, NodeProto>();
   for (const g of graphs) for (const n of g.node ?? []) for (const o of n.output ?? []) producers.set(o, n);
+  const consumers = new Map<string, number>();
+  for (const g of graphs) {
+    for (const n of g.node ?? []) for (const i of n.input ?? []) consumers.set(i, (consumers.get(i) ?? 0) + 1);
+    for (const o of g.output ?? []) consumers.set(o.name ?? '', (consumers.get(o.name ?? '') ?? 0) + 1);
+  }
 
+  const inputs = (main.input ?? []).map((v) => v.name ?? '');
+  const isDecoder = inputs.some((name) => name.startsWith('past_key_values') || name === 'encoder_hidden_states');
+  const activations = settings.method === 'dynamic' && settings.activationMatMuls && !isDecoder;
+  const scalars = new Map<GraphProto, { inv127: string; tiny: string; zero: string }>();
   const cache = new Map<string, string[]>();
   const touched = new Set<string>();
-  const stats: RewriteStats = { matmuls: 0, tiedHeads: 0, embeddings: 0 };
+  const stats: RewriteStats = { matmuls: 0, activationMatMuls: 0, tiedHeads: 0, embeddings: 0 };
 
   /** Adds quantized tensors beside `owner` once per (weight, layout), so both If branches share them. */
   const shared = (key: string, owner: Owned, make: () => TensorProto[]): string[] => {
@@ -80,7 +95,7 @@ export function rewriteModel(model: ModelProto, settings: RewriteSettings): Rewr
     const out: NodeProto[] = [];
     for (const n of g.node ?? []) {
       const replaced =
-        n.opType === 'MatMul' && (n.domain ?? '') === '' ? rewriteMatMul(n) : n.opType === 'Gather' && (n.domain ?? '') === '' ? rewriteGather(n) : undefined;
+        n.opType === 'MatMul' && (n.domain ?? '') === '' ? rewriteMatMul(n, g) : n.opType === 'Gather' && (n.domain ?? '') === '' ? rewriteGather(n) : undefined;
       out.push(...(replaced ?? [n]));
     }
     g.node = out;
@@ -104,9 +119,25 @@ export function rewriteModel(model: ModelProto, settings: RewriteSettings): Rewr
     return data ? { view: nMajor(data, dims[1], dims[0]), owner: source, layout: 'nk', name: source.tensor.name ?? '' } : undefined;
   }
 
-  function rewriteMatMul(n: NodeProto): NodeProto[] | undefined {
+  /** A value fixed at load time: an initializer (of any graph in scope) or a Constant node's output. */
+  function isConstant(name: string): boolean {
+    return initializers.has(name) || producers.get(name)?.opType === 'Constant';
+  }
+
+  /**
+   * Activation MatMuls worth quantizing: both inputs computed per call, in a model without a key/value cache or
+   * encoder states (a decoder multiplies a few new query rows by a long K/V, so quantizing K/V per call costs
+   * more than the product saves), and A not a Softmax (attention probabilities, mostly below one 8-bit step).
+   */
+  function quantizesActivations(n: NodeProto): boolean {
+    const [a, b] = n.input ?? [];
+    if (!activations || !a || !b || isConstant(a) || isConstant(b)) return false;
+    return producers.get(a)?.opType !== 'Softmax';
+  }
+
+  function rewriteMatMul(n: NodeProto, g: GraphProto): NodeProto[] | undefined {
     const w = weightOf(n);
-    if (!w) return undefined;
+    if (!w) return quantizesActivations(n) ? rewriteActivationMatMul(n, g) : undefined;
     const [a] = n.input ?? [];
     const [y] = n.output ?? [];
     const base = n.name || y;
@@ -147,6 +178,53 @@ export function rewriteModel(model: ModelProto, settings: RewriteSettings): Rewr
       node('Mul', [aScale, bScale], [scale], `${base}_scales_mul`),
       node('Mul', [cast, scale], [y], `${base}_output_scale_mul`),
     ];
+  }
+
+  /**
+   * A MatMul of two activations. A is quantized to uint8 per call inside com.microsoft DynamicQuantizeMatMul, as
+   * on the weight path; B becomes symmetric int8 per call, with one scale from max |B|. quantize_dynamic makes B
+   * uint8 through DynamicQuantizeLinear instead, but ORT's u8·u8 kernel measured barely faster than float here,
+   * while u8·s8 is the path VNNI CPUs accelerate.
+   */
+  function rewriteActivationMatMul(n: NodeProto, g: GraphProto): NodeProto[] {
+    const [a, b] = n.input ?? [];
+    const [y] = n.output ?? [];
+    const base = n.name || y;
+    stats.activationMatMuls++;
+    const { inv127, tiny, zero } = scalarsOf(g);
+    const [abs, amax, safe, scale, bq, bqT] = ['abs', 'amax', 'amax_safe', 'scale', 'int8', 'int8_transposed'].map((s) => unique(`${y}_b_${s}`));
+    // Kᵀ in Q·Kᵀ: quantize K and move the Transpose after it, on a quarter of the bytes.
+    const t = producers.get(b);
+    const moveTranspose = t?.opType === 'Transpose' && consumers.get(b) === 1;
+    const source = moveTranspose ? (t.input?.[0] ?? '') : b;
+    const perm = moveTranspose ? intsAttr(t, 'perm') : undefined;
+    if (moveTranspose) touched.add(source); // so that removeUnused drops the float Transpose
+    return [
+      node('Abs', [source], [abs], `${base}_b_abs`),
+      node('ReduceMax', [abs], [amax], `${base}_b_amax`, { keepdims: 0 }),
+      // An all-zero B would give scale 0 and a 0/0 inside QuantizeLinear.
+      node('Max', [amax, tiny], [safe], `${base}_b_amax_safe`),
+      node('Mul', [safe, inv127], [scale], `${base}_b_scale`),
+      node('QuantizeLinear', [source, scale, zero], [bq], `${base}_b_quant`),
+      ...(moveTranspose ? [node('Transpose', [bq], [bqT], `${base}_b_transpose`, perm ? { perm } : {})] : []),
+      node('DynamicQuantizeMatMul', [a, moveTranspose ? bqT : bq, scale, zero], [y], `${base}_DynamicQuantizeMatMul`, {}, 'com.microsoft'),
+    ];
+  }
+
+  /** The scalar constants of the activation MatMuls, once per graph. */
+  function scalarsOf(g: GraphProto): { inv127: string; tiny: string; zero: string } {
+    let s = scalars.get(g);
+    if (!s) {
+      s = { inv127: unique('moxing_q8_inv127'), tiny: unique('moxing_q8_tiny'), zero: unique('moxing_q8_zero_int8') };
+      g.initializer = [
+        ...(g.initializer ?? []),
+        tensorProto(s.inv127, [], Float32Array.of(1 / 127)),
+        tensorProto(s.tiny, [], Float32Array.of(1e-30)),
+        tensorProto(s.zero, [], Int8Array.of(0)),
+      ];
+      scalars.set(g, s);
+    }
+    return s;
   }
 
   function rewriteGather(n: NodeProto): NodeProto[] | undefined {

@@ -72,7 +72,7 @@ for (const [to, method, suffix, op] of [
       assert.ok(f.outputBytes < f.inputBytes * (to === 'q4' ? 0.6 : 0.7), `${f.output}: ${f.outputBytes} vs ${f.inputBytes}`);
       assert.equal(statSync(f.output).size, f.outputBytes);
       assert.ok((opTypes(f.output).get(op) ?? 0) >= f.matmuls);
-      assert.equal(opTypes(f.output).get('MatMul') ?? 0, opTypes(f.input).get('MatMul')! - f.matmuls);
+      assert.equal(opTypes(f.output).get('MatMul') ?? 0, opTypes(f.input).get('MatMul')! - f.matmuls - f.activationMatMuls);
       const [ref, quant] = await Promise.all([loadSession(f.input), loadSession(f.output)]);
       assert.deepEqual(quant.inputNames, ref.inputNames);
       assert.deepEqual(quant.outputNames, ref.outputNames);
@@ -96,7 +96,8 @@ test('q8 logits stay close to fp32 on the generated tiny model (both If branches
   const q4 = await whisperOutputs(dir, '_q4');
   for (const key of ['prefill', 'step'] as const) {
     // int8 with per-column weight scales and per-call activation scales: each product carries ~1/254 relative
-    // error; through 2 + 2 random layers that measured 0.43 on logits of magnitude 17. 5% of the range bounds it.
+    // error; through 2 + 2 random layers that measured 0.43 on logits of magnitude 17 (0.69 with the encoder's
+    // attention scores quantized too, test/quantize/activation.test.ts). 5% of the range bounds both.
     const range = maxAbs(ref[key]);
     assert.ok(maxAbsDiff(ref[key], q8[key]) < 0.05 * range, `q8 ${key}: ${maxAbsDiff(ref[key], q8[key])} vs range ${range}`);
     assert.equal(argmax(q8[key]), argmax(ref[key]));
