@@ -48,3 +48,17 @@ export class MoxingError extends Error {
 export function isMoxingError(error: unknown, code?: ErrorCode): error is MoxingError {
   return error instanceof MoxingError && (code === undefined || error.code === code);
 }
+
+/** `value` cut to `maxChars` (marked with …), control characters shown as ?. */
+export function clipInput(value: string, maxChars = 80): string {
+  const shown = value.length > maxChars ? `${value.slice(0, maxChars)}…` : value;
+  return shown.replace(/[\u0000-\u001f\u007f]/g, '?');
+}
+
+/**
+ * `value` in quotes for an error message, cut to `maxChars` with the length it had: an error may echo what
+ * it was given, never a megabyte of it.
+ */
+export function quoteInput(value: string, maxChars = 80): string {
+  return `"${clipInput(value, maxChars)}"${value.length > maxChars ? ` (${value.length} characters)` : ''}`;
+}

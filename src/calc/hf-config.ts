@@ -2,13 +2,20 @@
  * Hugging Face `config.json` → Architecture, for the model types whose parameter layout we know exactly.
  * Defaults are the ones the transformers config classes use when a key is absent.
  */
-import { MoxingError } from '../errors.js';
+import { MoxingError, quoteInput } from '../errors.js';
 import type { Architecture, DecoderArchitecture, VitArchitecture, WhisperArchitecture } from './architecture.js';
 
 export const SUPPORTED_MODEL_TYPES = Object.freeze(['llama', 'mistral', 'mixtral', 'qwen2', 'gpt2', 'gpt_neox', 'bloom', 'whisper', 'dinov2'] as const);
 export type SupportedModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
 type Json = Record<string, unknown>;
+
+/** A config value for an error message: short, and never a deep structure walked in full. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return quoteInput(value, 40);
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? `an array of ${value.length}` : 'an object';
+}
 
 class Reader {
   constructor(private readonly config: Json, private readonly source: string) {}
@@ -27,20 +34,20 @@ class Reader {
     }
     const value = this.config[key];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > 1e9) {
-      this.fail(`"${key}" must be a positive whole number, got ${JSON.stringify(value)}`);
+      this.fail(`"${key}" must be a positive whole number, got ${shown(value)}`);
     }
     return value;
   }
 
   number(key: string, fallback: number): number {
     const value = this.config[key] ?? fallback;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) this.fail(`"${key}" must be a positive number, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) this.fail(`"${key}" must be a positive number, got ${shown(value)}`);
     return value;
   }
 
   bool(key: string, fallback: boolean): boolean {
     const value = this.config[key] ?? fallback;
-    if (typeof value !== 'boolean') this.fail(`"${key}" must be true or false, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'boolean') this.fail(`"${key}" must be true or false, got ${shown(value)}`);
     return value;
   }
 }
@@ -130,10 +137,10 @@ export function architectureFromHfConfig(config: unknown, source = 'config.json'
   const c = config as Json;
   const type = c.model_type;
   if (typeof type !== 'string' || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(type)) {
-    throw new MoxingError('CONFIG_INVALID', `${source}: model_type ${JSON.stringify(type ?? null)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
+    throw new MoxingError('CONFIG_INVALID', `${source}: model_type ${shown(type ?? null)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
   }
   const r = new Reader(c, source);
-  const label = name ?? (typeof c._name_or_path === 'string' && c._name_or_path !== '' ? c._name_or_path : source);
+  const label = (name ?? (typeof c._name_or_path === 'string' && c._name_or_path !== '' ? c._name_or_path : source)).slice(0, 200);
   const arch = build(r, label, type as SupportedModelType);
   checkShapes(r, arch);
   return arch;

@@ -6,7 +6,7 @@ export { MODEL_PRESETS, MODEL_PRESET_IDS, MODEL_PRESET_ALIASES, modelPreset } fr
 export type { ModelPresetId } from './presets.js';
 export { architectureFromHfConfig, SUPPORTED_MODEL_TYPES } from './hf-config.js';
 export type { SupportedModelType } from './hf-config.js';
-export { architectureFromFile, resolveArchitecture, loadArchitecture, summarizeModel } from './load.js';
+export { architectureFromFile, resolveArchitecture, loadArchitecture, loadHubArchitecture, summarizeModel, MAX_CONFIG_BYTES } from './load.js';
 export { CALC_DTYPES, CALC_DTYPE_IDS, bytesPerValue, isCalcDtype, parseCalcDtype } from './dtypes.js';
 export type { CalcDtype, CalcDtypeSpec } from './dtypes.js';
 export { GPUS, GPU_IDS, resolveGpu, peakFlops } from './gpus.js';

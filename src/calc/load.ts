@@ -5,8 +5,8 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { MoxingError } from '../errors.js';
-import { catalogEntry, parseModelRef, resolveModel, type HubOptions } from '../hub/index.js';
+import { MoxingError, quoteInput } from '../errors.js';
+import { catalogEntry, parseHubRef, resolveModel, type HubOptions } from '../hub/index.js';
 import type { Architecture } from './architecture.js';
 import { architectureFromHfConfig } from './hf-config.js';
 import { countParameters, type ModelSummary } from './params.js';
@@ -21,19 +21,27 @@ function kindOf(path: string): 'file' | 'dir' | undefined {
   }
 }
 
+/** A Hugging Face config.json is a few kB; anything past this is not one (and would stall a reader). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
 /** Reads and parses a config.json file. */
 export function architectureFromFile(path: string): Architecture {
+  const size = kindOf(path) === 'file' ? statSync(path).size : undefined;
+  if (size !== undefined && size > MAX_CONFIG_BYTES) {
+    throw new MoxingError('CONFIG_INVALID', `${path} has ${size} bytes, more than a config.json can (${MAX_CONFIG_BYTES}); give a Hugging Face config.json`);
+  }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new MoxingError('FILE_NOT_FOUND', `cannot read model config "${path}": ${(error as Error).message}`, { cause: error });
+    throw new MoxingError('FILE_NOT_FOUND', `cannot read model config "${path}": ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: error });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new MoxingError('CONFIG_INVALID', `${path}: not valid JSON (${(error as Error).message}); give a Hugging Face config.json`, { cause: error });
+    // JSON.parse's message quotes the text it choked on: never pass a file's content on.
+    throw new MoxingError('CONFIG_INVALID', `${path}: not valid JSON; give a Hugging Face config.json`, { cause: error });
   }
   return architectureFromHfConfig(json, path);
 }
@@ -59,7 +67,7 @@ export function resolveArchitecture(model: string | Architecture): Architecture 
 function unknownModel(model: string): MoxingError {
   return new MoxingError(
     'MODEL_UNKNOWN',
-    `unknown model "${model}": not a preset, a config.json file, a folder holding one or a hub id owner/name; presets: ${MODEL_PRESET_IDS.join(', ')}`,
+    `unknown model ${quoteInput(model)}: not a preset, a config.json file, a folder holding one or a hub id owner/name; presets: ${MODEL_PRESET_IDS.join(', ')}`,
   );
 }
 
@@ -69,10 +77,19 @@ function unknownModel(model: string): MoxingError {
  */
 export async function loadArchitecture(model: string | Architecture, hub: Partial<HubOptions> = {}): Promise<Architecture> {
   if (typeof model !== 'string' || modelPreset(model) || kindOf(model)) return resolveArchitecture(model);
+  return loadHubArchitecture(model, hub);
+}
+
+/**
+ * A hub repo id or catalogue alias → its config.json through the hub cache, never a local path: what a
+ * server may do with a reference it did not choose. The download is capped at MAX_CONFIG_BYTES.
+ */
+export async function loadHubArchitecture(model: string, hub: Partial<HubOptions> = {}): Promise<Architecture> {
   // Only hub ids and the hub catalogue's aliases (e.g. whisper-tiny.en) go to the hub.
   if (!model.includes('/') && !catalogEntry(model.split('@')[0])) throw unknownModel(model);
-  const ref = parseModelRef(model);
-  const dir = await resolveModel(ref, { ...hub, files: ['config.json'] });
+  const ref = parseHubRef(model);
+  const maxFileBytes = Math.min(hub.maxFileBytes ?? MAX_CONFIG_BYTES, MAX_CONFIG_BYTES);
+  const dir = await resolveModel(ref, { ...hub, maxFileBytes, files: ['config.json'] });
   return architectureFromFile(join(dir, 'config.json'));
 }
 

@@ -1,45 +1,124 @@
-/** `moxing serve`: the HTTP API (image and transformer-math routes) on a host and port. */
+/** `moxing serve`: the HTTP API (image and transformer-math routes) on a host and port, under the security rules. */
 import type { Command } from 'commander';
-import { buildApp } from '../server/index.js';
+import { MoxingError } from '../errors.js';
+import { parseBytes } from '../calc/units.js';
+import { DEFAULT_SECURITY, isLoopbackHost, LOOPBACK_HOSTS, resolveSecurityOptions, type SecurityOptions } from '../server/options.js';
 import { parseInteger } from './options.js';
 
-interface ServeCliOptions {
+interface ServeCliOptions extends Partial<SecurityOptions> {
   host: string;
   port: number;
+  model: string[];
+  allowedHost: string[];
+  cors: string[];
   imagesModel?: string;
   index?: string;
   classifyTrain?: string;
+  imageRoot?: string;
   log: boolean;
 }
 
+type NumericSecurityField = {
+  [K in keyof SecurityOptions]: SecurityOptions[K] extends number ? K : never;
+}[keyof SecurityOptions];
+
+/** The numeric limits, flagged by their library names (requestTimeoutMs → --request-timeout-ms). */
+const LIMIT_FLAGS: readonly (readonly [NumericSecurityField, string, 'count' | 'ms' | 'bytes'])[] = [
+  ['requestTimeoutMs', 'time to receive a whole request, headers and body', 'ms'],
+  ['connectionTimeoutMs', 'idle time before a connection is closed', 'ms'],
+  ['handlerTimeoutMs', 'time a request may work before it is answered 503', 'ms'],
+  ['maxConcurrentWork', 'model work (inference, image decoding) running at once', 'count'],
+  ['maxQueuedWork', 'requests waiting for model work; past it 429 with Retry-After', 'count'],
+  ['rateLimitPerMinute', 'requests per client address per minute (0: off)', 'count'],
+  ['bodyLimitBytes', 'JSON body limit (e.g. 1MiB)', 'bytes'],
+  ['imageBodyLimitBytes', 'body limit of the image routes', 'bytes'],
+  ['maxImagePixels', 'pixels one image may have', 'count'],
+  ['maxRemoteModelBytes', 'with --allow-remote-models: largest file fetched', 'bytes'],
+  ['shutdownGraceMs', 'on SIGINT/SIGTERM, time running requests get before connections are cut', 'ms'],
+];
+
+const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 export function register(program: Command): void {
-  program
+  const command = program
     .command('serve')
-    .description('serve the HTTP API: /v1/images/* (DINOv2) and /v1/calc/* (transformer math)')
-    .option('--host <host>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
+    .description('serve the HTTP API: /v1/images/* (DINOv2) and /v1/calc/* (transformer math); see README "Security"')
+    .option('--host <host>', 'address to listen on (0.0.0.0 for every interface: set --api-key)', '127.0.0.1')
     .option('--port <port>', 'TCP port', parseInteger('--port', 0, 65535), 8080)
+    .option('--api-key <key>', 'require Authorization: Bearer KEY on every route but /health (default: $MOXING_API_KEY)')
+    .option('--allowed-host <name>', `Host header name to answer, repeatable; "any" turns the check off (default: ${LOOPBACK_HOSTS.join(', ')} on a loopback bind, any otherwise)`, collect, [])
+    .option('--cors <origin>', 'allow browser calls from this origin, repeatable (default: none)', collect, [])
+    .option('--model <model>', 'a model requests may name (alias, hub id or folder), repeatable', collect, [])
+    .option('--allow-remote-models', 'let requests name hub ids that are not served (downloads are size-capped)')
     .option('--images-model <model>', 'vision model for /v1/images/* (default: dinov2-small)')
     .option('--index <location>', 'image index for /v1/images/search: a folder (moxing index) or a postgres:// URL')
+    .option('--image-root <dir>', 'search results name images relative to this folder (default: the working folder)')
     .option('--classify-train <dir>', 'training folder (one subfolder per class) for /v1/images/classify')
-    .option('--no-log', 'do not log requests')
-    .action(async (options: ServeCliOptions) => {
-      const app = await buildApp({
-        logger: options.log,
-        images: { model: options.imagesModel, index: options.index, classifyTrainDir: options.classifyTrain },
-      });
-      const address = await app.listen({ host: options.host, port: options.port });
-      process.stderr.write(`moxing serving on ${address}\n`);
-      const stop = (): void => {
-        // A failing close must still end the process, and not as an unhandled rejection.
-        app.close().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            process.stderr.write(`moxing serve: error while closing: ${(error as Error).message}\n`);
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+    .option('--no-log', 'do not log requests');
+  for (const [field, description, unit] of LIMIT_FLAGS) {
+    const flag = `--${kebab(field)}`;
+    const parse = unit === 'bytes' ? (v: string) => parseBytes(v, flag) : parseInteger(flag, field === 'rateLimitPerMinute' || field === 'maxQueuedWork' ? 0 : 1);
+    command.option(`${flag} <${unit === 'count' ? 'n' : unit}>`, `${description} (default: ${DEFAULT_SECURITY[field]})`, parse);
+  }
+  command.action(async (options: ServeCliOptions) => {
+    const { buildApp } = await import('../server/index.js');
+    const security = resolveSecurityOptions({
+      ...Object.fromEntries(LIMIT_FLAGS.map(([field]) => [field, options[field]])),
+      apiKey: options.apiKey,
+      allowedHosts: allowedHosts(options),
+      corsOrigins: options.cors,
+      allowRemoteModels: options.allowRemoteModels,
     });
+    if (!isLoopbackHost(options.host) && security.apiKey === undefined) {
+      process.stderr.write(`moxing serve: warning: listening on ${options.host} without an API key: anyone who can reach this port can use the server (set --api-key or MOXING_API_KEY)\n`);
+    }
+    const app = await buildApp({
+      logger: options.log,
+      security,
+      models: options.model,
+      images: { model: options.imagesModel, index: options.index, classifyTrainDir: options.classifyTrain, imageRoot: options.imageRoot },
+    });
+    let address: string;
+    try {
+      address = await app.listen({ host: options.host, port: options.port });
+    } catch (error) {
+      await app.close();
+      throw listenError(error, options);
+    }
+    process.stderr.write(`moxing serving on ${address}\n`);
+    let stopping = false;
+    const stop = (): void => {
+      if (stopping) return;
+      stopping = true;
+      // Stop accepting, give running requests the grace period, then cut whatever is left (a slow sender).
+      const cut = setTimeout(() => app.server.closeAllConnections(), security.shutdownGraceMs);
+      cut.unref();
+      app.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`moxing serve: error while closing: ${(error as Error).message}\n`);
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+function allowedHosts(options: ServeCliOptions): SecurityOptions['allowedHosts'] {
+  if (options.allowedHost.includes('any')) return 'any';
+  if (options.allowedHost.length > 0) return options.allowedHost;
+  if (!isLoopbackHost(options.host)) return 'any';
+  return [...new Set([...LOOPBACK_HOSTS, options.host.replace(/^\[|\]$/g, '')])];
+}
+
+function listenError(error: unknown, options: ServeCliOptions): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${options.host}:${options.port}`;
+  if (code === 'EADDRINUSE') return new MoxingError('UNAVAILABLE', `port ${options.port} on ${options.host} is already in use; stop the other server or choose another --port`, { cause: error });
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new MoxingError('BAD_ARGUMENT', `cannot listen on ${where}: --host is not an address of this machine`, { cause: error });
+  if (code === 'EACCES') return new MoxingError('BAD_ARGUMENT', `no permission to listen on ${where}; ports below 1024 need privileges, choose another --port`, { cause: error });
+  return error;
 }

@@ -227,9 +227,16 @@ async function attemptDownload(url: string, dest: string, partial: string, o: Do
       (response.status === 206 ? contentRangeTotal(response.headers.get('content-range')) : Number.isSafeInteger(length) ? length : undefined) ??
       linkedBytes;
 
+    if (total !== undefined && total > o.maxFileBytes) {
+      await response.body?.cancel();
+      await rm(partial, { force: true });
+      throw tooLarge(label, o.maxFileBytes);
+    }
+
     const hash = append ? await hashPrefix(partial, offset) : createHash('sha256');
     const file = await open(partial, append ? 'a' : 'w');
     let done = offset;
+    let discard = false;
     const report = (): void => {
       const p: DownloadProgress = { file: label, bytesDone: done, bytesTotal: total, fileIndex: o.fileIndex ?? 0, fileCount: o.fileCount ?? 1 };
       o.onProgress?.(p);
@@ -239,6 +246,7 @@ async function attemptDownload(url: string, dest: string, partial: string, o: Do
       if (!response.body) throw new TransientError('the response has no body');
       for await (const chunk of response.body) {
         arm();
+        if (done + chunk.byteLength > o.maxFileBytes) throw tooLarge(label, o.maxFileBytes);
         await file.write(chunk);
         hash.update(chunk);
         done += chunk.byteLength;
@@ -246,10 +254,15 @@ async function attemptDownload(url: string, dest: string, partial: string, o: Do
       }
     } catch (error) {
       if (error instanceof TransientError) throw error;
+      if (error instanceof MoxingError) {
+        discard = true; // over the size cap: nothing worth resuming
+        throw error;
+      }
       // A dropped connection or an idle timeout: keep what arrived, the next attempt resumes from it.
       throw new TransientError(`the connection dropped at byte ${done}${total ? ` of ${total}` : ''}: ${describe(controller.signal.aborted ? controller.signal.reason : error)}`, { cause: error });
     } finally {
       await file.close();
+      if (discard) await rm(partial, { force: true });
     }
     if (total !== undefined && done < total) throw new TransientError(`the connection closed at byte ${done} of ${total}`);
     if (total !== undefined && done > total) {
@@ -270,6 +283,10 @@ async function finish(partial: string, dest: string, bytes: number, hash: Hash, 
   }
   await rename(partial, dest);
   return { path: dest, bytes, sha256, verified: expectedSha256 !== undefined };
+}
+
+function tooLarge(label: string, maxBytes: number): MoxingError {
+  return new MoxingError('PAYLOAD_TOO_LARGE', `${label} is larger than the ${maxBytes}-byte limit for downloads here; nothing was kept`);
 }
 
 function contentRangeStart(header: string | null): number | undefined {

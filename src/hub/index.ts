@@ -5,7 +5,7 @@ export { VARIANT_SUFFIXES, VARIANTS, DEFAULT_VARIANT, isVariant, parseVariant, o
 export type { Variant } from './variants.js';
 export { DEFAULT_HUB, resolveHubOptions } from './options.js';
 export type { HubOptions, DownloadProgress } from './options.js';
-export { parseModelRef, isRepoId, isRevision } from './reference.js';
+export { parseModelRef, parseHubRef, isRepoId, isRevision } from './reference.js';
 export type { ModelRef } from './reference.js';
 export { snapshotDir, listCachedSnapshots, repoFromFolder, revisionFromFolder, INCOMPLETE_SUFFIX } from './cache.js';
 export type { CachedSnapshot } from './cache.js';

@@ -34,6 +34,8 @@ export interface HubOptions {
   retryDelayMs: number;
   /** Give up on a request that sends nothing for this long. @default 60000 */
   idleTimeoutMs: number;
+  /** Refuse any one file larger than this (a server resolving request-given models caps it). @default Infinity */
+  maxFileBytes: number;
   /** Called as bytes arrive (throttled by the caller if needed). */
   onProgress: ((progress: DownloadProgress) => void) | undefined;
 }
@@ -43,6 +45,7 @@ export const DEFAULT_HUB: Readonly<Omit<HubOptions, 'cacheDir' | 'endpoint' | 't
   maxAttempts: 4,
   retryDelayMs: 500,
   idleTimeoutMs: 60_000,
+  maxFileBytes: Number.POSITIVE_INFINITY,
   onProgress: undefined,
 });
 

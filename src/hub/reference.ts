@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { MoxingError } from '../errors.js';
+import { MoxingError, quoteInput } from '../errors.js';
 import { catalogEntry, closeAliases, type CatalogEntry } from './catalog.js';
 
 export type ModelRef =
@@ -51,23 +51,32 @@ export function parseModelRef(ref: string): ModelRef {
   const text = ref.trim();
   if (text === '') throw new MoxingError('MODEL_UNKNOWN', 'the model reference is empty; give an alias such as whisper-tiny, a hub id owner/name, or a folder');
   if (isDirectory(text)) return { kind: 'local', ref: text, dir: resolve(text) };
+  return parseHubRef(text);
+}
 
+/**
+ * A catalogue alias or hub repo id, never a folder, whatever exists on disk: how a reference that did not
+ * come from the machine's operator (an HTTP request) is read.
+ */
+export function parseHubRef(ref: string): ModelRef {
+  const text = ref.trim();
+  if (text === '') throw new MoxingError('MODEL_UNKNOWN', 'the model reference is empty; give an alias such as whisper-tiny or a hub id owner/name');
   const at = text.lastIndexOf('@');
   const name = at > 0 ? text.slice(0, at) : text;
   const revision = at > 0 ? text.slice(at + 1) : undefined;
   if (revision !== undefined && !isRevision(revision)) {
-    throw new MoxingError('MODEL_UNKNOWN', `"${ref}": the revision after @ must be a branch, tag or commit (letters, digits, '_', '-', '.', '/', without '..'), got "${revision}"`);
+    throw new MoxingError('MODEL_UNKNOWN', `${quoteInput(ref)}: the revision after @ must be a branch, tag or commit (letters, digits, '_', '-', '.', '/', without '..'), got ${quoteInput(revision)}`);
   }
   const alias = catalogEntry(name);
   if (alias) return { kind: 'hub', ref: text, repo: alias.repo, revision, alias };
   if (isRepoId(name)) return { kind: 'hub', ref: text, repo: name, revision, alias: undefined };
   if (REPO_ID.test(name)) {
-    throw new MoxingError('MODEL_UNKNOWN', `"${ref}" is not a valid hub repo id: the hub forbids "--" and ".." in repo ids; check the owner/name spelling`);
+    throw new MoxingError('MODEL_UNKNOWN', `${quoteInput(ref)} is not a valid hub repo id: the hub forbids "--" and ".." in repo ids; check the owner/name spelling`);
   }
 
   const looksLikePath = /^(\.{1,2}[\\/]|[\\/~]|[A-Za-z]:[\\/])/.test(text) || name.split('/').length > 2;
-  const close = closeAliases(name);
+  const close = name.length <= 100 ? closeAliases(name) : [];
   const hint = close.length > 0 ? ` Did you mean ${close.join(', ')}?` : '';
-  const what = looksLikePath ? `no folder exists at "${text}"` : `"${text}" is not a catalogue alias, a hub repo id (owner/name) or an existing folder`;
+  const what = looksLikePath ? `no folder exists at ${quoteInput(text)}` : `${quoteInput(text)} is not a catalogue alias, a hub repo id (owner/name) or an existing folder`;
   throw new MoxingError('MODEL_UNKNOWN', `unknown model: ${what}.${hint} Run \`moxing models\` to list the aliases.`);
 }

@@ -1,32 +1,41 @@
 /**
  * The transformer-math routes: `POST /v1/calc/params`, `/v1/calc/train`, `/v1/calc/infer`, `/v1/calc/fit`.
- * `model` is a preset name, a hub repo id (its config.json is fetched once) or an inline Hugging Face
- * config object; the other fields are the library's options, checked here before the math runs.
+ * `model` is an inline Hugging Face config object, a preset name, a catalogue alias or a model served at
+ * start-up (its config.json is read once), or, with allowRemoteModels, a hub repo id; never a path from the
+ * request. The other fields are the library's options, checked here before the math runs.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import {
   CALC_DTYPE_IDS,
+  MAX_CONFIG_BYTES,
   architectureFromHfConfig,
   countParameters,
   fitBudget,
   inferenceCost,
   loadArchitecture,
+  loadHubArchitecture,
+  modelPreset,
   trainingCost,
   type Architecture,
 } from '../calc/index.js';
-import type { HubOptions } from '../hub/index.js';
+import { catalogEntry, type HubOptions } from '../hub/index.js';
 import { parseBody } from './errors.js';
+import { ModelAllowList } from './models.js';
 
 export interface CalcPluginOptions {
   /** Hub settings for models given as repo ids. @default the environment's */
   hub?: Partial<HubOptions>;
+  /** Models served to requests by name, as given at start-up (folders holding a config.json, hub ids). @default [] */
+  models?: readonly string[];
+  /** Request-given hub ids may be fetched (config.json only, at most MAX_CONFIG_BYTES). @default false */
+  allowRemoteModels?: boolean;
 }
 
 const positive = z.number().positive().finite();
 const count = z.number().int().min(1).max(1_000_000);
 const dtype = z.enum(CALC_DTYPE_IDS as [string, ...string[]]);
-const model = z.union([z.string().min(1), z.record(z.string(), z.unknown())]);
+const model = z.union([z.string().min(1).max(200), z.record(z.string(), z.unknown())]);
 
 export const ParamsRequest = z.strictObject({ model });
 
@@ -70,8 +79,18 @@ export const FitRequest = z.strictObject({
 });
 
 export async function calcPlugin(app: FastifyInstance, options: CalcPluginOptions): Promise<void> {
-  const architecture = (ref: string | Record<string, unknown>): Promise<Architecture> =>
-    typeof ref === 'string' ? loadArchitecture(ref, options.hub ?? {}) : Promise.resolve(architectureFromHfConfig(ref, 'request body "model"'));
+  const allowList = new ModelAllowList({
+    served: options.models ?? [],
+    builtin: (name) => modelPreset(name) !== undefined || catalogEntry(name.split('@')[0]) !== undefined,
+    allowRemote: options.allowRemoteModels ?? false,
+  });
+  const hub = { ...options.hub, maxFileBytes: MAX_CONFIG_BYTES };
+  const architecture = (ref: string | Record<string, unknown>): Promise<Architecture> => {
+    if (typeof ref !== 'string') return Promise.resolve(architectureFromHfConfig(ref, 'request body "model"'));
+    const allowed = allowList.resolve(ref);
+    if (allowed.source === 'served') return loadArchitecture(allowed.ref, hub);
+    return modelPreset(ref) ? loadArchitecture(ref) : loadHubArchitecture(ref, hub);
+  };
 
   app.post('/v1/calc/params', async (request) => {
     const { model: ref } = parseBody(ParamsRequest, request.body);

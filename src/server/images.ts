@@ -1,13 +1,17 @@
 /**
  * The image routes, as one fastify plugin: `POST /v1/images/embeddings`, `/v1/images/search` and
  * `/v1/images/classify`. Images travel as base64 (optionally as data URLs) in JSON bodies. Bodies are
- * checked with zod (the same schemas give the routes' JSON schemas); every failure is a MoxingError answered
- * as `{ error: { code, message } }` with the code's status. Models and the index load lazily, once, and
- * are released when the app closes; training features sit in a small cache checked against the folder.
+ * checked with strict zod schemas (the same schemas give the routes' JSON schemas); every failure is a
+ * MoxingError answered as `{ error: { code, message } }` with the code's status. Each image's pixel count is
+ * checked from its header before it is decoded, and decoding and inference run as the server's model work
+ * (bounded concurrency, 429 past it). Models and the index load lazily, once, and are released when the app
+ * closes; training features sit in a small cache checked against the folder.
  */
 import type { FastifyInstance } from 'fastify';
+import { relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { MoxingError } from '../errors.js';
+import { ModelAllowList } from './models.js';
 import { parseBody } from './errors.js';
 import { openVectorIndex, type VectorIndex } from '../vectors/index.js';
 import {
@@ -16,6 +20,7 @@ import {
   embedImages,
   POOLINGS,
   TrainingSetCache,
+  checkImagePixels,
   VisionModel,
   type ClassifyMethod,
   type VisionModelOptions,
@@ -36,29 +41,28 @@ export interface ImagesPluginOptions {
   modelOptions?: VisionModelOptions;
   /** Most images in one request. @default 64 */
   maxImages?: number;
+  /** Search results name images relative to this folder (other keys by file name only). @default the working folder at start-up */
+  imageRoot?: string;
 }
 
 export const DEFAULT_IMAGES_PLUGIN = Object.freeze({ model: 'dinov2-small', maxImages: 64, table: 'moxing_vectors' });
 
-/** Largest request body: 64 images of a few MB each, base64-inflated. */
-const BODY_LIMIT_BYTES = 256 * 1024 * 1024;
-
 const imageString = z.string().min(1).describe('image bytes as base64, or a data: URL');
 
-export const EmbeddingsRequest = z.object({
+export const EmbeddingsRequest = z.strictObject({
   images: z.array(imageString).min(1),
-  model: z.string().optional(),
+  model: z.string().min(1).max(200).optional(),
   pool: z.enum(POOLINGS).default(DEFAULT_EMBED.pool),
   normalize: z.boolean().default(DEFAULT_EMBED.normalize),
 });
 
-export const SearchRequest = z.object({
+export const SearchRequest = z.strictObject({
   image: imageString,
   k: z.number().int().min(1).max(1000).default(10),
   ef: z.number().int().min(1).max(100_000).optional().describe('HNSW search breadth (recall vs speed)'),
 });
 
-export const ClassifyRequest = z.object({
+export const ClassifyRequest = z.strictObject({
   images: z.array(imageString).min(1),
   method: z.enum(['knn', 'linear']).default('knn'),
   k: z.number().int().min(1).max(1000).default(DEFAULT_KNN.k),
@@ -86,15 +90,15 @@ function bodySchema(schema: z.ZodType): Record<string, unknown> {
 
 export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOptions): Promise<void> {
   const o = { ...DEFAULT_IMAGES_PLUGIN, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ImagesPluginOptions & typeof DEFAULT_IMAGES_PLUGIN;
-  const allowed = new Set([o.model, ...(o.allowedModels ?? [])]);
+  const allowList = new ModelAllowList({ served: [o.model, ...(o.allowedModels ?? [])] });
   const models = new Map<string, Promise<VisionModel>>();
   // Bounded, and re-embeds the training folder when its images change on disk.
   const training = new TrainingSetCache();
+  const imageRoot = resolve(o.imageRoot ?? '.');
+  const { imageBodyLimitBytes: bodyLimit, maxImagePixels } = app.security;
   let index: Promise<VectorIndex> | undefined;
 
-  const model = (name: string | undefined): Promise<VisionModel> => {
-    const ref = name ?? o.model;
-    if (!allowed.has(ref)) throw new MoxingError('BAD_ARGUMENT', `model "${ref}" is not served here; use one of ${[...allowed].join(', ')}`);
+  const model = (ref: string): Promise<VisionModel> => {
     let loading = models.get(ref);
     if (!loading) {
       loading = VisionModel.load(ref, o.modelOptions);
@@ -103,9 +107,17 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
     }
     return loading;
   };
-  const decodeAll = (images: readonly string[]): Buffer[] => {
+  const requestedModel = (name: string | undefined): Promise<VisionModel> => model(name === undefined ? o.model : allowList.resolve(name).ref);
+  const decodeAll = async (images: readonly string[]): Promise<Buffer[]> => {
     if (images.length > o.maxImages) throw new MoxingError('BAD_ARGUMENT', `at most ${o.maxImages} images per request, got ${images.length}`);
-    return images.map((s, i) => decodeImageString(s, `images[${i}]`));
+    const bytes = images.map((s, i) => decodeImageString(s, `images[${i}]`));
+    for (const [i, b] of bytes.entries()) await checkImagePixels(b, maxImagePixels, `images[${i}]`);
+    return bytes;
+  };
+  /** An index key (an absolute path on this machine) as a client may see it. */
+  const shownPath = (key: string): string => {
+    const rel = relative(imageRoot, key);
+    return rel !== '' && !rel.startsWith('..') && !rel.startsWith(sep) && !/^[A-Za-z]:/.test(rel) ? rel.split(sep).join('/') : key.split(/[\\/]/).pop() ?? '';
   };
 
   app.addHook('onClose', async () => {
@@ -113,11 +125,14 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
     await Promise.all([...models.values()].map(async (loading) => (await loading.catch(() => undefined))?.close()));
   });
 
-  app.post('/v1/images/embeddings', { bodyLimit: BODY_LIMIT_BYTES, schema: { body: bodySchema(EmbeddingsRequest) } }, async (request) => {
+  app.post('/v1/images/embeddings', { bodyLimit, schema: { body: bodySchema(EmbeddingsRequest) } }, async (request) => {
     const body = parseBody(EmbeddingsRequest, request.body);
-    const images = decodeAll(body.images);
-    const m = await model(body.model);
-    const vectors = await embedImages(m, images, { pool: body.pool, normalize: body.normalize });
+    const m = requestedModel(body.model);
+    m.catch(() => undefined);
+    const vectors = await app.work(request, async () => {
+      const images = await decodeAll(body.images); // the cheap checks first
+      return embedImages(await m, images, { pool: body.pool, normalize: body.normalize });
+    });
     return {
       object: 'list',
       model: body.model ?? o.model,
@@ -127,32 +142,36 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
     };
   });
 
-  app.post('/v1/images/search', { bodyLimit: BODY_LIMIT_BYTES, schema: { body: bodySchema(SearchRequest) } }, async (request) => {
+  app.post('/v1/images/search', { bodyLimit, schema: { body: bodySchema(SearchRequest) } }, async (request) => {
     const body = parseBody(SearchRequest, request.body);
     if (!o.index) throw new MoxingError('NOT_FOUND', 'this server has no image index; start it with an index (moxing index DIR builds one)');
-    const [image] = decodeAll([body.image]);
     if (!index) {
       index = openVectorIndex(o.index, { table: o.table });
       index.catch(() => (index = undefined));
     }
     const opened = await index;
     const attributes = await opened.attributes();
+    // The index's own model, chosen by whoever built it, is always the one its searches use.
     const ref = attributes.model ?? o.model;
-    allowed.add(ref); // the index's own model is always served for its searches
-    const m = await model(ref);
-    const [query] = await embedImages(m, [image], { pool: (attributes.pool as (typeof POOLINGS)[number]) ?? 'cls' });
-    const hits = await opened.search(query, body.k, { ef: body.ef });
-    return { model: ref, results: hits.map((h) => ({ path: h.key, score: h.score, metadata: h.metadata })) };
+    const hits = await app.work(request, async () => {
+      const [image] = await decodeAll([body.image]);
+      const [query] = await embedImages(await model(ref), [image], { pool: (attributes.pool as (typeof POOLINGS)[number]) ?? 'cls' });
+      return opened.search(query, body.k, { ef: body.ef });
+    });
+    return { model: shownPath(ref), results: hits.map((h) => ({ path: shownPath(h.key), score: h.score })) };
   });
 
-  app.post('/v1/images/classify', { bodyLimit: BODY_LIMIT_BYTES, schema: { body: bodySchema(ClassifyRequest) } }, async (request) => {
+  app.post('/v1/images/classify', { bodyLimit, schema: { body: bodySchema(ClassifyRequest) } }, async (request) => {
     const body = parseBody(ClassifyRequest, request.body);
     if (!o.classifyTrainDir) throw new MoxingError('NOT_FOUND', 'this server has no training set for classification; start it with a folder of class subfolders');
-    const images = decodeAll(body.images);
-    const m = await model(undefined);
+    const trainDir = o.classifyTrainDir;
     const method = body.method as ClassifyMethod;
-    const classifier = await training.classifier(m, o.classifyTrainDir, { method, knn: { k: body.k, temperature: body.temperature } });
-    const vectors = await embedImages(m, images, { pool: classifier.pool });
+    const { classifier, vectors } = await app.work(request, async () => {
+      const m = await model(o.model);
+      const images = await decodeAll(body.images);
+      const c = await training.classifier(m, trainDir, { method, knn: { k: body.k, temperature: body.temperature } });
+      return { classifier: c, vectors: await embedImages(m, images, { pool: c.pool }) };
+    });
     return {
       method,
       classes: classifier.classes,

@@ -1,7 +1,12 @@
-/** server/: the HTTP app and its capability plugins. */
+/** server/: the HTTP app, its hardening rules and its capability plugins. */
 export { buildApp } from './app.js';
 export type { AppOptions } from './app.js';
-export { installErrorHandler, parseBody } from './errors.js';
+export { installErrorHandler, parseBody, publicError, redact } from './errors.js';
+export { installHardening, serverLimits, hostName } from './hardening.js';
+export { DEFAULT_SECURITY, LOOPBACK_HOSTS, resolveSecurityOptions, isLoopbackHost } from './options.js';
+export type { SecurityOptions } from './options.js';
+export { ModelAllowList } from './models.js';
+export { WorkLimiter } from './work-limiter.js';
 export { imagesPlugin, decodeImageString, DEFAULT_IMAGES_PLUGIN, EmbeddingsRequest, SearchRequest, ClassifyRequest } from './images.js';
 export type { ImagesPluginOptions } from './images.js';
 export { calcPlugin, ParamsRequest, TrainRequest, InferRequest, FitRequest } from './calc.js';

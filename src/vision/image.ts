@@ -41,6 +41,23 @@ export async function readImageFile(path: string): Promise<Buffer> {
   return readFile(path);
 }
 
+/**
+ * Throws PAYLOAD_TOO_LARGE when the encoded image declares more than `maxPixels` pixels. Reads the header
+ * only, so a small file that would decode to gigabytes (a pixel bomb) is refused before any decoding.
+ */
+export async function checkImagePixels(bytes: Uint8Array, maxPixels: number, name: string): Promise<void> {
+  let width: number | undefined;
+  let height: number | undefined;
+  try {
+    ({ width, height } = await sharp(bytes, { limitInputPixels: false }).metadata());
+  } catch (cause) {
+    throw unreadable(name, cause);
+  }
+  if (width !== undefined && height !== undefined && width * height > maxPixels) {
+    throw new MoxingError('PAYLOAD_TOO_LARGE', `${name} is ${width}x${height} pixels, more than the ${maxPixels}-pixel limit; send a smaller image`);
+  }
+}
+
 /** Decodes a file or buffer into 8-bit RGB. Animated GIF/WebP give their first frame. */
 export async function loadImage(input: ImageInput): Promise<RgbImage> {
   const name = typeof input === 'string' ? input : 'image buffer';
@@ -54,7 +71,7 @@ async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbImage> {
   try {
     format = (await sharp(bytes).metadata()).format;
   } catch (cause) {
-    throw new MoxingError('IMAGE_INVALID', `${name} is not a readable image (${firstLine(cause)}). Supported types: ${formatList()}.`, { cause });
+    throw unreadable(name, cause);
   }
   if (!format || !(SUPPORTED_IMAGE_FORMATS as readonly string[]).includes(format)) {
     throw new MoxingError('IMAGE_INVALID', `${name} is of an unsupported type (${format ?? 'unknown'}). Convert it to one of: ${formatList()}.`);
@@ -70,6 +87,10 @@ async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbImage> {
   } catch (cause) {
     throw new MoxingError('IMAGE_INVALID', `${name} could not be decoded (${firstLine(cause)}); the file may be corrupt or truncated.`, { cause });
   }
+}
+
+function unreadable(name: string, cause: unknown): MoxingError {
+  return new MoxingError('IMAGE_INVALID', `${name} is not a readable image (${firstLine(cause)}). Supported types: ${formatList()}.`, { cause });
 }
 
 /** Keeps the first three channels (drops alpha) or replicates a single gray channel. */

@@ -1,5 +1,5 @@
 /** vision/: image loading and preprocessing, DINO/DINOv2 features, image indexes, k-NN and linear probes, PCA and attention pictures. */
-export { loadImage, readImageFile, encodePng, SUPPORTED_IMAGE_FORMATS, IMAGE_EXTENSIONS } from './image.js';
+export { loadImage, checkImagePixels, readImageFile, encodePng, SUPPORTED_IMAGE_FORMATS, IMAGE_EXTENSIONS } from './image.js';
 export type { RgbImage, ImageInput } from './image.js';
 export { resizePixels, resampleFromPil, PIL_RESAMPLE } from './resample.js';
 export type { ResampleFilter, PixelRegion } from './resample.js';

@@ -5,10 +5,11 @@ import { buildApp } from '../../src/server/index.js';
 import { countParameters, MODEL_PRESETS, trainingCost } from '../../src/calc/index.js';
 
 const app = await buildApp({ images: false, calc: { hub: { offline: true } } });
-after(() => app.close());
+const remoteApp = await buildApp({ images: false, calc: { hub: { offline: true } }, security: { allowRemoteModels: true } });
+after(() => Promise.all([app.close(), remoteApp.close()]));
 
-async function post(url: string, payload: unknown) {
-  const response = await app.inject({ method: 'POST', url, payload: payload as object });
+async function post(url: string, payload: unknown, on = app) {
+  const response = await on.inject({ method: 'POST', url, payload: payload as object });
   return { status: response.statusCode, body: response.json() };
 }
 
@@ -50,7 +51,10 @@ test('bad requests get { error: { code, message } } with the code status', async
   const badConfig = await post('/v1/calc/params', { model: { model_type: 'llama', hidden_size: 'big' } });
   assert.equal(badConfig.status, 422);
   assert.equal(badConfig.body.error.code, 'CONFIG_INVALID');
-  const offlineHub = await post('/v1/calc/params', { model: 'Qwen/Qwen2-0.5B' });
+  const notServed = await post('/v1/calc/params', { model: 'Qwen/Qwen2-0.5B' });
+  assert.equal(notServed.status, 404);
+  assert.equal(notServed.body.error.code, 'MODEL_UNKNOWN');
+  const offlineHub = await post('/v1/calc/params', { model: 'Qwen/Qwen2-0.5B' }, remoteApp);
   assert.equal(offlineHub.status, 503);
   assert.equal(offlineHub.body.error.code, 'MODEL_OFFLINE');
   const noRoute = await app.inject({ method: 'GET', url: '/v1/nothing' });

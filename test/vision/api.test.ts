@@ -26,7 +26,7 @@ describe('image API (app.inject)', () => {
     const index = HnswIndex.open(join(tmp.dir, 'index'), { dim: 32, attributes: indexAttributes(model, 'cls') });
     await indexImages(model, train, index);
     await index.close();
-    app = await buildApp({ images: { model: modelDir, index: join(tmp.dir, 'index'), classifyTrainDir: train } });
+    app = await buildApp({ images: { model: modelDir, index: join(tmp.dir, 'index'), classifyTrainDir: train, imageRoot: tmp.dir } });
   });
   after(async () => {
     await app?.close();
@@ -52,7 +52,9 @@ describe('image API (app.inject)', () => {
     assert.equal(res.statusCode, 200, res.body);
     const body = res.json() as { results: { path: string; score: number }[] };
     assert.equal(body.results.length, 3);
-    assert.equal(body.results[0].path, files[2]);
+    // Named relative to the server's image root: no absolute path, no file metadata leaves the server.
+    assert.equal(body.results[0].path, 'train/warm/2.png');
+    assert.deepEqual(Object.keys(body.results[0]).sort(), ['path', 'score']);
     assert.ok(Math.abs(body.results[0].score - 1) < 1e-5);
   });
 
@@ -74,7 +76,7 @@ describe('image API (app.inject)', () => {
       [{ images: [Buffer.from('not an image at all').toString('base64')] }, 400, 'IMAGE_INVALID'],
       [{ images: [''] }, 400, 'BAD_ARGUMENT'],
       [{ images: [b64(files[0])], pool: 'max' }, 400, 'BAD_ARGUMENT'],
-      [{ images: [b64(files[0])], model: 'dinov2-giant' }, 400, 'BAD_ARGUMENT'],
+      [{ images: [b64(files[0])], model: 'dinov2-giant' }, 404, 'MODEL_UNKNOWN'],
     ];
     for (const [payload, status, code] of cases) {
       const res = await app.inject({ method: 'POST', url: '/v1/images/embeddings', payload: payload as object });
