@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { MoxingError } from '../errors.js';
-import { ModelAllowList } from './models.js';
+import { ModelAllowList, publicModelName } from './models.js';
 import { parseBody } from './errors.js';
 import { openVectorIndex, type VectorIndex } from '../vectors/index.js';
 import {
@@ -66,7 +66,7 @@ export const ClassifyRequest = z.strictObject({
   images: z.array(imageString).min(1),
   method: z.enum(['knn', 'linear']).default('knn'),
   k: z.number().int().min(1).max(1000).default(DEFAULT_KNN.k),
-  temperature: z.number().positive().default(DEFAULT_KNN.temperature),
+  temperature: z.number().positive().max(100).default(DEFAULT_KNN.temperature),
   top: z.number().int().min(1).max(1000).default(5),
 });
 
@@ -135,7 +135,7 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
     });
     return {
       object: 'list',
-      model: body.model ?? o.model,
+      model: publicModelName(body.model ?? o.model),
       pool: body.pool,
       dim: vectors[0].length,
       data: vectors.map((v, i) => ({ object: 'embedding', index: i, embedding: Array.from(v) })),
@@ -158,7 +158,7 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
       const [query] = await embedImages(await model(ref), [image], { pool: (attributes.pool as (typeof POOLINGS)[number]) ?? 'cls' });
       return opened.search(query, body.k, { ef: body.ef });
     });
-    return { model: shownPath(ref), results: hits.map((h) => ({ path: shownPath(h.key), score: h.score })) };
+    return { model: publicModelName(ref), results: hits.map((h) => ({ path: shownPath(h.key), score: h.score })) };
   });
 
   app.post('/v1/images/classify', { bodyLimit, schema: { body: bodySchema(ClassifyRequest) } }, async (request) => {

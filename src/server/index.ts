@@ -5,7 +5,7 @@ export { installErrorHandler, parseBody, publicError, redact } from './errors.js
 export { installHardening, serverLimits, hostName } from './hardening.js';
 export { DEFAULT_SECURITY, LOOPBACK_HOSTS, resolveSecurityOptions, isLoopbackHost } from './options.js';
 export type { SecurityOptions } from './options.js';
-export { ModelAllowList } from './models.js';
+export { ModelAllowList, publicModelName } from './models.js';
 export { WorkLimiter } from './work-limiter.js';
 export { imagesPlugin, decodeImageString, DEFAULT_IMAGES_PLUGIN, EmbeddingsRequest, SearchRequest, ClassifyRequest } from './images.js';
 export type { ImagesPluginOptions } from './images.js';

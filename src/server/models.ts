@@ -50,6 +50,11 @@ export class ModelAllowList {
   }
 }
 
+/** How a served reference is named in answers: a folder by its name, never its path. */
+export function publicModelName(ref: string): string {
+  return looksLikePath(ref) ? basename(ref.replace(/[\\/]+$/, '')) : ref;
+}
+
 /** Absolute or relative filesystem references (`/x`, `./x`, `../x`, `C:\x`, `~/x`). */
 function looksLikePath(ref: string): boolean {
   return /^(?:\/|\.{1,2}(?:[\\/]|$)|~|[A-Za-z]:[\\/]|\\)/.test(ref) || ref.includes('\\');

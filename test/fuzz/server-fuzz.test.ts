@@ -1,0 +1,443 @@
+/**
+ * The abuse suite of `moxing serve` (issue 10): a real server process on 127.0.0.1, fed over a thousand
+ * generated hostile requests (fixed seed) across every route, plus raw-socket attacks (slow senders, oversized
+ * headers, broken framing). Every answer must be a 4xx/5xx JSON error with nothing of the server's paths,
+ * files, endpoints or secrets in it; /health must answer within 1 s all along; peak RSS must stay under
+ * RSS_BOUND_BYTES and the process must be alive at the end.
+ *
+ * A route the app registers that this table does not cover fails the suite: a new route joins it.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { buildApp } from '../../src/server/index.js';
+import { indexAttributes, indexImages, VisionModel } from '../../src/vision/index.js';
+import { HnswIndex } from '../../src/vectors/index.js';
+import { models, tempDir, writePicture } from '../vision/fixtures.js';
+import { writeWav } from '../audio/wav-writer.js';
+
+const SEED = 20261204;
+const GENERATED_REQUESTS = 1200;
+const CONCURRENCY = 8;
+const SLOW_SENDERS = 6;
+/** Node, ONNX Runtime, sharp and a tiny model: a few hundred MB. A leak or a decoded bomb would pass it. */
+const RSS_BOUND_BYTES = 512 * 1024 * 1024;
+const HEALTH_BOUND_MS = 1000;
+const API_KEY = 'fuzz-key-7f3a';
+const HF_TOKEN = 'hf_fuzz_secret_token_91';
+const HF_ENDPOINT = 'http://127.0.0.1:9/secret-mirror';
+const SECRET_CONTENT = 'FUZZ-SECRET-FILE-CONTENT';
+
+/** Every route the fuzz table covers, as METHOD path. */
+const ROUTES = {
+  health: 'GET /health',
+  embeddings: 'POST /v1/images/embeddings',
+  search: 'POST /v1/images/search',
+  classify: 'POST /v1/images/classify',
+  params: 'POST /v1/calc/params',
+  train: 'POST /v1/calc/train',
+  infer: 'POST /v1/calc/infer',
+  fit: 'POST /v1/calc/fit',
+} as const;
+
+// mulberry32: small, seedable, good enough to pick mutations.
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface FuzzRequest {
+  readonly kind: string;
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body?: string | Buffer;
+}
+
+const tmp = tempDir('moxing-fuzz-');
+let server: ChildProcess;
+let base = '';
+let secretPath = '';
+let goodImage = '';
+let wavBase64 = '';
+const stderrLines: string[] = [];
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+before(async () => {
+  const modelDir = models.dinov2();
+  const train = join(tmp.dir, 'train');
+  for (const [k, cls] of ['a', 'b'].entries()) {
+    mkdirSync(join(train, cls), { recursive: true });
+    for (let i = 0; i < 2; i++) await writePicture(join(train, cls, `${i}.png`), k * 2 + i, 64, 64);
+  }
+  const model = await VisionModel.load(modelDir);
+  const index = HnswIndex.open(join(tmp.dir, 'index'), { dim: 32, attributes: indexAttributes(model, 'cls') });
+  await indexImages(model, train, index);
+  await index.close();
+  await model.close();
+  goodImage = readFileSync(join(train, 'a', '0.png')).toString('base64');
+  secretPath = join(tmp.dir, 'secret.json');
+  writeFileSync(secretPath, SECRET_CONTENT);
+  wavBase64 = Buffer.from(writeWav({ encoding: 'f32', channels: 1, sampleRate: 16000 }, new Float32Array(1600).map((_, i) => Math.sin(i / 5)))).toString('base64');
+
+  server = spawn(
+    process.execPath,
+    ['bin/moxing.js', 'serve', '--port', '0', '--api-key', API_KEY, '--images-model', modelDir, '--index', join(tmp.dir, 'index'),
+      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16'],
+    { env: { ...process.env, HF_TOKEN, HF_ENDPOINT, MOXING_CACHE: join(tmp.dir, 'cache') }, stdio: ['ignore', openSync(join(tmp.dir, 'server.log'), 'w'), 'pipe'] },
+  );
+  base = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    server.stderr!.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const m = text.match(/serving on (http:\/\/[^\s]+)/);
+      if (m) resolve(m[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`server exited with ${code}: ${text}`)));
+  });
+  server.stderr!.on('data', (chunk: Buffer) => stderrLines.push(chunk.toString()));
+});
+
+after(() => {
+  server?.kill('SIGKILL');
+  tmp.cleanup();
+});
+
+test('every route the app registers is in the fuzz table', async () => {
+  const registered: string[] = [];
+  const app = await buildApp({ images: { model: 'x', index: 'x', classifyTrainDir: 'x' } });
+  app.addHook('onRoute', () => undefined);
+  await app.ready();
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = line.match(/([\w/.:-]+) \(([A-Z, ]+)\)/);
+    if (m) for (const method of m[2].split(', ')) if (method !== 'HEAD') registered.push(`${method} ${m[1]}`);
+  }
+  await app.close();
+  const covered = new Set<string>(Object.values(ROUTES));
+  assert.ok(registered.length >= 8, registered.join('; '));
+  for (const route of registered) assert.ok(covered.has(route), `${route} is not fuzzed: add it to ROUTES and the generators`);
+});
+
+test(`${GENERATED_REQUESTS} hostile requests and raw-socket attacks: JSON errors, no leaks, /health within ${HEALTH_BOUND_MS} ms, bounded RSS`, async () => {
+  const random = prng(SEED);
+  const requests = Array.from({ length: GENERATED_REQUESTS }, () => generate(random));
+  const statuses = new Map<number, number>();
+  const kinds = new Map<string, number>();
+  const failures: string[] = [];
+
+  let healthMax = 0;
+  let healthChecks = 0;
+  let stopHealth = false;
+  const healthLoop = (async () => {
+    while (!stopHealth) {
+      const started = performance.now();
+      const r = await fetch(`${base}/health`, { signal: AbortSignal.timeout(5000) });
+      await r.text();
+      healthMax = Math.max(healthMax, performance.now() - started);
+      healthChecks++;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  })();
+
+  const slowSenders = Array.from({ length: SLOW_SENDERS }, (_, i) => slowSender(i));
+  let next = 0;
+  const workers = Array.from({ length: CONCURRENCY }, async () => {
+    while (next < requests.length) {
+      const request = requests[next++];
+      const { status, text } = await send(request);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      kinds.set(request.kind, (kinds.get(request.kind) ?? 0) + 1);
+      const problem = judge(status, text);
+      if (problem) failures.push(`${request.kind} ${request.method} ${request.path}: ${problem}`);
+    }
+  });
+  await Promise.all(workers);
+  const raw = await Promise.all([...slowSenders, ...rawAttacks()]);
+  for (const { kind, answer } of raw) {
+    const status = Number(answer.match(/^HTTP\/1\.1 (\d{3})/)?.[1] ?? 0);
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+    const body = answer.slice(answer.indexOf('\r\n\r\n') + 4);
+    // A connection the server cut without an answer is acceptable only for broken framing.
+    if (status === 0 && kind !== 'broken-framing') failures.push(`${kind}: no answer`);
+    else if (status !== 0) {
+      const problem = judge(status, body);
+      if (problem) failures.push(`${kind}: ${problem}`);
+    }
+  }
+  // Answers that succeed leak nothing either (model folders, image paths, index metadata).
+  for (const route of ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit'] as const) {
+    const [method, path] = ROUTES[route].split(' ');
+    const { status, text } = await send({ kind: 'valid', method, path, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(validBody(route)) });
+    if (status !== 200) failures.push(`valid ${route}: status ${status}: ${text.slice(0, 200)}`);
+    for (const secret of [tmp.dir, process.cwd(), 'sha256', 'mtime']) if (text.includes(secret)) failures.push(`valid ${route} leaks ${secret}: ${text.slice(0, 200)}`);
+  }
+  stopHealth = true;
+  await healthLoop;
+
+  const peakRss = peakRssBytes(server.pid!);
+  const alive = server.exitCode === null && server.signalCode === null;
+  const finalHealth = await fetch(`${base}/health`);
+  const total = requests.length + raw.length;
+  console.log(
+    `fuzz: ${total} requests (${requests.length} generated, ${raw.length} raw-socket), statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}, ` +
+      `kinds ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}; /health max ${healthMax.toFixed(0)} ms over ${healthChecks} checks; ` +
+      `peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (bound ${RSS_BOUND_BYTES / 2 ** 20}); alive ${alive}`,
+  );
+  // The server's own log (pino JSON lines on its stdout) says why, for any INTERNAL answer.
+  const logged = readFileSync(join(tmp.dir, 'server.log'), 'utf8').split('\n').filter((l) => l.includes('"level":50')).slice(0, 3);
+  assert.deepEqual(failures.slice(0, 40), [], `${failures.length} bad answers; server errors: ${logged.join('\n')}`);
+  assert.ok(total >= 1000);
+  assert.ok(healthMax < HEALTH_BOUND_MS, `/health took ${healthMax.toFixed(0)} ms`);
+  assert.ok(peakRss < RSS_BOUND_BYTES, `peak RSS ${peakRss}`);
+  assert.ok(alive, 'the server process is alive');
+  assert.equal(finalHealth.status, 200);
+  assert.deepEqual(stderrLines.filter((l) => /Error|FATAL|unhandled/i.test(l)), []);
+});
+
+/** Why an answer is wrong, or undefined when it is a clean JSON error. */
+function judge(status: number, text: string): string | undefined {
+  if (status < 400 || status > 599) return `status ${status}: ${text.slice(0, 300)}`;
+  let body: { error?: { code?: unknown; message?: unknown } };
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return `not JSON: ${text.slice(0, 200)}`;
+  }
+  if (typeof body.error?.code !== 'string' || typeof body.error.message !== 'string') return `not an error body: ${text.slice(0, 200)}`;
+  if (text.length > 2000) return `an answer of ${text.length} bytes`;
+  // INTERNAL means the input reached a path nobody planned for: a bug, even though the answer is clean.
+  if (body.error.code === 'INTERNAL') return `INTERNAL: ${text.slice(0, 200)}`;
+  for (const secret of [tmp.dir, process.cwd(), SECRET_CONTENT, API_KEY, HF_TOKEN, HF_ENDPOINT, '127.0.0.1:9', 'secret-mirror', 'node_modules']) {
+    if (text.includes(secret)) return `leaks ${secret}: ${text.slice(0, 200)}`;
+  }
+  if (/\n\s+at |\.ts:\d+|\.js:\d+/.test(text)) return `a stack trace: ${text.slice(0, 200)}`;
+  if (/HF_TOKEN|token is set/i.test(text)) return `token state: ${text.slice(0, 200)}`;
+  return undefined;
+}
+
+/** Through node:http rather than fetch, which would not send a Host header of ours. */
+function send(r: FuzzRequest): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${base}${r.path}`, { method: r.method, headers: r.headers, agent, timeout: 30_000 }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (d: string) => (text += d));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+    });
+    request.on('error', reject);
+    request.end(r.body);
+  });
+}
+
+function pick<T>(random: () => number, items: readonly T[]): T {
+  return items[Math.floor(random() * items.length)];
+}
+
+/** A PNG whose header declares width x height (a pixel bomb when large). */
+function png(width: number, height: number, idat = deflateSync(Buffer.alloc(32))): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b: Buffer): number => {
+    let c = 0xffffffff;
+    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const out = Buffer.alloc(data.length + 12);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc(body), data.length + 8);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** A valid body for each POST route, which the generators then break. */
+function validBody(route: keyof typeof ROUTES): Record<string, unknown> {
+  switch (route) {
+    case 'embeddings':
+      return { images: [goodImage], pool: 'cls' };
+    case 'search':
+      return { image: goodImage, k: 3 };
+    case 'classify':
+      return { images: [goodImage], method: 'knn', k: 2 };
+    case 'params':
+      return { model: 'llama-7b' };
+    case 'train':
+      return { model: 'llama-7b', tokens: 1e12, gpus: 8 };
+    case 'infer':
+      return { model: 'llama-7b', batch: 4, contextTokens: 2048 };
+    default:
+      return { model: 'llama-7b', gpu: 'h100-sxm' };
+  }
+}
+
+const NUMERIC_FIELDS: Partial<Record<keyof typeof ROUTES, string[]>> = {
+  search: ['k', 'ef'],
+  classify: ['k', 'temperature', 'top'],
+  train: ['tokens', 'gpus', 'mfu', 'tensorParallel', 'microBatch', 'sequenceLength'],
+  infer: ['batch', 'contextTokens', 'promptTokens', 'gpus'],
+  fit: ['memoryBytesPerGpu', 'memoryUtilization', 'batch', 'contextTokens'],
+};
+
+const IMAGE_FIELD: Partial<Record<keyof typeof ROUTES, string>> = { embeddings: 'images', search: 'image', classify: 'images' };
+
+function generate(random: () => number): FuzzRequest {
+  const route = pick(random, ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit'] as const);
+  const [method, path] = ROUTES[route].split(' ');
+  const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
+  const json = (kind: string, body: unknown, headers: Record<string, string> = auth): FuzzRequest => ({ kind, method, path, headers, body: JSON.stringify(body) });
+  const body = validBody(route);
+  const imageField = IMAGE_FIELD[route];
+  const withImage = (image: string): Record<string, unknown> => ({ ...body, [imageField!]: imageField === 'image' ? image : [image] });
+
+  const generators: (() => FuzzRequest)[] = [
+    () => {
+      const text = JSON.stringify(body);
+      const cut = text.slice(0, Math.floor(random() * (text.length - 1)));
+      const broken = pick(random, [cut, `${text},`, text.replace(':', ''), `{${text}`, '\uFEFF{"model":NaN}', "{'model':'x'}", '', 'null', '[]', '"str"', '{"a":1,}']);
+      return { kind: 'broken-json', method, path, headers: auth, body: broken };
+    },
+    () => {
+      const fields = Object.keys(body);
+      const field = pick(random, fields);
+      return json('wrong-type', { ...body, [field]: pick(random, [42, true, null, [], {}, [1, 2], '12', { $gt: '' }]) === body[field] ? 7 : pick(random, [true, null, [], {}, [1, 2], { $gt: '' }]) });
+    },
+    () => {
+      const fields = NUMERIC_FIELDS[route];
+      if (!fields) return json('huge-number', { ...body, model: 1e308 });
+      // Each is outside every numeric field's range: infinite, negative, zero, or past the largest maximum.
+      const value = pick(random, ['1e400', '-1e400', '1e300', '-1', '-0', '1e-400', '1e20']);
+      const text = JSON.stringify({ ...body, [pick(random, fields)]: 0 }).replace(/:0([,}])/, `:${value}$1`);
+      return { kind: 'huge-number', method, path, headers: auth, body: text };
+    },
+    () => {
+      const depth = Math.floor(1000 + random() * 50_000);
+      const nested = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+      const key = imageField ?? 'model';
+      const objectNesting = `${'{"a":'.repeat(Math.min(depth, 20_000))}1${'}'.repeat(Math.min(depth, 20_000))}`;
+      return { kind: 'deep-nesting', method, path, headers: auth, body: `{"${key}":${random() < 0.5 ? nested : objectNesting}}` };
+    },
+    () => {
+      const p = pick(random, [secretPath, tmp.dir, '/etc/passwd', '../../../../etc/passwd', 'file:///etc/passwd', 'C:\\Windows\\win.ini', '~/.ssh/id_rsa', '\\\\host\\share\\x', 'test/models', 'no-such-owner/no-such-model', `${'a/'.repeat(300)}x`, '/dev/zero', '/proc/self/environ']);
+      return json('path-string', imageField ? withImage(p) : { ...body, model: p });
+    },
+    () => json('unknown-field', { ...body, [pick(random, ['extra', 'constructor', 'model_path', 'file', 'Model'])]: 'x' }),
+    () => ({ kind: 'proto-pollution', method, path, headers: auth, body: `{"__proto__":{"polluted":1},${JSON.stringify(body).slice(1)}` }),
+    () => {
+      const type = pick(random, ['text/plain', 'multipart/form-data; boundary=xyz', 'multipart/form-data', 'application/x-www-form-urlencoded', 'application/octet-stream', 'image/png', 'application/json; charset=utf-32']);
+      const payload = type.startsWith('multipart') ? `--xyz\r\nContent-Disposition: form-data; name="file"; filename="../../etc/passwd"\r\n\r\n${'A'.repeat(100)}\r\n--xy` : Buffer.from(goodImage, 'base64');
+      return { kind: 'bad-content-type', method, path, headers: { authorization: auth.authorization, 'content-type': type }, body: payload };
+    },
+    () => {
+      const headers = pick<Record<string, string>>(random, [
+        { 'content-type': 'application/json' },
+        { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}x` },
+        { 'content-type': 'application/json', authorization: 'Bearer' },
+        { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`u:${API_KEY}`).toString('base64')}` },
+        { 'content-type': 'application/json', authorization: `Bearer ${'k'.repeat(4000)}` },
+      ]);
+      return json('bad-auth', body, headers);
+    },
+    () => json('foreign-host', body, { ...auth, host: pick(random, ['evil.example', 'attacker.test:8080', '169.254.169.254', 'localhost.evil.example']) }),
+    () => {
+      if (!imageField) return json('pixel-bomb', { ...body, model: { model_type: 'llama', hidden_size: 1e9, num_hidden_layers: 1e9 } });
+      const [w, h] = pick(random, [[20000, 20000], [100000, 1000], [1, 2 ** 31 - 1], [65535, 65535], [7000, 7000]]);
+      return json('pixel-bomb', withImage(png(w, h).toString('base64')));
+    },
+    () => {
+      if (!imageField) return json('malformed-media', { ...body, model: { model_type: pick(random, ['llama', 'gpt2', 'whisper', 'dinov2']), hidden_size: -1 } });
+      const good = Buffer.from(goodImage, 'base64');
+      const bytes = pick(random, [
+        good.subarray(0, Math.floor(random() * good.length)),
+        Buffer.from(wavBase64, 'base64'),
+        Buffer.from(good.map((b, i) => (i > 40 && random() < 0.05 ? b ^ 0xff : b))),
+        png(64, 64, Buffer.from('not deflate data')),
+        Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="99999" height="99999"><image href="file:///etc/passwd"/></svg>'),
+        Buffer.from('GIF89a\xff\xff\xff\xff', 'latin1'),
+        Buffer.alloc(1000),
+      ]);
+      const encoded = bytes.length === 0 ? '' : random() < 0.2 ? `data:image/png;base64,${bytes.toString('base64')}` : bytes.toString('base64');
+      return json('malformed-media', withImage(encoded || '!'));
+    },
+    () => {
+      if (!imageField || imageField === 'image') return json('too-many', { ...body, model: 'x'.repeat(300) });
+      return json('too-many', { ...body, [imageField]: Array.from({ length: 65 }, () => 'aGk=') });
+    },
+    () => {
+      const m = pick(random, ['GET', 'PUT', 'DELETE', 'PATCH']);
+      const p = pick(random, [path, '/v1/../etc/passwd', '/v1/images/%2e%2e/%2e%2e/x', `/v1/${'x'.repeat(3000)}`, '/v1/calc/params?model=/etc/passwd', '//health', '/v1/images/embeddings/']);
+      return { kind: 'wrong-route', method: m, path: p, headers: { authorization: auth.authorization } };
+    },
+  ];
+  return pick(random, generators)();
+}
+
+/** A client trickling a body one byte every 400 ms: the server must cut it (408) at its request time limit. */
+function slowSender(i: number): Promise<{ kind: string; answer: string }> {
+  return rawExchange('slow-sender', async (socket) => {
+    socket.write(`POST /v1/calc/params HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n`);
+    for (let n = 0; n < 30 && !socket.destroyed; n++) {
+      socket.write(i % 2 ? ' ' : '{');
+      await new Promise((r) => setTimeout(r, 400));
+    }
+  });
+}
+
+function rawAttacks(): Promise<{ kind: string; answer: string }>[] {
+  const h = `Host: localhost\r\nAuthorization: Bearer ${API_KEY}\r\n`;
+  return [
+    rawExchange('oversized-headers', async (s) => void s.write(`GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`)),
+    rawExchange('oversized-headers', async (s) => void s.write(`GET /health HTTP/1.1\r\n${Array.from({ length: 3000 }, (_, i) => `X-${i}: y`).join('\r\n')}\r\n\r\n`)),
+    rawExchange('broken-framing', async (s) => void s.write('GARBAGE / HTTP/1.1\r\n\r\n')),
+    rawExchange('broken-framing', async (s) => void s.write(`POST /v1/calc/params HTTP/1.1\r\n${h}Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nZZ\r\nxx\r\n0\r\n\r\n`)),
+    rawExchange('broken-framing', async (s) => void s.write(`POST /v1/calc/params HTTP/1.1\r\n${h}Content-Length: 5\r\nContent-Length: 7\r\n\r\n{"a":1}`)),
+    rawExchange('broken-framing', async (s) => void s.write(`POST /v1/calc/params HTTP/1.1\r\n${h}Content-Type: application/json\r\nContent-Length: 999999999999\r\n\r\n{}`)),
+    rawExchange('slow-headers', async (s) => {
+      for (const c of `GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${'b'.repeat(20)}`) {
+        if (s.destroyed) return;
+        s.write(c);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }),
+  ];
+}
+
+function rawExchange(kind: string, send: (socket: import('node:net').Socket) => Promise<void>): Promise<{ kind: string; answer: string }> {
+  const { port, hostname } = new URL(base);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    let answer = '';
+    socket.on('data', (d) => (answer += d.toString()));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve({ kind, answer }));
+    socket.on('connect', () => void send(socket).catch(() => undefined));
+    setTimeout(() => socket.destroy(), 20_000).unref();
+  });
+}
+
+/** Peak resident memory of a process (Linux: VmHWM). */
+function peakRssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(status.match(/VmHWM:\s+(\d+) kB/)![1]) * 1024;
+}
