@@ -8,7 +8,7 @@ export const ERROR_CODES = {
   FILE_NOT_FOUND: { status: 404, description: 'An input file or folder does not exist.' },
   FILE_EMPTY: { status: 400, description: 'An input file has no content.' },
   AUDIO_INVALID: { status: 400, description: 'The audio is corrupt, truncated or not audio at all.' },
-  AUDIO_TRUNCATED: { status: 400, description: 'The audio file ends before the length its header declares (pass --allow-truncated to use what is there).' },
+  AUDIO_TRUNCATED: { status: 400, description: 'The audio file ends before the length its header declares, or ffmpeg reported decoding errors on it (pass --allow-truncated to use what is there).' },
   AUDIO_UNSUPPORTED: { status: 415, description: 'The audio format needs ffmpeg, which is not installed, or ffmpeg cannot read it.' },
   IMAGE_INVALID: { status: 400, description: 'The image is corrupt, empty or of an unsupported type.' },
   MODEL_UNKNOWN: { status: 404, description: 'The model reference is neither a local folder, a catalogue alias nor a hub repo id.' },

@@ -2,15 +2,20 @@
  * Audio decoding to Whisper's input: 16 kHz mono float32 PCM. WAV (PCM and float) is read natively and resampled
  * here; everything else goes through ffmpeg. `streamAudio` yields fixed-size chunks and never holds the whole file
  * (WAV is read 1 MiB at a time, ffmpeg's stdout is read with back-pressure); `decodeAudio` gathers the same blocks.
+ *
+ * The input contract: a WAV header outside WAV_LIMITS is AUDIO_INVALID; a file that ends before the length its
+ * header declares, or that ffmpeg reports decoding errors on, is AUDIO_TRUNCATED unless `allowTruncated` (then
+ * `onTruncated` hears of it once and what is there is decoded); an input with no samples at all is AUDIO_INVALID.
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { MoxingError } from '../errors.js';
 import { SAMPLE_RATE } from './constants.js';
 import { ffmpegDecode } from './ffmpeg.js';
+import { truncation, type TruncationOptions } from './truncation.js';
 import { Resampler } from './resample.js';
 import { framesToMono, looksLikeWav, readWavInfo, type ByteSource, type WavInfo } from './wav.js';
 
-export interface DecodeOptions {
+export interface DecodeOptions extends TruncationOptions {
   /**
    * The ffmpeg executable for non-WAV inputs.
    * @default process.env.MOXING_FFMPEG, else `ffmpeg` on PATH
@@ -51,7 +56,8 @@ export async function decodeAudio(input: string | Uint8Array, options: DecodeOpt
 /**
  * Decodes a file (or in-memory file) to 16 kHz mono float32, yielding chunks of `chunkSeconds` each (the last one
  * shorter); their concatenation is exactly `decodeAudio`'s result.
- * Errors: FILE_NOT_FOUND, FILE_EMPTY, AUDIO_INVALID (corrupt or not audio), AUDIO_UNSUPPORTED (needs ffmpeg).
+ * Errors: FILE_NOT_FOUND, FILE_EMPTY, AUDIO_INVALID (corrupt, not audio, or no samples), AUDIO_TRUNCATED (cut or
+ * damaged, without `allowTruncated`), AUDIO_UNSUPPORTED (needs ffmpeg).
  */
 export async function* streamAudio(input: string | Uint8Array, options: StreamOptions = {}): AsyncGenerator<Float32Array> {
   const chunkSeconds = options.chunkSeconds ?? DEFAULT_STREAM.chunkSeconds;
@@ -59,9 +65,20 @@ export async function* streamAudio(input: string | Uint8Array, options: StreamOp
   yield* rechunk(decodeBlocks(input, options), Math.max(1, Math.round(chunkSeconds * SAMPLE_RATE)));
 }
 
-/** 16 kHz mono blocks of whatever size the decoder produces. */
+/** 16 kHz mono blocks of whatever size the decoder produces; at least one sample in all. */
 async function* decodeBlocks(input: string | Uint8Array, options: DecodeOptions): AsyncGenerator<Float32Array> {
   const name = typeof input === 'string' ? input : 'the audio buffer';
+  let samples = 0;
+  for await (const block of formatBlocks(input, name, options)) {
+    samples += block.length;
+    yield block;
+  }
+  // An empty transcript of a file with no audio would look like a transcript of silence.
+  if (samples === 0) throw new MoxingError('AUDIO_INVALID', `${name} holds no audio samples. Give a file that contains audio.`);
+}
+
+/** The blocks of the WAV reader or of ffmpeg, whichever reads `input`. */
+async function* formatBlocks(input: string | Uint8Array, name: string, options: DecodeOptions): AsyncGenerator<Float32Array> {
   const { source, close } = typeof input === 'string' ? await openFile(input) : bufferSource(input);
   try {
     if (source.size === 0) {
@@ -70,11 +87,11 @@ async function* decodeBlocks(input: string | Uint8Array, options: DecodeOptions)
     const head = await source.read(0, 12);
     const info = looksLikeWav(head) ? await readWavInfo(source, name) : undefined;
     if (info) {
-      yield* wavBlocks(source, info);
+      yield* wavBlocks(source, info, name, options);
     } else {
       // ffmpeg opens the path itself: release our handle first.
       await close();
-      yield* ffmpegDecode(input, name, options.ffmpegPath);
+      yield* ffmpegDecode(input, name, options);
     }
   } finally {
     await close();
@@ -82,7 +99,8 @@ async function* decodeBlocks(input: string | Uint8Array, options: DecodeOptions)
 }
 
 /** The native WAV path: whole frames read block by block, downmixed and resampled to 16 kHz. */
-async function* wavBlocks(source: ByteSource, info: WavInfo): AsyncGenerator<Float32Array> {
+async function* wavBlocks(source: ByteSource, info: WavInfo, name: string, options: TruncationOptions): AsyncGenerator<Float32Array> {
+  checkWavLength(info, name, options);
   const resampler = info.sampleRate === SAMPLE_RATE ? undefined : new Resampler(info.sampleRate, SAMPLE_RATE);
   const step = Math.max(1, Math.floor(WAV_READ_BYTES / info.blockAlign)) * info.blockAlign;
   const end = info.dataOffset + info.dataBytes;
@@ -90,9 +108,26 @@ async function* wavBlocks(source: ByteSource, info: WavInfo): AsyncGenerator<Flo
     const bytes = await source.read(position, Math.min(step, end - position));
     const mono = framesToMono(bytes, info);
     yield resampler ? resampler.process(mono) : mono;
-    if (bytes.length < Math.min(step, end - position)) break; // the file shrank while we read it
+    if (bytes.length < Math.min(step, end - position)) {
+      truncation(name, 'the file shrank while it was read', options);
+      break;
+    }
   }
   if (resampler) yield resampler.flush();
+}
+
+/**
+ * A data chunk shorter than its header says is a cut file (an interrupted copy or recording): AUDIO_TRUNCATED, or
+ * with `allowTruncated` a warning and the whole frames that are there; none at all is an error either way.
+ */
+function checkWavLength(info: WavInfo, name: string, options: TruncationOptions): void {
+  const { declaredBytes, dataBytes, blockAlign, sampleRate } = info;
+  if (declaredBytes === undefined || dataBytes >= declaredBytes - (declaredBytes % blockAlign)) return;
+  const seconds = (bytes: number): string => (bytes / blockAlign / sampleRate).toFixed(2);
+  if (dataBytes === 0) {
+    truncation(name, `its header declares ${declaredBytes} bytes of samples (${seconds(declaredBytes)} s) and the file ends before the first frame`, options, false);
+  }
+  truncation(name, `its header declares ${declaredBytes} bytes of samples and the file holds ${dataBytes} (${seconds(dataBytes)} s of ${seconds(declaredBytes)} s)`, options);
 }
 
 /** Regroups blocks of any size into chunks of exactly `size` samples (the last may be shorter, never empty). */

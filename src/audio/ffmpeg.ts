@@ -6,11 +6,17 @@
  * The output is int16, exactly as openai/whisper's `load_audio` asks for (`-f s16le -ac 1 -ar 16000`), so moxing
  * sees the very samples openai sees. It also matters for the downmix: ffmpeg averages channels when writing
  * integers, but with float output it does not normalise its matrix and stereo comes out as (L + R) / √2.
+ *
+ * ffmpeg skips what it cannot decode and still exits 0: a FLAC cut in half prints "decode_frame() failed", an
+ * MP3 cut in half "invalid new backstep", and both give the samples before the cut. At `-loglevel error` an
+ * intact file prints nothing, so any line there means a damaged or cut input: AUDIO_TRUNCATED unless
+ * `allowTruncated`. (An Ogg file cut at a page boundary prints nothing: it is a valid, shorter file.)
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { MoxingError } from '../errors.js';
 import { SAMPLE_RATE } from './constants.js';
+import { truncation, type TruncationOptions } from './truncation.js';
 
 /** The ffmpeg executable used: `options.ffmpegPath`, else `$MOXING_FFMPEG`, else `ffmpeg` on PATH. */
 export function resolveFfmpegPath(explicit?: string): string {
@@ -20,14 +26,25 @@ export function resolveFfmpegPath(explicit?: string): string {
 /** Keeps only the tail of ffmpeg's stderr, for the error message. */
 const STDERR_KEEP_BYTES = 8192;
 
+/** ffmpeg's last stderr line, without the context addresses that change from run to run ("[flac @ 0x55e3...]"). */
+function lastLine(stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((line) => line.trim()).filter(Boolean);
+  return lines.at(-1)?.replace(/ @ 0x[0-9a-f]+\]/, ']');
+}
+
 /**
  * Streams `input` (a path, or the bytes of a file) decoded by ffmpeg as 16 kHz mono float32 blocks of any size
  * (int16 / 32768, as openai).
- * Throws AUDIO_UNSUPPORTED when ffmpeg cannot be started, AUDIO_INVALID when it fails on the input.
+ * Throws AUDIO_UNSUPPORTED when ffmpeg cannot be started, AUDIO_INVALID when it fails on the input, and
+ * AUDIO_TRUNCATED (after the last block) when it reported decoding errors, unless `options.allowTruncated`.
  * Stopping the iteration early kills ffmpeg.
  */
-export async function* ffmpegDecode(input: string | Uint8Array, name: string, ffmpegPath?: string): AsyncGenerator<Float32Array> {
-  const executable = resolveFfmpegPath(ffmpegPath);
+export async function* ffmpegDecode(
+  input: string | Uint8Array,
+  name: string,
+  options: TruncationOptions & { readonly ffmpegPath?: string } = {},
+): AsyncGenerator<Float32Array> {
+  const executable = resolveFfmpegPath(options.ffmpegPath);
   // `file:` keeps ffmpeg from reading a path such as `a:b.mp3` as a protocol or `-x.mp3` as an option.
   const source = typeof input === 'string' ? `file:${input}` : 'pipe:0';
   const args = ['-hide_banner', '-loglevel', 'error', ...(typeof input === 'string' ? ['-nostdin'] : [])];
@@ -81,10 +98,11 @@ export async function* ffmpegDecode(input: string | Uint8Array, name: string, ff
     const [code, signal] = await closed;
     finished = true;
     if (code !== 0) {
-      const lines = stderr.split('\n').map((line) => line.trim()).filter(Boolean);
-      const last = lines.at(-1) ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
+      const last = lastLine(stderr) ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
       throw new MoxingError('AUDIO_INVALID', `${name} could not be decoded as audio: ffmpeg says "${last}". Check that the file is an intact audio or video file.`);
     }
+    const last = lastLine(stderr);
+    if (last !== undefined) truncation(name, `ffmpeg reported errors decoding it ("${last}"), so it is cut or damaged`, options);
   } finally {
     if (!finished && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }

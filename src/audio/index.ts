@@ -11,6 +11,9 @@ export {
 export type { MelBins } from './constants.js';
 export { decodeAudio, streamAudio, DEFAULT_STREAM } from './decode.js';
 export type { DecodeOptions, StreamOptions } from './decode.js';
+export { DEFAULT_TRUNCATION } from './truncation.js';
+export type { TruncationOptions } from './truncation.js';
+export { WAV_LIMITS } from './wav.js';
 export { resolveFfmpegPath } from './ffmpeg.js';
 export { Resampler, resample, DEFAULT_RESAMPLE } from './resample.js';
 export type { ResampleOptions } from './resample.js';

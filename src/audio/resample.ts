@@ -50,6 +50,14 @@ function besselI0(x: number): number {
   return sum;
 }
 
+/** ceil(a / b) for non-negative integers whose products stay below 2^53, exact where the float quotient is not. */
+function ceilDiv(a: number, b: number): number {
+  let q = Math.ceil(a / b);
+  while (q * b < a) q++;
+  while (q > 0 && (q - 1) * b >= a) q--;
+  return q;
+}
+
 /** A stateful resampler: feed blocks to `process`, then call `flush` once at the end. */
 export class Resampler {
   readonly inRate: number;
@@ -139,17 +147,23 @@ export class Resampler {
     this.bufferLength += input.length;
   }
 
-  /** Computes every output whose input instant is before `limit` and whose taps are all in the buffer. */
+  /**
+   * Computes every output whose input instant is before `limit` and whose taps are all in the buffer, into an
+   * array of exactly that length: the count is known up front, so nothing grows (a 1 kHz input makes 16
+   * outputs per input sample).
+   */
   private produce(limit: number): Float32Array {
     const { up, down, half, taps, phases, table, buffer } = this;
     const available = this.bufferStart + this.bufferLength; // one past the last buffered input index
-    // Output n needs inputs up to floor(n·M/L) + K, and exists only while floor(n·M/L) < total inputs.
-    let n = this.outputCount;
-    const out: number[] = [];
-    for (;;) {
+    // Output n needs inputs up to i0 + K, where i0 = floor(n·M/L), and exists only while i0 < total inputs:
+    // every n with i0 <= last qualifies, which is every n < ceil((last + 1)·L/M).
+    const last = Math.min(available - 1 - half, limit - 1);
+    const end = last < 0 ? 0 : ceilDiv((last + 1) * up, down);
+    const start = this.outputCount;
+    const out = new Float32Array(Math.max(0, end - start));
+    for (let n = start; n < end; n++) {
       const pos = n * down;
       const i0 = Math.floor(pos / up);
-      if (i0 + half > available - 1 || i0 >= limit) break;
       const p = pos - i0 * up;
       const base = i0 - half + 1 - this.bufferStart;
       let acc = 0;
@@ -166,9 +180,9 @@ export class Resampler {
           acc += buffer[base + j] * (table[row0 + j] + w * (table[row1 + j] - table[row0 + j]));
         }
       }
-      out.push(acc);
-      n++;
+      out[n - start] = acc;
     }
+    const n = Math.max(start, end);
     this.outputCount = n;
     // Drop inputs no later output can reach: the next one starts at floor(n·M/L) - K + 1.
     const keepFrom = Math.floor((n * down) / up) - half + 1 - this.bufferStart;
@@ -177,7 +191,7 @@ export class Resampler {
       this.bufferLength -= keepFrom;
       this.bufferStart += keepFrom;
     }
-    return Float32Array.from(out);
+    return out;
   }
 }
 

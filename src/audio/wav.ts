@@ -2,6 +2,9 @@
  * Native WAV reading: RIFF (and RF64) headers, PCM 8/16/24/32-bit, IEEE float 32/64, any rate and channel count,
  * WAVE_FORMAT_EXTENSIBLE. The header is parsed from a random-access byte source, so the samples can then be read
  * block by block and a long file is never held whole. Compressed WAV codecs (ADPCM, µ-law, ...) are left to ffmpeg.
+ *
+ * A header is trusted only within WAV_LIMITS: a corrupt rate or channel count would otherwise turn a small file
+ * into gigabytes of resampled output (1 Hz is 16 000 outputs per input sample).
  */
 import { MoxingError } from '../errors.js';
 
@@ -24,7 +27,26 @@ export interface WavInfo {
   readonly dataOffset: number;
   /** Bytes of sample data actually present, a whole number of frames (a truncated file keeps what it has). */
   readonly dataBytes: number;
+  /**
+   * Bytes of sample data the header declares, or undefined where it leaves the length open: 0xFFFFFFFF
+   * (ffmpeg writing to a pipe, RF64 without ds64), 0 (a recorder stopped before it wrote the length) and
+   * 0x7FFFF000 (sox writing to a pipe). An open length is read to the end of the file.
+   */
+  readonly declaredBytes: number | undefined;
 }
+
+/** What a WAV header may declare; outside these it is corrupt (AUDIO_INVALID). */
+export const WAV_LIMITS = Object.freeze({
+  /** Lowest sample rate in Hz: below telephony's 8 kHz, with room to spare; nothing real is recorded slower. */
+  minSampleRateHz: 1000,
+  /** Highest sample rate in Hz: 384 kHz is the top rate of shipping converters (DXD x 2). */
+  maxSampleRateHz: 384_000,
+  /** Most channels: 64 is 7th-order ambisonics, the largest layout in use. */
+  maxChannels: 64,
+});
+
+/** The data chunk sizes that mean "unknown length, read to the end" rather than a real size (see declaredBytes). */
+const OPEN_DATA_SIZES: ReadonlySet<number> = new Set([0, 0xffffffff, 0x7ffff000]);
 
 const WAVE_FORMAT_PCM = 1;
 const WAVE_FORMAT_IEEE_FLOAT = 3;
@@ -79,12 +101,11 @@ export async function readWavInfo(source: ByteSource, name: string): Promise<Wav
       if (!format) throw invalid('the data chunk comes before the fmt chunk');
       const info = checkFormat(format, invalid);
       if (!info) return undefined;
-      // 0xFFFFFFFF marks an unknown length (streamed writers, RF64): read to the end of the file.
-      let declared = rf64 && ds64DataBytes !== undefined ? ds64DataBytes : size;
-      if (size === 0xffffffff && !(rf64 && ds64DataBytes !== undefined)) declared = Infinity;
-      const present = Math.min(declared, Math.max(0, source.size - body));
+      // RF64 keeps the real size in ds64; an open size (see OPEN_DATA_SIZES) is read to the end of the file.
+      const declaredBytes = rf64 && ds64DataBytes !== undefined ? ds64DataBytes : OPEN_DATA_SIZES.has(size) ? undefined : size;
+      const present = Math.min(declaredBytes ?? Infinity, Math.max(0, source.size - body));
       const dataBytes = present - (present % info.blockAlign);
-      return { ...info, dataOffset: body, dataBytes };
+      return { ...info, dataOffset: body, dataBytes, declaredBytes };
     }
     // RIFF chunks are padded to an even size.
     position = body + size + (size & 1);
@@ -110,7 +131,13 @@ function parseFmt(fmt: Uint8Array): { code: number; channels: number; sampleRate
 function checkFormat(
   f: { code: number; channels: number; sampleRate: number; blockAlign: number; bits: number },
   invalid: (what: string) => MoxingError,
-): Omit<WavInfo, 'dataOffset' | 'dataBytes'> | undefined {
+): Omit<WavInfo, 'dataOffset' | 'dataBytes' | 'declaredBytes'> | undefined {
+  // Checked for every codec: ffmpeg would trust a corrupt rate as blindly as our resampler.
+  const { minSampleRateHz, maxSampleRateHz, maxChannels } = WAV_LIMITS;
+  if (f.channels < 1 || f.channels > maxChannels) throw invalid(`the fmt chunk declares ${f.channels} channels; a WAV has 1 to ${maxChannels}`);
+  if (f.sampleRate < minSampleRateHz || f.sampleRate > maxSampleRateHz) {
+    throw invalid(`the fmt chunk declares a sample rate of ${f.sampleRate} Hz; a WAV has ${minSampleRateHz} to ${maxSampleRateHz} Hz`);
+  }
   let encoding: SampleEncoding | undefined;
   if (f.code === WAVE_FORMAT_PCM) {
     encoding = ({ 8: 'u8', 16: 's16', 24: 's24', 32: 's32' } as const)[f.bits as 8 | 16 | 24 | 32];
@@ -120,8 +147,6 @@ function checkFormat(
     return undefined; // another codec: ffmpeg's business
   }
   if (!encoding) return undefined; // e.g. 12-bit or 20-bit containers: let ffmpeg try
-  if (f.channels < 1) throw invalid('the fmt chunk declares 0 channels');
-  if (f.sampleRate < 1) throw invalid('the fmt chunk declares a sample rate of 0');
   const blockAlign = (f.channels * f.bits) / 8;
   if (f.blockAlign !== blockAlign) throw invalid(`block align ${f.blockAlign} does not match ${f.channels} channels of ${f.bits} bits`);
   return { encoding, channels: f.channels, sampleRate: f.sampleRate, blockAlign };

@@ -15,10 +15,11 @@ import { DEFAULT_VARIANT, parseModelRef, parseVariant, resolveModel, VARIANT_SUF
 import { OUTPUT_FORMATS, parseSrt, parseVtt, resolveOutputFormats, writeTranscript } from '../formats/index.js';
 import type { Device } from '../runtime/index.js';
 import { toLanguageCode } from '../text/index.js';
+import { ALLOW_TRUNCATED_FLAG, audioInput, type AudioInputCliOptions } from './audio-input.js';
 import { parseChoice, parseInteger } from './options.js';
 import { checkSubtitleOptions, subtitleOptions, withSubtitleOptions, type SubtitleCliOptions } from './subtitle-options.js';
 
-interface AlignCliOptions extends SubtitleCliOptions {
+interface AlignCliOptions extends SubtitleCliOptions, AudioInputCliOptions {
   alignModel?: string;
   language?: string;
   variant: Variant;
@@ -92,6 +93,7 @@ export function register(program: Command): void {
   withSubtitleOptions(command, false)
     .option('--threads <n>', 'CPU threads', parseInteger('--threads', 1, 1024))
     .option('--device <device>', 'cpu or cuda', parseChoice('--device', ['cpu', 'cuda'] as const), 'cpu')
+    .option(...ALLOW_TRUNCATED_FLAG)
     .action(async (audioPath: string, transcriptPath: string, options: AlignCliOptions) => {
       const formats = resolveOutputFormats(options.outputFormat.split(',').map((f) => f.trim()));
       checkSubtitleOptions(options);
@@ -102,7 +104,7 @@ export function register(program: Command): void {
         device: options.device,
         ...(options.threads ? { intraOpThreads: options.threads } : {}),
       });
-      const audio = await decodeAudio(audioPath);
+      const audio = await decodeAudio(audioPath, audioInput(audioPath, options));
       const result = await alignTranscript(audio, transcript, model, { ...(options.language ? { language: options.language } : {}) });
       for (const segment of result.segments) {
         for (const w of segment.words ?? []) process.stdout.write(`[${w.start.toFixed(3)} --> ${w.end.toFixed(3)}] ${w.word.trim()}\n`);

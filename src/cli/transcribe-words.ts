@@ -15,11 +15,12 @@ import { formatSegmentLine, writeTranscript, type OutputFormatOption } from '../
 import { DEFAULT_VARIANT, VARIANT_SUFFIXES, catalogEntryForRepo, locateModel, parseModelRef, type Variant } from '../hub/index.js';
 import type { Device } from '../runtime/index.js';
 import { alignerDir } from './align.js';
+import { audioInput, type AudioInputCliOptions } from './audio-input.js';
 import { reportError } from './report.js';
 import { checkSubtitleOptions, subtitleOptions, type SubtitleCliOptions } from './subtitle-options.js';
 
 /** The flags of `moxing transcribe` this module reads. */
-export interface WordCliOptions extends SubtitleCliOptions {
+export interface WordCliOptions extends SubtitleCliOptions, AudioInputCliOptions {
   model: string;
   variant: Variant;
   language?: string;
@@ -119,7 +120,7 @@ export async function prepareAligner(options: WordCliOptions): Promise<void> {
 export async function alignResult(file: string, result: TranscriptionResult, options: WordCliOptions): Promise<TranscriptionResult> {
   if (!options.align) return result;
   const model = await loadAligner(options, result.language);
-  const audio = await decodeAudio(file);
+  const audio = await decodeAudio(file, audioInput(file, options, false)); // reported when it was transcribed
   const aligned = await alignTranscript(audio, result.segments, model, { language: result.language });
   return { ...result, segments: aligned.segments };
 }
@@ -127,7 +128,7 @@ export async function alignResult(file: string, result: TranscriptionResult, opt
 /** The options of `moxing transcribe` that a CTC model can honour. */
 const CTC_OPTIONS = new Set([
   'model', 'variant', 'language', 'outputDir', 'outputFormat', 'threads', 'device', 'verbose',
-  'highlightWords', 'maxLineWidth', 'maxLineCount', 'maxWordsPerLine', 'align', 'alignModel',
+  'highlightWords', 'maxLineWidth', 'maxLineCount', 'maxWordsPerLine', 'align', 'alignModel', 'allowTruncated',
 ]);
 
 /** `moxing transcribe --model <ctc model>`: greedy CTC recognition of each file, same outputs as Whisper's. */
@@ -140,7 +141,7 @@ export async function transcribeCtcFiles(files: readonly string[], dir: string, 
   }
   const model = await loadCtcModel(dir, { ...runtimeOf(options), fileSuffix: VARIANT_SUFFIXES[options.variant], ...(options.language ? { language: options.language } : {}) });
   return forEachFile(files, options, async (file) => {
-    const result = await recognizeCtc(await decodeAudio(file), model, options.language ? { language: options.language } : {});
+    const result = await recognizeCtc(await decodeAudio(file, audioInput(file, options)), model, options.language ? { language: options.language } : {});
     if (options.verbose) for (const segment of result.segments) process.stdout.write(`${formatSegmentLine(segment)}\n`);
     return result;
   });

@@ -11,6 +11,7 @@ import { DEFAULT_WRITE_OPTIONS, OUTPUT_FORMATS, formatSegmentLine, type OutputFo
 import { DEFAULT_VARIANT, VARIANTS, createDownloadProgress, parseVariant, type Variant } from '../hub/index.js';
 import { DEFAULT_RUNTIME, type Device } from '../runtime/index.js';
 import { parseChoice, parseInteger, parseNumber } from './options.js';
+import { ALLOW_TRUNCATED_FLAG, audioInput } from './audio-input.js';
 import { BATCHED_FLAGS, batchedFromCli, type BatchedCliOptions } from './transcribe-batched.js';
 import { withSubtitleOptions } from './subtitle-options.js';
 import { checkWordOptions, ctcModelDir, forEachFile, parseAlignmentHeads, prepareAligner, transcribeCtcFiles, type WordCliOptions } from './transcribe-words.js';
@@ -83,6 +84,7 @@ export function register(program: Command): void {
     .option('--threads <n>', `ONNX Runtime intra-op threads (default: ${DEFAULT_RUNTIME.intraOpThreads}, all cores)`, parseInteger('--threads', 1, 1024))
     .option('--device <device>', 'cpu, or cuda with a CUDA build of onnxruntime-node', parseChoice('--device', ['cpu', 'cuda'] as const), DEFAULT_RUNTIME.device)
     .option('--no-verbose', 'do not print segments as they are decoded')
+    .option(...ALLOW_TRUNCATED_FLAG)
     .option(...BATCHED_FLAGS[0])
     .option(...BATCHED_FLAGS[1])
     .option(...BATCHED_FLAGS[2])
@@ -140,7 +142,7 @@ async function transcribeFiles(files: readonly string[], options: TranscribeCliO
     seed: options.seed,
     ...batched,
   };
-  return forEachFile(files, options, (file) => transcribeOne(file, decoding, options.verbose));
+  return forEachFile(files, options, (file) => transcribeOne(file, { ...decoding, ...audioInput(file, options) }, options.verbose));
 }
 
 async function transcribeOne(file: string, options: TranscribeOptions, verbose: boolean): Promise<TranscriptionResult> {

@@ -4,9 +4,10 @@
  */
 import type { Command } from 'commander';
 import { decodeAudio, DEFAULT_VAD, detectSpeech, SAMPLE_RATE } from '../audio/index.js';
+import { ALLOW_TRUNCATED_FLAG, audioInput, type AudioInputCliOptions } from './audio-input.js';
 import { parseNumber } from './options.js';
 
-interface VadCliOptions {
+interface VadCliOptions extends AudioInputCliOptions {
   json: boolean;
   threshold: number;
   minSpeechMs: number;
@@ -26,9 +27,10 @@ export function register(program: Command): void {
     .option('--min-silence-ms <ms>', 'silence that ends a region', parseNumber('--min-silence-ms', 0), DEFAULT_VAD.minSilenceMs)
     .option('--max-speech-s <s>', 'split regions longer than this', parseNumber('--max-speech-s', 0.1), DEFAULT_VAD.maxSpeechS)
     .option('--speech-pad-ms <ms>', 'padding on each side of a region', parseNumber('--speech-pad-ms', 0), DEFAULT_VAD.speechPadMs)
+    .option(...ALLOW_TRUNCATED_FLAG)
     .action(async (file: string, options: VadCliOptions) => {
-      const samples = await decodeAudio(file);
-      const { json, ...vadOptions } = options;
+      const { json, allowTruncated, ...vadOptions } = options;
+      const samples = await decodeAudio(file, audioInput(file, { allowTruncated }));
       const regions = await detectSpeech(samples, vadOptions);
       if (json) {
         process.stdout.write(`${JSON.stringify({ durationS: samples.length / SAMPLE_RATE, regions }, null, 2)}\n`);

@@ -3,11 +3,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { isMoxingError, type ErrorCode } from '../../src/errors.js';
 import { decodeAudio, streamAudio } from '../../src/audio/index.js';
 import { JFK_WAV, SHARED } from './fixtures.js';
-import { writeWav } from './wav-writer.js';
+import { cutData, withDataSize, writeWav } from './wav-writer.js';
 
 let dir: string;
 before(() => {
@@ -53,7 +53,7 @@ test('truncated or corrupt WAV headers are AUDIO_INVALID', async () => {
     ['riff-only.wav', wav.subarray(0, 10), /truncated/],
     ['cut-in-fmt.wav', wav.subarray(0, 30), /fmt/],
     ['no-data.wav', wav.subarray(0, 36), /no data chunk/],
-    ['zero-channels.wav', corrupt((_, v) => v.setUint16(22, 0, true)), /0 channels/],
+    ['zero-channels.wav', corrupt((_, v) => v.setUint16(22, 0, true)), /declares 0 channels/],
     ['zero-rate.wav', corrupt((_, v) => v.setUint32(24, 0, true)), /sample rate/],
     ['bad-align.wav', corrupt((_, v) => v.setUint16(32, 3, true)), /block align/],
     ['tiny-fmt.wav', corrupt((_, v) => v.setUint32(16, 8, true)), /fmt chunk/],
@@ -90,4 +90,59 @@ test('a non-WAV format without ffmpeg is AUDIO_UNSUPPORTED and says to install f
 test('a directory or a bad chunk length is BAD_ARGUMENT', async () => {
   await rejectsWith(decodeAudio(dir), 'BAD_ARGUMENT', /directory/);
   await rejectsWith(streamAudio(JFK_WAV, { chunkSeconds: 0 }).next(), 'BAD_ARGUMENT', /chunkSeconds/);
+});
+
+test('hole 6: a 20 KB WAV that declares 1 Hz is AUDIO_INVALID at once (it used to grow a 160M-sample array and crash)', async () => {
+  const bytes = writeWav({ encoding: 's16', channels: 1, sampleRate: 1 }, Int16Array.from({ length: 10_000 }, (_, i) => (i * 97) % 20000));
+  assert.ok(bytes.length > 20_000);
+  const path = file('one-hertz.wav', bytes);
+  await rejectsWith(decodeAudio(path), 'AUDIO_INVALID', /one-hertz\.wav/, /sample rate of 1 Hz/, /1000 to 384000 Hz/);
+  await rejectsWith(streamAudio(path).next(), 'AUDIO_INVALID', /sample rate of 1 Hz/);
+});
+
+test('hole 7: a WAV with its header and no data, or half its data, is AUDIO_TRUNCATED', async () => {
+  const wav = writeWav({ encoding: 's16', channels: 1, sampleRate: 16000 }, Int16Array.from({ length: 16_000 }, (_, i) => (i * 7) % 3000));
+  const headerOnly = file('header-only.wav', cutData(wav, 0));
+  const half = file('half.wav', cutData(wav, 16_000));
+  await rejectsWith(decodeAudio(headerOnly), 'AUDIO_TRUNCATED', /header-only\.wav is truncated/, /declares 32000 bytes/, /before the first frame/);
+  await rejectsWith(decodeAudio(half), 'AUDIO_TRUNCATED', /half\.wav is truncated/, /holds 16000 \(0\.50 s of 1\.00 s\)/, /--allow-truncated/);
+  await rejectsWith(streamAudio(half).next(), 'AUDIO_TRUNCATED');
+  // allowTruncated uses what is there, and says so once; with nothing there, there is nothing to use.
+  const warnings: string[] = [];
+  assert.equal((await decodeAudio(half, { allowTruncated: true, onTruncated: (reason) => warnings.push(reason) })).length, 8000);
+  assert.equal(warnings.length, 1);
+  await rejectsWith(decodeAudio(headerOnly, { allowTruncated: true }), 'AUDIO_TRUNCATED', /before the first frame/);
+});
+
+test('an input that decodes to no samples is AUDIO_INVALID, never an empty result', async () => {
+  // A WAV whose data chunk is really empty (an open length with nothing after it).
+  const empty = withDataSize(cutData(validWav(), 0), 0);
+  await rejectsWith(decodeAudio(file('no-samples.wav', empty)), 'AUDIO_INVALID', /no-samples\.wav holds no audio samples/);
+  await rejectsWith(decodeAudio(empty), 'AUDIO_INVALID', /no audio samples/);
+  // Less than one frame of a stereo 24-bit file.
+  const stereo = writeWav({ encoding: 's24', channels: 2, sampleRate: 16000 }, [1, 2]);
+  await rejectsWith(decodeAudio(withDataSize(stereo.subarray(0, stereo.length - 1), 0)), 'AUDIO_INVALID', /no audio samples/);
+});
+
+test('errors name the input as it was given: no absolute path, no file contents', async () => {
+  const secret = 'SECRET-CONTENT-7f3a';
+  const given = (name: string, bytes: Uint8Array | string): string => relative(process.cwd(), file(name, bytes));
+  const wav = writeWav({ encoding: 's16', channels: 1, sampleRate: 16000 }, Int16Array.from({ length: 1000 }));
+  const cases: Array<[string, Uint8Array | string]> = [
+    ['cut.wav', cutData(wav, 100)],
+    ['rate.wav', writeWav({ encoding: 's16', channels: 1, sampleRate: 5 }, [1, 2, 3])],
+    ['text.mp3', `${secret}\n`.repeat(100)],
+    ['text.wav', `RIFF....WAVE${secret}`.repeat(20)],
+  ];
+  for (const [name, bytes] of cases) {
+    const path = given(name, bytes);
+    await assert.rejects(decodeAudio(path), (error: unknown) => {
+      assert.ok(isMoxingError(error), String(error));
+      assert.ok(error.message.includes(path), error.message);
+      // The temporary folder's name appears only inside the relative path as given, never resolved.
+      assert.ok(!error.message.split(path).join('').includes(basename(dir)), `a resolved path in: ${error.message}`);
+      assert.ok(!error.message.includes(secret), `file contents in: ${error.message}`);
+      return true;
+    });
+  }
 });

@@ -1,16 +1,18 @@
 /**
  * The ffmpeg path (flac, mp3, ogg made here from the jfk WAV), in-memory inputs, and streaming: chunks of the
- * requested size whose concatenation is exactly what decodeAudio returns.
+ * requested size whose concatenation is exactly what decodeAudio returns. Files ffmpeg reports errors on are
+ * AUDIO_TRUNCATED unless allowed; a file with no samples is AUDIO_INVALID.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeAudio, logMelSpectrogram, padOrTrim, SAMPLE_RATE, streamAudio } from '../../src/audio/index.js';
 import { JFK_WAV, SHARED, maxAbsDiff } from './fixtures.js';
 import { concatFloat32 as concat } from '../helpers/arrays.js';
+import { isMoxingError } from '../../src/errors.js';
 
 let dir: string;
 let original: Float32Array;
@@ -108,4 +110,32 @@ test('leaving a stream early stops ffmpeg (no hang, no error)', async () => {
     break;
   }
   assert.equal(seen, SAMPLE_RATE);
+});
+
+test('a flac or mp3 cut in half is AUDIO_TRUNCATED (ffmpeg\'s decoding errors); allowTruncated decodes the first half and warns once', async () => {
+  for (const ext of ['flac', 'mp3'] as const) {
+    const bytes = readFileSync(made[ext]);
+    const half = join(dir, `half.${ext}`);
+    writeFileSync(half, bytes.subarray(0, bytes.length >> 1));
+    for (const input of [half, new Uint8Array(readFileSync(half))]) {
+      await assert.rejects(decodeAudio(input), (error: unknown) => {
+        assert.ok(isMoxingError(error, 'AUDIO_TRUNCATED'), String(error));
+        assert.match(error.message, /is truncated: ffmpeg reported errors decoding it \("[^"]+"\), so it is cut or damaged/);
+        assert.doesNotMatch(error.message, / @ 0x/, 'run-dependent addresses are left out');
+        return true;
+      });
+    }
+    const warnings: string[] = [];
+    const decoded = await decodeAudio(half, { allowTruncated: true, onTruncated: (reason) => warnings.push(reason) });
+    assert.equal(warnings.length, 1, ext);
+    // About the first half of the audio, sample for sample where the codec is lossless.
+    assert.ok(Math.abs(decoded.length - original.length / 2) < original.length / 10, `${ext}: ${decoded.length} samples`);
+    if (ext === 'flac') assert.equal(maxAbsDiff(decoded.subarray(0, 40_000), original.subarray(0, 40_000)), 0);
+  }
+});
+
+test('a valid file with no audio frames is AUDIO_INVALID, not an empty result', async () => {
+  const silent = join(dir, 'no-frames.flac');
+  execFileSync('ffmpeg', ['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-frames:a', '0', silent]);
+  await assert.rejects(decodeAudio(silent), (error: unknown) => isMoxingError(error, 'AUDIO_INVALID') && /no-frames\.flac holds no audio samples/.test(error.message));
 });

@@ -70,3 +70,26 @@ export function writeWav(spec: WavSpec, interleaved: ArrayLike<number>): Uint8Ar
   }
   return out;
 }
+
+/** Byte offset of the header of chunk `id` in a RIFF file written by writeWav (its size is 4 bytes later). */
+export function chunkOffset(wav: Uint8Array, id: string): number {
+  const view = new DataView(wav.buffer, wav.byteOffset, wav.length);
+  for (let at = 12; at + 8 <= wav.length; ) {
+    if (Buffer.from(wav.subarray(at, at + 4)).toString('ascii') === id) return at;
+    const size = view.getUint32(at + 4, true);
+    at += 8 + size + (size & 1);
+  }
+  throw new Error(`no ${id} chunk`);
+}
+
+/** A copy of `wav` whose data chunk header declares `size` bytes (0xFFFFFFFF, 0: an open length). */
+export function withDataSize(wav: Uint8Array, size: number): Uint8Array {
+  const out = wav.slice();
+  new DataView(out.buffer).setUint32(chunkOffset(out, 'data') + 4, size, true);
+  return out;
+}
+
+/** `wav` cut `keepBytes` bytes into its data chunk, the header unchanged (an interrupted copy or recording). */
+export function cutData(wav: Uint8Array, keepBytes: number): Uint8Array {
+  return wav.slice(0, chunkOffset(wav, 'data') + 8 + keepBytes);
+}

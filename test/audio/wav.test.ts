@@ -1,6 +1,7 @@
 /**
  * The native WAV path: every sample layout decodes to exactly the samples it encodes, channels are averaged, headers
- * with extra or odd-sized chunks, WAVE_FORMAT_EXTENSIBLE and RF64 are read, and other rates (made by sox, an
+ * with extra or odd-sized chunks, WAVE_FORMAT_EXTENSIBLE, RF64 and open data lengths are read, a cut data chunk is
+ * AUDIO_TRUNCATED unless allowed, rates and channel counts are bounded, and other rates (made by sox, an
  * independent resampler) come back to 16 kHz with log-mel features close to the 16 kHz original.
  */
 import { after, before, test } from 'node:test';
@@ -10,8 +11,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeAudio, logMelSpectrogram, padOrTrim, type LogMel } from '../../src/audio/index.js';
+import { isMoxingError } from '../../src/errors.js';
+import { WAV_LIMITS } from '../../src/audio/index.js';
 import { JFK_WAV, maxAbsDiff } from './fixtures.js';
-import { writeWav, type WavSpec } from './wav-writer.js';
+import { chunkOffset, cutData, withDataSize, writeWav, type WavSpec } from './wav-writer.js';
 
 let dir: string;
 let original: Float32Array; // jfk, 16 kHz mono, int16 / 32768
@@ -115,17 +118,29 @@ test('unknown chunks (with an odd-size pad byte) before the data are skipped', a
   assert.equal(maxAbsDiff(await decodeAudio(bytes), original), 0);
 });
 
-test('a data chunk shorter than declared, or of unknown length (0xFFFFFFFF / RF64), keeps what is there', async () => {
+test('a data chunk shorter than declared is AUDIO_TRUNCATED; allowTruncated keeps its whole frames and warns once', async () => {
   const full = writeWav({ encoding: 's16', channels: 2, sampleRate: 16000 }, Int16Array.from({ length: 2000 }, (_, i) => i - 1000));
-  // Cut 701 frames + 1 byte into the data (the header still says 1000): the partial frame is dropped.
-  const cut = full.subarray(0, 44 + 701 * 4 + 1);
-  const decoded = await decodeAudio(cut);
-  assert.equal(decoded.length, 701);
+  // Cut 701 frames + 1 byte into the data (the header still says 1000).
+  const cut = cutData(full, 701 * 4 + 1);
+  await assert.rejects(decodeAudio(cut), (error: unknown) => isMoxingError(error, 'AUDIO_TRUNCATED') && /declares 4000 bytes .* holds 2804/.test(error.message));
+  const warnings: string[] = [];
+  const decoded = await decodeAudio(cut, { allowTruncated: true, onTruncated: (reason) => warnings.push(reason) });
+  assert.equal(decoded.length, 701, 'the partial frame is dropped');
   assert.equal(decoded[3], (6 - 1000 + 7 - 1000) / 2 / 32768);
+  assert.deepEqual(warnings, ['its header declares 4000 bytes of samples and the file holds 2804 (0.04 s of 0.06 s)']);
+  // A declared size that is not a whole number of frames, all present, is not truncated.
+  assert.equal((await decodeAudio(withDataSize(full, 4001))).length, 1000);
+});
 
-  const unknown = full.slice();
-  new DataView(unknown.buffer).setUint32(40, 0xffffffff, true);
-  assert.equal((await decodeAudio(unknown)).length, 1000);
+test('open data lengths (0xFFFFFFFF, 0, sox\'s 0x7FFFF000) are read to the end; RF64 takes its size from ds64', async () => {
+  const full = writeWav({ encoding: 's16', channels: 2, sampleRate: 16000 }, Int16Array.from({ length: 2000 }, (_, i) => i - 1000));
+  const whole = await decodeAudio(full);
+  for (const size of [0xffffffff, 0, 0x7ffff000]) {
+    const warnings: string[] = [];
+    const decoded = await decodeAudio(withDataSize(full, size), { onTruncated: (reason) => warnings.push(reason) });
+    assert.equal(maxAbsDiff(decoded, whole), 0, `size 0x${size.toString(16)}`);
+    assert.deepEqual(warnings, []);
+  }
 
   // RF64: 'RF64' magic, a ds64 chunk with the 64-bit data size, 0xFFFFFFFF in the data header.
   const ds64 = new Uint8Array(8 + 28);
@@ -141,7 +156,50 @@ test('a data chunk shorter than declared, or of unknown length (0xFFFFFFFF / RF6
   new DataView(rf64.buffer).setUint32(12 + ds64.length + 28, 0xffffffff, true);
   const rf = await decodeAudio(rf64);
   assert.equal(rf.length, 600);
-  assert.equal(maxAbsDiff(rf, decoded.subarray(0, 600)), 0);
+  assert.equal(maxAbsDiff(rf, whole.subarray(0, 600)), 0);
+  // ds64 declaring more than is there is truncated like any other size.
+  await assert.rejects(decodeAudio(rf64.subarray(0, rf64.length - 2000 * 4 + 500 * 4)), (error: unknown) => isMoxingError(error, 'AUDIO_TRUNCATED'));
+});
+
+test('WAVs that ffmpeg and sox write to a pipe (open lengths) decode to every sample, without a warning', async () => {
+  // ffmpeg writes 0xFFFFFFFF as the RIFF and data sizes when it cannot seek back; sox writes 0x7FFFF000.
+  const piped = [
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-i', JFK_WAV, '-f', 'wav', '-'], { maxBuffer: 1 << 24 }),
+    execFileSync('sox', ['-V1', '-t', 'raw', '-r', '16000', '-e', 'signed', '-b', '16', '-c', '1', '-', '-t', 'wav', '-'], {
+      input: Buffer.from(ints.buffer, ints.byteOffset, ints.byteLength),
+      maxBuffer: 1 << 24,
+    }),
+  ];
+  assert.equal(new DataView(piped[0].buffer, piped[0].byteOffset).getUint32(chunkOffset(piped[0], 'data') + 4, true), 0xffffffff);
+  assert.equal(new DataView(piped[1].buffer, piped[1].byteOffset).getUint32(chunkOffset(piped[1], 'data') + 4, true), 0x7ffff000);
+  for (const bytes of piped) {
+    const warnings: string[] = [];
+    const decoded = await decodeAudio(new Uint8Array(bytes), { onTruncated: (reason) => warnings.push(reason) });
+    assert.equal(maxAbsDiff(decoded, original), 0);
+    assert.deepEqual(warnings, []);
+  }
+});
+
+test('sample rates outside 1000..384000 Hz and channel counts outside 1..64 are AUDIO_INVALID; the limits themselves decode', async () => {
+  assert.deepEqual({ ...WAV_LIMITS }, { minSampleRateHz: 1000, maxSampleRateHz: 384_000, maxChannels: 64 });
+  const tone = (n: number): Int16Array => Int16Array.from({ length: n }, (_, i) => Math.round(8000 * Math.sin(i / 3)));
+  for (const [sampleRate, channels] of [[999, 1], [384_001, 1], [1, 1], [16000, 0], [16000, 65], [0xffffffff, 1]]) {
+    const bytes = writeWav({ encoding: 's16', channels: Math.max(channels, 1), sampleRate }, tone(Math.max(channels, 1) * 10));
+    const view = new DataView(bytes.buffer);
+    view.setUint16(22, channels, true);
+    view.setUint16(32, channels * 2, true); // keep block align consistent: only the limit is wrong
+    await assert.rejects(decodeAudio(bytes), (error: unknown) => {
+      assert.ok(isMoxingError(error, 'AUDIO_INVALID'), String(error));
+      assert.match(error.message, channels === 1 ? new RegExp(`sample rate of ${sampleRate} Hz; a WAV has 1000 to 384000 Hz`) : new RegExp(`${channels} channels; a WAV has 1 to 64`));
+      return true;
+    });
+  }
+  // At the limits: 1000 Hz upsamples 16x, 384 kHz downsamples 24x, 64 channels are averaged.
+  assert.equal((await decodeAudio(writeWav({ encoding: 's16', channels: 1, sampleRate: 1000 }, tone(1000)))).length, 16_000);
+  assert.equal((await decodeAudio(writeWav({ encoding: 's16', channels: 1, sampleRate: 384_000 }, tone(384_000)))).length, 16_000);
+  const wide = new Int16Array(64 * 100).fill(1000);
+  const mono = await decodeAudio(writeWav({ encoding: 's16', channels: 64, sampleRate: 16000 }, wide));
+  assert.deepEqual([...new Set(mono)], [1000 / 32768]);
 });
 
 test('8 / 22.05 / 44.1 / 48 kHz WAVs (sox) resample to features within 0.02 of the 16 kHz original', async () => {

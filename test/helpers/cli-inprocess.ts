@@ -12,15 +12,19 @@ export async function runMoxingInProcess(args: readonly string[]): Promise<CliRu
   const out = process.stdout.write;
   const err = process.stderr.write;
   // Captures both the string and the Buffer forms; the callback form is honoured so streams do not stall.
-  const capture = (append: (text: string) => void) =>
+  // A stream piped into stdout writes from Readable's `ondata`: that is node:test's reporter (under --test it
+  // reports to the parent through stdout), never moxing, so it passes through; swallowing it loses the
+  // results of the tests that end while a command runs.
+  const capture = (append: (text: string) => void, real: typeof process.stdout.write, stream: NodeJS.WriteStream) =>
     ((chunk: string | Uint8Array, encodingOrCallback?: unknown, callback?: unknown): boolean => {
+      if (fromPipe()) return (real as (...args: unknown[]) => boolean).call(stream, chunk, encodingOrCallback, callback);
       append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
       const done = typeof encodingOrCallback === 'function' ? encodingOrCallback : callback;
       if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
       return true;
     }) as typeof process.stdout.write;
-  process.stdout.write = capture((text) => (stdout += text));
-  process.stderr.write = capture((text) => (stderr += text));
+  process.stdout.write = capture((text) => (stdout += text), out, process.stdout);
+  process.stderr.write = capture((text) => (stderr += text), err, process.stderr);
   try {
     const code = await runCli(args);
     return { code, stdout, stderr };
@@ -28,4 +32,10 @@ export async function runMoxingInProcess(args: readonly string[]): Promise<CliRu
     process.stdout.write = out;
     process.stderr.write = err;
   }
+}
+
+/** Whether the write in progress comes from `readable.pipe(stdout)` (its caller is Readable's `ondata`). */
+function fromPipe(): boolean {
+  const caller = new Error().stack?.split('\n')[3] ?? '';
+  return caller.includes('ondata (node:internal/streams/readable');
 }

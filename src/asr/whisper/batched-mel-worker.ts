@@ -9,12 +9,15 @@ import { streamAudio } from '../../audio/decode.js';
 import { MoxingError, type ErrorCode } from '../../errors.js';
 import { WindowReader, melBatch, type AudioWindow } from './batched-mel.js';
 
+/** How the worker decodes a file or bytes (a function such as onTruncated cannot cross threads). */
+type WorkerDecodeOptions = { readonly ffmpegPath?: string; readonly allowTruncated?: boolean };
+
 /** Where the worker's audio comes from. */
 export type MelWorkerInput =
   /** A file, read by the worker (WAV natively, anything else through ffmpeg). */
-  | { readonly kind: 'file'; readonly path: string; readonly ffmpegPath?: string }
+  | ({ readonly kind: 'file'; readonly path: string } & WorkerDecodeOptions)
   /** The bytes of a file, sent to the worker once. */
-  | { readonly kind: 'bytes'; readonly bytes: Uint8Array; readonly ffmpegPath?: string }
+  | ({ readonly kind: 'bytes'; readonly bytes: Uint8Array } & WorkerDecodeOptions)
   /** Decoded samples held by the main thread, which sends each request's window samples along with it. */
   | { readonly kind: 'samples' };
 
@@ -61,7 +64,7 @@ export function serveMelBatches(port: MessagePort, init: MelWorkerInit): void {
   const openReader = (): WindowReader => {
     if (input.kind === 'samples') throw new MoxingError('INTERNAL', 'mel worker: samples input without samples in the request');
     const source = input.kind === 'file' ? input.path : input.bytes;
-    return (reader ??= new WindowReader(streamAudio(source, { ffmpegPath: input.ffmpegPath })));
+    return (reader ??= new WindowReader(streamAudio(source, { ffmpegPath: input.ffmpegPath, allowTruncated: input.allowTruncated })));
   };
   let stopped = false;
   let work: Promise<void> = Promise.resolve();

@@ -19,6 +19,8 @@ import { fromFailure, type MelWorkerInit, type MelWorkerInput, type MelWorkerRep
 export interface MelWorkerOptions {
   /** The ffmpeg executable for non-WAV inputs. @default process.env.MOXING_FFMPEG, else `ffmpeg` on PATH */
   readonly ffmpegPath?: string;
+  /** Read what a truncated input holds (the main thread has already reported it). @default false */
+  readonly allowTruncated?: boolean;
 }
 
 /** How long `close` waits for the worker to stop its reading in order before terminating it. */
@@ -78,13 +80,13 @@ export class MelWorker {
   private onClosed: (() => void) | undefined;
 
   constructor(input: string | Uint8Array | Float32Array, nMels: MelBins, options: MelWorkerOptions = {}) {
-    const { ffmpegPath } = options;
+    const { ffmpegPath, allowTruncated } = options;
     const source: MelWorkerInput =
       input instanceof Float32Array
         ? { kind: 'samples' }
         : typeof input === 'string'
-          ? { kind: 'file', path: input, ffmpegPath }
-          : { kind: 'bytes', bytes: input, ffmpegPath };
+          ? { kind: 'file', path: input, ffmpegPath, allowTruncated }
+          : { kind: 'bytes', bytes: input, ffmpegPath, allowTruncated };
     this.samples = input instanceof Float32Array ? input : undefined;
     const init: MelWorkerInit = { input: source, nMels };
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { entry: ENTRY_URL, tsxApi: tsxApiUrl(), init } });

@@ -62,9 +62,11 @@ export async function* transcribeBatchedStream(
     options.model instanceof WhisperModel
       ? options.model
       : await WhisperModel.load(options.model ?? DEFAULT_TRANSCRIBE.model, { variant: options.variant, runtime: options.runtime, hub: options.hub });
-  const chunks = input instanceof Float32Array ? inMemoryChunks(input) : streamAudio(input);
+  // The VAD pass reads the whole input first, so it is the one that reports truncation (the worker reads again, silently).
+  const { allowTruncated } = settings;
+  const chunks = input instanceof Float32Array ? inMemoryChunks(input) : streamAudio(input, { allowTruncated, onTruncated: options.onTruncated });
   // Started before the VAD pass, so that its start-up (a thread, the audio modules) overlaps that pass.
-  const worker = new MelWorker(input, model.dims.nMels as MelBins);
+  const worker = new MelWorker(input, model.dims.nMels as MelBins, { allowTruncated });
   try {
     const { windows, totalSamples } = await findWindows(chunks, batched.vad);
     const batches = aheadByOne(windows, batched.batchSize, (batch) => worker.prepare(batch));

@@ -2,6 +2,7 @@
  * The options of `transcribe()` and `transcribeStream()`, with one frozen defaults object that the CLI and
  * the server read. The defaults are openai/whisper `transcribe()`'s own.
  */
+import { DEFAULT_TRUNCATION } from '../../audio/truncation.js';
 import { MoxingError } from '../../errors.js';
 import { toLanguageCode } from '../../text/index.js';
 import type { HubOptions, Variant } from '../../hub/index.js';
@@ -75,6 +76,10 @@ export interface TranscribeOptions {
   readonly hallucinationSilenceThreshold?: number | null;
   /** With wordTimestamps: the cross-attention heads to align with: 'config' (generation_config.json's, else 'default'), 'default' (openai's upper-half heads) or [[layer, head], ...]. @default 'config' */
   readonly alignmentHeads?: AlignmentHeadsOption;
+  /** Transcribe what a truncated or damaged file holds instead of failing with AUDIO_TRUNCATED (DecodeOptions.allowTruncated). @default false */
+  readonly allowTruncated?: boolean;
+  /** With allowTruncated: called once if the input is truncated, with why (one line). */
+  readonly onTruncated?: (reason: string) => void;
   /** ONNX Runtime device and threads. @default DEFAULT_RUNTIME */
   readonly runtime?: RuntimeOptions;
   /** Hub cache, endpoint and offline settings for resolving `model`. @default DEFAULT_HUB and the environment */
@@ -88,7 +93,7 @@ export interface TranscribeOptions {
 /** Temperatures of openai's fallback: 0, then 0.2 steps up to 1. */
 export const FALLBACK_TEMPERATURES: readonly number[] = Object.freeze([0, 0.2, 0.4, 0.6, 0.8, 1]);
 
-type Callbacks = 'onProgress' | 'onLanguage' | 'runtime' | 'hub';
+type Callbacks = 'onProgress' | 'onLanguage' | 'onTruncated' | 'runtime' | 'hub';
 type Unset = 'model' | 'variant' | 'language' | 'beamSize' | 'bestOf' | 'patience' | 'lengthPenalty' | 'initialPrompt' | 'sampleLen' | 'seed';
 
 /** Transcription options with every default applied. */
@@ -124,6 +129,7 @@ export const DEFAULT_TRANSCRIBE = Object.freeze({
   appendPunctuations: DEFAULT_WORD_TIMING.appendPunctuations,
   hallucinationSilenceThreshold: null,
   alignmentHeads: 'config',
+  allowTruncated: DEFAULT_TRUNCATION.allowTruncated,
 } satisfies TranscribeSettings);
 
 function bad(message: string): never {

@@ -37,7 +37,7 @@ export async function* transcribeStream(input: TranscribeInput, options: Transcr
     options.model instanceof WhisperModel
       ? options.model
       : await WhisperModel.load(options.model ?? DEFAULT_TRANSCRIBE.model, { variant: options.variant, runtime: options.runtime, hub: options.hub, timestamped: settings.wordTimestamps });
-  const samples = input instanceof Float32Array ? input : await decodeAudio(input);
+  const samples = input instanceof Float32Array ? input : await decodeAudio(input, { allowTruncated: settings.allowTruncated, onTruncated: options.onTruncated });
   return yield* transcribeSamples(model, samples, settings, options);
 }
 
