@@ -70,9 +70,7 @@ export function register(program: Command): void {
       corsOrigins: options.cors,
       allowRemoteModels: options.allowRemoteModels,
     });
-    if (!isLoopbackHost(options.host) && security.apiKey === undefined) {
-      process.stderr.write(`moxing serve: warning: listening on ${options.host} without an API key: anyone who can reach this port can use the server (set --api-key or MOXING_API_KEY)\n`);
-    }
+    for (const warning of serveWarnings(options.host, security)) process.stderr.write(`moxing serve: warning: ${warning}\n`);
     const app = await buildApp({
       logger: options.log,
       security,
@@ -105,6 +103,16 @@ export function register(program: Command): void {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+/** What an operator should hear before the server starts. */
+export function serveWarnings(host: string, security: SecurityOptions): string[] {
+  const warnings: string[] = [];
+  if (!isLoopbackHost(host) && security.apiKey === undefined) {
+    warnings.push(`listening on ${host} without an API key: anyone who can reach this port can use the server (set --api-key or MOXING_API_KEY)`);
+  }
+  if (security.allowRemoteModels) warnings.push('--allow-remote-models: any client can make this server download hub models (size-capped)');
+  return warnings;
 }
 
 function allowedHosts(options: ServeCliOptions): SecurityOptions['allowedHosts'] {

@@ -1,0 +1,43 @@
+/** `moxing serve` as a process: it stops on SIGTERM within its grace period even while a client trickles bytes. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { serveWarnings } from '../../src/cli/serve.js';
+import { resolveSecurityOptions } from '../../src/server/index.js';
+
+test('SIGTERM ends the server after the grace period, although a slow sender holds a connection', async () => {
+  const child = spawn(process.execPath, ['bin/moxing.js', 'serve', '--port', '0', '--no-log', '--shutdown-grace-ms', '300', '--request-timeout-ms', '600000'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = await new Promise<URL>((resolve, reject) => {
+    let text = '';
+    child.stderr.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = text.match(/serving on (http:\/\/\S+)/);
+      if (m) resolve(new URL(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code}: ${text}`)));
+  });
+  const socket = connect(Number(url.port), url.hostname);
+  socket.on('error', () => undefined);
+  await new Promise((r) => socket.once('connect', r));
+  socket.write('POST /v1/calc/params HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+  const trickle = setInterval(() => socket.write(' '), 100);
+  await new Promise((r) => setTimeout(r, 300));
+  const stopped = Date.now();
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearInterval(trickle);
+  socket.destroy();
+  assert.equal(code, 0);
+  assert.ok(Date.now() - stopped < 3000, `stopped after ${Date.now() - stopped} ms`);
+});
+
+test('a public bind without a key, and remote models, are warned about', () => {
+  const open = resolveSecurityOptions({ apiKey: undefined }, {});
+  assert.equal(serveWarnings('127.0.0.1', open).length, 0);
+  assert.match(serveWarnings('0.0.0.0', open)[0], /without an API key/);
+  assert.equal(serveWarnings('0.0.0.0', resolveSecurityOptions({ apiKey: 'k' }, {})).length, 0);
+  assert.match(serveWarnings('::1', resolveSecurityOptions({ allowRemoteModels: true }, {}))[0], /allow-remote-models/);
+});
