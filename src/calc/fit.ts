@@ -2,8 +2,9 @@
  * What fits in a memory budget: after the weights, how many cached tokens remain, and so the largest
  * context for a batch size and the largest batch for a context.
  */
+import { withDefaults } from '../defaults.js';
 import { MoxingError } from '../errors.js';
-import { checkRange as check } from './units.js';
+import { checkRange as check, formatBytes } from './units.js';
 import type { Architecture } from './architecture.js';
 import { bytesPerValue, type CalcDtype } from './dtypes.js';
 import type { GpuId, GpuSpec } from './gpus.js';
@@ -69,7 +70,7 @@ const MAX_TABLE_BATCH = 4096;
 
 /** The largest batch × context that `model` can serve within the GPUs' memory. */
 export function fitBudget(model: string | Architecture | ModelSummary, options: Partial<FitOptions> = {}): FitResult {
-  const o: FitOptions = { ...DEFAULT_FIT, ...options };
+  const o: FitOptions = withDefaults(DEFAULT_FIT, options);
   const m = summarizeModel(model);
   if (m.kvLayers === 0) {
     throw new MoxingError('BAD_ARGUMENT', `${m.name} is an encoder-only model with no KV cache to fit; use \`moxing calc infer\` for its memory`);
@@ -81,6 +82,8 @@ export function fitBudget(model: string | Architecture | ModelSummary, options: 
   const contextTokens = o.contextTokens ?? m.maxContext;
   check('context', contextTokens, 1, 100_000_000);
 
+  // A memory size given without a GPU describes the user's card, not the default GPU of the table.
+  const gpuName = options.memoryBytesPerGpu !== undefined && options.gpu === undefined ? `${formatBytes(memory)} GPU` : gpu.name;
   const budgetBytes = o.gpus * memory * o.memoryUtilization;
   const weightsBytes = m.parameters * bytesPerValue(weightDtype);
   const kvPerToken = kvCacheBytesPerToken(m, kvDtype);
@@ -95,7 +98,7 @@ export function fitBudget(model: string | Architecture | ModelSummary, options: 
     table.push({ batch, maxContextTokens });
   }
   return {
-    model: m.name, gpu: gpu.name, gpus: o.gpus, weightDtype, kvDtype, budgetBytes, weightsBytes,
+    model: m.name, gpu: gpuName, gpus: o.gpus, weightDtype, kvDtype, budgetBytes, weightsBytes,
     weightsFit: weightsBytes <= budgetBytes, kvCacheBytesPerToken: kvPerToken, kvTokenCapacity: capacity, batch: o.batch,
     maxContextTokens: contextFor(o.batch), contextTokens, maxBatch: Math.floor(capacity / perSequence(contextTokens)),
     modelMaxContext: m.maxContext, table,

@@ -11,6 +11,7 @@
  * batch · 2 bytes · 4 · layers · d_model / interconnect bandwidth. The step's communication is the larger of
  * the two, added to the compute time as kipply does (overlap would only lower it).
  */
+import { withDefaults } from '../defaults.js';
 import { checkRange as check } from './units.js';
 import type { Architecture } from './architecture.js';
 import { bytesPerValue, parseCalcDtype, type CalcDtype } from './dtypes.js';
@@ -116,7 +117,7 @@ export function servingSetup(o: Pick<InferenceOptions, 'gpu' | 'gpus' | 'weightD
 
 /** Memory, per-step latency, crossover batch and prefill time for serving `model`. */
 export function inferenceCost(model: string | Architecture | ModelSummary, options: Partial<InferenceOptions> = {}): InferenceCost {
-  const o: InferenceOptions = { ...DEFAULT_INFERENCE, ...options };
+  const o: InferenceOptions = withDefaults(DEFAULT_INFERENCE, options);
   const m = summarizeModel(model);
   const { gpu, weightDtype, kvDtype } = servingSetup(o);
   check('comms latency', o.commsLatencySeconds, 0, 1, false);

@@ -3,6 +3,7 @@
  * recomputed), Chinchilla's 20 tokens per parameter, and memory per GPU for model states (sharded by ZeRO
  * and divided by tensor/pipeline parallelism) plus activations (Korthikanti et al. 2022).
  */
+import { withDefaults } from '../defaults.js';
 import { MoxingError } from '../errors.js';
 import { checkRange as check } from './units.js';
 import type { Architecture } from './architecture.js';
@@ -126,7 +127,7 @@ export interface TrainingCost {
 
 /** Compute, time and per-GPU memory to train `model` on `tokens` tokens. */
 export function trainingCost(model: string | Architecture | ModelSummary, options: Partial<TrainingOptions> = {}): TrainingCost {
-  const o: TrainingOptions = { ...DEFAULT_TRAINING, ...options };
+  const o: TrainingOptions = withDefaults(DEFAULT_TRAINING, options);
   const m = summarizeModel(model);
   const gpu = resolveGpu(o.gpu);
   check('gpus', o.gpus, 1, 1_000_000);

@@ -80,7 +80,8 @@ function modelOption(command: Command): Command {
 
 function gpuOptions(command: Command, defaults: { gpu: unknown; gpus: number }): Command {
   return command
-    .option('--gpu <gpu>', `GPU type: ${GPU_IDS.join(', ')}`, String(defaults.gpu))
+    // No commander default: the library's applies, and `fit --memory` without --gpu describes no table GPU.
+    .option('--gpu <gpu>', `GPU type: ${GPU_IDS.join(', ')} (default: ${String(defaults.gpu)})`)
     .option('--gpus <n>', 'number of GPUs', parseInteger('--gpus', 1, 1_000_000), defaults.gpus);
 }
 

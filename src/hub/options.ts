@@ -4,6 +4,7 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { definedOnly } from '../defaults.js';
 
 export interface DownloadProgress {
   /** Repo-relative path of the file being fetched. */
@@ -63,7 +64,7 @@ export function resolveHubOptions(options: Partial<HubOptions> = {}, env: NodeJS
   const offline = options.offline ?? (envFlag(env.MOXING_OFFLINE) || envFlag(env.HF_HUB_OFFLINE));
   return {
     ...DEFAULT_HUB,
-    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    ...definedOnly(options),
     cacheDir,
     endpoint,
     token,

@@ -10,6 +10,7 @@
 import type { FastifyInstance } from 'fastify';
 import { relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
+import { withDefaults } from '../defaults.js';
 import { MoxingError } from '../errors.js';
 import { ModelAllowList, publicModelName } from './models.js';
 import { parseBody } from './errors.js';
@@ -45,7 +46,7 @@ export interface ImagesPluginOptions {
   imageRoot?: string;
 }
 
-export const DEFAULT_IMAGES_PLUGIN = Object.freeze({ model: 'dinov2-small', maxImages: 64, table: 'moxing_vectors' });
+export const DEFAULT_IMAGES_PLUGIN: Readonly<{ model: string; maxImages: number; table: string }> = Object.freeze({ model: 'dinov2-small', maxImages: 64, table: 'moxing_vectors' });
 
 const imageString = z.string().min(1).describe('image bytes as base64, or a data: URL');
 
@@ -89,7 +90,7 @@ function bodySchema(schema: z.ZodType): Record<string, unknown> {
 }
 
 export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOptions): Promise<void> {
-  const o = { ...DEFAULT_IMAGES_PLUGIN, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ImagesPluginOptions & typeof DEFAULT_IMAGES_PLUGIN;
+  const o = withDefaults<ImagesPluginOptions & typeof DEFAULT_IMAGES_PLUGIN>(DEFAULT_IMAGES_PLUGIN, options);
   const allowList = new ModelAllowList({ served: [o.model, ...(o.allowedModels ?? [])] });
   const models = new Map<string, Promise<VisionModel>>();
   // Bounded, and re-embeds the training folder when its images change on disk.

@@ -2,6 +2,7 @@
  * What the server lets a client do, in one place: who may call it, how much they may send, how long and how
  * much work a request may cost. Every route, present and future, runs under these rules (see hardening.ts).
  */
+import { withDefaults } from '../defaults.js';
 
 export interface SecurityOptions {
   /** Bearer token every route but /health requires, compared in constant time. @default $MOXING_API_KEY, else none */
@@ -59,8 +60,7 @@ export const DEFAULT_SECURITY: Readonly<Omit<SecurityOptions, 'apiKey'>> = Objec
 });
 
 export function resolveSecurityOptions(options: Partial<SecurityOptions> = {}, env: NodeJS.ProcessEnv = process.env): SecurityOptions {
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<SecurityOptions>;
-  return { ...DEFAULT_SECURITY, apiKey: env.MOXING_API_KEY || undefined, ...given };
+  return withDefaults<SecurityOptions>({ ...DEFAULT_SECURITY, apiKey: env.MOXING_API_KEY || undefined }, options);
 }
 
 /** Whether a bind address only accepts connections from this machine. */

@@ -165,3 +165,12 @@ test('bad inference inputs are BAD_ARGUMENT', () => {
   bad(() => fitBudget('dinov2-base'), /encoder-only/);
   bad(() => inferenceCost('llama-7b', { weightDtype: 'fp7' as never }), /dtype/);
 });
+
+test('fit: a memory size without a GPU names no table GPU; undefined options keep their defaults', () => {
+  const own = fitBudget('llama-7b', { memoryBytesPerGpu: 24e9 });
+  assert.equal(own.gpu, '24 GB GPU');
+  assert.equal(own.budgetBytes, 24e9 * 0.9);
+  assert.equal(fitBudget('llama-7b', { memoryBytesPerGpu: 24e9, gpu: 'rtx-4090' }).gpu, 'NVIDIA GeForce RTX 4090 24GB');
+  const defaults = fitBudget('llama-7b', { gpu: undefined, gpus: undefined, memoryUtilization: undefined });
+  assert.deepEqual(defaults, fitBudget('llama-7b'));
+});
