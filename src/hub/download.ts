@@ -78,9 +78,11 @@ async function download(url: string, dest: string, options: DownloadFileOptions 
     }
   }
   const reason = lastError instanceof Error ? lastError.message : String(lastError);
+  const kept = (await fileSize(partial)) ?? 0;
+  const resume = kept > 0 ? `; the ${kept} bytes received are kept and the next try resumes from them` : '';
   throw new MoxingError(
     'DOWNLOAD_FAILED',
-    `could not download ${url} after ${options.maxAttempts} attempts (${reason}); the partial file is kept and the next try resumes it. Check the network or HF_ENDPOINT, or set MOXING_OFFLINE=1 to use cached files only`,
+    `could not download ${url} after ${options.maxAttempts} attempts (${reason})${resume}. Check the network or HF_ENDPOINT, or set MOXING_OFFLINE=1 to use cached files only`,
     { cause: lastError },
   );
 }
@@ -113,9 +115,22 @@ async function request(url: string, headers: Record<string, string>, hub: HubOpt
     response = await hubFetch(url, { endpoint: hub.endpoint, token: hub.token, headers: { ...headers, 'accept-encoding': 'identity' }, signal, onResponse });
   } catch (error) {
     if (error instanceof MoxingError) throw error;
+    // A host name that does not exist will not exist on the next try either (EAI_AGAIN is the passing kind).
+    if (errorCode(error) === 'ENOTFOUND') {
+      throw new MoxingError('DOWNLOAD_FAILED', `cannot reach ${new URL(url).host}: the host name does not resolve. Check the network, or HF_ENDPOINT if you use a mirror, or set MOXING_OFFLINE=1 to use cached files only`, { cause: error });
+    }
     throw new TransientError(`request failed: ${describe(error)}`, { cause: error });
   }
   return { response, linkedSha256: linkedSha256 ?? etagSha256(response.headers.get('etag')), linkedBytes };
+}
+
+/** The system error code of a fetch failure (undici wraps it as the cause). */
+function errorCode(error: unknown): string | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
+  }
+  return undefined;
 }
 
 function describe(error: unknown): string {

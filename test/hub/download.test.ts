@@ -220,4 +220,13 @@ describe('downloadFile against a local fake hub', () => {
     await assert.rejects(downloadFile(REPO, 'config.json', join(dir, 'h', 'c.json'), { ...fast(), offline: true }), (e: unknown) => isMoxingError(e, 'MODEL_OFFLINE'));
     assert.equal(hub.requests.length, before);
   });
+  it('a host name that does not resolve fails at once, without retries and without talk of a partial file', async () => {
+    const dest = join(dir, 'dns', 'config.json');
+    const started = Date.now();
+    await assert.rejects(
+      downloadFile(REPO, 'config.json', dest, { ...fast(), endpoint: 'http://no-such-host.invalid', retryDelayMs: 2000 }),
+      (e: unknown) => isMoxingError(e, 'DOWNLOAD_FAILED') && /does not resolve/.test(e.message) && !/partial|resume/.test(e.message),
+    );
+    assert.ok(Date.now() - started < 1500, 'no retry delays'); // four attempts would wait 2 + 4 + 8 s
+  });
 });
