@@ -8,7 +8,7 @@
  * float32 weight nobody reads any more is dropped.
  */
 import { MoxingError } from '../errors.js';
-import { dimsOf, floatData, graphsOf, intAttr, intsAttr, node, tensorProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
+import { dimsOf, floatData, graphsOf, intAttr, intsAttr, node, tensorProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../runtime/onnx/index.js';
 import { kMajor, nMajor, quantizeBlockwise, quantizePerColumnInt8, quantizePerRowInt8, type WeightView } from './weights.js';
 
 export type QuantizeMethod = 'matmulnbits' | 'dynamic';

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { quantizeModel, type QuantizeOptions } from '../../src/quantize/index.js';
-import { decodeModel, encodeModel, node, onnx, tensorProto, type ModelProto } from '../../src/quantize/proto.js';
+import { decodeModel, encodeModel, node, onnx, tensorProto, type ModelProto } from '../../src/runtime/onnx/index.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../shared/models/whisper-tiny-random/onnx/', import.meta.url));
 
