@@ -2,7 +2,9 @@
  * Byte-identity of the graph rewrite: the quantized bytes of the shared Whisper fixture, for every method and
  * target (and the knobs that change the graph), hashed. The hashes were taken from the rewrite as it was before
  * it was split into a graph index and one rewriter per op (the 214-line `rewriteModel`), so a refactor that
- * changes a single byte (a name, an initializer's place, a node's order) fails here.
+ * changes a single byte (a name, an initializer's place, a node's order) fails here. (At the split, a temporary
+ * copy of the old function also gave the new one's bytes and stats on 176 model/settings pairs: these files,
+ * Silero, ViT, wav2vec2 and the generated Whisper models.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
