@@ -28,7 +28,7 @@ export interface QuantizeOptions {
   /**
    * Dynamic method only: also quantize MatMuls of two activations (attention scores Q·Kᵀ), per tensor and per
    * call, as quantize_dynamic does without MatMulConstBOnly (but with int8 B). Only in models without a key/value
-   * cache or encoder-state input, and not probs·V (see rewrite.ts). Measured 1.15-1.17x on the base encoder over
+   * cache or encoder-state input, and not probs·V (see rewrite-matmul.ts). Measured 1.15-1.17x on the base encoder over
    * q8 without it, logit error +11% (bench/quantize.ts). Off by default: one scale per tensor for K was checked on
    * random weights only, and trained models' keys can have outlier channels; the published q8 exports
    * (transformers.js's quantize script, MatMulConstBOnly) keep attention float too.

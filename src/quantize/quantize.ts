@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wr
 import { basename, join } from 'node:path';
 import { MoxingError } from '../errors.js';
 import { VARIANT_SUFFIXES } from '../hub/variants.js';
-import { decodeModel, encodeModel, onnx, type ModelProto } from './proto.js';
+import { decodeModel, encodeModel, onnx, type ModelProto } from '../runtime/onnx/index.js';
 import { resolveQuantizeOptions, type QuantizeOptions, type ResolvedQuantize } from './options.js';
 import { rewriteModel, type RewriteStats } from './rewrite.js';
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { isMoxingError } from '../../src/errors.js';
 import { quantizeModel, quantizeModelDir, resolveQuantizeOptions, type QuantizeOptions } from '../../src/quantize/index.js';
-import { decodeModel, encodeModel, node, onnx, type ModelProto } from '../../src/quantize/proto.js';
+import { decodeModel, encodeModel, node, onnx, type ModelProto } from '../../src/runtime/onnx/index.js';
 import { float32, releaseSessions } from '../../src/runtime/index.js';
 import { maxAbs, maxAbsDiff, whisperOutputs } from './whisper-logits.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { dequantizeBlockwise, kMajor, quantizeBlockwise, quantizeModel } from '../../src/quantize/index.js';
-import { encodeModel, node, onnx, tensorProto } from '../../src/quantize/proto.js';
+import { encodeModel, node, onnx, tensorProto } from '../../src/runtime/onnx/index.js';
 import { float32 } from '../../src/runtime/index.js';
 
 const K = 96; // three blocks of 32

@@ -13,7 +13,7 @@
  * probabilities 3e-5 away from the file's on 10 min of speech; keeping MLAS's single pass needs <= 32 columns per
  * GEMM, and the transposes that grouping takes cost what the GEMMs saved.
  */
-import { onnx, tensorProto, type NodeProto, type TensorProto } from '../../quantize/proto.js';
+import { onnx, tensorProto, type NodeProto, type TensorProto } from '../../runtime/onnx/index.js';
 
 const INT64 = onnx.TensorProto.DataType.INT64;
 const ATTR = onnx.AttributeProto.AttributeType;

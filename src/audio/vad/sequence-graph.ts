@@ -17,7 +17,7 @@
  * Outputs: `probs` [N], `stateN` [2, 1, 128], the state after the last frame.
  */
 import { MoxingError } from '../../errors.js';
-import { decodeModel, dimsOf, encodeModel, floatData, intAttr, intsAttr, onnx, type GraphProto, type NodeProto, type TensorProto } from '../../quantize/proto.js';
+import { decodeModel, dimsOf, encodeModel, floatData, intAttr, intsAttr, onnx, type GraphProto, type NodeProto, type TensorProto } from '../../runtime/onnx/index.js';
 import { GraphParts, stftMagnitude } from './graph-parts.js';
 
 const HIDDEN = 128;

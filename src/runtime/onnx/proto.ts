@@ -1,6 +1,6 @@
 /** Small helpers over onnx-proto's generated protobufjs classes: tensors in and out, nodes, attributes. */
 import onnxProto from 'onnx-proto';
-import { MoxingError } from '../errors.js';
+import { MoxingError } from '../../errors.js';
 
 export const { onnx } = onnxProto;
 export type ModelProto = onnxProto.onnx.ModelProto;
