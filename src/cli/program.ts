@@ -7,16 +7,30 @@ import { COMMANDS } from './commands.js';
 import { reportError } from './report.js';
 import { VERSION } from '../version.js';
 
-export function buildProgram(): Command {
+/**
+ * The program for `args`: the command being run is loaded with all its options; every other command is only
+ * named, with its summary, so that `--help` lists it without loading it. `args` are the words after `moxing`.
+ */
+export async function buildProgram(args: readonly string[] = []): Promise<Command> {
   const program = new Command('moxing')
     .description('Run Whisper, DINOv2 and transformer math locally on ONNX Runtime.')
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text), writeOut: (text) => process.stdout.write(text) });
-  for (const register of COMMANDS) register(program);
+  const wanted = requestedCommand(args);
+  for (const entry of COMMANDS) {
+    if (entry.name === wanted) (await entry.load()).register(program);
+    else program.command(entry.name).description(entry.summary).allowUnknownOption().allowExcessArguments();
+  }
   // Subcommands inherit exitOverride so a usage error reaches reportError instead of exiting inside commander.
   for (const command of program.commands) command.exitOverride();
   return program;
+}
+
+/** The command word in `args` (`moxing help X` asks about X), skipping the program's own options. */
+function requestedCommand(args: readonly string[]): string | undefined {
+  const words = args.filter((a) => !a.startsWith('-'));
+  return words[0] === 'help' ? words[1] : words[0];
 }
 
 /**
@@ -28,7 +42,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
   const before = process.exitCode;
   process.exitCode = undefined;
   try {
-    await buildProgram().parseAsync(['node', 'moxing', ...args]);
+    await (await buildProgram(args)).parseAsync(['node', 'moxing', ...args]);
     return Number(process.exitCode ?? 0);
   } catch (error) {
     return reportError(error);
