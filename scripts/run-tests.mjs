@@ -1,8 +1,13 @@
 // `npm test`: every test/**/*.test.ts through node's own test runner, TypeScript loaded by tsx.
-// Node 20's --test takes no globs, so the files are listed here. Extra args filter by path substring.
+// `npm run test:fast` (--fast): the inner-loop tier, without the slow files, which are marked by name: the
+// fidelity suites (openai/whisper's outputs on every dev clip), the abuse suites under test/fuzz/, and any
+// *.slow.test.ts. Node 20's --test takes no globs, so the files are listed here. Other args filter by path
+// substring.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+
+const SLOW = /fidelity|(^|\/)fuzz\/|\.slow\.test\.ts$/;
 
 function find(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -12,8 +17,12 @@ function find(dir) {
   });
 }
 
-const filters = process.argv.slice(2);
-const files = find('test').filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
+const fast = process.argv.includes('--fast');
+const filters = process.argv.slice(2).filter((a) => a !== '--fast');
+const files = find('test')
+  .filter((f) => !fast || !SLOW.test(f))
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);

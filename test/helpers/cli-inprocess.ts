@@ -6,7 +6,8 @@
 import { runCli } from '../../src/cli/program.js';
 import type { CliRun } from './cli.js';
 
-export async function runMoxingInProcess(args: readonly string[]): Promise<CliRun> {
+/** `env` entries are set for the run and restored after it (undefined removes a variable). */
+export async function runMoxingInProcess(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const out = process.stdout.write;
@@ -23,6 +24,8 @@ export async function runMoxingInProcess(args: readonly string[]): Promise<CliRu
       if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
       return true;
     }) as typeof process.stdout.write;
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  setEnv(env);
   process.stdout.write = capture((text) => (stdout += text), out, process.stdout);
   process.stderr.write = capture((text) => (stderr += text), err, process.stderr);
   try {
@@ -31,6 +34,14 @@ export async function runMoxingInProcess(args: readonly string[]): Promise<CliRu
   } finally {
     process.stdout.write = out;
     process.stderr.write = err;
+    setEnv(saved);
+  }
+}
+
+function setEnv(values: Record<string, string | undefined>): void {
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
   }
 }
 

@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JFK_WAV } from '../audio/fixtures.js';
 import { assertOneLineError, runMoxing } from '../helpers/cli.js';
+import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 
-test('moxing vad --json: the jfk clip (11 s, speech throughout) gives regions in samples and seconds', async () => {
+test('moxing vad --json (the real process): the jfk clip (11 s, speech throughout) gives regions in samples and seconds', async () => {
   const run = await runMoxing(['vad', JFK_WAV, '--json']);
   assert.equal(run.code, 0, run.stderr);
   const out = JSON.parse(run.stdout) as { durationS: number; regions: { start: number; end: number; startS: number; endS: number }[] };
@@ -18,13 +19,13 @@ test('moxing vad --json: the jfk clip (11 s, speech throughout) gives regions in
   // Kennedy speaks from about 0.3 s to 10.6 s: the padded regions span that.
   assert.ok(out.regions[0].startS < 0.5 && out.regions.at(-1)!.endS > 10, run.stdout);
 
-  const lines = await runMoxing(['vad', JFK_WAV, '--min-silence-ms', '100']);
+  const lines = await runMoxingInProcess(['vad', JFK_WAV, '--min-silence-ms', '100']);
   assert.equal(lines.code, 0, lines.stderr);
   for (const line of lines.stdout.trim().split('\n')) assert.match(line, /^\d+\.\d{3} --> \d+\.\d{3}$/);
   assert.match(lines.stderr, /regions, [\d.]+ s of speech in 11\.0 s/);
 });
 
 test('moxing vad rejects a bad option value and a missing file with one line naming it', async () => {
-  assertOneLineError(await runMoxing(['vad', JFK_WAV, '--threshold', '2']), /--threshold must be a number from 0 to 1, got "2"/, 2);
-  assertOneLineError(await runMoxing(['vad', 'no-such-audio.wav']), /no-such-audio\.wav does not exist/, 1);
+  assertOneLineError(await runMoxingInProcess(['vad', JFK_WAV, '--threshold', '2']), /--threshold must be a number from 0 to 1, got "2"/, 2);
+  assertOneLineError(await runMoxingInProcess(['vad', 'no-such-audio.wav']), /no-such-audio\.wav does not exist/, 1);
 });
