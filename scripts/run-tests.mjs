@@ -30,6 +30,6 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env: { ...process.env, MOXING_TEST: '1' } },
+  { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
