@@ -1,5 +1,6 @@
 /**
- * One writer per cached file: within a process, concurrent fetches of the same file share one promise;
+ * One writer per file, shared by the hub cache (one download per cached file) and the embedded vector index
+ * (one writer per index folder). One writer per cached file: within a process, concurrent fetches of the same file share one promise;
  * across processes (two `moxing` commands pulling the same model), a `<file>.lock` naming its owner
  * (`<pid> <random token>`) makes the second wait. A lock whose process is gone is taken over, so a killed
  * run never blocks the cache.
@@ -134,8 +135,17 @@ async function breakLock(path: string, stale: LockState, depth = 0): Promise<voi
  * function that releases it. Prefer `exclusive`, which also shares one run among callers in this process.
  */
 export async function acquireLock(path: string): Promise<() => Promise<void>> {
+  return (await tryAcquireLock(path, Number.POSITIVE_INFINITY)) as () => Promise<void>;
+}
+
+/**
+ * Like acquireLock, but gives up after `timeoutMs` of waiting for a live owner and returns null (a dead
+ * owner's lock is still taken over). The caller says what to do about the other writer.
+ */
+export async function tryAcquireLock(path: string, timeoutMs: number): Promise<(() => Promise<void>) | null> {
   const lock = path + LOCK_SUFFIX;
   const owner = newOwner();
+  const deadline = Date.now() + timeoutMs;
   await mkdir(dirname(path), { recursive: true });
   for (;;) {
     if (await create(lock, owner)) return () => disown(lock, owner);
@@ -145,8 +155,16 @@ export async function acquireLock(path: string): Promise<() => Promise<void>> {
       await breakLock(lock, state);
       continue;
     }
-    await sleep(POLL_MS);
+    const left = deadline - Date.now();
+    if (left <= 0) return null;
+    await sleep(Math.min(POLL_MS, left));
   }
+}
+
+/** The pid named in `<path>.lock`, or undefined when there is no lock or it names none. */
+export async function lockOwnerPid(path: string): Promise<number | undefined> {
+  const pid = Number((await readLock(path + LOCK_SUFFIX))?.owner.trim().split(/\s+/)[0]);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 /** Runs `work` as the only writer of `path`; callers that arrive while it runs get the same result. */
