@@ -16,7 +16,8 @@ export interface PgVectorOptions extends Partial<OpenIndexOptions> {
   efSearch?: number;
 }
 
-export const DEFAULT_PGVECTOR = Object.freeze({ table: 'moxing_vectors', efSearch: 128 });
+/** Defaults; `connectTimeoutMs` applies when the caller's pg config sets no connectionTimeoutMillis (pg's own default waits forever). */
+export const DEFAULT_PGVECTOR = Object.freeze({ table: 'moxing_vectors', efSearch: 128, connectTimeoutMs: 10_000 });
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,50}$/;
 const UPSERT_CHUNK = 500;
@@ -51,14 +52,22 @@ export class PgVectorIndex implements VectorIndex {
     if (!TABLE_NAME.test(table)) throw new MoxingError('BAD_ARGUMENT', `table name "${table}" must be lower-case letters, digits and underscores`);
     const pg = (await import('pg')).default;
     const ownsPool = !(connection instanceof pg.Pool);
-    const pool = connection instanceof pg.Pool ? connection : new pg.Pool(typeof connection === 'string' ? { connectionString: connection } : connection);
+    const config: PoolConfig | undefined = connection instanceof pg.Pool ? undefined : typeof connection === 'string' ? { connectionString: connection } : connection;
+    const pool = connection instanceof pg.Pool ? connection : new pg.Pool({ connectionTimeoutMillis: DEFAULT_PGVECTOR.connectTimeoutMs, ...config });
     try {
       const dim = await setUp(pool, table, options);
       return new PgVectorIndex(pool, ownsPool, table, dim, options.efSearch ?? DEFAULT_PGVECTOR.efSearch);
     } catch (error) {
       if (ownsPool) await pool.end().catch(() => undefined);
       if (error instanceof MoxingError) throw error;
-      throw new MoxingError('BAD_ARGUMENT', `pgvector: cannot set up table ${table}: ${(error as Error).message}. Check the connection and that the vector extension is installed.`, { cause: error });
+      // A database that is down, refuses us or lacks pgvector is a service fault (503), not a bad argument.
+      // pg's messages name host and port but never the password; it is cut out anyway, with the URL's userinfo.
+      const reason = redactSecrets((error as Error).message, config);
+      throw new MoxingError(
+        'UNAVAILABLE',
+        `pgvector: cannot reach or set up table ${table} (${reason}); check that Postgres runs at that host and port, the credentials, and that the vector extension is installed`,
+        { cause: error },
+      );
     }
   }
 
@@ -140,6 +149,22 @@ export class PgVectorIndex implements VectorIndex {
 
   private assertOpen(): void {
     if (this.closed) throw new MoxingError('BAD_ARGUMENT', `the pgvector index ${this.table} is closed`);
+  }
+}
+
+/** `message` without the connection's password or any `user:password@` of a URL in it. */
+function redactSecrets(message: string, config: PoolConfig | undefined): string {
+  let out = message.replace(/\/\/[^/@\s]*@/g, '//…@');
+  const secrets = [typeof config?.password === 'string' ? config.password : undefined, passwordOf(config?.connectionString)];
+  for (const secret of secrets) if (secret) out = out.split(secret).join('…');
+  return out;
+}
+
+function passwordOf(url: string | undefined): string | undefined {
+  try {
+    return url ? decodeURIComponent(new URL(url).password) || undefined : undefined;
+  } catch {
+    return undefined;
   }
 }
 
