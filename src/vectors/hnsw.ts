@@ -19,12 +19,13 @@
  * Layout of an index folder: `index.sqlite` (tables items, removed, meta), `vectors.hnsw`, and `write.lock`
  * while a write runs.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import { MoxingError } from '../errors.js';
 import { lockOwnerPid, tryAcquireLock } from '../lock.js';
+import { blobVector, DB_FILE, GRAPH_FILE, hnswIndexExists, LOCK_BASE, prepareSchema, replaceDurably, vectorBlob } from './hnsw-files.js';
 import type { OpenIndexOptions, SearchHit, SearchOptions, VectorIndex, VectorRecord } from './types.js';
 
 const { HierarchicalNSW } = hnswlib;
@@ -49,20 +50,11 @@ export interface HnswOptions {
 
 export const DEFAULT_HNSW: Readonly<HnswOptions> = Object.freeze({ m: 32, efConstruction: 200, efSearch: 128, seed: 100, lockTimeoutMs: 60_000 });
 
-const DB_FILE = 'index.sqlite';
-const GRAPH_FILE = 'vectors.hnsw';
-/** `write.lock` (the lock module adds the suffix). */
-const LOCK_BASE = 'write';
 const INITIAL_CAPACITY = 1024;
 
 type Json = Record<string, unknown>;
 
 export interface OpenHnswOptions extends Partial<OpenIndexOptions>, Partial<HnswOptions> {}
-
-/** Whether `dir` holds an embedded index. */
-export function hnswIndexExists(dir: string): boolean {
-  return existsSync(join(dir, DB_FILE));
-}
 
 export class HnswIndex implements VectorIndex {
   private graph!: Hnsw;
@@ -160,7 +152,10 @@ export class HnswIndex implements VectorIndex {
       return new HnswIndex(dir, dim, db, settings);
     } catch (error) {
       db.close();
-      throw error;
+      if (error instanceof MoxingError) throw error;
+      // A database whose header is sound but whose pages are not (SQLITE_CORRUPT) fails here, on first read.
+      const reason = (error as { code?: string }).code ?? (error as Error).message;
+      throw new MoxingError('UNAVAILABLE', `cannot read the index in ${dir} (${reason}); restore it, or index into a new folder`, { cause: error });
     }
   }
 
@@ -302,17 +297,8 @@ export class HnswIndex implements VectorIndex {
 
   private writeGraph(): void {
     if (!this.dirty && this.storedGeneration() === this.generation && existsSync(join(this.dir, GRAPH_FILE))) return;
-    const path = join(this.dir, GRAPH_FILE);
-    const tmp = `${path}.${process.pid}.tmp`;
-    try {
-      this.graph.writeIndexSync(tmp);
-      fsyncFile(tmp);
-      renameSync(tmp, path);
-      fsyncFile(this.dir); // the rename itself survives a power cut
-    } catch (error) {
-      rmSync(tmp, { force: true }); // no partial graph file left behind; the dirty mark makes the next open rebuild
-      throw error;
-    }
+    // No partial graph file is left behind on failure; the dirty mark makes the next open catch up or rebuild.
+    replaceDurably(join(this.dir, GRAPH_FILE), (tmp) => this.graph.writeIndexSync(tmp));
     this.db.transaction(() => {
       this.statements.setMeta.run('graph_generation', String(this.generation));
       this.statements.setMeta.run('dirty', '0');
@@ -465,65 +451,6 @@ export class HnswIndex implements VectorIndex {
   private assertOpen(): void {
     if (this.closed) throw new MoxingError('BAD_ARGUMENT', `the index in ${this.dir} is closed`);
   }
-}
-
-/**
- * Creates the tables (and, for a new index, its dim and attributes) or brings an older index up to this
- * schema, in one immediate transaction so that two processes opening a new folder at once do not collide.
- */
-function prepareSchema(db: Database.Database, creating: Partial<OpenIndexOptions> | undefined): void {
-  db.transaction(() => {
-    db.exec(`CREATE TABLE IF NOT EXISTS items (label INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, metadata TEXT, vector BLOB NOT NULL, gen INTEGER NOT NULL DEFAULT 0);
-             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS removed (label INTEGER PRIMARY KEY, gen INTEGER NOT NULL);`);
-    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(items)').all();
-    const meta = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE name = ?');
-    if (!columns.some((c) => c.name === 'gen')) {
-      // An index from before generations: its rows are generation 0, and a clean graph whose label count
-      // matches (the old check) holds generation 0.
-      db.exec('ALTER TABLE items ADD COLUMN gen INTEGER NOT NULL DEFAULT 0');
-      const count = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM items').get()?.n ?? 0;
-      if (meta.get('dirty')?.value !== '1' && meta.get('graph_labels')?.value === String(count)) {
-        db.prepare("INSERT OR REPLACE INTO meta (name, value) VALUES ('graph_generation', '0')").run();
-      }
-    }
-    db.exec('CREATE INDEX IF NOT EXISTS items_gen ON items (gen); CREATE INDEX IF NOT EXISTS removed_gen ON removed (gen);');
-    if (creating) {
-      const put = db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING');
-      put.run('dim', String(creating.dim));
-      put.run('space', 'cosine');
-      for (const [k, v] of Object.entries(creating.attributes ?? {})) put.run(`attr.${k}`, v);
-    }
-  }).immediate();
-}
-
-/** fsync of a file or a folder; a folder that cannot be opened for it (Windows) is skipped. */
-function fsyncFile(path: string): void {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    if (path.endsWith('.tmp')) throw error;
-    return;
-  }
-  try {
-    fsyncSync(fd);
-  } catch (error) {
-    if (path.endsWith('.tmp')) throw error;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function vectorBlob(v: Float32Array): Buffer {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-}
-
-function blobVector(b: Buffer): Float32Array {
-  // Copy: the Buffer may be unaligned for a Float32Array view.
-  const out = new Float32Array(b.byteLength / 4);
-  new Uint8Array(out.buffer).set(b);
-  return out;
 }
 
 function parseMetadata(text: string | null): Json | null {
