@@ -1,6 +1,7 @@
 /** vectors/: the vector index interface, the embedded HNSW + SQLite index, the pgvector adapter, exact search. */
 export type { VectorIndex, VectorRecord, SearchHit, SearchOptions, OpenIndexOptions } from './types.js';
-export { HnswIndex, DEFAULT_HNSW, hnswIndexExists } from './hnsw.js';
+export { HnswIndex, DEFAULT_HNSW } from './hnsw.js';
+export { hnswIndexExists } from './hnsw-files.js';
 export type { HnswOptions, OpenHnswOptions } from './hnsw.js';
 export { PgVectorIndex, DEFAULT_PGVECTOR } from './pgvector.js';
 export type { PgVectorOptions } from './pgvector.js';

@@ -16,7 +16,8 @@ export interface PgVectorOptions extends Partial<OpenIndexOptions> {
   efSearch?: number;
 }
 
-export const DEFAULT_PGVECTOR = Object.freeze({ table: 'moxing_vectors', efSearch: 128 });
+/** Defaults; `connectTimeoutMs` applies when the caller's pg config sets no connectionTimeoutMillis (pg's own default waits forever). */
+export const DEFAULT_PGVECTOR = Object.freeze({ table: 'moxing_vectors', efSearch: 128, connectTimeoutMs: 10_000 });
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,50}$/;
 const UPSERT_CHUNK = 500;
@@ -51,24 +52,35 @@ export class PgVectorIndex implements VectorIndex {
     if (!TABLE_NAME.test(table)) throw new MoxingError('BAD_ARGUMENT', `table name "${table}" must be lower-case letters, digits and underscores`);
     const pg = (await import('pg')).default;
     const ownsPool = !(connection instanceof pg.Pool);
-    const pool = connection instanceof pg.Pool ? connection : new pg.Pool(typeof connection === 'string' ? { connectionString: connection } : connection);
+    const config: PoolConfig | undefined = connection instanceof pg.Pool ? undefined : typeof connection === 'string' ? { connectionString: connection } : connection;
+    const pool = connection instanceof pg.Pool ? connection : new pg.Pool({ connectionTimeoutMillis: DEFAULT_PGVECTOR.connectTimeoutMs, ...config });
+    // An idle client whose server went away emits 'error' on the pool, which would end the process (the
+    // server's); the next query reports the lost connection as UNAVAILABLE instead.
+    if (ownsPool) pool.on('error', () => undefined);
     try {
       const dim = await setUp(pool, table, options);
       return new PgVectorIndex(pool, ownsPool, table, dim, options.efSearch ?? DEFAULT_PGVECTOR.efSearch);
     } catch (error) {
       if (ownsPool) await pool.end().catch(() => undefined);
       if (error instanceof MoxingError) throw error;
-      throw new MoxingError('BAD_ARGUMENT', `pgvector: cannot set up table ${table}: ${(error as Error).message}. Check the connection and that the vector extension is installed.`, { cause: error });
+      // A database that is down, refuses us or lacks pgvector is a service fault (503), not a bad argument.
+      // pg's messages name host and port but never the password; it is cut out anyway, with the URL's userinfo.
+      const reason = redactSecrets((error as Error).message, config);
+      throw new MoxingError(
+        'UNAVAILABLE',
+        `pgvector: cannot reach or set up table ${table} (${reason}); check that Postgres runs at that host and port, the credentials, and that the vector extension is installed`,
+        { cause: error },
+      );
     }
   }
 
   async count(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM ${this.table}`);
+    const { rows } = await this.reach(() => this.pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM ${this.table}`));
     return Number(rows[0].n);
   }
 
   async attributes(): Promise<Readonly<Record<string, string>>> {
-    const { rows } = await this.pool.query<{ name: string; value: string }>(`SELECT name, value FROM ${this.table}_meta WHERE name LIKE 'attr.%'`);
+    const { rows } = await this.reach(() => this.pool.query<{ name: string; value: string }>(`SELECT name, value FROM ${this.table}_meta WHERE name LIKE 'attr.%'`));
     return Object.fromEntries(rows.map((r) => [r.name.slice(5), r.value]));
   }
 
@@ -79,32 +91,31 @@ export class PgVectorIndex implements VectorIndex {
     }
     for (let start = 0; start < records.length; start += UPSERT_CHUNK) {
       const chunk = records.slice(start, start + UPSERT_CHUNK);
-      await this.pool.query(
+      await this.reach(() => this.pool.query(
         `INSERT INTO ${this.table} (key, metadata, embedding)
          SELECT k, m::jsonb, e::vector FROM unnest($1::text[], $2::text[], $3::text[]) AS u(k, m, e)
          ON CONFLICT (key) DO UPDATE SET metadata = excluded.metadata, embedding = excluded.embedding`,
         [chunk.map((r) => r.key), chunk.map((r) => (r.metadata ? JSON.stringify(r.metadata) : null)), chunk.map((r) => toSql(r.vector))],
-      );
+      ));
     }
   }
 
   async remove(keys: readonly string[]): Promise<number> {
     this.assertOpen();
     if (keys.length === 0) return 0;
-    const result = await this.pool.query(`DELETE FROM ${this.table} WHERE key = ANY($1::text[])`, [keys]);
+    const result = await this.reach(() => this.pool.query(`DELETE FROM ${this.table} WHERE key = ANY($1::text[])`, [keys]));
     return result.rowCount ?? 0;
   }
 
   async get(key: string): Promise<VectorRecord | null> {
-    const { rows } = await this.pool.query<{ key: string; metadata: Json | null; embedding: string }>(
-      `SELECT key, metadata, embedding::text AS embedding FROM ${this.table} WHERE key = $1`,
-      [key],
+    const { rows } = await this.reach(() =>
+      this.pool.query<{ key: string; metadata: Json | null; embedding: string }>(`SELECT key, metadata, embedding::text AS embedding FROM ${this.table} WHERE key = $1`, [key]),
     );
     return rows.length === 0 ? null : { key: rows[0].key, metadata: rows[0].metadata, vector: fromSql(rows[0].embedding) };
   }
 
   async list(): Promise<{ key: string; metadata: Readonly<Record<string, unknown>> | null }[]> {
-    const { rows } = await this.pool.query<{ key: string; metadata: Json | null }>(`SELECT key, metadata FROM ${this.table} ORDER BY key COLLATE "C"`);
+    const { rows } = await this.reach(() => this.pool.query<{ key: string; metadata: Json | null }>(`SELECT key, metadata FROM ${this.table} ORDER BY key COLLATE "C"`));
     return rows;
   }
 
@@ -113,23 +124,30 @@ export class PgVectorIndex implements VectorIndex {
     if (vector.length !== this.dim) throw new MoxingError('BAD_ARGUMENT', `query: expected a ${this.dim}-d vector, got ${vector.length}-d`);
     if (!Number.isInteger(k) || k < 1) throw new MoxingError('BAD_ARGUMENT', `k must be a whole number >= 1, got ${k}`);
     const ef = Math.max(options.ef ?? this.efSearch, k);
-    const client = await this.pool.connect();
-    try {
-      // SET LOCAL keeps the setting to this transaction, so pooled connections are left as they were.
-      await client.query('BEGIN');
-      await client.query(`SET LOCAL hnsw.ef_search = ${Math.min(ef, 1000)}`);
-      const { rows } = await client.query<{ key: string; metadata: Json | null; distance: number }>(
-        `SELECT key, metadata, embedding <=> $1::vector AS distance FROM ${this.table} ORDER BY embedding <=> $1::vector LIMIT $2`,
-        [toSql(vector), k],
-      );
-      await client.query('COMMIT');
-      return rows.map((r) => ({ key: r.key, metadata: r.metadata, score: 1 - Number(r.distance) }));
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    return this.reach(async () => {
+      const client = await this.pool.connect();
+      // A checked-out client whose server goes away also emits 'error'; unheard, it would end the process.
+      const ignore = (): undefined => undefined;
+      client.on('error', ignore);
+      let broken: Error | undefined;
+      try {
+        // SET LOCAL keeps the setting to this transaction, so pooled connections are left as they were.
+        await client.query('BEGIN');
+        await client.query(`SET LOCAL hnsw.ef_search = ${Math.min(ef, 1000)}`);
+        const { rows } = await client.query<{ key: string; metadata: Json | null; distance: number }>(
+          `SELECT key, metadata, embedding <=> $1::vector AS distance FROM ${this.table} ORDER BY embedding <=> $1::vector LIMIT $2`,
+          [toSql(vector), k],
+        );
+        await client.query('COMMIT');
+        return rows.map((r) => ({ key: r.key, metadata: r.metadata, score: 1 - Number(r.distance) }));
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
+        throw error;
+      } finally {
+        client.off('error', ignore);
+        client.release(broken); // a client that cannot even roll back is closed, not pooled
+      }
+    });
   }
 
   async close(): Promise<void> {
@@ -140,6 +158,40 @@ export class PgVectorIndex implements VectorIndex {
 
   private assertOpen(): void {
     if (this.closed) throw new MoxingError('BAD_ARGUMENT', `the pgvector index ${this.table} is closed`);
+  }
+
+  /** Runs a query; a lost or refused connection is UNAVAILABLE (503), other failures pass through as they are. */
+  private async reach<T>(query: () => Promise<T>): Promise<T> {
+    try {
+      return await query();
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
+      throw new MoxingError('UNAVAILABLE', `pgvector: lost the connection to Postgres for table ${this.table} (${redactSecrets((error as Error).message, undefined)}); check that it runs, then retry`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+/** Socket errors, SQLSTATE class 08 (connection exception) and 57P0x (the server shutting down or starting). */
+function isConnectionError(error: unknown): boolean {
+  const code = String((error as { code?: unknown })?.code ?? '');
+  return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EPIPE|08...|57P0[1-3])$/.test(code) || /Connection terminated|timeout exceeded when trying to connect/i.test(String((error as Error)?.message));
+}
+
+/** `message` without the connection's password or any `user:password@` of a URL in it. */
+function redactSecrets(message: string, config: PoolConfig | undefined): string {
+  let out = message.replace(/\/\/[^/@\s]*@/g, '//…@');
+  const secrets = [typeof config?.password === 'string' ? config.password : undefined, passwordOf(config?.connectionString)];
+  for (const secret of secrets) if (secret) out = out.split(secret).join('…');
+  return out;
+}
+
+function passwordOf(url: string | undefined): string | undefined {
+  try {
+    return url ? decodeURIComponent(new URL(url).password) || undefined : undefined;
+  } catch {
+    return undefined;
   }
 }
 

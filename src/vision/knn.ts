@@ -70,10 +70,20 @@ export class KnnClassifier {
     }
     const k = Math.min(this.options.k, n);
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => sims[b] - sims[a]).slice(0, k);
-    const votes = new Float64Array(this.classes.length);
-    for (const i of order) votes[this.classOf[i]] += Math.exp(sims[i] / this.options.temperature);
-    return toPrediction(this.classes, votes);
+    return toPrediction(this.classes, voteWeights(order.map((i) => sims[i]), order.map((i) => this.classOf[i]), this.classes.length, this.options.temperature));
   }
+}
+
+/**
+ * Each class's summed vote exp(sim / T), shifted by the best similarity: exp((sim - max) / T) has the same
+ * shares but cannot overflow (at T 0.001 a similarity of 0.9 gives exp(900) = Infinity, and Infinity /
+ * Infinity made every share NaN). The best neighbour's vote is exactly 1, so the total is never 0.
+ */
+export function voteWeights(sims: readonly number[], classOf: readonly number[], classCount: number, temperature: number): Float64Array {
+  const votes = new Float64Array(classCount);
+  const max = sims.reduce((a, b) => (b > a ? b : a), Number.NEGATIVE_INFINITY);
+  sims.forEach((sim, i) => (votes[classOf[i]] += Math.exp((sim - max) / temperature)));
+  return votes;
 }
 
 /** Normalises class scores to shares and sorts them. */

@@ -95,4 +95,18 @@ describe('pgvector adapter (PGlite over the wire protocol)', () => {
     await assert.rejects(PgVectorIndex.open({ connectionString: url, max: 1 }, { table: 'never_created' }), { code: 'NOT_FOUND' });
     await assert.rejects(PgVectorIndex.open(url, { table: 'Bad-Name' }), { code: 'BAD_ARGUMENT' });
   });
+
+  // Last: it stops the server.
+  test('a Postgres that goes away after the open is UNAVAILABLE, and the process survives it', async () => {
+    const index = await PgVectorIndex.open(url.replace('postgres@', 'postgres:S3cret@'), { table: 'test_vectors' });
+    assert.ok((await index.count()) > 0);
+    await server.stop();
+    await assert.rejects(index.search(vectors[0], 3), (error: { code: string; message: string }) => {
+      assert.equal(error.code, 'UNAVAILABLE');
+      assert.ok(!error.message.includes('S3cret'), error.message);
+      return true;
+    });
+    await assert.rejects(index.count(), { code: 'UNAVAILABLE' });
+    await index.close();
+  });
 });

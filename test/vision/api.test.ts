@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/server/app.js';
@@ -66,6 +66,54 @@ describe('image API (app.inject)', () => {
       assert.deepEqual(body.classes, ['cool', 'warm']);
       if (method === 'knn') assert.deepEqual(body.predictions.map((p) => p.label), ['warm', 'cool']);
       else assert.equal(body.predictions.length, 2);
+    }
+  });
+
+  test('POST /v1/images/search finds images indexed after the server opened its index', async () => {
+    const before = await app.inject({ method: 'POST', url: '/v1/images/search', payload: { image: b64(files[0]), k: 1 } });
+    assert.equal(before.statusCode, 200, before.body);
+    // Another writer (as `moxing index` would be) adds a folder while the server holds the index open.
+    const later = join(tmp.dir, 'later');
+    mkdirSync(later);
+    const added = await writePicture(join(later, 'new.png'), 17, 96, 96);
+    const model = await VisionModel.load(modelDir);
+    const writer = HnswIndex.open(join(tmp.dir, 'index'));
+    await indexImages(model, later, writer);
+    await writer.close();
+    const res = await app.inject({ method: 'POST', url: '/v1/images/search', payload: { image: b64(added), k: 1 } });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal((res.json() as { results: { path: string }[] }).results[0].path, added);
+  });
+
+  test('POST /v1/images/classify at temperatures 0.001 and 1e-6 answers finite shares (not null) and a consistent label', async () => {
+    for (const temperature of [0.001, 1e-6]) {
+      const payload = { images: [b64(files[1]), b64(files[5])], method: 'knn', k: 6, temperature };
+      const res = await app.inject({ method: 'POST', url: '/v1/images/classify', payload });
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json() as { predictions: { label: string; scores: { label: string; score: number | null }[] }[] };
+      for (const p of body.predictions) {
+        assert.ok(p.scores.every((s) => typeof s.score === 'number' && Number.isFinite(s.score)), JSON.stringify(p.scores));
+        assert.ok(Math.abs(p.scores.reduce((a, s) => a + (s.score as number), 0) - 1) < 1e-6);
+        assert.equal(p.label, p.scores[0].label);
+      }
+      // At 1e-6 the nearest neighbour (the image itself) outweighs the rest: its own class.
+      if (temperature === 1e-6) assert.deepEqual(body.predictions.map((p) => p.label), ['warm', 'cool']);
+    }
+  });
+
+  test('an index that cannot be opened answers 503 UNAVAILABLE, without its path or content', async () => {
+    const broken = join(tmp.dir, 'broken-index');
+    mkdirSync(broken);
+    writeFileSync(join(broken, 'index.sqlite'), 'SECRET-CONTENT '.repeat(400));
+    const server = await buildApp({ images: { model: modelDir, index: broken } });
+    try {
+      const res = await server.inject({ method: 'POST', url: '/v1/images/search', payload: { image: b64(files[0]) } });
+      assert.equal(res.statusCode, 503, res.body);
+      const { error } = res.json() as { error: { code: string; message: string } };
+      assert.equal(error.code, 'UNAVAILABLE');
+      assert.ok(!error.message.includes('SECRET'), error.message);
+    } finally {
+      await server.close();
     }
   });
 

@@ -77,6 +77,23 @@ describe('classifiers on synthetic Gaussian clusters', () => {
     assert.equal(new KnnClassifier({ vectors: [v(1, 0.05), v(1, 0.5), v(1, 0.5)], labels: ['near', 'far', 'far'] }, { k: 3, temperature: 10 }).predict(v(1, 0)).label, 'far');
   });
 
+  test('a tiny temperature (0.001, 1e-6) gives finite shares summing to 1 and the nearest class, not NaN', () => {
+    const v = (x: number, y: number) => Float32Array.from([x, y]);
+    // The nearest class sorts last by name: NaN shares fell back to name order and picked "a-far".
+    const data = { vectors: [v(1, 0.05), v(1, 0.5), v(1, 0.5)], labels: ['z-near', 'a-far', 'a-far'] };
+    for (const temperature of [0.001, 1e-6]) {
+      const p = new KnnClassifier(data, { k: 3, temperature }).predict(v(1, 0));
+      assert.equal(p.label, 'z-near', `T ${temperature}`);
+      assert.ok(p.scores.every((s) => Number.isFinite(s.score)), JSON.stringify(p.scores));
+      assert.ok(Math.abs(p.scores.reduce((a, s) => a + s.score, 0) - 1) < 1e-9);
+      assert.ok(p.scores[0].score > 0.999);
+    }
+    // Through the classifier the server uses, on real clusters: finite shares and the accuracy of T 0.07.
+    const knn = classifierFromVectors(trainSet, 'knn', 'cls', { knn: { temperature: 0.001 } });
+    for (const x of heldOut.vectors.slice(0, 20)) assert.ok(knn.predict(x).scores.every((s) => Number.isFinite(s.score)));
+    assert.ok(accuracy((x) => knn.predict(x), heldOut) >= 0.95);
+  });
+
   test('scores are shares that sum to 1, best first', () => {
     const knn = classifierFromVectors(trainSet, 'knn', 'cls');
     const s = knn.predict(heldOut.vectors[0]).scores.reduce((a, b) => a + b.score, 0);
