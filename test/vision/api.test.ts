@@ -82,7 +82,7 @@ describe('image API (app.inject)', () => {
     await writer.close();
     const res = await app.inject({ method: 'POST', url: '/v1/images/search', payload: { image: b64(added), k: 1 } });
     assert.equal(res.statusCode, 200, res.body);
-    assert.equal((res.json() as { results: { path: string }[] }).results[0].path, added);
+    assert.equal((res.json() as { results: { path: string }[] }).results[0].path, 'later/new.png');
   });
 
   test('POST /v1/images/classify at temperatures 0.001 and 1e-6 answers finite shares (not null) and a consistent label', async () => {
