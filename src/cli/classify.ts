@@ -1,7 +1,7 @@
 /** `moxing classify --train DIR_BY_CLASS IMAGES...`: DINO's weighted k-NN, or a linear probe with --linear. */
 import type { Command } from 'commander';
 import { DEFAULT_KNN, DEFAULT_LINEAR_PROBE, embedImages, POOLINGS, trainImageClassifier, type Pooling } from '../vision/index.js';
-import { createCountProgress, loadModelFromCli, withModelOptions, type ModelCliOptions, output } from './embed.js';
+import { createCountProgress, loadModelFromCli, withModelOptions, type ModelCliOptions, output } from './vision-options.js';
 import { parseChoice, parseInteger, parseNumber } from './options.js';
 
 interface ClassifyCliOptions extends ModelCliOptions {

@@ -1,10 +1,9 @@
 /** `moxing dedupe DIR`: groups of near-duplicate images (indexing DIR incrementally first). */
-import { relative, resolve, sep } from 'node:path';
+import { relative } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_DUPLICATES, findDuplicates, openVectorIndex } from '../vectors/index.js';
-import { embeddingSize, indexAttributes, listImages } from '../vision/index.js';
-import { loadModelFromCli, withModelOptions, output } from './embed.js';
-import { printIndexReport, runIndex, withIndexingOptions, type IndexCliOptions } from './index-cmd.js';
+import { DEFAULT_DUPLICATES, openVectorIndex } from '../vectors/index.js';
+import { dedupeFolder, defaultIndexLocation, embeddingSize, indexAttributes } from '../vision/index.js';
+import { indexProgress, loadModelFromCli, output, printIndexReport, withIndexingOptions, withModelOptions, type IndexCliOptions } from './vision-options.js';
 import { MoxingError } from '../errors.js';
 
 interface DedupeCliOptions extends IndexCliOptions {
@@ -32,14 +31,13 @@ export function register(program: Command): void {
     .option('--json', 'print the groups as JSON');
   withModelOptions(withIndexingOptions(command)).action(async (dir: string, options: DedupeCliOptions) => {
     const model = await loadModelFromCli(options);
-    const { report, location } = await runIndex(model, dir, options);
-    if (!options.json) printIndexReport(dir, location, report, process.stderr);
+    const location = options.index ?? defaultIndexLocation();
     const index = await openVectorIndex(location, { dim: embeddingSize(model.info.hiddenSize, options.pool), attributes: indexAttributes(model, options.pool), table: options.table });
     try {
-      const root = resolve(dir);
-      const present = new Set(await listImages(root));
-      const keys = (await index.list()).map((e) => e.key).filter((k) => k.startsWith(root + sep) && present.has(k));
-      const groups = await findDuplicates(index, { threshold: options.threshold }, keys);
+      const progress = indexProgress(options.json);
+      const { report, groups } = await dedupeFolder(model, dir, index, { pool: options.pool, batchSize: options.batchSize, threshold: options.threshold, onProgress: progress.onProgress });
+      progress.stop();
+      if (!options.json) printIndexReport(dir, location, report, process.stderr);
       if (options.json) {
         output.write(`${JSON.stringify(groups.map((g) => ({ paths: g.keys, minScore: g.minScore })), null, 2)}\n`);
         return;

@@ -1,9 +1,10 @@
 /** `moxing search IMAGE`: the most similar images in the index, with cosine scores. */
 import type { Command } from 'commander';
 import { isMoxingError, MoxingError } from '../errors.js';
-import { isPostgresUrl, openVectorIndex, type VectorIndex } from '../vectors/index.js';
-import { embedImages, POOLINGS, type Pooling, type VisionModel } from '../vision/index.js';
-import { DEFAULT_VISION_MODEL, defaultIndexLocation, loadModelFromCli, withIndexOptions, withModelOptions, type ModelCliOptions, output } from './embed.js';
+import { createDownloadProgress } from '../hub/index.js';
+import { isPostgresUrl, openVectorIndex } from '../vectors/index.js';
+import { defaultIndexLocation, searchIndex } from '../vision/index.js';
+import { withIndexOptions, withModelOptions, type ModelCliOptions, output } from './vision-options.js';
 import { parseInteger } from './options.js';
 
 interface SearchCliOptions extends Omit<ModelCliOptions, 'model'> {
@@ -13,18 +14,6 @@ interface SearchCliOptions extends Omit<ModelCliOptions, 'model'> {
   k: number;
   ef?: number;
   json?: boolean;
-}
-
-/** Loads the model an index was built with (or the one asked for, which must be the same) and its pooling. */
-export async function modelForIndex(index: VectorIndex, options: Omit<ModelCliOptions, 'model'> & { model?: string }): Promise<{ model: VisionModel; pool: Pooling }> {
-  const attributes = await index.attributes();
-  const pool = (attributes.pool ?? 'cls') as Pooling;
-  if (!(POOLINGS as readonly string[]).includes(pool)) throw new MoxingError('BAD_ARGUMENT', `the index records an unknown pooling "${pool}"`);
-  const model = await loadModelFromCli({ ...options, model: options.model ?? attributes.model ?? DEFAULT_VISION_MODEL });
-  if (attributes.model && model.info.ref !== attributes.model) {
-    throw new MoxingError('BAD_ARGUMENT', `the index was built with the model ${attributes.model}, not ${model.info.ref}; omit --model to use it`);
-  }
-  return { model, pool };
 }
 
 /** Where the index is, for messages (a postgres URL may hold a password: only its table is named). */
@@ -53,20 +42,21 @@ export function register(program: Command): void {
       if (!isMoxingError(cause, 'NOT_FOUND')) throw cause;
       throw new MoxingError('NOT_FOUND', `no image index at ${describeIndex(location, options)}; build one with ${indexCommand(options)}`, { cause });
     });
+    const progress = createDownloadProgress();
     try {
-      // Before the model loads: an empty index can answer nothing, and the fix is to fill it.
-      if ((await index.count()) === 0) {
-        throw new MoxingError('NOT_FOUND', `the image index at ${describeIndex(location, options)} is empty; add images with ${indexCommand(options)}`);
-      }
-      const { model, pool } = await modelForIndex(index, options);
-      const [query] = await embedImages(model, [image], { pool });
-      const hits = await index.search(query, options.k, { ef: options.ef });
+      const modelOptions = { variant: options.variant, device: options.device, intraOpThreads: options.threads, onProgress: progress.onProgress };
+      const hits = await searchIndex(index, image, { k: options.k, ef: options.ef, model: options.model, modelOptions }).catch((cause: unknown) => {
+        if (!isMoxingError(cause, 'NOT_FOUND') || !/is empty/.test(cause.message)) throw cause;
+        throw new MoxingError('NOT_FOUND', `the image index at ${describeIndex(location, options)} is empty; add images with ${indexCommand(options)}`, { cause });
+      });
+      progress.stop();
       if (options.json) {
         output.write(`${JSON.stringify(hits.map((h) => ({ path: h.key, score: h.score })), null, 2)}\n`);
         return;
       }
       for (const h of hits) output.write(`${h.score.toFixed(4)}  ${h.key}\n`);
     } finally {
+      progress.stop();
       await index.close();
     }
   });

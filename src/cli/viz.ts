@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { attentionPicture, DEFAULT_ATTENTION_PICTURE, DEFAULT_PCA_PICTURE, loadImage, pcaPicture } from '../vision/index.js';
-import { loadModelFromCli, withModelOptions, type ModelCliOptions } from './embed.js';
+import { loadModelFromCli, withModelOptions, type ModelCliOptions } from './vision-options.js';
 import { parseInteger, parseNumber } from './options.js';
 
 /** An export that outputs the last layer's attentions (transformers.js uses it for its attention demo). */

@@ -14,7 +14,7 @@ import { withDefaults } from '../defaults.js';
 import { MoxingError } from '../errors.js';
 import { ModelAllowList, publicModelName } from './models.js';
 import { parseBody } from './errors.js';
-import { openVectorIndex, type VectorIndex } from '../vectors/index.js';
+import { DEFAULT_PGVECTOR, openVectorIndex, type VectorIndex } from '../vectors/index.js';
 import {
   DEFAULT_EMBED,
   DEFAULT_KNN,
@@ -22,6 +22,8 @@ import {
   POOLINGS,
   TrainingSetCache,
   checkImagePixels,
+  DEFAULT_VISION_MODEL,
+  searchIndex,
   VisionModel,
   type ClassifyMethod,
   type VisionModelOptions,
@@ -46,7 +48,7 @@ export interface ImagesPluginOptions {
   imageRoot?: string;
 }
 
-export const DEFAULT_IMAGES_PLUGIN: Readonly<{ model: string; maxImages: number; table: string }> = Object.freeze({ model: 'dinov2-small', maxImages: 64, table: 'moxing_vectors' });
+export const DEFAULT_IMAGES_PLUGIN: Readonly<{ model: string; maxImages: number; table: string }> = Object.freeze({ model: DEFAULT_VISION_MODEL, maxImages: 64, table: DEFAULT_PGVECTOR.table });
 
 const imageString = z.string().min(1).describe('image bytes as base64, or a data: URL');
 
@@ -151,13 +153,11 @@ export async function imagesPlugin(app: FastifyInstance, options: ImagesPluginOp
       index.catch(() => (index = undefined));
     }
     const opened = await index;
-    const attributes = await opened.attributes();
     // The index's own model, chosen by whoever built it, is always the one its searches use.
-    const ref = attributes.model ?? o.model;
+    const ref = (await opened.attributes()).model ?? o.model;
     const hits = await app.work(request, async () => {
       const [image] = await decodeAll([body.image]);
-      const [query] = await embedImages(await model(ref), [image], { pool: (attributes.pool as (typeof POOLINGS)[number]) ?? 'cls' });
-      return opened.search(query, body.k, { ef: body.ef });
+      return searchIndex(opened, image, { k: body.k, ef: body.ef, model: await model(ref) });
     });
     return { model: publicModelName(ref), results: hits.map((h) => ({ path: shownPath(h.key), score: h.score })) };
   });

@@ -37,3 +37,5 @@ export type { PcaResult } from './pca.js';
 export { pcaPicture, attentionPicture, attentionMaps, massMask, DEFAULT_PCA_PICTURE, DEFAULT_ATTENTION_PICTURE } from './viz.js';
 export type { Picture, PcaPictureOptions, AttentionPictureOptions, AttentionMaps } from './viz.js';
 export { encodeNpy, decodeNpy } from './npy.js';
+export { searchIndex, dedupeFolder, modelForIndex, indexPooling, defaultIndexLocation, DEFAULT_VISION_MODEL, DEFAULT_SEARCH_INDEX } from './search.js';
+export type { SearchIndexOptions, DedupeFolderOptions, DedupeFolderResult } from './search.js';
