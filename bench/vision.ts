@@ -73,7 +73,7 @@ async function runner(name: string, modelDir: string, imageDir: string, count: n
   } else if (name === 'moxing' || name === 'moxing, one session') {
     const { VisionModel, embedImages } = await import('../src/vision/index.js');
     // An explicit thread count turns the worker lanes off: one session with every core, as before the lanes.
-    const model = await VisionModel.load(modelDir, name === 'moxing' ? {} : { intraOpThreads: availableParallelism() });
+    const model = await VisionModel.load(modelDir, name === 'moxing' ? {} : { runtime: { intraOpThreads: availableParallelism() } });
     run = async () => (await embedImages(model, paths, { pool: 'cls', batchSize: batch, normalize: false })).length;
   } else {
     const { pipeline, env } = await import('@huggingface/transformers');

@@ -4,7 +4,7 @@ import { isMoxingError, MoxingError } from '../errors.js';
 import { createDownloadProgress } from '../hub/index.js';
 import { isPostgresUrl, openVectorIndex } from '../vectors/index.js';
 import { defaultIndexLocation, searchIndex } from '../vision/index.js';
-import { withIndexOptions, withModelOptions, type ModelCliOptions, output } from './vision-options.js';
+import { runtimeFromCli, withIndexOptions, withModelOptions, type ModelCliOptions, output } from './vision-options.js';
 import { parseInteger } from './options.js';
 
 interface SearchCliOptions extends Omit<ModelCliOptions, 'model'> {
@@ -44,7 +44,7 @@ export function register(program: Command): void {
     });
     const progress = createDownloadProgress();
     try {
-      const modelOptions = { variant: options.variant, device: options.device, intraOpThreads: options.threads, onProgress: progress.onProgress };
+      const modelOptions = { variant: options.variant, runtime: runtimeFromCli(options), hub: { onProgress: progress.onProgress } };
       const hits = await searchIndex(index, image, { k: options.k, ef: options.ef, model: options.model, modelOptions }).catch((cause: unknown) => {
         if (!isMoxingError(cause, 'NOT_FOUND') || !/is empty/.test(cause.message)) throw cause;
         throw new MoxingError('NOT_FOUND', `the image index at ${describeIndex(location, options)} is empty; add images with ${indexCommand(options)}`, { cause });

@@ -4,17 +4,15 @@
  * HuBERT, MMS), which route to `recognizeCtc` and share the writers.
  */
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import { decodeAudio } from '../audio/index.js';
-import { alignTranscript, isCtcModelDir, loadCtcModel, recognizeCtc, type CtcModel } from '../asr/ctc/index.js';
+import { alignTranscript, loadAligner, loadCtc, recognizeCtc, type CtcModel } from '../asr/ctc/index.js';
 import type { TranscriptionResult } from '../asr/types.js';
 import type { AlignmentHeadsOption } from '../asr/whisper/word-timestamps.js';
 import { MoxingError } from '../errors.js';
 import { toLanguageCode } from '../text/index.js';
 import { formatSegmentLine, writeTranscript, type OutputFormatOption } from '../formats/index.js';
-import { DEFAULT_VARIANT, VARIANT_SUFFIXES, catalogEntryForRepo, locateModel, parseModelRef, type Variant } from '../hub/index.js';
-import type { Device } from '../runtime/index.js';
-import { alignerDir } from './align.js';
+import type { Variant } from '../hub/index.js';
+import type { Device, RuntimeOptions } from '../runtime/index.js';
 import { audioInput, type AudioInputCliOptions } from './audio-input.js';
 import { reportError } from './report.js';
 import { checkSubtitleOptions, subtitleOptions, type SubtitleCliOptions } from './subtitle-options.js';
@@ -78,27 +76,18 @@ export function checkWordOptions(options: WordCliOptions, ctc: boolean): void {
   checkSubtitleOptions(options);
 }
 
-/** The folder of a CTC model given as `--model` (local export, or a catalogue/cached hub model of task ctc), else undefined. */
-export async function ctcModelDir(options: Pick<WordCliOptions, 'model' | 'variant'>): Promise<string | undefined> {
-  const ref = parseModelRef(options.model);
-  if (ref.kind === 'local') return isCtcModelDir(ref.dir) ? ref.dir : undefined;
-  const known = ref.alias ?? catalogEntryForRepo(ref.repo);
-  const cached = locateModel(ref).dir;
-  if (known?.task !== 'ctc' && !(known === undefined && existsSync(cached) && isCtcModelDir(cached))) return undefined;
-  return alignerDir({ alignModel: options.model, variant: options.variant });
-}
-
-function runtimeOf(options: WordCliOptions): { device: Device; intraOpThreads?: number } {
-  return { device: options.device, ...(options.threads ? { intraOpThreads: options.threads } : {}) };
+function runtimeOf(options: WordCliOptions): RuntimeOptions {
+  return { device: options.device, intraOpThreads: options.threads };
 }
 
 const aligners = new Map<string, Promise<CtcModel>>();
 
-function loadAligner(options: WordCliOptions, language: string): Promise<CtcModel> {
-  const key = options.alignModel ?? `default:${language}`;
+/** The aligner of --align-model, else of `language`, loaded once per run of several files. */
+function alignerFor(options: WordCliOptions, language: string): Promise<CtcModel> {
+  const key = options.alignModel ?? language;
   let model = aligners.get(key);
   if (!model) {
-    model = alignerDir({ alignModel: options.alignModel, language, variant: DEFAULT_VARIANT }).then((dir) => loadCtcModel(dir, runtimeOf(options)));
+    model = loadAligner(key, { runtime: runtimeOf(options) });
     aligners.set(key, model);
     model.catch(() => aligners.delete(key));
   }
@@ -109,7 +98,7 @@ function loadAligner(options: WordCliOptions, language: string): Promise<CtcMode
 export async function prepareAligner(options: WordCliOptions): Promise<void> {
   if (!options.align) return;
   const language = options.language !== undefined ? toLanguageCode(options.language) : undefined;
-  if (options.alignModel !== undefined || language !== undefined) await loadAligner(options, language ?? 'en');
+  if (options.alignModel !== undefined || language !== undefined) await alignerFor(options, language ?? 'en');
 }
 
 /**
@@ -119,7 +108,7 @@ export async function prepareAligner(options: WordCliOptions): Promise<void> {
  */
 export async function alignResult(file: string, result: TranscriptionResult, options: WordCliOptions): Promise<TranscriptionResult> {
   if (!options.align) return result;
-  const model = await loadAligner(options, result.language);
+  const model = await alignerFor(options, result.language);
   const audio = await decodeAudio(file, audioInput(file, options, false)); // reported when it was transcribed
   const aligned = await alignTranscript(audio, result.segments, model, { language: result.language });
   return { ...result, segments: aligned.segments };
@@ -132,14 +121,14 @@ const CTC_OPTIONS = new Set([
 ]);
 
 /** `moxing transcribe --model <ctc model>`: greedy CTC recognition of each file, same outputs as Whisper's. */
-export async function transcribeCtcFiles(files: readonly string[], dir: string, options: WordCliOptions, command: Command | undefined): Promise<number> {
+export async function transcribeCtcFiles(files: readonly string[], options: WordCliOptions, command: Command | undefined): Promise<number> {
   const whisperOnly = command
     ? command.options.filter((o) => command.getOptionValueSource(o.attributeName()) === 'cli' && !CTC_OPTIONS.has(o.attributeName())).map((o) => o.long ?? o.flags)
     : [];
   if (whisperOnly.length > 0) {
     throw new MoxingError('BAD_ARGUMENT', `${options.model} is a CTC (wav2vec2) model: ${whisperOnly.join(', ')} ${whisperOnly.length > 1 ? 'apply' : 'applies'} to Whisper models only`);
   }
-  const model = await loadCtcModel(dir, { ...runtimeOf(options), fileSuffix: VARIANT_SUFFIXES[options.variant], ...(options.language ? { language: options.language } : {}) });
+  const model = await loadCtc(options.model, { variant: options.variant, runtime: runtimeOf(options), ...(options.language ? { language: options.language } : {}) });
   return forEachFile(files, options, async (file) => {
     const result = await recognizeCtc(await decodeAudio(file, audioInput(file, options)), model, options.language ? { language: options.language } : {});
     if (options.verbose) for (const segment of result.segments) process.stdout.write(`${formatSegmentLine(segment)}\n`);

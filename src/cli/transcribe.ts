@@ -14,7 +14,8 @@ import { parseChoice, parseInteger, parseNumber } from './options.js';
 import { ALLOW_TRUNCATED_FLAG, audioInput } from './audio-input.js';
 import { BATCHED_FLAGS, batchedFromCli, type BatchedCliOptions } from './transcribe-batched.js';
 import { withSubtitleOptions } from './subtitle-options.js';
-import { checkWordOptions, ctcModelDir, forEachFile, parseAlignmentHeads, prepareAligner, transcribeCtcFiles, type WordCliOptions } from './transcribe-words.js';
+import { isCtcModelRef } from '../asr/ctc/index.js';
+import { checkWordOptions, forEachFile, parseAlignmentHeads, prepareAligner, transcribeCtcFiles, type WordCliOptions } from './transcribe-words.js';
 
 interface TranscribeCliOptions extends WordCliOptions, BatchedCliOptions {
   model: string;
@@ -105,10 +106,10 @@ export function register(program: Command): void {
 }
 
 async function transcribeFiles(files: readonly string[], options: TranscribeCliOptions, command?: Command): Promise<number> {
-  const ctc = await ctcModelDir(options);
-  checkWordOptions(options, ctc !== undefined);
+  const ctc = isCtcModelRef(options.model);
+  checkWordOptions(options, ctc);
   await prepareAligner(options);
-  if (ctc !== undefined) return transcribeCtcFiles(files, ctc, options, command);
+  if (ctc) return transcribeCtcFiles(files, options, command);
   const batched = batchedFromCli(options); // its flag errors come before the model loads
   const runtime = { device: options.device, intraOpThreads: options.threads };
   const download = createDownloadProgress();

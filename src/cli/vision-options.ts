@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { createDownloadProgress, DEFAULT_VARIANT, parseVariant, VARIANTS, type Variant } from '../hub/index.js';
-import type { Device } from '../runtime/index.js';
+import type { Device, RuntimeOptions } from '../runtime/index.js';
 import { DEFAULT_PGVECTOR } from '../vectors/index.js';
 import { DEFAULT_EMBED, DEFAULT_VISION_MODEL, POOLINGS, VisionModel, type IndexReport, type IndexProgress, type Pooling } from '../vision/index.js';
 import { parseChoice, parseInteger } from './options.js';
@@ -33,11 +33,16 @@ export function withModelOptions(command: Command, defaultModel: string | null =
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', parseInteger('--threads', 1, 1024));
 }
 
+/** The ONNX Runtime options of --device and --threads. */
+export function runtimeFromCli(options: Pick<ModelCliOptions, 'device' | 'threads'>): RuntimeOptions {
+  return { device: options.device, intraOpThreads: options.threads };
+}
+
 /** Loads the model named by the options, with a download progress bar when it has to be fetched. */
 export async function loadModelFromCli(options: ModelCliOptions): Promise<VisionModel> {
   const progress = createDownloadProgress();
   try {
-    return await VisionModel.load(options.model, { variant: options.variant, device: options.device, intraOpThreads: options.threads, onProgress: progress.onProgress });
+    return await VisionModel.load(options.model, { variant: options.variant, runtime: runtimeFromCli(options), hub: { onProgress: progress.onProgress } });
   } finally {
     progress.stop();
   }

@@ -20,3 +20,5 @@ export { writeTranscript, outputBasename, DEFAULT_WRITE_OPTIONS } from './write.
 export type { WriteOptions } from './write.js';
 export { parseSrt, parseVtt } from './parse.js';
 export type { ParsedCue } from './parse.js';
+export { readTranscript, parseTranscript } from './read.js';
+export type { TimedText } from './read.js';

@@ -33,3 +33,4 @@ export { createDownloadProgress } from './progress.js';
 export type { ProgressReporter } from './progress.js';
 export { pullModel } from './pull.js';
 export type { PullOptions, PulledModel } from './pull.js';
+export type { ModelLoadOptions } from './load-options.js';

@@ -9,17 +9,15 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
-import { DEFAULT_VARIANT, onnxFile, parseModelRef, resolveModel, type HubOptions, type Variant } from '../hub/index.js';
-import { float32, loadSession, type RuntimeOptions } from '../runtime/index.js';
+import { DEFAULT_VARIANT, onnxFile, parseModelRef, resolveModel, type HubOptions, type ModelLoadOptions, type Variant } from '../hub/index.js';
+import { float32, loadSession } from '../runtime/index.js';
 import { LanePool, type LaneOutputs } from './lanes.js';
 import { DINO_PROCESSOR, DINOV2_PROCESSOR, processorFromConfig, type ImageProcessorOptions, type PixelValues } from './processor.js';
 
 export type VisionFamily = 'dinov2' | 'dino';
 
-export interface VisionModelOptions extends RuntimeOptions, Partial<HubOptions> {
-  /** Weight variant (file suffix of the export). @default 'fp32' */
-  variant?: Variant;
-}
+/** How to load a vision model: the shape every model loader takes. */
+export type VisionModelOptions = ModelLoadOptions;
 
 /** What moxing knows about a loaded model. */
 export interface VisionModelInfo {
@@ -85,10 +83,10 @@ export class VisionModel {
   /** Loads a model from a catalogue alias (`dinov2-small`), a hub repo id or a local folder. */
   static async load(ref: string, options: VisionModelOptions = {}): Promise<VisionModel> {
     const variant = options.variant ?? DEFAULT_VARIANT;
-    const { dir, onnxPath, id } = await locate(ref, variant, options);
+    const { dir, onnxPath, id } = await locate(ref, variant, options.hub ?? {});
     const config = await readJson(join(dir, 'config.json'), true);
     const preprocessor = await readJson(join(dir, 'preprocessor_config.json'), false);
-    const { device, intraOpThreads, interOpThreads, graphOptimization } = options;
+    const { device, intraOpThreads, interOpThreads, graphOptimization } = options.runtime ?? {};
     const session = await loadSession(onnxPath, { device, intraOpThreads, interOpThreads, graphOptimization });
     const cores = availableParallelism();
     const lanePlan: LanePlan | null =

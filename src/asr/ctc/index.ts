@@ -22,3 +22,5 @@ export { alignTranscript, DEFAULT_MAX_TRELLIS_CELLS } from './align-transcript.j
 export type { AlignOptions, TranscriptSegment } from './align-transcript.js';
 export { DEFAULT_ALIGN_MODELS, defaultAligner } from './aligners.js';
 export type { AlignerEntry } from './aligners.js';
+export { loadCtc, loadAligner, alignerRef, resolveCtcModel, isCtcModelRef } from './load.js';
+export type { LoadCtcOptions } from './load.js';

@@ -1,3 +1,4 @@
+import { alignerRef } from '../../../src/asr/ctc/index.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -67,4 +68,12 @@ test('moxing align errors: one line, non-zero exit, no output files', async () =
     assert.match(run.stderr, cases[i][1]);
   });
   assert.equal(existsSync(out), false, 'no output written');
+});
+
+test('alignerRef: a language picks its default aligner, anything else is a model reference', () => {
+  assert.equal(alignerRef('en'), 'Xenova/wav2vec2-base-960h');
+  assert.equal(alignerRef('English'), 'Xenova/wav2vec2-base-960h');
+  assert.equal(alignerRef('owner/aligner'), 'owner/aligner');
+  assert.throws(() => alignerRef('de'), /no known ONNX export/);
+  assert.throws(() => alignerRef('xx'), /no default alignment model for language "xx"/);
 });
