@@ -14,12 +14,13 @@ import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { buildApp } from '../../src/server/index.js';
 import { indexAttributes, indexImages, VisionModel } from '../../src/vision/index.js';
 import { HnswIndex } from '../../src/vectors/index.js';
 import { models, tempDir, writePicture } from '../vision/fixtures.js';
 import { writeWav } from '../audio/wav-writer.js';
+import { pngDeclaring } from '../helpers/png.js';
+import { seededRandom } from '../../src/asr/whisper/search.js';
 
 const SEED = 20261204;
 const GENERATED_REQUESTS = 1200;
@@ -44,18 +45,6 @@ const ROUTES = {
   infer: 'POST /v1/calc/infer',
   fit: 'POST /v1/calc/fit',
 } as const;
-
-// mulberry32: small, seedable, good enough to pick mutations.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface FuzzRequest {
   readonly kind: string;
@@ -130,7 +119,7 @@ test('every route the app registers is in the fuzz table', async () => {
 });
 
 test(`${GENERATED_REQUESTS} hostile requests and raw-socket attacks: JSON errors, no leaks, /health within ${HEALTH_BOUND_MS} ms, bounded RSS`, async () => {
-  const random = prng(SEED);
+  const random = seededRandom(SEED);
   const requests = Array.from({ length: GENERATED_REQUESTS }, () => generate(random));
   const statuses = new Map<number, number>();
   const kinds = new Map<string, number>();
@@ -245,33 +234,6 @@ function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)];
 }
 
-/** A PNG whose header declares width x height (a pixel bomb when large). */
-function png(width: number, height: number, idat = deflateSync(Buffer.alloc(32))): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (b: Buffer): number => {
-    let c = 0xffffffff;
-    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const body = Buffer.concat([Buffer.from(type), data]);
-    const out = Buffer.alloc(data.length + 12);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc(body), data.length + 8);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
-}
-
 /** A valid body for each POST route, which the generators then break. */
 function validBody(route: keyof typeof ROUTES): Record<string, unknown> {
   switch (route) {
@@ -363,7 +325,7 @@ function generate(random: () => number): FuzzRequest {
     () => {
       if (!imageField) return json('pixel-bomb', { ...body, model: { model_type: 'llama', hidden_size: 1e9, num_hidden_layers: 1e9 } });
       const [w, h] = pick(random, [[20000, 20000], [100000, 1000], [1, 2 ** 31 - 1], [65535, 65535], [7000, 7000]]);
-      return json('pixel-bomb', withImage(png(w, h).toString('base64')));
+      return json('pixel-bomb', withImage(pngDeclaring(w, h).toString('base64')));
     },
     () => {
       if (!imageField) return json('malformed-media', { ...body, model: { model_type: pick(random, ['llama', 'gpt2', 'whisper', 'dinov2']), hidden_size: -1 } });
@@ -372,7 +334,7 @@ function generate(random: () => number): FuzzRequest {
         good.subarray(0, Math.floor(random() * good.length)),
         Buffer.from(wavBase64, 'base64'),
         Buffer.from(good.map((b, i) => (i > 40 && random() < 0.05 ? b ^ 0xff : b))),
-        png(64, 64, Buffer.from('not deflate data')),
+        pngDeclaring(64, 64, Buffer.from('not deflate data')),
         Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="99999" height="99999"><image href="file:///etc/passwd"/></svg>'),
         Buffer.from('GIF89a\xff\xff\xff\xff', 'latin1'),
         Buffer.alloc(1000),

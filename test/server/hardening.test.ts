@@ -9,7 +9,6 @@ import { mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, redact, WorkLimiter, type AppOptions } from '../../src/server/index.js';
 import { architectureFromFile } from '../../src/calc/index.js';
@@ -17,6 +16,7 @@ import { isMoxingError } from '../../src/errors.js';
 import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 import { assertOneLineError } from '../helpers/cli.js';
 import { startFakeHub, type FakeHub } from '../hub/fake-hub.js';
+import { pngDeclaring } from '../helpers/png.js';
 
 const apps: FastifyInstance[] = [];
 after(() => Promise.all(apps.map((a) => a.close())));
@@ -30,38 +30,6 @@ async function app(options: AppOptions = {}): Promise<FastifyInstance> {
 async function post(a: FastifyInstance, url: string, payload: unknown, headers: Record<string, string> = {}) {
   const response = await a.inject({ method: 'POST', url, payload: payload as object, headers });
   return { status: response.statusCode, body: response.json(), headers: response.headers, raw: response.body };
-}
-
-/** A PNG whose header declares `width` x `height`, with one tiny IDAT: a pixel bomb costs its sender bytes. */
-function pngDeclaring(width: number, height: number): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (bytes: Buffer): number => {
-    let c = 0xffffffff;
-    for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const out = Buffer.alloc(8 + data.length + 4);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc(body), 8 + data.length);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.alloc(64))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
 }
 
 describe('row 1: /v1/calc/* never reads a path from the request', () => {
