@@ -7,11 +7,11 @@ import type { Command } from 'commander';
 import { decodeAudio } from '../audio/index.js';
 import { alignTranscript, loadAligner } from '../asr/ctc/index.js';
 import { DEFAULT_VARIANT, parseVariant, VARIANTS, type Variant } from '../hub/index.js';
-import { OUTPUT_FORMATS, readTranscript, resolveOutputFormats, writeTranscript } from '../formats/index.js';
+import { readTranscript, writeTranscript, type OutputFormat } from '../formats/index.js';
 import type { Device } from '../runtime/index.js';
 import { toLanguageCode } from '../text/index.js';
 import { ALLOW_TRUNCATED_FLAG, audioInput, type AudioInputCliOptions } from './audio-input.js';
-import { parseChoice, parseInteger } from './options.js';
+import { OUTPUT_FORMAT_HELP, parseChoice, parseInteger, parseOutputFormats } from './options.js';
 import { checkSubtitleOptions, subtitleOptions, withSubtitleOptions, type SubtitleCliOptions } from './subtitle-options.js';
 
 interface AlignCliOptions extends SubtitleCliOptions, AudioInputCliOptions {
@@ -19,7 +19,7 @@ interface AlignCliOptions extends SubtitleCliOptions, AudioInputCliOptions {
   language?: string;
   variant: Variant;
   outputDir: string;
-  outputFormat: string;
+  outputFormat: OutputFormat[];
   threads?: number;
   device: Device;
 }
@@ -34,14 +34,13 @@ export function register(program: Command): void {
     // Names ("English") become Whisper's codes; other codes (MMS's ISO 639-3 "fra") pass through unchanged.
     .option('--language <code>', 'language of the transcript (picks the default aligner; per-character words for zh, ja, th, lo, my, yue)', (value: string) => toLanguageCode(value) ?? value)
     .option('--variant <variant>', `aligner weights: ${VARIANTS.join(', ')}`, parseVariant, DEFAULT_VARIANT)
-    .option('--output-dir <dir>', 'folder for the output files', '.')
-    .option('--output-format <format>', `${[...OUTPUT_FORMATS, 'all'].join(', ')}`, 'json');
+    .option('-o, --output-dir <dir>', 'folder for the output files', '.')
+    .option('-f, --output-format <formats>', OUTPUT_FORMAT_HELP, parseOutputFormats, parseOutputFormats('json'));
   withSubtitleOptions(command, false)
     .option('--threads <n>', 'CPU threads', parseInteger('--threads', 1, 1024))
     .option('--device <device>', 'cpu or cuda', parseChoice('--device', ['cpu', 'cuda'] as const), 'cpu')
     .option(...ALLOW_TRUNCATED_FLAG)
     .action(async (audioPath: string, transcriptPath: string, options: AlignCliOptions) => {
-      const formats = resolveOutputFormats(options.outputFormat.split(',').map((f) => f.trim()));
       checkSubtitleOptions(options);
       const transcript = await readTranscript(transcriptPath);
       const model = await loadAligner(options.alignModel ?? options.language ?? 'en', { variant: options.variant, runtime: { device: options.device, intraOpThreads: options.threads } });
@@ -50,6 +49,6 @@ export function register(program: Command): void {
       for (const segment of result.segments) {
         for (const w of segment.words ?? []) process.stdout.write(`[${w.start.toFixed(3)} --> ${w.end.toFixed(3)}] ${w.word.trim()}\n`);
       }
-      await writeTranscript(result, { audioPath, outputDir: options.outputDir, formats, ...subtitleOptions(options) });
+      await writeTranscript(result, { audioPath, outputDir: options.outputDir, formats: options.outputFormat, ...subtitleOptions(options) });
     });
 }

@@ -1,5 +1,6 @@
 /** Parsers for CLI option values that fail with a message naming the option and the bad value. */
 import { MoxingError } from '../errors.js';
+import { OUTPUT_FORMATS, resolveOutputFormats, type OutputFormat } from '../formats/index.js';
 
 export function parseInteger(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -29,3 +30,10 @@ export function parseChoice<T extends string>(name: string, choices: readonly T[
     return value as T;
   };
 }
+
+/** `-f/--output-format`: one format, a comma-separated list (json,srt) or all. */
+export function parseOutputFormats(value: string): OutputFormat[] {
+  return resolveOutputFormats(value.split(',').map((f) => f.trim()));
+}
+
+export const OUTPUT_FORMAT_HELP = `${[...OUTPUT_FORMATS, 'all'].join(', ')}, or a comma-separated list (json,srt)`;

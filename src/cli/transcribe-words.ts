@@ -10,7 +10,7 @@ import type { TranscriptionResult } from '../asr/types.js';
 import type { AlignmentHeadsOption } from '../asr/whisper/word-timestamps.js';
 import { MoxingError } from '../errors.js';
 import { toLanguageCode } from '../text/index.js';
-import { formatSegmentLine, writeTranscript, type OutputFormatOption } from '../formats/index.js';
+import { formatSegmentLine, writeTranscript, type OutputFormat } from '../formats/index.js';
 import type { Variant } from '../hub/index.js';
 import type { Device, RuntimeOptions } from '../runtime/index.js';
 import { audioInput, type AudioInputCliOptions } from './audio-input.js';
@@ -23,7 +23,7 @@ export interface WordCliOptions extends SubtitleCliOptions, AudioInputCliOptions
   variant: Variant;
   language?: string;
   outputDir: string;
-  outputFormat: OutputFormatOption;
+  outputFormat: OutputFormat[];
   threads?: number;
   device: Device;
   verbose: boolean;

@@ -7,10 +7,10 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { DEFAULT_TRANSCRIBE, WhisperModel, transcribeStream, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
 import type { Task, TranscriptionResult } from '../asr/types.js';
-import { DEFAULT_WRITE_OPTIONS, OUTPUT_FORMATS, formatSegmentLine, type OutputFormatOption } from '../formats/index.js';
+import { DEFAULT_WRITE_OPTIONS, formatSegmentLine, type OutputFormat } from '../formats/index.js';
 import { DEFAULT_VARIANT, VARIANTS, createDownloadProgress, parseVariant, type Variant } from '../hub/index.js';
 import { DEFAULT_RUNTIME, type Device } from '../runtime/index.js';
-import { parseChoice, parseInteger, parseNumber } from './options.js';
+import { OUTPUT_FORMAT_HELP, parseChoice, parseInteger, parseNumber, parseOutputFormats } from './options.js';
 import { ALLOW_TRUNCATED_FLAG, audioInput } from './audio-input.js';
 import { BATCHED_FLAGS, batchedFromCli, type BatchedCliOptions } from './transcribe-batched.js';
 import { withSubtitleOptions } from './subtitle-options.js';
@@ -23,7 +23,7 @@ interface TranscribeCliOptions extends WordCliOptions, BatchedCliOptions {
   language?: string;
   task: Task;
   outputDir: string;
-  outputFormat: OutputFormatOption;
+  outputFormat: OutputFormat[];
   beamSize?: number;
   bestOf?: number;
   patience?: number;
@@ -55,7 +55,6 @@ export function fallbackTemperatures(start: number, increment: number): number[]
 }
 
 const TASKS: readonly Task[] = ['transcribe', 'translate'];
-const FORMAT_CHOICES: readonly OutputFormatOption[] = [...OUTPUT_FORMATS, 'all'];
 
 export function register(program: Command): void {
   const command = program
@@ -67,7 +66,7 @@ export function register(program: Command): void {
     .option('-l, --language <language>', 'spoken language, code or name (detected from the first 30 s when omitted)')
     .option('--task <task>', 'transcribe (X -> X) or translate (X -> English)', parseChoice('--task', TASKS), DEFAULT_TRANSCRIBE.task)
     .option('-o, --output-dir <dir>', 'folder for the output files', DEFAULT_WRITE_OPTIONS.outputDir)
-    .option('-f, --output-format <format>', `${FORMAT_CHOICES.join(', ')}`, parseChoice('--output-format', FORMAT_CHOICES), 'all')
+    .option('-f, --output-format <formats>', OUTPUT_FORMAT_HELP, parseOutputFormats, parseOutputFormats('all'))
     .option('--beam-size <n>', 'beam search width at temperature 0 (greedy when omitted)', parseInteger('--beam-size', 1, 64))
     .option('--best-of <n>', 'samples per temperature above 0', parseInteger('--best-of', 1, 64))
     .option('--patience <p>', 'beam search patience', parseNumber('--patience', 0.01, 100))

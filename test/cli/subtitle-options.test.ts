@@ -50,3 +50,11 @@ test('the rules between the flags: --max-line-count needs --max-line-width', asy
   const run = await runMoxing(['align', join(dir, 'a.wav'), join(dir, 't.txt'), '--max-line-count', '2'], { MOXING_OFFLINE: '1', MOXING_CACHE: join(dir, 'cache') });
   assertOneLineError(run, /^moxing: --max-line-count requires --max-line-width/, 2);
 });
+
+test('-f takes one format, a comma list or all, for transcribe and align alike', async () => {
+  const { parseOutputFormats } = await import('../../src/cli/options.js');
+  assert.deepEqual(parseOutputFormats('json,srt'), ['json', 'srt']);
+  assert.deepEqual(parseOutputFormats(' vtt , vtt '), ['vtt']);
+  assert.deepEqual(parseOutputFormats('all'), ['txt', 'vtt', 'srt', 'tsv', 'json']);
+  assert.throws(() => parseOutputFormats('json,docx'), /unknown output format "docx"/);
+});

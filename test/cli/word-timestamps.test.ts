@@ -102,7 +102,7 @@ test('a CTC model as --model routes to CTC recognition, with the same writers an
 });
 
 test('word flag rules (openai\'s CLI): what requires what', () => {
-  const base: WordCliOptions = { model: MODEL, variant: 'fp32', outputDir: '.', outputFormat: 'all', device: 'cpu', verbose: false };
+  const base: WordCliOptions = { model: MODEL, variant: 'fp32', outputDir: '.', outputFormat: ['txt'], device: 'cpu', verbose: false };
   const cases: [Partial<WordCliOptions>, RegExp][] = [
     [{ highlightWords: true }, /--highlight-words requires --word-timestamps/],
     [{ maxLineWidth: 30 }, /--max-line-width requires --word-timestamps/],

@@ -77,3 +77,13 @@ test('alignerRef: a language picks its default aligner, anything else is a model
   assert.throws(() => alignerRef('de'), /no known ONNX export/);
   assert.throws(() => alignerRef('xx'), /no default alignment model for language "xx"/);
 });
+
+test('align has the -o/-f short forms and comma lists of formats, as transcribe does', async () => {
+  const { runMoxingInProcess } = await import('../../helpers/cli-inprocess.js');
+  for (const command of ['align', 'transcribe']) {
+    const help = await runMoxingInProcess([command, '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /-o, --output-dir <dir>/);
+    assert.match(help.stdout, /-f, --output-format <formats>.*comma-separated list/s);
+  }
+});
