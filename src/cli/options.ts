@@ -33,7 +33,11 @@ export function parseChoice<T extends string>(name: string, choices: readonly T[
 
 /** `-f/--output-format`: one format, a comma-separated list (json,srt) or all. */
 export function parseOutputFormats(value: string): OutputFormat[] {
-  return resolveOutputFormats(value.split(',').map((f) => f.trim()));
+  try {
+    return resolveOutputFormats(value.split(',').map((f) => f.trim()));
+  } catch (error) {
+    throw new MoxingError('BAD_ARGUMENT', `--output-format: ${(error as Error).message}`);
+  }
 }
 
 export const OUTPUT_FORMAT_HELP = `${[...OUTPUT_FORMATS, 'all'].join(', ')}, or a comma-separated list (json,srt)`;

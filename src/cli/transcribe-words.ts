@@ -146,7 +146,9 @@ export async function forEachFile(
   transcribeFile: (file: string) => Promise<TranscriptionResult>,
 ): Promise<number> {
   let failures = 0;
-  for (const file of files) {
+  for (const [i, file] of files.entries()) {
+    // Segments print as they are decoded: with several files, say whose they are (as head and tail do).
+    if (options.verbose && files.length > 1) process.stdout.write(`${i > 0 ? '\n' : ''}==> ${file} <==\n`);
     try {
       const result = await alignResult(file, await transcribeFile(file), options);
       const written = await writeTranscript(result, { audioPath: file, outputDir: options.outputDir, formats: options.outputFormat, ...subtitleOptions(options) });

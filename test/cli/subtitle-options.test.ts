@@ -8,7 +8,8 @@ import { Command } from 'commander';
 import { register as registerAlign } from '../../src/cli/align.js';
 import { register as registerTranscribe } from '../../src/cli/transcribe.js';
 import { checkSubtitleOptions, subtitleOptions } from '../../src/cli/subtitle-options.js';
-import { assertOneLineError, runMoxing } from '../helpers/cli.js';
+import { assertOneLineError } from '../helpers/cli.js';
+import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moxing-subtitle-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,7 +48,7 @@ test('the rules between the flags: --max-line-count needs --max-line-width', asy
   assert.throws(() => checkSubtitleOptions({ maxLineCount: 2 }), /--max-line-count requires --max-line-width/);
   checkSubtitleOptions({ maxLineCount: 2, maxLineWidth: 30 });
   // align checks it too now, before reading any file.
-  const run = await runMoxing(['align', join(dir, 'a.wav'), join(dir, 't.txt'), '--max-line-count', '2'], { MOXING_OFFLINE: '1', MOXING_CACHE: join(dir, 'cache') });
+  const run = await runMoxingInProcess(['align', join(dir, 'a.wav'), join(dir, 't.txt'), '--max-line-count', '2'], { MOXING_OFFLINE: '1', MOXING_CACHE: join(dir, 'cache') });
   assertOneLineError(run, /^moxing: --max-line-count requires --max-line-width/, 2);
 });
 

@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { assertOneLineError, runMoxing } from '../helpers/cli.js';
+import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 import { parseSrt, parseVtt } from '../../src/formats/index.js';
 import { fallbackTemperatures } from '../../src/cli/transcribe.js';
 
@@ -53,7 +54,7 @@ test('several files share one model run; one bad file fails alone and the others
   const out = outDir('many');
   const second = join(dir, 'second.wav');
   copyFileSync(CLIP, second);
-  const run = await runMoxing(['transcribe', CLIP, join(dir, 'missing.wav'), second, '--model', MODEL, '-o', out, '-f', 'txt', '--no-verbose', '--seed', '3'], offline);
+  const run = await runMoxingInProcess(['transcribe', CLIP, join(dir, 'missing.wav'), second, '--model', MODEL, '-o', out, '-f', 'txt', '--no-verbose', '--seed', '3'], offline);
   assert.equal(run.code, 1);
   assert.match(run.stderr, /missing\.wav/);
   assert.deepEqual(readdirSync(out).sort(), ['en_000.txt', 'second.txt']);
@@ -62,7 +63,7 @@ test('several files share one model run; one bad file fails alone and the others
 
 test('translate, a given language, beam search and temperature options are accepted', async () => {
   const out = outDir('options');
-  const run = await runMoxing(
+  const run = await runMoxingInProcess(
     ['transcribe', CLIP, '-m', MODEL, '-o', out, '-f', 'json', '--task', 'translate', '--language', 'Spanish', '--beam-size', '2', '--temperature-increment-on-fallback', '0', '--no-verbose'],
     offline,
   );
@@ -101,7 +102,7 @@ test('error paths: one line, non-zero exit, no output file', async (t) => {
       const out = outDir(`error-${c.name.replace(/\W+/g, '-')}`);
       const args = ['transcribe', ...c.args, '-o', out];
       if (!c.args.includes('--model')) args.push('--model', MODEL);
-      const run = await runMoxing(args, { ...offline, ...c.env });
+      const run = await runMoxingInProcess(args, { ...offline, ...c.env });
       assertOneLineError(run, c.pattern, c.exit);
       assert.ok(!existsSync(out) || readdirSync(out).length === 0, 'no output file is left');
     });
@@ -110,7 +111,7 @@ test('error paths: one line, non-zero exit, no output file', async (t) => {
 
 test('--no-speech-threshold reaches the decoder: at 0 every improbable window is skipped as silence', async () => {
   const out = outDir('no-speech');
-  const run = await runMoxing(['transcribe', CLIP, '-m', MODEL, '-o', out, '-f', 'json', '--no-speech-threshold', '0', '--temperature-increment-on-fallback', '0'], offline);
+  const run = await runMoxingInProcess(['transcribe', CLIP, '-m', MODEL, '-o', out, '-f', 'json', '--no-speech-threshold', '0', '--temperature-increment-on-fallback', '0'], offline);
   assert.equal(run.code, 0, run.stderr);
   const json = JSON.parse(readFileSync(join(out, 'en_000.json'), 'utf8'));
   // The random model's avg_logprob (about -9.8) is below --logprob-threshold, so openai's rule skips every window.

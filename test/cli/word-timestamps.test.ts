@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { assertOneLineError, runMoxing } from '../helpers/cli.js';
+import { assertOneLineError } from '../helpers/cli.js';
+import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 import { parseSrt, parseVtt, writeTranscript } from '../../src/formats/index.js';
 import type { Segment, TranscriptionResult } from '../../src/asr/index.js';
 import { decodeAudio } from '../../src/audio/index.js';
@@ -40,7 +41,7 @@ function oracleResult(): TranscriptionResult {
 test('--word-timestamps gives openai\'s words; --highlight-words and the line options shape srt/vtt as the writers do', async () => {
   const out = join(dir, 'words');
   const layout = ['--highlight-words', '--max-line-width', '16', '--max-line-count', '2'];
-  const run = await runMoxing(['transcribe', CLIP, '-m', MODEL, '-o', out, '--word-timestamps', ...ORACLE_FLAGS, ...layout], offline);
+  const run = await runMoxingInProcess(['transcribe', CLIP, '-m', MODEL, '-o', out, '--word-timestamps', ...ORACLE_FLAGS, ...layout], offline);
   assert.equal(run.code, 0, run.stderr);
   const json = JSON.parse(readFileSync(join(out, 'en_words_03.json'), 'utf8'));
   assert.equal(json.segments.length, ORACLE.segments.length);
@@ -70,7 +71,7 @@ test('--align replaces the words with forced-aligned ones (generated wav2vec2, e
   assert.equal(made.status, 0, `espeak-ng failed: ${made.stderr}`);
   const duration = (await decodeAudio(wav)).length / 16000;
   const out = join(dir, 'aligned');
-  const run = await runMoxing(['transcribe', wav, '-m', MODEL, '-o', out, '-f', 'json', '--align', '--align-model', ensureWav2Vec2Model(), '--temperature-increment-on-fallback', '0'], offline);
+  const run = await runMoxingInProcess(['transcribe', wav, '-m', MODEL, '-o', out, '-f', 'json', '--align', '--align-model', ensureWav2Vec2Model(), '--temperature-increment-on-fallback', '0'], offline);
   assert.equal(run.code, 0, run.stderr);
   const json = JSON.parse(readFileSync(join(out, 'fox.json'), 'utf8'));
   const spoken = json.segments.filter((s: Segment) => s.text.trim() !== '');
@@ -90,7 +91,7 @@ test('--align replaces the words with forced-aligned ones (generated wav2vec2, e
 
 test('a CTC model as --model routes to CTC recognition, with the same writers and layout options', async () => {
   const out = join(dir, 'ctc');
-  const run = await runMoxing(['transcribe', CLIP, '-m', ensureWav2Vec2Model(), '-o', out, '--max-words-per-line', '1'], offline);
+  const run = await runMoxingInProcess(['transcribe', CLIP, '-m', ensureWav2Vec2Model(), '-o', out, '--max-words-per-line', '1'], offline);
   assert.equal(run.code, 0, run.stderr);
   assert.deepEqual(readdirSync(out).sort(), ['en_words_03.json', 'en_words_03.srt', 'en_words_03.tsv', 'en_words_03.txt', 'en_words_03.vtt']);
   const json = JSON.parse(readFileSync(join(out, 'en_words_03.json'), 'utf8'));
@@ -138,13 +139,13 @@ test('word flag errors: one line, non-zero exit, no output file', async () => {
     { name: 'no ONNX aligner for the given language, before transcribing', args: ['--align', '--language', 'German'], pattern: /default aligner for "de" is facebook\/wav2vec2-base-10k-voxpopuli-ft-de.*--align-model DIR/ },
     { name: 'no ONNX aligner for the detected language', args: ['--align', '--temperature-increment-on-fallback', '0'], pattern: /default aligner for "ur" is .*no known ONNX export.*--align-model/ },
   ];
-  const runs = await Promise.all(
-    cases.map((c, i) => {
-      const args = ['transcribe', CLIP, ...c.args, '--no-verbose', '-o', join(dir, `error-${i}`)];
-      if (!c.args.includes('--model')) args.push('--model', MODEL);
-      return runMoxing(args, offline);
-    }),
-  );
+  // In turn: the in-process capture of stdout and stderr is process-wide.
+  const runs = [];
+  for (const [i, c] of cases.entries()) {
+    const args = ['transcribe', CLIP, ...c.args, '--no-verbose', '-o', join(dir, `error-${i}`)];
+    if (!c.args.includes('--model')) args.push('--model', MODEL);
+    runs.push(await runMoxingInProcess(args, offline));
+  }
   runs.forEach((run, i) => {
     assertOneLineError(run, cases[i].pattern);
     const out = join(dir, `error-${i}`);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseThreshold } from '../../src/cli/dedupe.js';
 import { HnswIndex } from '../../src/vectors/index.js';
 import { assertOneLineError, runMoxing } from '../helpers/cli.js';
+import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 import { tempDir } from './fixtures.js';
 
 const tmp = tempDir('moxing-cli-errors-');
@@ -17,8 +18,8 @@ test('dedupe --threshold is a cosine similarity in (0, 1]', async () => {
     assert.throws(() => parseThreshold(bad), new RegExp(`--threshold must be a cosine similarity in \\(0, 1\\].*got "${bad}"`), bad);
   }
   // Rejected at parse time: no model load, no indexing of the (missing) folder.
-  assertOneLineError(await runMoxing(['dedupe', join(tmp.dir, 'photos'), '--threshold', '0'], env), /^moxing: --threshold must be a cosine similarity in \(0, 1\], such as 0\.95, got "0"$/, 2);
-  assertOneLineError(await runMoxing(['dedupe', join(tmp.dir, 'photos'), '--threshold', 'NaN'], env), /got "NaN"$/, 2);
+  assertOneLineError(await runMoxingInProcess(['dedupe', join(tmp.dir, 'photos'), '--threshold', '0'], env), /^moxing: --threshold must be a cosine similarity in \(0, 1\], such as 0\.95, got "0"$/, 2);
+  assertOneLineError(await runMoxingInProcess(['dedupe', join(tmp.dir, 'photos'), '--threshold', 'NaN'], env), /got "NaN"$/, 2);
 });
 
 test('search says how to build the index when it is missing or empty', async () => {
@@ -28,6 +29,6 @@ test('search says how to build the index when it is missing or empty', async () 
 
   const empty = join(tmp.dir, 'empty-index');
   await HnswIndex.open(empty, { dim: 4 }).close();
-  const run = await runMoxing(['search', 'query.jpg', '--index', empty], env);
+  const run = await runMoxingInProcess(['search', 'query.jpg', '--index', empty], env);
   assertOneLineError(run, /^moxing: the image index at .*empty-index is empty; add images with `moxing index DIR --index .*empty-index`$/, 1);
 });

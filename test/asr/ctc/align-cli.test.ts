@@ -8,12 +8,21 @@ import { join } from 'node:path';
 import { decodeAudio } from '../../../src/audio/index.js';
 import { ensureWav2Vec2Model } from '../../models/wav2vec2.js';
 import { runMoxing, type CliRun } from '../../helpers/cli.js';
+import { runMoxingInProcess } from '../../helpers/cli-inprocess.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moxing-align-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+const ENV = { MOXING_OFFLINE: '1', MOXING_CACHE: join(dir, 'cache') };
+
+/** The real process: the one smoke test of `moxing align`. */
 function moxing(...args: string[]): Promise<CliRun> {
-  return runMoxing(['align', ...args], { MOXING_OFFLINE: '1', MOXING_CACHE: join(dir, 'cache') });
+  return runMoxing(['align', ...args], ENV);
+}
+
+/** In-process: milliseconds instead of a process start; one run at a time. */
+function moxingInProcess(...args: string[]): Promise<CliRun> {
+  return runMoxingInProcess(['align', ...args], ENV);
 }
 
 const TEXT = 'the quick brown fox\njumps over 2 lazy dogs';
@@ -42,7 +51,7 @@ test('moxing align writes words with monotonic times inside the audio (espeak-ng
 
   // subtitles as the transcript: each cue aligned inside its own span
   writeFileSync(join(dir, 'cues.srt'), `1\n00:00:00,000 --> 00:00:01,000\nthe quick\n\n2\n00:00:01,000 --> 00:00:${String(Math.floor(duration)).padStart(2, '0')},000\nbrown fox\n`);
-  const cued = await moxing(wav, join(dir, 'cues.srt'), '--align-model', ensureWav2Vec2Model(), '--output-dir', join(dir, 'cued'));
+  const cued = await moxingInProcess(wav, join(dir, 'cues.srt'), '--align-model', ensureWav2Vec2Model(), '--output-dir', join(dir, 'cued'));
   assert.equal(cued.code, 0, cued.stderr);
   const cuedResult = JSON.parse(readFileSync(join(dir, 'cued', 'clip.json'), 'utf8'));
   for (const [i, s] of cuedResult.segments.entries()) {
@@ -61,7 +70,8 @@ test('moxing align errors: one line, non-zero exit, no output files', async () =
     [[join(dir, 'clip.wav'), join(dir, 'some.txt'), '--language', 'xx'], /no default alignment model for language "xx"/],
     [[join(dir, 'clip.wav'), join(dir, 'some.txt'), '--align-model', './no/such/folder'], /unknown model/],
   ];
-  const runs = await Promise.all(cases.map(([args]) => moxing(...args, '--output-dir', out)));
+  const runs: CliRun[] = [];
+  for (const [args] of cases) runs.push(await moxingInProcess(...args, '--output-dir', out));
   runs.forEach((run, i) => {
     assert.notEqual(run.code, 0, `case ${i} exits non-zero`);
     assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
@@ -79,7 +89,6 @@ test('alignerRef: a language picks its default aligner, anything else is a model
 });
 
 test('align has the -o/-f short forms and comma lists of formats, as transcribe does', async () => {
-  const { runMoxingInProcess } = await import('../../helpers/cli-inprocess.js');
   for (const command of ['align', 'transcribe']) {
     const help = await runMoxingInProcess([command, '--help']);
     assert.equal(help.code, 0);
