@@ -126,3 +126,15 @@ test('fallbackTemperatures: openai\'s arange from --temperature up to 1 in whole
   assert.deepEqual(fallbackTemperatures(0.5, 0), [0.5]);
   assert.deepEqual(fallbackTemperatures(1.5, 0.2), [1.5]);
 });
+
+test('several files with verbose output: each file\'s segments under a header naming it', async () => {
+  const second = join(dir, 'second.wav');
+  copyFileSync(CLIP, second);
+  const run = await runMoxingInProcess(['transcribe', CLIP, second, '-m', MODEL, '-o', outDir('headers'), '-f', 'txt', '--temperature-increment-on-fallback', '0'], offline);
+  assert.equal(run.code, 0, run.stderr);
+  const headers = run.stdout.split('\n').filter((l) => l.startsWith('==> '));
+  assert.deepEqual(headers, [`==> ${CLIP} <==`, `==> ${second} <==`]);
+  const [first, rest] = run.stdout.split(headers[1]);
+  assert.match(first, /^==> .*\n\[\d\d:\d\d\.\d{3} --> /, 'the first file\'s segments follow its header');
+  assert.match(rest, /^\n\[\d\d:\d\d\.\d{3} --> /, 'and the second file\'s follow its own');
+});
