@@ -13,7 +13,7 @@ import { toLanguageCode } from '../text/index.js';
 import { formatSegmentLine, writeTranscript, type OutputFormat } from '../formats/index.js';
 import type { Variant } from '../hub/index.js';
 import type { Device, RuntimeOptions } from '../runtime/index.js';
-import { audioInput, type AudioInputCliOptions } from './audio-input.js';
+import { audioInput, checkStdinOnce, readInput, STDIN, type AudioInputCliOptions } from './audio-input.js';
 import { reportError } from './report.js';
 import { checkSubtitleOptions, subtitleOptions, type SubtitleCliOptions } from './subtitle-options.js';
 
@@ -106,10 +106,10 @@ export async function prepareAligner(options: WordCliOptions): Promise<void> {
  * default aligner of the result's language; the segments' words (and so their start and end) become the
  * aligned ones.
  */
-export async function alignResult(file: string, result: TranscriptionResult, options: WordCliOptions): Promise<TranscriptionResult> {
+export async function alignResult(file: string, input: string | Uint8Array, result: TranscriptionResult, options: WordCliOptions): Promise<TranscriptionResult> {
   if (!options.align) return result;
   const model = await alignerFor(options, result.language);
-  const audio = await decodeAudio(file, audioInput(file, options, false)); // reported when it was transcribed
+  const audio = await decodeAudio(input, audioInput(file, options, false)); // reported when it was transcribed
   const aligned = await alignTranscript(audio, result.segments, model, { language: result.language });
   return { ...result, segments: aligned.segments };
 }
@@ -129,8 +129,8 @@ export async function transcribeCtcFiles(files: readonly string[], options: Word
     throw new MoxingError('BAD_ARGUMENT', `${options.model} is a CTC (wav2vec2) model: ${whisperOnly.join(', ')} ${whisperOnly.length > 1 ? 'apply' : 'applies'} to Whisper models only`);
   }
   const model = await loadCtc(options.model, { variant: options.variant, runtime: runtimeOf(options), ...(options.language ? { language: options.language } : {}) });
-  return forEachFile(files, options, async (file) => {
-    const result = await recognizeCtc(await decodeAudio(file, audioInput(file, options)), model, options.language ? { language: options.language } : {});
+  return forEachFile(files, options, async (file, input) => {
+    const result = await recognizeCtc(await decodeAudio(input, audioInput(file, options)), model, options.language ? { language: options.language } : {});
     if (options.verbose) for (const segment of result.segments) process.stdout.write(`${formatSegmentLine(segment)}\n`);
     return result;
   });
@@ -143,15 +143,17 @@ export async function transcribeCtcFiles(files: readonly string[], options: Word
 export async function forEachFile(
   files: readonly string[],
   options: WordCliOptions,
-  transcribeFile: (file: string) => Promise<TranscriptionResult>,
+  transcribeFile: (file: string, input: string | Uint8Array) => Promise<TranscriptionResult>,
 ): Promise<number> {
+  checkStdinOnce(files);
   let failures = 0;
   for (const [i, file] of files.entries()) {
     // Segments print as they are decoded: with several files, say whose they are (as head and tail do).
     if (options.verbose && files.length > 1) process.stdout.write(`${i > 0 ? '\n' : ''}==> ${file} <==\n`);
     try {
-      const result = await alignResult(file, await transcribeFile(file), options);
-      const written = await writeTranscript(result, { audioPath: file, outputDir: options.outputDir, formats: options.outputFormat, ...subtitleOptions(options) });
+      const input = await readInput(file);
+      const result = await alignResult(file, input, await transcribeFile(file, input), options);
+      const written = await writeTranscript(result, { audioPath: file === STDIN ? 'stdin' : file, outputDir: options.outputDir, formats: options.outputFormat, ...subtitleOptions(options) });
       if (options.verbose) process.stderr.write(`wrote ${written.join(', ')}\n`);
     } catch (error) {
       failures++;

@@ -60,7 +60,7 @@ export function register(program: Command): void {
   const command = program
     .command('transcribe')
     .description('transcribe or translate audio/video files with Whisper (any format ffmpeg reads; WAV without it)')
-    .argument('<files...>', 'audio or video files')
+    .argument('<files...>', 'audio or video files; - reads standard input (outputs named stdin.*)')
     .option('-m, --model <model>', 'catalogue alias, hub repo id owner/name[@rev], or a local export folder', DEFAULT_TRANSCRIBE.model)
     .option('--variant <variant>', `weights: ${VARIANTS.join(', ')}`, parseVariant, DEFAULT_VARIANT)
     .option('-l, --language <language>', 'spoken language, code or name (detected from the first 30 s when omitted)')
@@ -142,10 +142,10 @@ async function transcribeFiles(files: readonly string[], options: TranscribeCliO
     seed: options.seed,
     ...batched,
   };
-  return forEachFile(files, options, (file) => transcribeOne(file, { ...decoding, ...audioInput(file, options) }, options.verbose));
+  return forEachFile(files, options, (file, input) => transcribeOne(input, { ...decoding, ...audioInput(file, options) }, options.verbose));
 }
 
-async function transcribeOne(file: string, options: TranscribeOptions, verbose: boolean): Promise<TranscriptionResult> {
+async function transcribeOne(input: string | Uint8Array, options: TranscribeOptions, verbose: boolean): Promise<TranscriptionResult> {
   const bar = process.stderr.isTTY
     ? new cliProgress.SingleBar(
         { stream: process.stderr, format: '{bar} {percentage}% | {value}/{total} s', hideCursor: true, clearOnComplete: true },
@@ -153,7 +153,7 @@ async function transcribeOne(file: string, options: TranscribeOptions, verbose: 
       )
     : undefined;
   let started = false;
-  const stream = transcribeStream(file, {
+  const stream = transcribeStream(input, {
     ...options,
     onLanguage: (language, probabilities) => {
       if (verbose && probabilities) process.stderr.write(`Detected language: ${language} (p=${(probabilities[language] ?? 0).toFixed(2)})\n`);
