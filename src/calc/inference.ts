@@ -11,6 +11,7 @@
  * batch · 2 bytes · 4 · layers · d_model / interconnect bandwidth. The step's communication is the larger of
  * the two, added to the compute time as kipply does (overlap would only lower it).
  */
+import { MoxingError } from '../errors.js';
 import { withDefaults } from '../defaults.js';
 import { checkRange as check } from './units.js';
 import type { Architecture } from './architecture.js';
@@ -126,6 +127,11 @@ export function inferenceCost(model: string | Architecture | ModelSummary, optio
   check('context', contextTokens, 0, 100_000_000);
   const promptTokens = o.promptTokens ?? (m.kind === 'whisper' ? 4 : m.kind === 'vit' ? 0 : contextTokens);
   check('prompt', promptTokens, 0, 100_000_000);
+  if (m.kvLayers > 0 && contextTokens > 0 && promptTokens > contextTokens) {
+    // The prompt sits in the cache the context sizes: a longer prompt cannot be served, whatever memory says.
+    // (A context of 0 is the weights-only estimate, as kipply's, which models no cache at all.)
+    throw new MoxingError('BAD_ARGUMENT', `the prompt (${promptTokens} tokens) is longer than the context (${contextTokens} tokens); raise the context or shorten the prompt`);
+  }
 
   const N = o.gpus;
   const wb = bytesPerValue(weightDtype);

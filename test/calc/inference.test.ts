@@ -174,3 +174,8 @@ test('fit: a memory size without a GPU names no table GPU; undefined options kee
   const defaults = fitBudget('llama-7b', { gpu: undefined, gpus: undefined, memoryUtilization: undefined });
   assert.deepEqual(defaults, fitBudget('llama-7b'));
 });
+
+test('infer: a prompt longer than the context is refused, not answered "fits"', () => {
+  assert.throws(() => inferenceCost('llama-7b', { contextTokens: 1024, promptTokens: 4096 }), /prompt \(4096 tokens\) is longer than the context \(1024 tokens\)/);
+  assert.equal(inferenceCost('llama-7b', { contextTokens: 4096, promptTokens: 4096 }).contextTokens, 4096);
+});
