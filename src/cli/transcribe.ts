@@ -5,6 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { MoxingError } from '../errors.js';
 import { DEFAULT_TRANSCRIBE, WhisperModel, transcribeStream, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
 import type { Task, TranscriptionResult } from '../asr/types.js';
 import { DEFAULT_WRITE_OPTIONS, formatSegmentLine, type OutputFormat } from '../formats/index.js';
@@ -56,6 +57,13 @@ export function fallbackTemperatures(start: number, increment: number): number[]
 
 const TASKS: readonly Task[] = ['transcribe', 'translate'];
 
+/** `--suppress-tokens`: whole numbers from -1 up, checked before anything loads (the model's vocabulary later). */
+function parseTokenIds(value: string): string {
+  const bad = value.split(',').map((s) => s.trim()).find((s) => s !== '' && !(/^-?\d{1,10}$/.test(s) && Number(s) >= -1 && Number(s) < 2 ** 31));
+  if (bad !== undefined) throw new MoxingError('BAD_ARGUMENT', `--suppress-tokens: "${bad}" is not a token id; give comma-separated whole numbers, -1 for the non-speech set`);
+  return value;
+}
+
 export function register(program: Command): void {
   const command = program
     .command('transcribe')
@@ -78,7 +86,7 @@ export function register(program: Command): void {
     .option('--compression-ratio-threshold <r>', 'gzip ratio above which a decode has failed', parseNumber('--compression-ratio-threshold', 0), DEFAULT_TRANSCRIBE.compressionRatioThreshold)
     .option('--logprob-threshold <lp>', 'average log-probability below which a decode has failed', parseNumber('--logprob-threshold', Number.NEGATIVE_INFINITY, 0), DEFAULT_TRANSCRIBE.logprobThreshold)
     .option('--no-speech-threshold <p>', 'no-speech probability above which a silent window is skipped', parseNumber('--no-speech-threshold', 0, 1), DEFAULT_TRANSCRIBE.noSpeechThreshold)
-    .option('--suppress-tokens <ids>', 'comma-separated token ids to suppress; -1 is the non-speech symbol set', DEFAULT_TRANSCRIBE.suppressTokens)
+    .option('--suppress-tokens <ids>', 'comma-separated token ids to suppress; -1 is the non-speech symbol set', parseTokenIds, DEFAULT_TRANSCRIBE.suppressTokens)
     .option('--without-timestamps', 'decode text only, one segment per 30 s window')
     .option('--seed <n>', 'seed of the sampler used by temperature fallback (reproducible output)', parseInteger('--seed', 0, 2 ** 31 - 1))
     .option('--threads <n>', `ONNX Runtime intra-op threads (default: ${DEFAULT_RUNTIME.intraOpThreads}, all cores)`, parseInteger('--threads', 1, 1024))

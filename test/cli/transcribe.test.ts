@@ -149,3 +149,13 @@ test('transcribe - reads standard input (the real process), and gives what the f
   assert.equal(readFileSync(join(out, 'stdin.txt'), 'utf8'), readFileSync(join(outDir('stdin-file'), 'en_000.txt'), 'utf8'));
   assertOneLineError(await runMoxingInProcess(['transcribe', '-', '-', ...args], offline), /standard input \(-\) can be read once/, 2);
 });
+
+test('--suppress-tokens outside the vocabulary is refused in one line, before any output', async () => {
+  for (const [ids, exit] of [['99999999999', 2], ['-2', 2], ['12,x', 2], ['51865', 2]] as const) {
+    const out = outDir(`suppress-${ids.replace(/\W/g, '_')}`);
+    const run = await runMoxingInProcess(['transcribe', CLIP, '-m', MODEL, '-o', out, '--no-verbose', '--suppress-tokens', ids], offline);
+    // Syntax and range at parse time; the model's vocabulary (0..51864 here) once it is loaded.
+    assertOneLineError(run, /uppress.?[tT]okens: .*is not a token id/, exit);
+    assert.ok(!existsSync(out) || readdirSync(out).length === 0);
+  }
+});

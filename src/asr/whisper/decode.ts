@@ -179,6 +179,10 @@ export class DecodingTask {
     const { tokenizer } = this.context;
     const given = this.options.suppressTokens;
     let ids = typeof given === 'string' ? given.split(',').filter((s) => s.trim() !== '').map((s) => parseTokenId(s)) : [...given];
+    // Whisper's vocabulary ends with the 1501 timestamp tokens <|0.00|> ... <|30.00|>: no id lies past them.
+    const lastId = tokenizer.timestampBegin + 1500;
+    const outside = ids.find((t) => !Number.isInteger(t) || t < -1 || t > lastId);
+    if (outside !== undefined) throw new MoxingError('BAD_ARGUMENT', `suppressTokens: ${outside} is not a token id of this model (0 to ${lastId}, or -1 for the non-speech set)`);
     if (ids.includes(-1)) ids = ids.filter((t) => t >= 0).concat(tokenizer.nonSpeechTokens());
     else if (ids.length === 0) return []; // an empty list turns suppression off entirely, as openai's falsy check does
     ids.push(tokenizer.transcribe, tokenizer.translate, tokenizer.sot, tokenizer.sotPrev, tokenizer.sotLm, tokenizer.noSpeech);
