@@ -1,6 +1,6 @@
 /** `moxing embed IMAGES...`: image embeddings as JSON or a NumPy .npy matrix. */
-import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { writeFilesAtomically } from '../atomic-write.js';
 import { MoxingError } from '../errors.js';
 import { DEFAULT_EMBED, embedImages, encodeNpy, POOLINGS, type Pooling } from '../vision/index.js';
 import { parseChoice, parseInteger } from './options.js';
@@ -40,7 +40,7 @@ export function register(program: Command): void {
       options.format === 'npy'
         ? encodeNpy(vectors)
         : `${JSON.stringify({ model: options.model, pool: options.pool, normalized: options.normalize, dim: vectors[0].length, embeddings: images.map((path, i) => ({ path, embedding: Array.from(vectors[i]) })) })}\n`;
-    if (options.output) await writeFile(options.output, body);
+    if (options.output) await writeFilesAtomically([{ path: options.output, content: body }]);
     else output.write(body);
   });
 }

@@ -10,7 +10,7 @@ import type { TranscriptionResult } from '../asr/types.js';
 import type { AlignmentHeadsOption } from '../asr/whisper/word-timestamps.js';
 import { MoxingError } from '../errors.js';
 import { toLanguageCode } from '../text/index.js';
-import { formatSegmentLine, writeTranscript, type OutputFormat } from '../formats/index.js';
+import { checkOutputNames, formatSegmentLine, writeTranscript, type OutputFormat } from '../formats/index.js';
 import type { Variant } from '../hub/index.js';
 import type { Device, RuntimeOptions } from '../runtime/index.js';
 import { audioInput, checkStdinOnce, readInput, STDIN, type AudioInputCliOptions } from './audio-input.js';
@@ -136,6 +136,15 @@ export async function transcribeCtcFiles(files: readonly string[], options: Word
   });
 }
 
+/** The path an input's outputs are named after: standard input's are stdin.*. */
+const outputName = (file: string): string => (file === STDIN ? 'stdin' : file);
+
+/** Before anything loads: standard input at most once, and no two inputs whose outputs share a name. */
+export function checkInputs(files: readonly string[]): void {
+  checkStdinOnce(files);
+  checkOutputNames(files.map(outputName));
+}
+
 /**
  * Runs `transcribeFile` on each file, aligns (with --align) and writes its outputs atomically. A file that
  * fails is reported on one line and the others still run; the exit code is that file's with one file, else 1.
@@ -145,7 +154,6 @@ export async function forEachFile(
   options: WordCliOptions,
   transcribeFile: (file: string, input: string | Uint8Array) => Promise<TranscriptionResult>,
 ): Promise<number> {
-  checkStdinOnce(files);
   let failures = 0;
   for (const [i, file] of files.entries()) {
     // Segments print as they are decoded: with several files, say whose they are (as head and tail do).
@@ -153,7 +161,7 @@ export async function forEachFile(
     try {
       const input = await readInput(file);
       const result = await alignResult(file, input, await transcribeFile(file, input), options);
-      const written = await writeTranscript(result, { audioPath: file === STDIN ? 'stdin' : file, outputDir: options.outputDir, formats: options.outputFormat, ...subtitleOptions(options) });
+      const written = await writeTranscript(result, { audioPath: outputName(file), outputDir: options.outputDir, formats: options.outputFormat, ...subtitleOptions(options) });
       if (options.verbose) process.stderr.write(`wrote ${written.join(', ')}\n`);
     } catch (error) {
       failures++;

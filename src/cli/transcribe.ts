@@ -16,7 +16,7 @@ import { ALLOW_TRUNCATED_FLAG, audioInput } from './audio-input.js';
 import { BATCHED_FLAGS, batchedFromCli, type BatchedCliOptions } from './transcribe-batched.js';
 import { withSubtitleOptions } from './subtitle-options.js';
 import { isCtcModelRef } from '../asr/ctc/index.js';
-import { checkWordOptions, forEachFile, parseAlignmentHeads, prepareAligner, transcribeCtcFiles, type WordCliOptions } from './transcribe-words.js';
+import { checkInputs, checkWordOptions, forEachFile, parseAlignmentHeads, prepareAligner, transcribeCtcFiles, type WordCliOptions } from './transcribe-words.js';
 
 interface TranscribeCliOptions extends WordCliOptions, BatchedCliOptions {
   model: string;
@@ -113,6 +113,7 @@ export function register(program: Command): void {
 }
 
 async function transcribeFiles(files: readonly string[], options: TranscribeCliOptions, command?: Command): Promise<number> {
+  checkInputs(files);
   const ctc = isCtcModelRef(options.model);
   checkWordOptions(options, ctc);
   await prepareAligner(options);

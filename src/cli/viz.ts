@@ -1,5 +1,5 @@
 /** `moxing viz pca|attention IMAGE -o out.png`: the PCA picture of patch features, or per-head CLS attention maps. */
-import { writeFile } from 'node:fs/promises';
+import { writeFilesAtomically } from '../atomic-write.js';
 import type { Command } from 'commander';
 import { attentionPicture, DEFAULT_ATTENTION_PICTURE, DEFAULT_PCA_PICTURE, loadImage, pcaPicture } from '../vision/index.js';
 import { loadModelFromCli, withModelOptions, type ModelCliOptions } from './vision-options.js';
@@ -30,7 +30,7 @@ export function register(program: Command): void {
     const picture = await loadImage(image);
     const model = await loadModelFromCli(options);
     const { png } = await pcaPicture(model, picture, { shortEdge: options.shortEdge, backgroundThreshold: options.threshold, removeBackground: !options.keepBackground });
-    await writeFile(options.output, png);
+    await writeFilesAtomically([{ path: options.output, content: png }]);
     process.stderr.write(`wrote ${options.output}\n`);
   });
 
@@ -45,7 +45,7 @@ export function register(program: Command): void {
     const picture = await loadImage(image);
     const model = await loadModelFromCli(options);
     const { png, maps } = await attentionPicture(model, picture, { shortEdge: options.shortEdge, massThreshold: options.mass });
-    await writeFile(options.output, png);
+    await writeFilesAtomically([{ path: options.output, content: png }]);
     process.stderr.write(`wrote ${options.output} (${maps.heads} heads, ${maps.gridWidth}x${maps.gridHeight} patches)\n`);
   });
 }

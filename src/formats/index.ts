@@ -16,7 +16,7 @@ export {
 export type { OutputFormat, OutputFormatOption } from './writers.js';
 export { toOpenAiResult, renderOpenAiJson, pyFloat, pyString } from './openai-json.js';
 export type { OpenAiResult, OpenAiSegment, OpenAiWord } from './openai-json.js';
-export { writeTranscript, outputBasename, DEFAULT_WRITE_OPTIONS } from './write.js';
+export { writeTranscript, outputBasename, checkOutputNames, DEFAULT_WRITE_OPTIONS } from './write.js';
 export type { WriteOptions } from './write.js';
 export { parseSrt, parseVtt } from './parse.js';
 export type { ParsedCue } from './parse.js';

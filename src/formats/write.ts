@@ -1,11 +1,9 @@
 /**
- * Writing transcripts to disk atomically: every file is rendered in memory, written to a temporary file in
- * the output folder, then renamed over `<audio basename>.<ext>`. A reader never sees a partial file, and a
- * failure removes the temporary files it made.
+ * Writing transcripts to disk: every file is rendered in memory, then the set is written all or nothing as
+ * `<audio basename>.<ext>` (see atomic-write.ts). A reader never sees a partial file or a partial set.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
+import { writeFilesAtomically } from '../atomic-write.js';
 import type { TranscriptionResult } from '../asr/types.js';
 import { MoxingError } from '../errors.js';
 import { DEFAULT_SUBTITLE_OPTIONS, type SubtitleOptions } from './subtitles.js';
@@ -31,6 +29,22 @@ export function outputBasename(audioPath: string): string {
 }
 
 /**
+ * Refuses inputs whose outputs would land on the same names (`clip.mp4` and `clip.ogg` both make `clip.*`): the
+ * second transcript would silently replace the first. Checked before any work starts.
+ */
+export function checkOutputNames(audioPaths: readonly string[]): void {
+  const seen = new Map<string, string>();
+  for (const path of audioPaths) {
+    const stem = outputBasename(path);
+    const first = seen.get(stem);
+    if (first !== undefined) {
+      throw new MoxingError('BAD_ARGUMENT', `${first} and ${path} would both be written as ${stem}.*, and the second would replace the first; give them separate runs (or rename one)`);
+    }
+    seen.set(stem, path);
+  }
+}
+
+/**
  * Writes `result` next to each other in `outputDir` as `<audio basename>.<ext>` for every format asked for,
  * and returns the paths written, in format order.
  */
@@ -46,21 +60,6 @@ export async function writeTranscript(
   }
   // Render first: a bad result fails before anything touches the disk.
   const files = formats.map((format) => ({ path: join(opts.outputDir, `${stem}.${format}`), content: renderTranscript(result, format, opts) }));
-  const temps: string[] = [];
-  try {
-    await mkdir(opts.outputDir, { recursive: true });
-    for (const file of files) {
-      const temp = join(opts.outputDir, `.${stem}.${randomBytes(6).toString('hex')}.tmp`);
-      temps.push(temp);
-      await writeFile(temp, file.content, { encoding: 'utf8', flag: 'wx' });
-    }
-    for (let i = 0; i < files.length; i++) {
-      await rename(temps[i], files[i].path);
-      temps[i] = '';
-    }
-  } catch (error) {
-    await Promise.all(temps.filter((t) => t !== '').map((t) => rm(t, { force: true })));
-    throw new MoxingError('OUTPUT_FAILED', `cannot write the transcript to ${opts.outputDir}: ${(error as Error).message}; choose a writable --output-dir`, { cause: error });
-  }
+  await writeFilesAtomically(files);
   return files.map((f) => f.path);
 }

@@ -5,7 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { assertOneLineError, runMoxing } from '../helpers/cli.js';
@@ -158,4 +158,22 @@ test('--suppress-tokens outside the vocabulary is refused in one line, before an
     assertOneLineError(run, /uppress.?[tT]okens: .*is not a token id/, exit);
     assert.ok(!existsSync(out) || readdirSync(out).length === 0);
   }
+});
+
+test('two inputs whose outputs share a name are refused before any work: no transcript replaces another', async () => {
+  const other = join(dir, 'elsewhere');
+  mkdirSync(other, { recursive: true });
+  copyFileSync(CLIP, join(other, 'en_000.flac'));
+  const out = outDir('collide');
+  const run = await runMoxingInProcess(['transcribe', CLIP, join(other, 'en_000.flac'), '-m', MODEL, '-o', out], offline);
+  assertOneLineError(run, /en_000\.wav and .*en_000\.flac would both be written as en_000\.\*/, 2);
+  assert.equal(existsSync(out), false);
+});
+
+test('an output name that is a folder: nothing of that input is written, not even its other formats', async () => {
+  const out = outDir('folder-target');
+  mkdirSync(join(out, 'en_000.srt'), { recursive: true });
+  const run = await runMoxingInProcess(['transcribe', CLIP, '-m', MODEL, '-o', out, '--no-verbose', '--temperature-increment-on-fallback', '0'], offline);
+  assertOneLineError(run, /cannot write .*en_000\.srt: it is a folder; nothing was written/, 1);
+  assert.deepEqual(readdirSync(out), ['en_000.srt'], 'no txt, vtt, tsv or json, and no temporary file');
 });

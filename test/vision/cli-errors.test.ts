@@ -32,3 +32,11 @@ test('search says how to build the index when it is missing or empty', async () 
   const run = await runMoxingInProcess(['search', 'query.jpg', '--index', empty], env);
   assertOneLineError(run, /^moxing: the image index at .*empty-index is empty; add images with `moxing index DIR --index .*empty-index`$/, 1);
 });
+
+test('embed -o into a path that cannot be a file: one OUTPUT_FAILED line, nothing written', async () => {
+  const { models, writePicture } = await import('./fixtures.js');
+  const image = await writePicture(join(tmp.dir, 'one.png'), 3, 64, 64);
+  const run = await runMoxingInProcess(['embed', image, '-m', models.dinov2(), '--format', 'npy', '-o', '/dev/null/x.npy'], env);
+  assertOneLineError(run, /^moxing: cannot write \/dev\/null\/x\.npy: a part of its path is a file, not a folder; nothing was written/, 1);
+  assert.doesNotMatch(run.stderr, /unexpected/);
+});
