@@ -40,7 +40,7 @@ test('--version, --help and calc load no native module; transcribe loads ONNX Ru
 });
 
 test('after npm install, the package imports by its name (dist/ built by the prepare script)', () => {
-  const run = spawnSync(process.execPath, ['--input-type=module', '-e', "import { countParameters, transcribe, VERSION } from 'moxing'; console.log(countParameters('llama-7b').parameters, typeof transcribe, VERSION)"], { encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', "import { countParameters, MODEL_PRESETS, transcribe, VERSION } from 'moxing'; console.log(countParameters(MODEL_PRESETS['llama-7b']).parameters, typeof transcribe, VERSION)"], { encoding: 'utf8' });
   assert.equal(run.status, 0, `${run.stderr}\n(run npm run build if dist/ is missing)`);
   assert.match(run.stdout, /^6738415616 function \d+\.\d+\.\d+/);
 });
