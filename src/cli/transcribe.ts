@@ -8,41 +8,22 @@ import type { Command } from 'commander';
 import { MoxingError } from '../errors.js';
 import { DEFAULT_TRANSCRIBE, WhisperModel, transcribeStream, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
 import type { Task, TranscriptionResult } from '../asr/types.js';
-import { DEFAULT_WRITE_OPTIONS, formatSegmentLine, type OutputFormat } from '../formats/index.js';
-import { DEFAULT_VARIANT, VARIANTS, createDownloadProgress, parseVariant, type Variant } from '../hub/index.js';
-import { DEFAULT_RUNTIME, type Device } from '../runtime/index.js';
+import { DEFAULT_WRITE_OPTIONS, formatSegmentLine } from '../formats/index.js';
+import { DEFAULT_VARIANT, VARIANTS, createDownloadProgress, parseVariant } from '../hub/index.js';
+import { DEFAULT_RUNTIME } from '../runtime/index.js';
 import { OUTPUT_FORMAT_HELP, parseChoice, parseInteger, parseNumber, parseOutputFormats } from './options.js';
 import { ALLOW_TRUNCATED_FLAG, audioInput } from './audio-input.js';
+import { addFlags, fieldsOf, type Flag } from './flags.js';
 import { BATCHED_FLAGS, batchedFromCli, type BatchedCliOptions } from './transcribe-batched.js';
 import { withSubtitleOptions } from './subtitle-options.js';
 import { isCtcModelRef } from '../asr/ctc/index.js';
 import { checkInputs, checkWordOptions, forEachFile, parseAlignmentHeads, prepareAligner, transcribeCtcFiles, type WordCliOptions } from './transcribe-words.js';
 
+/** The flags this file reads itself; the decoding flags (DECODING_FLAGS) go to the library as they are. */
 interface TranscribeCliOptions extends WordCliOptions, BatchedCliOptions {
-  model: string;
-  variant: Variant;
-  language?: string;
-  task: Task;
-  outputDir: string;
-  outputFormat: OutputFormat[];
-  beamSize?: number;
-  bestOf?: number;
-  patience?: number;
-  lengthPenalty?: number;
+  /** openai's CLI: the first temperature, and the step of the fallback ladder up to 1. */
   temperature: number;
   temperatureIncrementOnFallback: number;
-  initialPrompt?: string;
-  conditionOnPreviousText: boolean;
-  compressionRatioThreshold: number;
-  logprobThreshold: number;
-  /** commander names `--no-speech-threshold` as the negation of `--speech-threshold`: this is its value. */
-  speechThreshold: number;
-  suppressTokens: string;
-  withoutTimestamps?: boolean;
-  seed?: number;
-  threads?: number;
-  device: Device;
-  verbose: boolean;
 }
 
 /** openai's CLI: temperatures from --temperature up to 1.0 in --temperature-increment-on-fallback steps. */
@@ -64,6 +45,32 @@ function parseTokenIds(value: string): string {
   return value;
 }
 
+/** The flags that set `transcribe()`'s own options, by their library names (openai's CLI names them the same). */
+export const DECODING_FLAGS: readonly Flag[] = [
+  { field: 'language', short: 'l', value: '<language>', description: 'spoken language, code or name (detected from the first 30 s when omitted)' },
+  { field: 'task', value: '<task>', description: 'transcribe (X -> X) or translate (X -> English)', parse: parseChoice('--task', TASKS) },
+  { field: 'beamSize', value: '<n>', description: 'beam search width at temperature 0 (greedy when omitted)', parse: parseInteger('--beam-size', 1, 64) },
+  { field: 'bestOf', value: '<n>', description: 'samples per temperature above 0', parse: parseInteger('--best-of', 1, 64) },
+  { field: 'patience', value: '<p>', description: 'beam search patience', parse: parseNumber('--patience', 0.01, 100) },
+  { field: 'lengthPenalty', value: '<alpha>', description: 'length penalty alpha (plain length normalisation when omitted)', parse: parseNumber('--length-penalty', 0, 1) },
+  { field: 'initialPrompt', value: '<text>', description: 'text that primes the first window (names, vocabulary, style)' },
+  { field: 'carryInitialPrompt', description: 'keep --initial-prompt at the head of every window\'s prompt' },
+  { field: 'conditionOnPreviousText', negatable: true, description: 'do not prompt each window with the previous text' },
+  { field: 'compressionRatioThreshold', value: '<r>', description: 'gzip ratio above which a decode has failed', parse: parseNumber('--compression-ratio-threshold', 0) },
+  { field: 'logprobThreshold', value: '<lp>', description: 'average log-probability below which a decode has failed', parse: parseNumber('--logprob-threshold', Number.NEGATIVE_INFINITY, 0) },
+  { field: 'noSpeechThreshold', value: '<p>', description: 'no-speech probability above which a silent window is skipped', parse: parseNumber('--no-speech-threshold', 0, 1) },
+  { field: 'suppressTokens', value: '<ids>', description: 'comma-separated token ids to suppress; -1 is the non-speech symbol set', parse: parseTokenIds },
+  { field: 'withoutTimestamps', description: 'decode text only, one segment per 30 s window' },
+  { field: 'clipTimestamps', value: '<s>', description: 'start,end,start,end,... seconds of the clips to transcribe (the last end defaults to the audio\'s end)' },
+  { field: 'seed', value: '<n>', description: 'seed of the sampler used by temperature fallback (reproducible output)', parse: parseInteger('--seed', 0, 2 ** 31 - 1) },
+  { field: 'wordTimestamps', description: 'give every word its time, from cross attention (needs the timestamped decoder export)' },
+  { field: 'prependPunctuations', value: '<chars>', description: 'with --word-timestamps: punctuation merged into the next word' },
+  { field: 'appendPunctuations', value: '<chars>', description: 'with --word-timestamps: punctuation merged into the previous word' },
+  { field: 'hallucinationSilenceThreshold', value: '<s>', description: 'with --word-timestamps: skip silences longer than this around a likely hallucination', parse: parseNumber('--hallucination-silence-threshold', 0) },
+  { field: 'alignmentHeads', value: '<heads>', description: 'with --word-timestamps: config (generation_config.json), default (openai: upper half of the decoder) or layer:head,...', parse: parseAlignmentHeads },
+  { field: 'allowTruncated', description: ALLOW_TRUNCATED_FLAG[1] },
+];
+
 export function register(program: Command): void {
   const command = program
     .command('transcribe')
@@ -71,39 +78,20 @@ export function register(program: Command): void {
     .argument('<files...>', 'audio or video files; - reads standard input (outputs named stdin.*)')
     .option('-m, --model <model>', 'catalogue alias, hub repo id owner/name[@rev], or a local export folder', DEFAULT_TRANSCRIBE.model)
     .option('--variant <variant>', `weights: ${VARIANTS.join(', ')}`, parseVariant, DEFAULT_VARIANT)
-    .option('-l, --language <language>', 'spoken language, code or name (detected from the first 30 s when omitted)')
-    .option('--task <task>', 'transcribe (X -> X) or translate (X -> English)', parseChoice('--task', TASKS), DEFAULT_TRANSCRIBE.task)
     .option('-o, --output-dir <dir>', 'folder for the output files', DEFAULT_WRITE_OPTIONS.outputDir)
     .option('-f, --output-format <formats>', OUTPUT_FORMAT_HELP, parseOutputFormats, parseOutputFormats('all'))
-    .option('--beam-size <n>', 'beam search width at temperature 0 (greedy when omitted)', parseInteger('--beam-size', 1, 64))
-    .option('--best-of <n>', 'samples per temperature above 0', parseInteger('--best-of', 1, 64))
-    .option('--patience <p>', 'beam search patience', parseNumber('--patience', 0.01, 100))
-    .option('--length-penalty <alpha>', 'length penalty alpha (plain length normalisation when omitted)', parseNumber('--length-penalty', 0, 1))
     .option('--temperature <t>', 'first sampling temperature', parseNumber('--temperature', 0, 10), 0)
     .option('--temperature-increment-on-fallback <step>', 'temperature step on failed decodes (0 disables fallback)', parseNumber('--temperature-increment-on-fallback', 0, 1), 0.2)
-    .option('--initial-prompt <text>', 'text that primes the first window (names, vocabulary, style)')
-    .option('--no-condition-on-previous-text', 'do not prompt each window with the previous text')
-    .option('--compression-ratio-threshold <r>', 'gzip ratio above which a decode has failed', parseNumber('--compression-ratio-threshold', 0), DEFAULT_TRANSCRIBE.compressionRatioThreshold)
-    .option('--logprob-threshold <lp>', 'average log-probability below which a decode has failed', parseNumber('--logprob-threshold', Number.NEGATIVE_INFINITY, 0), DEFAULT_TRANSCRIBE.logprobThreshold)
-    .option('--no-speech-threshold <p>', 'no-speech probability above which a silent window is skipped', parseNumber('--no-speech-threshold', 0, 1), DEFAULT_TRANSCRIBE.noSpeechThreshold)
-    .option('--suppress-tokens <ids>', 'comma-separated token ids to suppress; -1 is the non-speech symbol set', parseTokenIds, DEFAULT_TRANSCRIBE.suppressTokens)
-    .option('--without-timestamps', 'decode text only, one segment per 30 s window')
-    .option('--seed <n>', 'seed of the sampler used by temperature fallback (reproducible output)', parseInteger('--seed', 0, 2 ** 31 - 1))
     .option('--threads <n>', `ONNX Runtime intra-op threads (default: ${DEFAULT_RUNTIME.intraOpThreads}, all cores)`, parseInteger('--threads', 1, 1024))
     .option('--device <device>', 'cpu, or cuda with a CUDA build of onnxruntime-node', parseChoice('--device', ['cpu', 'cuda'] as const), DEFAULT_RUNTIME.device)
     .option('--no-verbose', 'do not print segments as they are decoded')
-    .option(...ALLOW_TRUNCATED_FLAG)
     .option(...BATCHED_FLAGS[0])
     .option(...BATCHED_FLAGS[1])
     .option(...BATCHED_FLAGS[2])
     .option(...BATCHED_FLAGS[3])
     .option(...BATCHED_FLAGS[4])
-    .option(...BATCHED_FLAGS[5])
-    .option('--word-timestamps', 'give every word its time, from cross attention (needs the timestamped decoder export)')
-    .option('--prepend-punctuations <chars>', 'with --word-timestamps: punctuation merged into the next word (default: "\'“¿([{-)')
-    .option('--append-punctuations <chars>', 'with --word-timestamps: punctuation merged into the previous word (default: "\'.。,，!！?？:：”)]}、)')
-    .option('--hallucination-silence-threshold <s>', 'with --word-timestamps: skip silences longer than this around a likely hallucination', parseNumber('--hallucination-silence-threshold', 0))
-    .option('--alignment-heads <heads>', 'with --word-timestamps: config (generation_config.json), default (openai: upper half of the decoder) or layer:head,...', parseAlignmentHeads);
+    .option(...BATCHED_FLAGS[5]);
+  addFlags(command, DECODING_FLAGS, DEFAULT_TRANSCRIBE);
   withSubtitleOptions(command, true)
     .option('--align', 'align the transcript with a wav2vec2 CTC model, as WhisperX (word times from forced alignment)')
     .option('--align-model <model>', 'with --align: aligner folder, alias or hub id (default: the language\'s default aligner)')
@@ -112,7 +100,7 @@ export function register(program: Command): void {
     });
 }
 
-async function transcribeFiles(files: readonly string[], options: TranscribeCliOptions, command?: Command): Promise<number> {
+async function transcribeFiles(files: readonly string[], options: TranscribeCliOptions, command: Command): Promise<number> {
   checkInputs(files);
   const ctc = isCtcModelRef(options.model);
   checkWordOptions(options, ctc);
@@ -127,28 +115,11 @@ async function transcribeFiles(files: readonly string[], options: TranscribeCliO
   } finally {
     download.stop();
   }
+  // The decoding flags are the library's options under their own names: spread unchanged.
   const decoding: TranscribeOptions & BatchedOptions = {
+    ...fieldsOf<TranscribeOptions>(command, DECODING_FLAGS),
     model,
-    language: options.language,
-    task: options.task,
     temperature: fallbackTemperatures(options.temperature, options.temperatureIncrementOnFallback),
-    beamSize: options.beamSize,
-    bestOf: options.bestOf,
-    patience: options.patience,
-    lengthPenalty: options.lengthPenalty,
-    initialPrompt: options.initialPrompt,
-    conditionOnPreviousText: options.conditionOnPreviousText,
-    compressionRatioThreshold: options.compressionRatioThreshold,
-    logprobThreshold: options.logprobThreshold,
-    noSpeechThreshold: options.speechThreshold,
-    suppressTokens: options.suppressTokens,
-    withoutTimestamps: options.withoutTimestamps ?? false,
-    wordTimestamps: options.wordTimestamps ?? false,
-    prependPunctuations: options.prependPunctuations,
-    appendPunctuations: options.appendPunctuations,
-    hallucinationSilenceThreshold: options.hallucinationSilenceThreshold,
-    alignmentHeads: options.alignmentHeads,
-    seed: options.seed,
     ...batched,
   };
   return forEachFile(files, options, (file, input) => transcribeOne(input, { ...decoding, ...audioInput(file, options) }, options.verbose));
