@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { pyRound } from '../../../src/text/python.js';
 import assert from 'node:assert/strict';
 import {
   addWordTimestamps,
@@ -8,7 +9,6 @@ import {
   getEnd,
   medianFilter,
   mergePunctuations,
-  pythonRound,
   requireCrossAttentions,
   defaultAlignmentHeads,
   textTokenProbabilities,
@@ -98,11 +98,11 @@ test('median filter equals scipy on reflect-padded input and a direct reference'
 });
 
 test('pythonRound rounds exact ties to even and everything else to nearest', () => {
-  assert.equal(pythonRound(0.125, 2), 0.12);
-  assert.equal(pythonRound(0.375, 2), 0.38);
-  assert.equal(pythonRound(2.675, 2), 2.67); // binary value is below the tie, as in Python
-  assert.equal(pythonRound(0.1 + 0.2, 2), 0.3);
-  assert.equal(pythonRound(1.92, 2), 1.92);
+  assert.equal(pyRound(0.125, 2), 0.12);
+  assert.equal(pyRound(0.375, 2), 0.38);
+  assert.equal(pyRound(2.675, 2), 2.67); // binary value is below the tie, as in Python
+  assert.equal(pyRound(0.1 + 0.2, 2), 0.3);
+  assert.equal(pyRound(1.92, 2), 1.92);
 });
 
 test('mergePunctuations follows openai (prepend to next, append to previous)', () => {

@@ -9,11 +9,11 @@
  * - `WindowReader` (batched-mel.ts) reads the windows' samples from a second stream of the input, holding
  *   only the chunks that overlap the window being read.
  */
-import { N_SAMPLES, SAMPLE_RATE, SileroVad, DEFAULT_VAD_RUNTIME, speechRegions, type SpeechRegion, type VadOptions } from '../../audio/index.js';
-import type { AudioWindow } from './batched-mel.js';
+import { N_SAMPLES, SAMPLE_RATE, SileroVad, DEFAULT_VAD_RUNTIME, speechRegions, type SpeechRegion, type VadOptions } from '../../../audio/index.js';
+import type { AudioWindow } from './mel.js';
 
 // Reading and mel live in batched-mel.ts, which the mel worker loads without the VAD and ONNX Runtime.
-export { WindowReader, type AudioWindow } from './batched-mel.js';
+export { WindowReader, type AudioWindow } from './mel.js';
 
 /** WhisperX `merge_chunks` over speech regions: windows of at most `maxSamples` (30 s) of the original audio. */
 export function mergeSpeechRegions(regions: readonly SpeechRegion[], maxSamples: number = N_SAMPLES): AudioWindow[] {

@@ -4,10 +4,10 @@
  * `close` stops the reading (the file handle is closed, ffmpeg is killed) and answers `closed`.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { MelBins } from '../../audio/constants.js';
-import { streamAudio } from '../../audio/decode.js';
-import { MoxingError, type ErrorCode } from '../../errors.js';
-import { WindowReader, melBatch, type AudioWindow } from './batched-mel.js';
+import type { MelBins } from '../../../audio/constants.js';
+import { streamAudio } from '../../../audio/decode.js';
+import { MoxingError, type ErrorCode } from '../../../errors.js';
+import { WindowReader, melBatch, type AudioWindow } from './mel.js';
 
 /** How the worker decodes a file or bytes (a function such as onTruncated cannot cross threads). */
 type WorkerDecodeOptions = { readonly ffmpegPath?: string; readonly allowTruncated?: boolean };

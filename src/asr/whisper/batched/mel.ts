@@ -6,9 +6,9 @@
  *
  * Imports are kept to the audio front end (no VAD, no ONNX Runtime): the worker loads this module.
  */
-import { N_FRAMES, type MelBins } from '../../audio/constants.js';
-import { logMelSpectrogram, padOrTrim } from '../../audio/mel.js';
-import { MoxingError } from '../../errors.js';
+import { N_FRAMES, type MelBins } from '../../../audio/constants.js';
+import { logMelSpectrogram, padOrTrim } from '../../../audio/mel.js';
+import { MoxingError } from '../../../errors.js';
 
 /** A cut of the original audio decoded as one Whisper window, in samples (`end` exclusive). */
 export interface AudioWindow {
