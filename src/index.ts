@@ -10,17 +10,17 @@ export type { ErrorCode } from './errors.js';
 export { VERSION } from './version.js';
 
 // Models: references (alias, hub id or folder), variants, the cache, offline use.
-export { CATALOG, VARIANTS, DEFAULT_VARIANT, DEFAULT_HUB, pullModel, resolveModel, listCachedSnapshots } from './hub/index.js';
+export { CATALOG, VARIANTS, DEFAULT_VARIANT, DEFAULT_HUB, pullModel, resolveModel, resolveWhisperModel, listCachedSnapshots } from './hub/index.js';
 export type { CatalogEntry, Variant, HubOptions, ModelLoadOptions, DownloadProgress, PullOptions, PulledModel } from './hub/index.js';
 export { DEFAULT_RUNTIME } from './runtime/index.js';
 export type { RuntimeOptions, Device } from './runtime/index.js';
 
 // Audio: any input to 16 kHz mono samples, Whisper's log-mel, Silero VAD.
-export { decodeAudio, streamAudio, logMelSpectrogram, SAMPLE_RATE, DEFAULT_VAD, SileroVad, detectSpeech, speechRegions } from './audio/index.js';
+export { decodeAudio, streamAudio, logMelSpectrogram, SAMPLE_RATE, DEFAULT_VAD, SileroVad, detectSpeech, speechRegions, collectChunks, SpeechTimeMap } from './audio/index.js';
 export type { DecodeOptions, StreamOptions, TruncationOptions, VadOptions, SpeechRegion, SpeechSpan, DetectSpeechOptions } from './audio/index.js';
 
 // Speech: Whisper transcription and translation, batched long-form, word times; CTC recognition and alignment.
-export { transcribe, transcribeStream, WhisperModel, DEFAULT_TRANSCRIBE, DEFAULT_BATCHED, DEFAULT_WORD_TIMING, detectLanguage } from './asr/index.js';
+export { transcribe, transcribeStream, WhisperModel, DEFAULT_TRANSCRIBE, DEFAULT_BATCHED, DEFAULT_WORD_TIMING, detectLanguage, restoreSegment, restoreSpeechTimestamps } from './asr/index.js';
 export type { TranscribeOptions, TranscribeProgress, BatchedOptions, LoadWhisperOptions, AlignmentHeadsOption } from './asr/index.js';
 export type { TranscriptionResult, Segment, Word, Task } from './asr/index.js';
 export { recognizeCtc, alignTranscript, loadCtc, loadAligner, DEFAULT_ALIGN_MODELS } from './asr/ctc/index.js';
@@ -36,6 +36,7 @@ export {
   VisionModel,
   loadImage,
   embedImages,
+  patchFeatures,
   indexImages,
   searchIndex,
   dedupeFolder,
@@ -59,7 +60,7 @@ export { countParameters, trainingCost, inferenceCost, fitBudget, loadArchitectu
 export type { Architecture, ModelSummary, TrainingOptions, TrainingCost, InferenceOptions, InferenceCost, FitOptions, FitResult } from './calc/index.js';
 
 // Quantization of ONNX exports.
-export { quantizeModelDir, DEFAULT_QUANTIZE } from './quantize/index.js';
+export { quantizeModelDir, quantizeFile, quantizeModel, DEFAULT_QUANTIZE } from './quantize/index.js';
 export type { QuantizeOptions, QuantizedFile } from './quantize/index.js';
 
 // The HTTP server, with its security rules.
