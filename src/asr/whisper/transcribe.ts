@@ -9,7 +9,7 @@ import { MoxingError } from '../../errors.js';
 import { pyStrip } from '../../text/index.js';
 import type { Segment, TranscriptionResult } from '../types.js';
 import type { WhisperDims } from './config.js';
-import { transcribeBatchedStream } from './batched/transcribe.js';
+import { transcribeBatchedStream } from './batched/index.js';
 import { resolveBatchedOptions, type BatchedOptions } from './batched/options.js';
 import { decodeFeatures, decodeText, type DecodingContext, type DecodingResult } from './decode.js';
 import type { AudioFeatures } from './encoder.js';

@@ -1,9 +1,199 @@
-/** asr/whisper/batched: VAD windows of up to 30 s, decoded many at once (the Whisper-JAX / faster-whisper pipeline). */
-export { transcribeBatchedStream, transcribeWindows } from './transcribe.js';
-export type { BatchedModel, WindowSource } from './transcribe.js';
-export { DEFAULT_BATCHED, resolveBatchedOptions } from './options.js';
-export type { BatchedOptions, BatchedSettings } from './options.js';
-export { mergeSpeechRegions, fixedWindows, findWindows, WindowReader } from './windows.js';
-export type { AudioWindow, FoundWindows } from './windows.js';
-export { aheadByOne, melBatch, windowSamples, type MelBatch } from './mel.js';
-export { MelWorker, type MelWorkerOptions } from './prefetch.js';
+/**
+ * Batched long-form transcription, as faster-whisper's `BatchedInferencePipeline` and WhisperX: Silero VAD
+ * finds speech, WhisperX's `merge_chunks` groups it into windows of at most 30 s, the encoder runs on
+ * [batchSize, nMels, 3000] and the decoder decodes every window of a batch together (one KV cache, a row
+ * leaving the batch at its end of text).
+ *
+ * Each window is decoded without timestamps and gives one segment spanning the window, as faster-whisper's
+ * batched mode does by default: timestamp tokens would make rows of a batch end and re-seek at different
+ * places, which is the sequential loop's job. Windows do not see each other's text (they are decoded at
+ * once), so `conditionOnPreviousText` has no effect; `initialPrompt` primes every window.
+ *
+ * Memory is flat in the input's length: a file is streamed twice (once through the VAD, keeping 31
+ * probabilities a second; once to read the windows), never held whole. Reading and mel of the next batch
+ * run in a worker thread (batched/prefetch.ts) while the model runs on the current one: ONNX Runtime holds
+ * the main thread for the length of each run, so only another thread can overlap it.
+ */
+import { HOP_LENGTH, N_SAMPLES, SAMPLE_RATE, streamAudio, type MelBins } from '../../../audio/index.js';
+import { MoxingError } from '../../../errors.js';
+import { float32 } from '../../../runtime/index.js';
+import { pyStrip } from '../../../text/index.js';
+import type { Segment, TranscriptionResult } from '../../types.js';
+import { DEFAULT_BATCHED, resolveBatchedOptions, type BatchedOptions, type BatchedSettings } from './options.js';
+import { aheadByOne, melBatch, type MelBatch, type WindowReader } from './mel.js';
+import { MelWorker } from './prefetch.js';
+import { findWindows, windowSeconds, type AudioWindow } from './windows.js';
+import { gatherRows } from '../decoder-runner.js';
+import { DecodingTask, decodeText, type DecodingOptions, type DecodingResult } from '../decode.js';
+import type { AudioFeatures } from '../encoder.js';
+import { detectLanguage } from '../language.js';
+import { WhisperModel } from '../model.js';
+import { seededRandom } from '../search.js';
+import { DEFAULT_TRANSCRIBE, checkEnglishOnly, decodeFailed, givenLanguage, resolveTranscribeOptions, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from '../transcribe-options.js';
+import type { TranscribeInput, TranscriptionModel } from '../transcribe.js';
+
+/** What the batched pipeline needs of a model: TranscriptionModel with a batch-capable encoder. */
+export type BatchedModel = Omit<TranscriptionModel, 'encode'> & {
+  /** Encodes `batch` mel windows laid out [batch, nMels, 3000]. */
+  encode(mel: Float32Array, batch: number): Promise<AudioFeatures>;
+};
+
+/**
+ * Windows to decode and where their mel comes from: a reader of their samples (mel computed on this
+ * thread, the next batch's started before the model runs), or the batches already on their way (MelWorker
+ * with aheadByOne). The caller closes the reader or the worker.
+ */
+export type WindowSource = {
+  readonly windows: readonly AudioWindow[];
+  readonly totalSamples: number;
+} & ({ readonly reader: WindowReader } | { readonly batches: AsyncIterable<MelBatch> });
+
+/** transcribeStream's batched branch: loads the model, finds the windows, decodes them in batches. */
+export async function* transcribeBatchedStream(
+  input: TranscribeInput,
+  options: TranscribeOptions & BatchedOptions,
+): AsyncGenerator<Segment, TranscriptionResult, undefined> {
+  const batched = resolveBatchedOptions({ ...options, batchSize: options.batchSize ?? DEFAULT_BATCHED.batchSize }) as BatchedSettings;
+  const settings = resolveTranscribeOptions(options);
+  if ((options as { wordTimestamps?: boolean }).wordTimestamps) {
+    throw new MoxingError('BAD_ARGUMENT', 'word timestamps need the sequential pipeline: drop vad/batchSize (--vad, --batch-size), or align the batched result with a CTC model (--align)');
+  }
+  const model =
+    options.model instanceof WhisperModel
+      ? options.model
+      : await WhisperModel.load(options.model ?? DEFAULT_TRANSCRIBE.model, { variant: options.variant, runtime: options.runtime, hub: options.hub });
+  // The VAD pass reads the whole input first, so it is the one that reports truncation (the worker reads again, silently).
+  const { allowTruncated } = settings;
+  const chunks = input instanceof Float32Array ? inMemoryChunks(input) : streamAudio(input, { allowTruncated, onTruncated: options.onTruncated });
+  // Started before the VAD pass, so that its start-up (a thread, the audio modules) overlaps that pass.
+  const worker = new MelWorker(input, model.dims.nMels as MelBins, { allowTruncated });
+  try {
+    const { windows, totalSamples } = await findWindows(chunks, batched.vad);
+    const batches = aheadByOne(windows, batched.batchSize, (batch) => worker.prepare(batch));
+    return yield* transcribeWindows(model, { windows, totalSamples, batches }, settings, batched, options);
+  } finally {
+    // Also when the consumer stops early or decoding throws: the worker stops reading and ends.
+    await worker.close();
+  }
+}
+
+async function* inMemoryChunks(samples: Float32Array): AsyncGenerator<Float32Array> {
+  for (let s = 0; s < samples.length; s += N_SAMPLES) yield samples.subarray(s, s + N_SAMPLES);
+}
+
+/** The batched loop over `source.windows` with a loaded model; yields one segment per window with text. */
+export async function* transcribeWindows(
+  model: BatchedModel,
+  source: WindowSource,
+  s: TranscribeSettings,
+  b: BatchedSettings,
+  callbacks: Pick<TranscribeOptions, 'onProgress' | 'onLanguage'> = {},
+): AsyncGenerator<Segment, TranscriptionResult, undefined> {
+  const { tokenizer, dims } = model;
+  const { windows } = source;
+  const totalSeconds = source.totalSamples / SAMPLE_RATE;
+  const batches =
+    'batches' in source
+      ? source.batches
+      : aheadByOne(windows, b.batchSize, (batch) => melBatch(batch, dims.nMels as MelBins, (w) => source.reader.read(w)));
+
+  // Without speech there is nothing to detect a language from.
+  let language = givenLanguage(s, model) ?? (windows.length === 0 ? 'en' : undefined);
+  let languageProbs: Readonly<Record<string, number>> | undefined;
+  if (language !== undefined) announce(language);
+  function announce(code: string): void {
+    checkEnglishOnly(model, code, s.task);
+    callbacks.onLanguage?.(code, languageProbs);
+    callbacks.onProgress?.({ doneSeconds: 0, totalSeconds });
+  }
+
+  const random = s.seed === undefined ? Math.random : seededRandom(s.seed);
+  const prompt = s.initialPrompt !== undefined ? tokenizer.encode(' ' + pyStrip(s.initialPrompt)) : undefined;
+  // One segment per window: no timestamp tokens (see the file header).
+  const optionsAt = (t: number): DecodingOptions => ({ ...windowDecodingOptions(s, language, t, prompt), withoutTimestamps: true });
+
+  const segments: Segment[] = [];
+  for await (const batch of batches) {
+    const features = await encodeBatch(model, batch.mel, batch.windows.length, b.encoderBatchSize);
+    if (language === undefined) {
+      const [detected] = await detectLanguage(model.createRunner(features, [0]), tokenizer.sot, tokenizer.languageTokens);
+      language = detected.language;
+      languageProbs = detected.probabilities;
+      announce(language);
+    }
+    const results = await decodeWithFallback(model, features, optionsAt, s, random);
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i];
+      const window = batch.windows[i];
+      // A window judged silent gives no segment (openai's no-speech rule).
+      if (s.noSpeechThreshold !== null && result.noSpeechProb > s.noSpeechThreshold && !(s.logprobThreshold !== null && result.avgLogprob > s.logprobThreshold)) continue;
+      const tokens = result.tokens.filter((t) => t < tokenizer.eot);
+      const text = tokenizer.decode(tokens);
+      if (pyStrip(text) === '') continue;
+      const segment: Segment = {
+        id: segments.length,
+        seek: Math.round(window.start / HOP_LENGTH),
+        start: windowSeconds(window.start),
+        end: windowSeconds(window.end),
+        text,
+        tokens,
+        temperature: result.temperature,
+        avgLogprob: result.avgLogprob,
+        compressionRatio: result.compressionRatio,
+        noSpeechProb: result.noSpeechProb,
+      };
+      segments.push(segment);
+      yield segment;
+    }
+    const done = batch.windows[batch.windows.length - 1].end;
+    callbacks.onProgress?.({ doneSeconds: Math.min(totalSeconds, done / SAMPLE_RATE), totalSeconds });
+  }
+  return {
+    text: decodeText(tokenizer, segments.flatMap((seg) => seg.tokens)),
+    segments,
+    language: language ?? 'en',
+    duration: totalSeconds,
+    ...(languageProbs ? { languageProbs } : {}),
+  };
+}
+
+/** Encodes `windows` mel windows `per` at a time into one [windows, nAudioCtx, dModel] batch for the decoder. */
+async function encodeBatch(model: BatchedModel, mel: Float32Array, windows: number, per: number): Promise<AudioFeatures> {
+  if (per >= windows) return model.encode(mel, windows);
+  const size = mel.length / windows;
+  const parts: AudioFeatures[] = [];
+  for (let first = 0; first < windows; first += per) {
+    const n = Math.min(per, windows - first);
+    parts.push(await model.encode(mel.subarray(first * size, (first + n) * size), n));
+  }
+  const [, positions, width] = parts[0].tensor.dims;
+  const data = new Float32Array(windows * positions * width);
+  let at = 0;
+  for (const part of parts) {
+    const values = part.tensor.data as Float32Array;
+    data.set(values, at);
+    at += values.length;
+  }
+  return { batch: windows, tensor: float32(data, [windows, positions, width]) };
+}
+
+/** Decodes every window of `features` at the first temperature; windows that fail are retried, alone, hotter. */
+async function decodeWithFallback(
+  model: BatchedModel,
+  features: AudioFeatures,
+  optionsAt: (t: number) => DecodingOptions,
+  s: TranscribeSettings,
+  random: () => number,
+): Promise<DecodingResult[]> {
+  const [first, ...hotter] = s.temperature;
+  const results = await new DecodingTask(model, optionsAt(first), random).run(features);
+  let failing = results.map((r, i) => (decodeFailed(r, s) ? i : -1)).filter((i) => i >= 0);
+  for (const t of hotter) {
+    if (failing.length === 0) break;
+    const sub: AudioFeatures = { batch: failing.length, tensor: gatherRows(features.tensor, failing) };
+    const retried = await new DecodingTask(model, optionsAt(t), random).run(sub);
+    retried.forEach((r, j) => (results[failing[j]] = r));
+    failing = failing.filter((_, j) => decodeFailed(retried[j], s));
+  }
+  return results;
+}
