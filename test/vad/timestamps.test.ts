@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collectChunks, DEFAULT_VAD, resolveVadOptions, restoreSegment, restoreSpeechTimestamps, speechRegions, SpeechTimeMap } from '../../src/audio/vad/index.js';
+import { collectChunks, DEFAULT_VAD, resolveVadOptions, speechRegions, SpeechTimeMap } from '../../src/audio/vad/index.js';
+import { restoreSegment, restoreSpeechTimestamps } from '../../src/asr/restore.js';
 import { isMoxingError } from '../../src/errors.js';
 
 const FRAME = 512;

@@ -6,7 +6,6 @@ export type { SpeechRegion } from './timestamps.js';
 export { SileroVad, VadStream, sileroModelPath, DEFAULT_VAD_RUNTIME, DEFAULT_SILERO_LOAD, VAD_CONTEXT_SAMPLES } from './silero.js';
 export type { SileroLoadOptions, VadGraph } from './silero.js';
 export { collectChunks, SpeechTimeMap } from './chunks.js';
-export { restoreSegment, restoreSpeechTimestamps } from './restore.js';
 export type { SpeechChunk } from './chunks.js';
 export { detectSpeech, withSeconds } from './detect.js';
 export type { DetectSpeechOptions, SpeechSpan } from './detect.js';

@@ -3,8 +3,8 @@
  * audio. With words, each word is mapped through the region holding its middle (so a word never straddles a
  * cut) and the segment spans its first to last word; without, the start maps as a start and the end as an end.
  */
-import type { Segment, Word } from '../../asr/types.js';
-import type { SpeechTimeMap } from './chunks.js';
+import type { Segment, Word } from './types.js';
+import type { SpeechTimeMap } from '../audio/vad/chunks.js';
 
 export function restoreSegment(segment: Segment, map: SpeechTimeMap): Segment {
   if (segment.words && segment.words.length > 0) {

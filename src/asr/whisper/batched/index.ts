@@ -11,26 +11,26 @@
  *
  * Memory is flat in the input's length: a file is streamed twice (once through the VAD, keeping 31
  * probabilities a second; once to read the windows), never held whole. Reading and mel of the next batch
- * run in a worker thread (batched-prefetch.ts) while the model runs on the current one: ONNX Runtime holds
+ * run in a worker thread (batched/prefetch.ts) while the model runs on the current one: ONNX Runtime holds
  * the main thread for the length of each run, so only another thread can overlap it.
  */
-import { HOP_LENGTH, N_SAMPLES, SAMPLE_RATE, streamAudio, type MelBins } from '../../audio/index.js';
-import { MoxingError } from '../../errors.js';
-import { float32 } from '../../runtime/index.js';
-import { pyStrip } from '../../text/index.js';
-import type { Segment, TranscriptionResult } from '../types.js';
-import { DEFAULT_BATCHED, resolveBatchedOptions, type BatchedOptions, type BatchedSettings } from './batched-options.js';
-import { aheadByOne, melBatch, type MelBatch, type WindowReader } from './batched-mel.js';
-import { MelWorker } from './batched-prefetch.js';
-import { findWindows, windowSeconds, type AudioWindow } from './batched-windows.js';
-import { gatherRows } from './decoder-runner.js';
-import { DecodingTask, decodeText, type DecodingOptions, type DecodingResult } from './decode.js';
-import type { AudioFeatures } from './encoder.js';
-import { detectLanguage } from './language.js';
-import { WhisperModel } from './model.js';
-import { seededRandom } from './search.js';
-import { DEFAULT_TRANSCRIBE, checkEnglishOnly, decodeFailed, givenLanguage, resolveTranscribeOptions, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
-import type { TranscribeInput, TranscriptionModel } from './transcribe.js';
+import { HOP_LENGTH, N_SAMPLES, SAMPLE_RATE, streamAudio, type MelBins } from '../../../audio/index.js';
+import { MoxingError } from '../../../errors.js';
+import { float32 } from '../../../runtime/index.js';
+import { pyStrip } from '../../../text/index.js';
+import type { Segment, TranscriptionResult } from '../../types.js';
+import { DEFAULT_BATCHED, resolveBatchedOptions, type BatchedOptions, type BatchedSettings } from './options.js';
+import { aheadByOne, melBatch, type MelBatch, type WindowReader } from './mel.js';
+import { MelWorker } from './prefetch.js';
+import { findWindows, windowSeconds, type AudioWindow } from './windows.js';
+import { gatherRows } from '../decoder-runner.js';
+import { DecodingTask, decodeText, type DecodingOptions, type DecodingResult } from '../decode.js';
+import type { AudioFeatures } from '../encoder.js';
+import { detectLanguage } from '../language.js';
+import { WhisperModel } from '../model.js';
+import { seededRandom } from '../search.js';
+import { DEFAULT_TRANSCRIBE, checkEnglishOnly, decodeFailed, givenLanguage, resolveTranscribeOptions, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from '../transcribe-options.js';
+import type { TranscribeInput, TranscriptionModel } from '../transcribe.js';
 
 /** What the batched pipeline needs of a model: TranscriptionModel with a batch-capable encoder. */
 export type BatchedModel = Omit<TranscriptionModel, 'encode'> & {

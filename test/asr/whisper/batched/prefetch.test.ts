@@ -10,11 +10,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { aheadByOne, melBatch, windowSamples } from '../../../src/asr/whisper/batched-mel.js';
-import { MelWorker } from '../../../src/asr/whisper/batched-prefetch.js';
-import { WindowReader, type AudioWindow } from '../../../src/asr/whisper/index.js';
-import { SAMPLE_RATE, decodeAudio, streamAudio } from '../../../src/audio/index.js';
-import { MoxingError } from '../../../src/errors.js';
+import { aheadByOne, melBatch, windowSamples } from '../../../../src/asr/whisper/batched/mel.js';
+import { MelWorker } from '../../../../src/asr/whisper/batched/prefetch.js';
+import { WindowReader, type AudioWindow } from '../../../../src/asr/whisper/index.js';
+import { SAMPLE_RATE, decodeAudio, streamAudio } from '../../../../src/audio/index.js';
+import { MoxingError } from '../../../../src/errors.js';
 
 const SHARED = join(process.cwd(), '..', 'shared');
 const MODEL = join(SHARED, 'models', 'whisper-tiny-random');

@@ -2,8 +2,8 @@
  * Options of the batched long-form pipeline (batched.ts): speech detection and the batch size. Either one
  * turns the pipeline on; `vad` defaults to on inside it, as in faster-whisper's and WhisperX's batched modes.
  */
-import { MoxingError } from '../../errors.js';
-import { resolveVadOptions, type VadOptions } from '../../audio/index.js';
+import { MoxingError } from '../../../errors.js';
+import { resolveVadOptions, type VadOptions } from '../../../audio/index.js';
 
 export interface BatchedOptions {
   /**

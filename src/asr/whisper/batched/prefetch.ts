@@ -11,10 +11,10 @@
  * next batch while the model runs on this one, and never more.
  */
 import { Worker } from 'node:worker_threads';
-import type { MelBins } from '../../audio/constants.js';
-import { MoxingError } from '../../errors.js';
-import { windowSamples, type AudioWindow } from './batched-mel.js';
-import { fromFailure, type MelWorkerInit, type MelWorkerInput, type MelWorkerReply, type MelWorkerRequest } from './batched-mel-worker.js';
+import type { MelBins } from '../../../audio/constants.js';
+import { MoxingError } from '../../../errors.js';
+import { windowSamples, type AudioWindow } from './mel.js';
+import { fromFailure, type MelWorkerInit, type MelWorkerInput, type MelWorkerReply, type MelWorkerRequest } from './mel-worker.js';
 
 export interface MelWorkerOptions {
   /** The ffmpeg executable for non-WAV inputs. @default process.env.MOXING_FFMPEG, else `ffmpeg` on PATH */
@@ -29,7 +29,7 @@ const CLOSE_WAIT_MS = 2000;
 // From the TypeScript sources (tsx), the worker must load the .ts entry through tsx's API: tsx's loader
 // does not reach worker threads on Node 20. From the build, it imports the compiled .js next to this one.
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
-const ENTRY_URL = new URL(`./batched-mel-worker.${FROM_SOURCES ? 'ts' : 'js'}`, import.meta.url).href;
+const ENTRY_URL = new URL(`./mel-worker.${FROM_SOURCES ? 'ts' : 'js'}`, import.meta.url).href;
 
 function tsxApiUrl(): string | undefined {
   if (!FROM_SOURCES) return undefined;

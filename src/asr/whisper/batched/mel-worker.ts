@@ -1,13 +1,13 @@
 /**
- * The mel worker's side (a worker thread started by batched-prefetch.ts): it reads the windows of one input
+ * The mel worker's side (a worker thread started by batched/prefetch.ts): it reads the windows of one input
  * and answers each `prepare` request with their mel, transferred (no copy). Requests come one at a time;
  * `close` stops the reading (the file handle is closed, ffmpeg is killed) and answers `closed`.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { MelBins } from '../../audio/constants.js';
-import { streamAudio } from '../../audio/decode.js';
-import { MoxingError, type ErrorCode } from '../../errors.js';
-import { WindowReader, melBatch, type AudioWindow } from './batched-mel.js';
+import type { MelBins } from '../../../audio/constants.js';
+import { streamAudio } from '../../../audio/decode.js';
+import { MoxingError, type ErrorCode } from '../../../errors.js';
+import { WindowReader, melBatch, type AudioWindow } from './mel.js';
 
 /** How the worker decodes a file or bytes (a function such as onTruncated cannot cross threads). */
 type WorkerDecodeOptions = { readonly ffmpegPath?: string; readonly allowTruncated?: boolean };

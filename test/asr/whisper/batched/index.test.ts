@@ -17,10 +17,10 @@ import {
   transcribeWindows,
   WindowReader,
   resolveTranscribeOptions,
-} from '../../../src/asr/whisper/index.js';
-import { decodeAudio, logMelSpectrogram, padOrTrim, SAMPLE_RATE } from '../../../src/audio/index.js';
-import { isMoxingError } from '../../../src/errors.js';
-import { batchedFromCli } from '../../../src/cli/transcribe-batched.js';
+} from '../../../../src/asr/whisper/index.js';
+import { decodeAudio, logMelSpectrogram, padOrTrim, SAMPLE_RATE } from '../../../../src/audio/index.js';
+import { isMoxingError } from '../../../../src/errors.js';
+import { batchedFromCli } from '../../../../src/cli/transcribe-batched.js';
 
 const MODEL = join(process.cwd(), '..', 'shared', 'models', 'whisper-tiny-random');
 const LONG = join(process.cwd(), '..', 'shared', 'audio', 'dev', 'long', 'en_long_00.wav');
