@@ -1,5 +1,5 @@
 /**
- * The mel worker's side (a worker thread started by batched-prefetch.ts): it reads the windows of one input
+ * The mel worker's side (a worker thread started by batched/prefetch.ts): it reads the windows of one input
  * and answers each `prepare` request with their mel, transferred (no copy). Requests come one at a time;
  * `close` stops the reading (the file handle is closed, ffmpeg is killed) and answers `closed`.
  */

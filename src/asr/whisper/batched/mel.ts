@@ -1,7 +1,7 @@
 /**
  * The batched pipeline's front end, window by window: read each window's samples (`WindowReader` over a
  * chunk stream), pad it to 30 s and compute its log-mel (`melBatch`), one batch ahead of the model
- * (`aheadByOne`). The same code runs on the main thread and in the mel worker (batched-prefetch.ts), so both
+ * (`aheadByOne`). The same code runs on the main thread and in the mel worker (batched/prefetch.ts), so both
  * give the very same floats.
  *
  * Imports are kept to the audio front end (no VAD, no ONNX Runtime): the worker loads this module.

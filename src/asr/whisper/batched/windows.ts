@@ -6,13 +6,13 @@
  *   contiguous cut and its times map back by one offset); a region longer than the limit is cut into pieces.
  * - `findWindows` runs Silero VAD over a stream of the input (one pass, only the per-frame probabilities
  *   kept: 31 numbers a second) and returns the windows.
- * - `WindowReader` (batched-mel.ts) reads the windows' samples from a second stream of the input, holding
+ * - `WindowReader` (batched/mel.ts) reads the windows' samples from a second stream of the input, holding
  *   only the chunks that overlap the window being read.
  */
 import { N_SAMPLES, SAMPLE_RATE, SileroVad, DEFAULT_VAD_RUNTIME, speechRegions, type SpeechRegion, type VadOptions } from '../../../audio/index.js';
 import type { AudioWindow } from './mel.js';
 
-// Reading and mel live in batched-mel.ts, which the mel worker loads without the VAD and ONNX Runtime.
+// Reading and mel live in batched/mel.ts, which the mel worker loads without the VAD and ONNX Runtime.
 export { WindowReader, type AudioWindow } from './mel.js';
 
 /** WhisperX `merge_chunks` over speech regions: windows of at most `maxSamples` (30 s) of the original audio. */
