@@ -6,10 +6,11 @@ import type { Command } from 'commander';
 import {
   DEFAULT_FIT, DEFAULT_INFERENCE, DEFAULT_TRAINING, CALC_DTYPE_IDS, GPUS, GPU_IDS, MODEL_PRESETS, MODEL_PRESET_IDS,
   OPTIMIZER_BYTES_PER_PARAM, countParameters, fitBudget, inferenceCost, loadArchitecture, parseCalcDtype, trainingCost,
-  type CalcDtype, type ModelSummary, type Optimizer, type Recompute, type StepTime, type TrainingPrecision,
+  type FitOptions, type InferenceOptions, type ModelSummary, type TrainingOptions, type Optimizer, type Recompute, type StepTime, type TrainingPrecision,
 } from '../calc/index.js';
 import { formatBytes, formatCount, formatSeconds, parseBytes, parseCount } from '../calc/units.js';
 import { MoxingError } from '../errors.js';
+import { addFlags, fieldsOf, type Flag } from './flags.js';
 import { parseChoice, parseInteger, parseNumber } from './options.js';
 
 type Row = readonly string[];
@@ -78,12 +79,49 @@ function modelOption(command: Command): Command {
     .option('--json', 'print the result as JSON');
 }
 
-function gpuOptions(command: Command, defaults: { gpu: unknown; gpus: number }): Command {
-  return command
-    // No commander default: the library's applies, and `fit --memory` without --gpu describes no table GPU.
-    .option('--gpu <gpu>', `GPU type: ${GPU_IDS.join(', ')} (default: ${String(defaults.gpu)})`)
-    .option('--gpus <n>', 'number of GPUs', parseInteger('--gpus', 1, 1_000_000), defaults.gpus);
-}
+
+
+const OPTIMIZERS = Object.keys(OPTIMIZER_BYTES_PER_PARAM) as Optimizer[];
+const gpuFlags: readonly Flag[] = [
+  { field: 'gpu', value: '<gpu>', description: `GPU type: ${GPU_IDS.join(', ')}` },
+  { field: 'gpus', value: '<n>', description: 'number of GPUs', parse: parseInteger('--gpus', 1, 1_000_000) },
+];
+
+/** `calc train`: trainingCost()'s options by their names; the short names of earlier releases stay as aliases. */
+export const TRAIN_FLAGS: readonly Flag[] = [
+  ...gpuFlags,
+  { field: 'tokens', value: '<n>', description: 'training tokens, e.g. 1T, 300B, 2.5e12 (default: 20 per parameter, Chinchilla)', parse: (v) => parseCount(v, '--tokens') },
+  { field: 'mfu', value: '<fraction>', description: 'model FLOPs utilization', parse: parseNumber('--mfu', 0.001, 1) },
+  { field: 'precision', value: '<dtype>', description: 'weight and gradient precision: fp32, fp16, bf16', parse: parseChoice<TrainingPrecision>('--precision', ['fp32', 'fp16', 'bf16']), aliases: ['--dtype'] },
+  { field: 'optimizer', value: '<name>', description: `optimizer: ${OPTIMIZERS.join(', ')}`, parse: parseChoice<Optimizer>('--optimizer', OPTIMIZERS) },
+  { field: 'zeroStage', value: '<stage>', description: 'ZeRO stage 0-3', parse: parseInteger('--zero-stage', 0, 3), aliases: ['--zero'] },
+  { field: 'tensorParallel', value: '<n>', description: 'tensor-parallel degree', parse: parseInteger('--tensor-parallel', 1, 1024), aliases: ['--tp'] },
+  { field: 'pipelineParallel', value: '<n>', description: 'pipeline-parallel degree', parse: parseInteger('--pipeline-parallel', 1, 1024), aliases: ['--pp'] },
+  { field: 'recompute', value: '<mode>', description: 'activation recomputation: none, selective, full', parse: parseChoice<Recompute>('--recompute', ['none', 'selective', 'full']) },
+  { field: 'microBatch', value: '<n>', description: 'micro-batch: sequences per GPU', parse: wholeCount('--micro-batch', 1), aliases: ['--batch'] },
+  { field: 'sequenceLength', value: '<n>', description: 'sequence length (default: the model context)', parse: wholeCount('--sequence-length', 1), aliases: ['--context'] },
+];
+
+/** `calc infer`: inferenceCost()'s options by their names. */
+export const INFER_FLAGS: readonly Flag[] = [
+  ...gpuFlags,
+  { field: 'weightDtype', value: '<dtype>', description: `weight format: ${CALC_DTYPE_IDS.join(', ')}`, parse: (v) => parseCalcDtype(v, '--weight-dtype'), aliases: ['--dtype'] },
+  { field: 'kvDtype', value: '<dtype>', description: 'KV cache format', parse: (v) => parseCalcDtype(v, '--kv-dtype') },
+  { field: 'batch', value: '<n>', description: 'sequences decoded together', parse: wholeCount('--batch', 1) },
+  { field: 'contextTokens', value: '<n>', description: 'tokens in each KV cache at the measured step (default: the model context)', parse: wholeCount('--context-tokens', 0), aliases: ['--context'] },
+  { field: 'promptTokens', value: '<n>', description: 'prompt tokens to prefill (default: the context)', parse: wholeCount('--prompt-tokens', 0), aliases: ['--prompt'] },
+];
+
+/** `calc fit`: fitBudget()'s options by their names. */
+export const FIT_FLAGS: readonly Flag[] = [
+  ...gpuFlags,
+  { field: 'weightDtype', value: '<dtype>', description: `weight format: ${CALC_DTYPE_IDS.join(', ')}`, parse: (v) => parseCalcDtype(v, '--weight-dtype'), aliases: ['--dtype'] },
+  { field: 'kvDtype', value: '<dtype>', description: 'KV cache format', parse: (v) => parseCalcDtype(v, '--kv-dtype') },
+  { field: 'batch', value: '<n>', description: 'batch size to find the longest context for', parse: wholeCount('--batch', 1) },
+  { field: 'contextTokens', value: '<n>', description: 'context to find the largest batch for (default: the model context)', parse: wholeCount('--context-tokens', 1), aliases: ['--context'] },
+  { field: 'memoryBytesPerGpu', value: '<size>', description: 'memory per GPU instead of the GPU table, e.g. 24GB', parse: (v) => parseBytes(v, '--memory-bytes-per-gpu'), aliases: ['--memory'] },
+  { field: 'memoryUtilization', value: '<fraction>', description: 'share of memory for weights + KV cache', parse: parseNumber('--memory-utilization', 0.01, 1), aliases: ['--utilization'] },
+];
 
 export function register(program: Command): void {
   const calc = program.command('calc').description('transformer math: parameters, training and inference cost, memory fit');
@@ -99,23 +137,9 @@ export function register(program: Command): void {
     print(table(rows, '  ', true));
   });
 
-  gpuOptions(modelOption(calc.command('train').description('training compute (6PD), time and memory per GPU')), DEFAULT_TRAINING)
-    .option('--tokens <n>', 'training tokens, e.g. 1T, 300B, 2.5e12 (default: 20 per parameter, Chinchilla)', (v) => parseCount(v, '--tokens'))
-    .option('--mfu <fraction>', 'model FLOPs utilization', parseNumber('--mfu', 0.001, 1), DEFAULT_TRAINING.mfu)
-    .option('--dtype <dtype>', 'weight and gradient precision: fp32, fp16, bf16', parseChoice<TrainingPrecision>('--dtype', ['fp32', 'fp16', 'bf16']), DEFAULT_TRAINING.precision)
-    .option('--optimizer <name>', `optimizer: ${Object.keys(OPTIMIZER_BYTES_PER_PARAM).join(', ')}`, parseChoice<Optimizer>('--optimizer', Object.keys(OPTIMIZER_BYTES_PER_PARAM) as Optimizer[]), DEFAULT_TRAINING.optimizer)
-    .option('--zero <stage>', 'ZeRO stage 0-3', parseInteger('--zero', 0, 3), DEFAULT_TRAINING.zeroStage)
-    .option('--tp <n>', 'tensor-parallel degree', parseInteger('--tp', 1, 1024), DEFAULT_TRAINING.tensorParallel)
-    .option('--pp <n>', 'pipeline-parallel degree', parseInteger('--pp', 1, 1024), DEFAULT_TRAINING.pipelineParallel)
-    .option('--recompute <mode>', 'activation recomputation: none, selective, full', parseChoice<Recompute>('--recompute', ['none', 'selective', 'full']), DEFAULT_TRAINING.recompute)
-    .option('--batch <n>', 'micro-batch: sequences per GPU', wholeCount('--batch', 1), DEFAULT_TRAINING.microBatch)
-    .option('--context <n>', 'sequence length (default: the model context)', wholeCount('--context', 1))
-    .action(async (options: Common & { tokens?: number; gpu: string; gpus: number; mfu: number; dtype: TrainingPrecision; optimizer: Optimizer; zero: 0 | 1 | 2 | 3; tp: number; pp: number; recompute: Recompute; batch: number; context?: number }) => {
-      const r = trainingCost(await summary(options), {
-        tokens: options.tokens, gpu: options.gpu, gpus: options.gpus, mfu: options.mfu, precision: options.dtype, optimizer: options.optimizer,
-        zeroStage: options.zero, tensorParallel: options.tp, pipelineParallel: options.pp, recompute: options.recompute,
-        microBatch: options.batch, sequenceLength: options.context,
-      });
+  const train = modelOption(calc.command('train').description('training compute (6PD), time and memory per GPU'));
+  addFlags(train, TRAIN_FLAGS, DEFAULT_TRAINING).action(async (options: Common) => {
+      const r = trainingCost(await summary(options), fieldsOf<TrainingOptions>(train, TRAIN_FLAGS));
       if (options.json) return printJson(r);
       const mem = r.memoryPerGpu;
       print(table([
@@ -138,17 +162,9 @@ export function register(program: Command): void {
       ], '    '));
     });
 
-  gpuOptions(modelOption(calc.command('infer').description('inference memory, KV cache, per-token latency and prefill time')), DEFAULT_INFERENCE)
-    .option('--dtype <dtype>', `weight format: ${CALC_DTYPE_IDS.join(', ')}`, (v) => parseCalcDtype(v, '--dtype'), DEFAULT_INFERENCE.weightDtype)
-    .option('--kv-dtype <dtype>', 'KV cache format', (v) => parseCalcDtype(v, '--kv-dtype'), DEFAULT_INFERENCE.kvDtype)
-    .option('--batch <n>', 'sequences decoded together', wholeCount('--batch', 1), DEFAULT_INFERENCE.batch)
-    .option('--context <n>', 'tokens in each KV cache at the measured step (default: the model context)', wholeCount('--context', 0))
-    .option('--prompt <n>', 'prompt tokens to prefill (default: the context)', wholeCount('--prompt', 0))
-    .action(async (options: Common & { gpu: string; gpus: number; dtype: CalcDtype; kvDtype: CalcDtype; batch: number; context?: number; prompt?: number }) => {
-      const r = inferenceCost(await summary(options), {
-        gpu: options.gpu, gpus: options.gpus, weightDtype: options.dtype, kvDtype: options.kvDtype, batch: options.batch,
-        contextTokens: options.context, promptTokens: options.prompt,
-      });
+  const infer = modelOption(calc.command('infer').description('inference memory, KV cache, per-token latency and prefill time'));
+  addFlags(infer, INFER_FLAGS, DEFAULT_INFERENCE).action(async (options: Common) => {
+      const r = inferenceCost(await summary(options), fieldsOf<InferenceOptions>(infer, INFER_FLAGS));
       if (options.json) return printJson(r);
       const rows: Row[] = [
         ['model', `${r.model}, ${formatCount(r.parameters)} parameters`],
@@ -172,22 +188,14 @@ export function register(program: Command): void {
       print(table(rows));
     });
 
-  gpuOptions(modelOption(calc.command('fit').description('the largest batch × context that fits in GPU memory')), DEFAULT_FIT)
-    .option('--dtype <dtype>', `weight format: ${CALC_DTYPE_IDS.join(', ')}`, (v) => parseCalcDtype(v, '--dtype'), DEFAULT_FIT.weightDtype)
-    .option('--kv-dtype <dtype>', 'KV cache format', (v) => parseCalcDtype(v, '--kv-dtype'), DEFAULT_FIT.kvDtype)
-    .option('--batch <n>', 'batch size to find the longest context for', wholeCount('--batch', 1), DEFAULT_FIT.batch)
-    .option('--context <n>', 'context to find the largest batch for (default: the model context)', wholeCount('--context', 1))
-    .option('--memory <size>', 'memory per GPU instead of the GPU table, e.g. 24GB', (v) => parseBytes(v, '--memory'))
-    .option('--utilization <fraction>', 'share of memory for weights + KV cache', parseNumber('--utilization', 0.01, 1), DEFAULT_FIT.memoryUtilization)
-    .action(async (options: Common & { gpu: string; gpus: number; dtype: CalcDtype; kvDtype: CalcDtype; batch: number; context?: number; memory?: number; utilization: number }) => {
-      const r = fitBudget(await summary(options), {
-        gpu: options.gpu, gpus: options.gpus, weightDtype: options.dtype, kvDtype: options.kvDtype, batch: options.batch,
-        contextTokens: options.context, memoryBytesPerGpu: options.memory, memoryUtilization: options.utilization,
-      });
+  const fit = modelOption(calc.command('fit').description('the largest batch × context that fits in GPU memory'));
+  addFlags(fit, FIT_FLAGS, DEFAULT_FIT).action(async (options: Common) => {
+      const given = fieldsOf<FitOptions>(fit, FIT_FLAGS);
+      const r = fitBudget(await summary(options), given);
       if (options.json) return printJson(r);
       print(table([
         ['model', r.model],
-        ['budget', `${formatBytes(r.budgetBytes)} (${r.gpus} × ${r.gpu} × ${options.utilization})`],
+        ['budget', `${formatBytes(r.budgetBytes)} (${r.gpus} × ${r.gpu} × ${given.memoryUtilization ?? DEFAULT_FIT.memoryUtilization})`],
         ['weights', `${formatBytes(r.weightsBytes)} (${r.weightDtype})${r.weightsFit ? '' : ': do NOT fit'}`],
         ['KV cache per token', `${exact(r.kvCacheBytesPerToken)} B (${r.kvDtype})`],
         ['cached tokens that fit', exact(r.kvTokenCapacity)],

@@ -5,6 +5,7 @@
  * is absent. A command is then: parse → one library call → render.
  */
 import { Option, type Command } from 'commander';
+import { MoxingError } from '../errors.js';
 
 export interface Flag {
   /** The library option this flag sets. */
@@ -18,6 +19,17 @@ export interface Flag {
   readonly description: string;
   /** Parses and checks the value; errors name the flag. */
   readonly parse?: (value: string) => unknown;
+  /** Older or shorter names that keep working (`--tp` for --tensor-parallel), hidden from the help. */
+  readonly aliases?: readonly string[];
+}
+
+function renamed<T>(parse: () => T, from: string, to: string): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof MoxingError) throw new MoxingError(error.code, error.message.split(from).join(to), { cause: error });
+    throw error;
+  }
 }
 
 export const kebab = (field: string): string => field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -35,6 +47,12 @@ export function addFlags(command: Command, flags: readonly Flag[], defaults: Rea
     const option = new Option(spec, help);
     if (flag.parse) option.argParser((value: string) => flag.parse!(value));
     command.addOption(option);
+    for (const alias of flag.aliases ?? []) {
+      const hidden = new Option(`${alias}${flag.value ? ` ${flag.value}` : ''}`).hideHelp();
+      // Errors name the flag as typed.
+      if (flag.parse) hidden.argParser((value: string) => renamed(() => flag.parse!(value), flagOf(flag.field), alias));
+      command.addOption(hidden);
+    }
   }
   return command;
 }
@@ -48,9 +66,11 @@ export function fieldsOf<T>(command: Command, flags: readonly Flag[]): Partial<T
   const out: Record<string, unknown> = {};
   for (const flag of flags) {
     // commander names `--no-speech-threshold <p>` speechThreshold: ask it which attribute it chose.
-    const attribute = new Option(flag.negatable ? `--no-${kebab(flag.field)}` : flagOf(flag.field)).attributeName();
-    if (command.getOptionValueSource(attribute) !== 'cli') continue;
-    out[flag.field] = options[attribute];
+    const names = [flag.negatable ? `--no-${kebab(flag.field)}` : flagOf(flag.field), ...(flag.aliases ?? [])];
+    for (const name of names) {
+      const attribute = new Option(name).attributeName();
+      if (command.getOptionValueSource(attribute) === 'cli') out[flag.field] = options[attribute];
+    }
   }
   return out as Partial<T>;
 }

@@ -29,3 +29,14 @@ test('given flags reach the library under their field names; absent ones are lef
   });
   assert.throws(() => parse(['--beam-size', '0']), /--beam-size must be a whole number from 1 to 64/);
 });
+
+test('calc flags carry the library names; the earlier short names still work and errors name what was typed', async () => {
+  const { runMoxingInProcess } = await import('../helpers/cli-inprocess.js');
+  const long = await runMoxingInProcess(['calc', 'train', '-m', 'llama-7b', '--tensor-parallel', '2', '--gpus', '2', '--micro-batch', '4', '--json']);
+  const short = await runMoxingInProcess(['calc', 'train', '-m', 'llama-7b', '--tp', '2', '--gpus', '2', '--batch', '4', '--json']);
+  assert.equal(long.code, 0, long.stderr);
+  assert.equal(long.stdout, short.stdout);
+  assert.equal(JSON.parse(long.stdout).tensorParallel, 2);
+  const typed = await runMoxingInProcess(['calc', 'infer', '-m', 'llama-7b', '--dtype', 'fp7']);
+  assert.match(typed.stderr, /^moxing: --dtype must be one of/);
+});
