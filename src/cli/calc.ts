@@ -87,6 +87,13 @@ const gpuFlags: readonly Flag[] = [
   { field: 'gpus', value: '<n>', description: 'number of GPUs', parse: parseInteger('--gpus', 1, 1_000_000) },
 ];
 
+/** What serving a model on GPUs takes, for `infer` and `fit`. */
+const servingFlags: readonly Flag[] = [
+  ...gpuFlags,
+  { field: 'weightDtype', value: '<dtype>', description: `weight format: ${CALC_DTYPE_IDS.join(', ')}`, parse: (v) => parseCalcDtype(v, '--weight-dtype'), aliases: ['--dtype'] },
+  { field: 'kvDtype', value: '<dtype>', description: 'KV cache format', parse: (v) => parseCalcDtype(v, '--kv-dtype') },
+];
+
 /** `calc train`: trainingCost()'s options by their names; the short names of earlier releases stay as aliases. */
 export const TRAIN_FLAGS: readonly Flag[] = [
   ...gpuFlags,
@@ -104,9 +111,7 @@ export const TRAIN_FLAGS: readonly Flag[] = [
 
 /** `calc infer`: inferenceCost()'s options by their names. */
 export const INFER_FLAGS: readonly Flag[] = [
-  ...gpuFlags,
-  { field: 'weightDtype', value: '<dtype>', description: `weight format: ${CALC_DTYPE_IDS.join(', ')}`, parse: (v) => parseCalcDtype(v, '--weight-dtype'), aliases: ['--dtype'] },
-  { field: 'kvDtype', value: '<dtype>', description: 'KV cache format', parse: (v) => parseCalcDtype(v, '--kv-dtype') },
+  ...servingFlags,
   { field: 'batch', value: '<n>', description: 'sequences decoded together', parse: wholeCount('--batch', 1) },
   { field: 'contextTokens', value: '<n>', description: 'tokens in each KV cache at the measured step (default: the model context)', parse: wholeCount('--context-tokens', 0), aliases: ['--context'] },
   { field: 'promptTokens', value: '<n>', description: 'prompt tokens to prefill (default: the context)', parse: wholeCount('--prompt-tokens', 0), aliases: ['--prompt'] },
@@ -114,9 +119,7 @@ export const INFER_FLAGS: readonly Flag[] = [
 
 /** `calc fit`: fitBudget()'s options by their names. */
 export const FIT_FLAGS: readonly Flag[] = [
-  ...gpuFlags,
-  { field: 'weightDtype', value: '<dtype>', description: `weight format: ${CALC_DTYPE_IDS.join(', ')}`, parse: (v) => parseCalcDtype(v, '--weight-dtype'), aliases: ['--dtype'] },
-  { field: 'kvDtype', value: '<dtype>', description: 'KV cache format', parse: (v) => parseCalcDtype(v, '--kv-dtype') },
+  ...servingFlags,
   { field: 'batch', value: '<n>', description: 'batch size to find the longest context for', parse: wholeCount('--batch', 1) },
   { field: 'contextTokens', value: '<n>', description: 'context to find the largest batch for (default: the model context)', parse: wholeCount('--context-tokens', 1), aliases: ['--context'] },
   { field: 'memoryBytesPerGpu', value: '<size>', description: 'memory per GPU instead of the GPU table, e.g. 24GB', parse: (v) => parseBytes(v, '--memory-bytes-per-gpu'), aliases: ['--memory'] },
