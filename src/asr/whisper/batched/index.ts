@@ -23,14 +23,13 @@ import { DEFAULT_BATCHED, resolveBatchedOptions, type BatchedOptions, type Batch
 import { aheadByOne, melBatch, type MelBatch, type WindowReader } from './mel.js';
 import { MelWorker } from './prefetch.js';
 import { findWindows, windowSeconds, type AudioWindow } from './windows.js';
-import { gatherRows } from '../decoder-runner.js';
-import { DecodingTask, decodeText, type DecodingOptions, type DecodingResult } from '../decode.js';
+import { decodeText, type DecodingOptions } from '../decode.js';
 import type { AudioFeatures } from '../encoder.js';
 import { detectLanguage } from '../language.js';
 import { WhisperModel } from '../model.js';
 import { seededRandom } from '../search.js';
-import { DEFAULT_TRANSCRIBE, checkEnglishOnly, decodeFailed, givenLanguage, resolveTranscribeOptions, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from '../transcribe-options.js';
-import type { TranscribeInput, TranscriptionModel } from '../transcribe.js';
+import { DEFAULT_TRANSCRIBE, checkEnglishOnly, givenLanguage, resolveTranscribeOptions, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from '../transcribe-options.js';
+import { decodeWithFallback, isSilentWindow, promptTokens, toSegment, type TranscribeInput, type TranscriptionModel } from '../window-decode.js';
 
 /** What the batched pipeline needs of a model: TranscriptionModel with a batch-capable encoder. */
 export type BatchedModel = Omit<TranscriptionModel, 'encode'> & {
@@ -108,7 +107,7 @@ export async function* transcribeWindows(
   }
 
   const random = s.seed === undefined ? Math.random : seededRandom(s.seed);
-  const prompt = s.initialPrompt !== undefined ? tokenizer.encode(' ' + pyStrip(s.initialPrompt)) : undefined;
+  const prompt = promptTokens(tokenizer, s.initialPrompt);
   // One segment per window: no timestamp tokens (see the file header).
   const optionsAt = (t: number): DecodingOptions => ({ ...windowDecodingOptions(s, language, t, prompt), withoutTimestamps: true });
 
@@ -126,22 +125,12 @@ export async function* transcribeWindows(
       const result = results[i];
       const window = batch.windows[i];
       // A window judged silent gives no segment (openai's no-speech rule).
-      if (s.noSpeechThreshold !== null && result.noSpeechProb > s.noSpeechThreshold && !(s.logprobThreshold !== null && result.avgLogprob > s.logprobThreshold)) continue;
+      if (isSilentWindow(result, s)) continue;
       const tokens = result.tokens.filter((t) => t < tokenizer.eot);
       const text = tokenizer.decode(tokens);
       if (pyStrip(text) === '') continue;
-      const segment: Segment = {
-        id: segments.length,
-        seek: Math.round(window.start / HOP_LENGTH),
-        start: windowSeconds(window.start),
-        end: windowSeconds(window.end),
-        text,
-        tokens,
-        temperature: result.temperature,
-        avgLogprob: result.avgLogprob,
-        compressionRatio: result.compressionRatio,
-        noSpeechProb: result.noSpeechProb,
-      };
+      const place = { id: segments.length, seek: Math.round(window.start / HOP_LENGTH), start: windowSeconds(window.start), end: windowSeconds(window.end), text, tokens };
+      const segment = toSegment(place, result);
       segments.push(segment);
       yield segment;
     }
@@ -175,25 +164,4 @@ async function encodeBatch(model: BatchedModel, mel: Float32Array, windows: numb
     at += values.length;
   }
   return { batch: windows, tensor: float32(data, [windows, positions, width]) };
-}
-
-/** Decodes every window of `features` at the first temperature; windows that fail are retried, alone, hotter. */
-async function decodeWithFallback(
-  model: BatchedModel,
-  features: AudioFeatures,
-  optionsAt: (t: number) => DecodingOptions,
-  s: TranscribeSettings,
-  random: () => number,
-): Promise<DecodingResult[]> {
-  const [first, ...hotter] = s.temperature;
-  const results = await new DecodingTask(model, optionsAt(first), random).run(features);
-  let failing = results.map((r, i) => (decodeFailed(r, s) ? i : -1)).filter((i) => i >= 0);
-  for (const t of hotter) {
-    if (failing.length === 0) break;
-    const sub: AudioFeatures = { batch: failing.length, tensor: gatherRows(features.tensor, failing) };
-    const retried = await new DecodingTask(model, optionsAt(t), random).run(sub);
-    retried.forEach((r, j) => (results[failing[j]] = r));
-    failing = failing.filter((_, j) => decodeFailed(retried[j], s));
-  }
-  return results;
 }
