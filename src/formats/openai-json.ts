@@ -4,6 +4,7 @@
  * non-ASCII escaped as \uXXXX (ensure_ascii), floats in Python repr ("0.0", "1e-05").
  */
 import type { Segment, TranscriptionResult, Word } from '../asr/types.js';
+import { pyFloat, pyString } from '../text/python.js';
 
 /** A word as openai writes it. */
 export interface OpenAiWord {
@@ -61,49 +62,11 @@ function toOpenAiSegment(s: Segment): OpenAiSegment {
   return segment;
 }
 
-/** Python's repr(float): shortest round-trip digits, exponent form below 1e-4 and from 1e16 on. */
-export function pyFloat(x: number): string {
-  if (Number.isNaN(x)) return 'NaN';
-  if (x === Infinity) return 'Infinity';
-  if (x === -Infinity) return '-Infinity';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const sign = x < 0 ? '-' : '';
-  const [mantissa, exponentText] = Math.abs(x).toExponential().split('e');
-  const digits = mantissa.replace('.', '');
-  const exponent = Number(exponentText);
-  const point = exponent + 1; // digits are 0.d1d2... x 10^point
-  if (point <= -4 || point > 16) {
-    const body = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    const expSign = exponent < 0 ? '-' : '+';
-    return `${sign}${body}e${expSign}${String(Math.abs(exponent)).padStart(2, '0')}`;
-  }
-  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
-  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}.0`;
-  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
-}
-
 /** An int field; a non-integer falls back to float repr rather than lying. */
 function pyInt(x: number): string {
   return Number.isInteger(x) ? String(x) : pyFloat(x);
 }
 
-/** Python json string with ensure_ascii: everything outside printable ASCII as \uXXXX (UTF-16 units). */
-export function pyString(text: string): string {
-  let out = '"';
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) out += '\\"';
-    else if (c === 0x5c) out += '\\\\';
-    else if (c === 0x0a) out += '\\n';
-    else if (c === 0x0d) out += '\\r';
-    else if (c === 0x09) out += '\\t';
-    else if (c === 0x08) out += '\\b';
-    else if (c === 0x0c) out += '\\f';
-    else if (c < 0x20 || c > 0x7e) out += '\\u' + c.toString(16).padStart(4, '0');
-    else out += text[i];
-  }
-  return out + '"';
-}
 
 function wordJson(w: OpenAiWord): string {
   return `{"word": ${pyString(w.word)}, "start": ${pyFloat(w.start)}, "end": ${pyFloat(w.end)}, "probability": ${pyFloat(w.probability)}}`;

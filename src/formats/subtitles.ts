@@ -4,7 +4,7 @@
  * long pauses) with optional karaoke-style highlighting of the spoken word.
  */
 import type { Segment, TranscriptionResult, Word } from '../asr/types.js';
-import { pyStrip } from '../text/word-split.js';
+import { pyLen, pyStrip } from '../text/python.js';
 import { formatTimestamp, type TimestampStyle } from './timestamp.js';
 
 export interface SubtitleOptions {
@@ -36,13 +36,6 @@ export interface Cue {
 const LONG_PAUSE_S = 3.0;
 /** openai's stand-in for "no limit". */
 const UNLIMITED = 1000;
-
-/** Python len(): code points, not UTF-16 units. */
-function pyLen(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
 
 function wordsOf(segment: Segment): readonly Word[] {
   return segment.words ?? [];

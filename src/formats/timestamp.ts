@@ -1,5 +1,6 @@
 /** Time stamps as openai/whisper's writers print them (utils.py format_timestamp). */
 import { MoxingError } from '../errors.js';
+import { pyRound } from '../text/python.js';
 
 export interface TimestampStyle {
   /** Print the hours even when zero (SRT does, VTT does not). @default false */
@@ -9,15 +10,6 @@ export interface TimestampStyle {
 }
 
 export const DEFAULT_TIMESTAMP_STYLE: Readonly<TimestampStyle> = Object.freeze({ alwaysIncludeHours: false, decimalMarker: '.' });
-
-/** Python's round() on a float: to the nearest integer, ties to even (Math.round sends ties up). */
-export function pyRound(x: number): number {
-  const floor = Math.floor(x);
-  const diff = x - floor;
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
-}
 
 /** `[HH:]MM:SS.mmm` of `seconds`, milliseconds rounded as Python's round(seconds * 1000). */
 export function formatTimestamp(seconds: number, style: Partial<TimestampStyle> = {}): string {

@@ -4,10 +4,10 @@
  */
 import type { TranscriptionResult } from '../asr/types.js';
 import { MoxingError } from '../errors.js';
-import { pyStrip } from '../text/word-split.js';
+import { pyRound, pyStrip } from '../text/python.js';
 import { renderOpenAiJson } from './openai-json.js';
 import { iterateCues, type SubtitleOptions } from './subtitles.js';
-import { formatTimestamp, pyRound } from './timestamp.js';
+import { formatTimestamp } from './timestamp.js';
 
 /** Every single output format, in openai's order; `all` writes each of them. */
 export const OUTPUT_FORMATS = ['txt', 'vtt', 'srt', 'tsv', 'json'] as const;

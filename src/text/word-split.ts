@@ -2,6 +2,7 @@
  * Grouping of token ids into words for word-level timestamps, as openai/whisper's
  * `split_tokens_on_unicode` and `split_tokens_on_spaces` do it.
  */
+import { pyStrip } from './python.js';
 
 /** Words and the token ids of each (parallel arrays). */
 export interface WordTokens {
@@ -36,22 +37,6 @@ export function splitTokensOnUnicode(tokens: readonly number[], decode: (ids: re
     }
   }
   return { words, wordTokens };
-}
-
-/** Python str.strip() whitespace (str.isspace), which differs from String.prototype.trim on a few characters. */
-export function pyStrip(text: string): string {
-  let start = 0;
-  let end = text.length;
-  while (start < end && isPySpace(text.charCodeAt(start))) start++;
-  while (end > start && isPySpace(text.charCodeAt(end - 1))) end--;
-  return text.slice(start, end);
-}
-
-function isPySpace(c: number): boolean {
-  return (
-    (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c === 0x85 || c === 0xa0 || c === 0x1680 ||
-    (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000
-  );
 }
 
 /** Unicode subwords joined into words: a new word starts at a special token, a leading space or punctuation. */

@@ -4,7 +4,8 @@ import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Segment, TranscriptionResult } from '../../src/asr/types.js';
-import { outputBasename, parseSrt, parseVtt, pyRound, renderSrt, renderTranscript, renderVtt, writeTranscript } from '../../src/formats/index.js';
+import { pyRound } from '../../src/text/python.js';
+import { outputBasename, parseSrt, parseVtt, renderSrt, renderTranscript, renderVtt, writeTranscript } from '../../src/formats/index.js';
 import { isMoxingError } from '../../src/errors.js';
 
 function segment(id: number, start: number, end: number, text: string): Segment {

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatTimestamp, pyFloat, pyRound, pyString, renderOpenAiJson, toOpenAiResult } from '../../src/formats/index.js';
+import { formatTimestamp, renderOpenAiJson, toOpenAiResult } from '../../src/formats/index.js';
+import { pyFloat, pyRound, pyString } from '../../src/text/python.js';
 import { isMoxingError } from '../../src/errors.js';
 
 test('pyRound rounds ties to even like Python round()', () => {
-  assert.deepEqual([0.5, 1.5, 2.5, 3.5, -0.5, -1.5, 2.4999, 2.5001].map(pyRound), [0, 2, 2, 4, 0, -2, 2, 3]);
+  assert.deepEqual([0.5, 1.5, 2.5, 3.5, -0.5, -1.5, 2.4999, 2.5001].map((x) => pyRound(x)), [0, 2, 2, 4, 0, -2, 2, 3]);
 });
 
 test('formatTimestamp follows openai format_timestamp', () => {

@@ -11,7 +11,7 @@ import type { AudioFeatures } from './encoder.js';
 import { detectLanguage, type LanguageTokenId } from './language.js';
 import { applyTimestampRules, suppressBlank, suppressTokens, type LogitFilter } from './logit-filters.js';
 import { softmaxAt } from './logits.js';
-import { lastItems, pyRound } from './python.js';
+import { lastItems, pyRound } from '../../text/python.js';
 import { BeamSearchDecoder, GreedyDecoder, rankCandidates, rowView, seededRandom, type Random, type TokenDecoder } from './search.js';
 
 export interface DecodingOptions {

@@ -25,6 +25,7 @@
  */
 import { MoxingError } from '../../errors.js';
 import { HOP_LENGTH, SAMPLE_RATE } from '../../audio/constants.js';
+import { pyRound } from '../../text/python.js';
 
 /** Audio frames per second of Whisper's encoder output (openai TOKENS_PER_SECOND: 16000 / 160 / 2). */
 export const ATTENTION_FRAMES_PER_SECOND = SAMPLE_RATE / (HOP_LENGTH * 2);
@@ -337,24 +338,6 @@ export function mergePunctuations(
 }
 
 
-/**
- * Python's `round(x, digits)`: the decimal nearest to the exact binary value, exact ties to even
- * (`toFixed` alone sends ties up).
- */
-export function pythonRound(x: number, digits: number): number {
-  if (!Number.isFinite(x)) return x;
-  const sign = x < 0 ? -1 : 1;
-  const exact = Math.abs(x).toFixed(100);
-  const point = exact.indexOf('.');
-  const tail = exact.slice(point + 1 + digits);
-  if (/^50*$/.test(tail)) {
-    const kept = exact.slice(0, point + 1 + digits);
-    const lastDigit = Number(kept[kept.length - 1] === '.' ? kept[kept.length - 2] : kept[kept.length - 1]);
-    if (lastDigit % 2 === 0) return sign * Number(kept);
-  }
-  return sign * Number(Math.abs(x).toFixed(digits));
-}
-
 /** One decoded segment as the word timing needs it (openai's segment dict). */
 export interface TimedSegmentInput {
   /** Text and timestamp tokens (ids >= eot are ignored). */
@@ -426,8 +409,8 @@ export function addWordTimestamps(input: AddWordTimestampsInput, options: Partia
       if (timing.word) {
         words.push({
           word: timing.word,
-          start: pythonRound(timeOffset + timing.start, 2),
-          end: pythonRound(timeOffset + timing.end, 2),
+          start: pyRound(timeOffset + timing.start, 2),
+          end: pyRound(timeOffset + timing.end, 2),
           probability: timing.probability,
         });
       }

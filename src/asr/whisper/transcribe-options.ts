@@ -10,7 +10,7 @@ import type { RuntimeOptions } from '../../runtime/index.js';
 import type { Task } from '../types.js';
 import type { DecodingOptions, DecodingResult } from './decode.js';
 import type { WhisperModel } from './model.js';
-import { pyRound } from './python.js';
+import { pyRound } from '../../text/python.js';
 import { DEFAULT_WORD_TIMING } from './timing.js';
 import type { AlignmentHeadsOption } from './word-timestamps.js';
 

@@ -14,7 +14,7 @@ import { decodeText } from './decode.js';
 import type { AudioFeatures } from './encoder.js';
 import { detectLanguage } from './language.js';
 import { WhisperModel } from './model.js';
-import { lastItems, pyRound } from './python.js';
+import { lastItems, pyRound } from '../../text/python.js';
 import { seededRandom } from './search.js';
 import { DEFAULT_TRANSCRIBE, checkEnglishOnly, givenLanguage, resolveTranscribeOptions, seekClips, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
 import { cutWindow } from './window-segments.js';

@@ -9,7 +9,7 @@ import { FRAMES_PER_SECOND, HOP_LENGTH, N_FRAMES, SAMPLE_RATE } from '../../audi
 import type { Word } from '../types.js';
 import { getEnd, defaultAlignmentHeads, addWordTimestamps, textTokenProbabilities, timingSequence, type FloatTensorLike, type TimedSegmentInput, type WordSplitter } from './timing.js';
 import type { AudioFeatures } from './encoder.js';
-import { pyRound } from './python.js';
+import { pyRound } from '../../text/python.js';
 
 /**
  * Which cross-attention heads follow the alignment: 'config' is generation_config.json's `alignment_heads`
