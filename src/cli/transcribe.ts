@@ -128,7 +128,8 @@ async function transcribeFiles(files: readonly string[], options: TranscribeCliO
     patience: options.patience,
     lengthPenalty: options.lengthPenalty,
     initialPrompt: options.initialPrompt,
-    conditionOnPreviousText: options.conditionOnPreviousText,
+    // Only the flag's "off": true is the library default, and the batched pipeline refuses an explicit true.
+    ...(options.conditionOnPreviousText ? {} : { conditionOnPreviousText: false }),
     compressionRatioThreshold: options.compressionRatioThreshold,
     logprobThreshold: options.logprobThreshold,
     noSpeechThreshold: options.speechThreshold,

@@ -26,7 +26,7 @@ export { loadWhisperDims, whisperDims } from './config.js';
 export type { WhisperDims } from './config.js';
 export { transcribeBatchedStream, transcribeWindows } from './batched/index.js';
 export type { BatchedModel, WindowSource } from './batched/index.js';
-export { DEFAULT_BATCHED, resolveBatchedOptions } from './batched/options.js';
+export { DEFAULT_BATCHED, rejectSequentialOnly, resolveBatchedOptions } from './batched/options.js';
 export type { BatchedOptions, BatchedSettings } from './batched/options.js';
 export { mergeSpeechRegions, fixedWindows, findWindows, WindowReader } from './batched/windows.js';
 export type { AudioWindow, FoundWindows } from './batched/windows.js';

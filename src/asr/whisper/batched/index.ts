@@ -7,7 +7,9 @@
  * Each window is decoded without timestamps and gives one segment spanning the window, as faster-whisper's
  * batched mode does by default: timestamp tokens would make rows of a batch end and re-seek at different
  * places, which is the sequential loop's job. Windows do not see each other's text (they are decoded at
- * once), so `conditionOnPreviousText` has no effect; `initialPrompt` primes every window.
+ * once): `initialPrompt` primes every window (as `carryInitialPrompt` asks), and the options only the
+ * sequential loop can follow (`conditionOnPreviousText: true`, `clipTimestamps`, `wordTimestamps`) are
+ * refused with BAD_ARGUMENT (options.ts `rejectSequentialOnly`), never ignored.
  *
  * Memory is flat in the input's length: a file is streamed twice (once through the VAD, keeping 31
  * probabilities a second; once to read the windows), never held whole. Reading and mel of the next batch
@@ -15,11 +17,10 @@
  * the main thread for the length of each run, so only another thread can overlap it.
  */
 import { HOP_LENGTH, N_SAMPLES, SAMPLE_RATE, streamAudio, type MelBins } from '../../../audio/index.js';
-import { MoxingError } from '../../../errors.js';
 import { float32 } from '../../../runtime/index.js';
 import { pyStrip } from '../../../text/index.js';
 import type { Segment, TranscriptionResult } from '../../types.js';
-import { DEFAULT_BATCHED, resolveBatchedOptions, type BatchedOptions, type BatchedSettings } from './options.js';
+import { DEFAULT_BATCHED, rejectSequentialOnly, resolveBatchedOptions, type BatchedOptions, type BatchedSettings } from './options.js';
 import { aheadByOne, melBatch, type MelBatch, type WindowReader } from './mel.js';
 import { MelWorker } from './prefetch.js';
 import { findWindows, windowSeconds, type AudioWindow } from './windows.js';
@@ -54,9 +55,7 @@ export async function* transcribeBatchedStream(
 ): AsyncGenerator<Segment, TranscriptionResult, undefined> {
   const batched = resolveBatchedOptions({ ...options, batchSize: options.batchSize ?? DEFAULT_BATCHED.batchSize }) as BatchedSettings;
   const settings = resolveTranscribeOptions(options);
-  if ((options as { wordTimestamps?: boolean }).wordTimestamps) {
-    throw new MoxingError('BAD_ARGUMENT', 'word timestamps need the sequential pipeline: drop vad/batchSize (--vad, --batch-size), or align the batched result with a CTC model (--align)');
-  }
+  rejectSequentialOnly(options);
   const model =
     options.model instanceof WhisperModel
       ? options.model
