@@ -75,7 +75,8 @@ export async function* transcribeSamples(
   const wordTiming = s.wordTimestamps ? wordTimingOf(model) : undefined;
   const alignmentHeads = wordTiming ? resolveAlignmentHeads(s.alignmentHeads, wordTiming) : [];
   let lastSpeechTimestamp = 0;
-  callbacks.onProgress?.({ doneSeconds: 0, totalSeconds: contentDuration });
+  const reportProgress = (seekFrames: number): void => callbacks.onProgress?.({ doneSeconds: (Math.min(contentFrames, seekFrames) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: contentDuration });
+  reportProgress(0);
 
   const clips = seekClips(s.clipTimestamps, contentFrames);
   const inputStride = N_FRAMES / dims.nAudioCtx; // mel frames per timestamp step: 2
@@ -103,18 +104,11 @@ export async function* transcribeSamples(
     const segmentFrames = Math.min(N_FRAMES, contentFrames - seek, clipEnd - seek);
     const features = seek === 0 && segmentFrames === N_FRAMES && firstWindow ? firstWindow : await encode(seek, segmentFrames);
 
-    let prompt: number[];
-    if (s.carryInitialPrompt) {
-      const ignored = Math.max(initialPromptTokens.length, promptResetSince);
-      const rest = allTokens.slice(ignored);
-      prompt = [...initialPromptTokens, ...lastItems(rest, remainingPromptLength)];
-    } else {
-      prompt = allTokens.slice(promptResetSince);
-    }
+    const prompt = windowPrompt(allTokens, { initialPromptTokens, promptResetSince, remainingPromptLength, carry: s.carryInitialPrompt });
     const [result] = await decodeWithFallback(model, features, (t) => windowDecodingOptions(s, language, t, prompt), s, random);
     if (isSilentWindow(result, s)) {
       seek += segmentFrames; // fast-forward to the next window
-      callbacks.onProgress?.({ doneSeconds: (Math.min(contentFrames, seek) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: contentDuration });
+      reportProgress(seek);
       continue;
     }
 
@@ -154,7 +148,7 @@ export async function* transcribeSamples(
         });
         seek = skipped.seek;
         if (skipped.dropWindow) {
-          callbacks.onProgress?.({ doneSeconds: (Math.min(contentFrames, seek) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: contentDuration });
+          reportProgress(seek);
           continue;
         }
         drafts = drafts.slice(0, skipped.keep);
@@ -175,7 +169,7 @@ export async function* transcribeSamples(
     if (!s.conditionOnPreviousText || result.temperature > 0.5) promptResetSince = allTokens.length;
 
     for (const segment of current) yield segment;
-    callbacks.onProgress?.({ doneSeconds: (Math.min(contentFrames, seek) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: contentDuration });
+    reportProgress(seek);
   }
 
   return {
@@ -185,6 +179,23 @@ export async function* transcribeSamples(
     duration: contentDuration,
     ...(languageProbs ? { languageProbs } : {}),
   };
+}
+
+/** Where the window prompt comes from: the tokens so far, the initial prompt's, and the last reset. */
+interface PromptState {
+  readonly initialPromptTokens: readonly number[];
+  /** Index in the tokens so far where the text a prompt may use begins (after a hot decode or unconditioned). */
+  readonly promptResetSince: number;
+  /** Room left for carried text next to the initial prompt (openai's `remaining_prompt_length`). */
+  readonly remainingPromptLength: number;
+  readonly carry: boolean;
+}
+
+/** openai's prompt of the next window: the text since the last reset, or the initial prompt kept ahead of the latest text. */
+function windowPrompt(allTokens: readonly number[], p: PromptState): number[] {
+  if (!p.carry) return allTokens.slice(p.promptResetSince);
+  const rest = allTokens.slice(Math.max(p.initialPromptTokens.length, p.promptResetSince));
+  return [...p.initialPromptTokens, ...lastItems(rest, p.remainingPromptLength)];
 }
 
 /** The model's word-timing side, checked up front: a clear error before any decoding when it has none. */
