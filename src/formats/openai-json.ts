@@ -3,8 +3,8 @@
  * serialised byte for byte as Python's `json.dump(result, file)` writes it: ", " and ": " separators,
  * non-ASCII escaped as \uXXXX (ensure_ascii), floats in Python repr ("0.0", "1e-05").
  */
-import { pyFloat, pyInt, pyString } from '../text/python.js';
 import type { Segment, TranscriptionResult, Word } from '../asr/types.js';
+import { pyFloat, pyString } from '../text/python.js';
 
 /** A word as openai writes it. */
 export interface OpenAiWord {
@@ -61,6 +61,12 @@ function toOpenAiSegment(s: Segment): OpenAiSegment {
   if (s.words !== undefined) segment.words = s.words.map((w: Word) => ({ word: w.word, start: w.start, end: w.end, probability: w.probability }));
   return segment;
 }
+
+/** An int field; a non-integer falls back to float repr rather than lying. */
+function pyInt(x: number): string {
+  return Number.isInteger(x) ? String(x) : pyFloat(x);
+}
+
 
 function wordJson(w: OpenAiWord): string {
   return `{"word": ${pyString(w.word)}, "start": ${pyFloat(w.start)}, "end": ${pyFloat(w.end)}, "probability": ${pyFloat(w.probability)}}`;

@@ -37,7 +37,6 @@ const LONG_PAUSE_S = 3.0;
 /** openai's stand-in for "no limit". */
 const UNLIMITED = 1000;
 
-
 function wordsOf(segment: Segment): readonly Word[] {
   return segment.words ?? [];
 }

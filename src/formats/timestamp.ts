@@ -11,7 +11,6 @@ export interface TimestampStyle {
 
 export const DEFAULT_TIMESTAMP_STYLE: Readonly<TimestampStyle> = Object.freeze({ alwaysIncludeHours: false, decimalMarker: '.' });
 
-
 /** `[HH:]MM:SS.mmm` of `seconds`, milliseconds rounded as Python's round(seconds * 1000). */
 export function formatTimestamp(seconds: number, style: Partial<TimestampStyle> = {}): string {
   const { alwaysIncludeHours, decimalMarker } = { ...DEFAULT_TIMESTAMP_STYLE, ...style };

@@ -1,22 +1,34 @@
 /**
- * Python's semantics where JavaScript's differ, in one place: openai/whisper's arithmetic, its text handling
- * and its JSON output rely on them, and fidelity to its outputs (to the last digit) depends on each.
+ * Python semantics that openai/whisper's arithmetic and writers rely on, where JavaScript's differ. One home
+ * for every such helper, so that the transcription loops and the writers round and print alike.
  */
 
 /**
- * Python's `round(x)` and `round(x, digits)`: the nearest integer (or decimal), exact ties to even. Python
- * rounds the exact binary value, so 2.675 (stored just below) rounds to 2.67, where `toFixed` sends ties up.
+ * Python 3's `round(x)` and `round(x, digits)` on the exact binary value of `x`, ties to even (Math.round sends
+ * ties up; toFixed sends ties away from zero).
+ *
+ * - Without `digits`, the nearest integer (round(2.5) == 2, round(-0.5) == 0, never -0, as Python's int).
+ * - With `digits` (0 to 100), the double nearest the decimal with that many places closest to x's exact value:
+ *   round(2.675, 2) == 2.67 because the double 2.675 lies below the tie; round(0.125, 2) == 0.12 is a true tie.
+ *   Integers, infinities, NaN and zeros come back unchanged (round(-0.0, 2) == -0.0).
  */
 export function pyRound(x: number, digits?: number): number {
-  if (digits === undefined) {
-    const floor = Math.floor(x);
-    const diff = x - floor;
-    if (diff > 0.5) return floor + 1;
-    if (diff < 0.5) return floor;
-    return floor % 2 === 0 ? floor : floor + 1;
-  }
-  if (!Number.isFinite(x)) return x;
-  const sign = x < 0 || Object.is(x, -0) ? -1 : 1;
+  return digits === undefined ? roundToInteger(x) : roundToDigits(x, digits);
+}
+
+function roundToInteger(x: number): number {
+  const floor = Math.floor(x);
+  const diff = x - floor; // exact: x and floor(x) are within a factor of two, or diff is x itself
+  const r = diff > 0.5 ? floor + 1 : diff < 0.5 ? floor : floor % 2 === 0 ? floor : floor + 1;
+  return r === 0 ? 0 : r; // Python's int has no negative zero
+}
+
+function roundToDigits(x: number, digits: number): number {
+  if (!(Number.isInteger(digits) && digits >= 0 && digits <= 100)) throw new RangeError(`pyRound: digits must be a whole number from 0 to 100, got ${digits}`);
+  // Integers (every double from 2^52 on, where toFixed would switch to exponent form) are already round.
+  if (!Number.isFinite(x) || Number.isInteger(x)) return x;
+  const sign = x < 0 ? -1 : 1;
+  // toFixed(100) is the exact value of any double above 2^-100, and shows a tie exactly for the digits asked.
   const exact = Math.abs(x).toFixed(100);
   const point = exact.indexOf('.');
   const tail = exact.slice(point + 1 + digits);
@@ -77,11 +89,6 @@ export function pyFloat(x: number): string {
   return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
-/** An int field; a non-integer falls back to float repr rather than lying. */
-export function pyInt(x: number): string {
-  return Number.isInteger(x) ? String(x) : pyFloat(x);
-}
-
 /** Python json string with ensure_ascii: everything outside printable ASCII as \uXXXX (UTF-16 units). */
 export function pyString(text: string): string {
   let out = '"';
@@ -99,4 +106,3 @@ export function pyString(text: string): string {
   }
   return out + '"';
 }
-

@@ -1,6 +1,8 @@
 /** asr/whisper: Whisper on ONNX Runtime with openai/whisper's decoding and long-form transcription. */
 export { transcribe, transcribeStream, transcribeSamples } from './transcribe.js';
-export type { TranscribeInput, TranscriptionModel } from './transcribe.js';
+export type { TranscribeInput, TranscriptionModel } from './window-decode.js';
+export { decodeWithFallback, isSilentWindow, promptTokens, toSegment } from './window-decode.js';
+export type { SegmentPlace } from './window-decode.js';
 export { DEFAULT_TRANSCRIBE, FALLBACK_TEMPERATURES, resolveTranscribeOptions, seekClips } from './transcribe-options.js';
 export type { TranscribeOptions, TranscribeProgress, TranscribeSettings } from './transcribe-options.js';
 export { WhisperModel } from './model.js';
@@ -24,7 +26,7 @@ export { loadWhisperDims, whisperDims } from './config.js';
 export type { WhisperDims } from './config.js';
 export { transcribeBatchedStream, transcribeWindows } from './batched/index.js';
 export type { BatchedModel, WindowSource } from './batched/index.js';
-export { DEFAULT_BATCHED, resolveBatchedOptions } from './batched/options.js';
+export { DEFAULT_BATCHED, rejectSequentialOnly, resolveBatchedOptions } from './batched/options.js';
 export type { BatchedOptions, BatchedSettings } from './batched/options.js';
 export { mergeSpeechRegions, fixedWindows, findWindows, WindowReader } from './batched/windows.js';
 export type { AudioWindow, FoundWindows } from './batched/windows.js';

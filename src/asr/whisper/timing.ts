@@ -23,9 +23,9 @@
  * 5. The caller then updates `lastSpeechTimestamp = getEnd(updatedSegments)` and, when the window did not end
  *    on a single timestamp, moves seek to `round(lastWordEnd * 100)` (openai `transcribe.py`).
  */
-import { pyRound } from '../../text/python.js';
 import { MoxingError } from '../../errors.js';
 import { HOP_LENGTH, SAMPLE_RATE } from '../../audio/constants.js';
+import { pyRound } from '../../text/python.js';
 
 /** Audio frames per second of Whisper's encoder output (openai TOKENS_PER_SECOND: 16000 / 160 / 2). */
 export const ATTENTION_FRAMES_PER_SECOND = SAMPLE_RATE / (HOP_LENGTH * 2);

@@ -42,9 +42,9 @@ export interface TranscribeOptions {
   readonly lengthPenalty?: number;
   /** Text given as the previous context of the first window (vocabulary, names, style). @default undefined */
   readonly initialPrompt?: string;
-  /** Keep `initialPrompt` at the head of every window's prompt. @default false */
+  /** Keep `initialPrompt` at the head of every window's prompt (batched windows always have it: none has previous text). @default false */
   readonly carryInitialPrompt?: boolean;
-  /** Feed each window the text decoded so far as its prompt. @default true */
+  /** Feed each window the text decoded so far as its prompt. The batched pipeline refuses true given explicitly (its windows are decoded together). @default true */
   readonly conditionOnPreviousText?: boolean;
   /** A window whose no-speech probability is above this (and whose avg logprob is below logprobThreshold) is skipped as silence; null disables. @default 0.6 */
   readonly noSpeechThreshold?: number | null;
@@ -60,7 +60,7 @@ export interface TranscribeOptions {
   readonly withoutTimestamps?: boolean;
   /** Latest first timestamp of a window, in seconds; null lifts it. @default 1 */
   readonly maxInitialTimestamp?: number | null;
-  /** Start,end,start,end,... seconds of the clips to transcribe; the last end defaults to the audio's end. @default '0' */
+  /** Start,end,start,end,... seconds of the clips to transcribe; the last end defaults to the audio's end. Sequential pipeline only (the batched one refuses it). @default '0' */
   readonly clipTimestamps?: string | readonly number[];
   /** Most tokens decoded per window (openai's `sample_len`); half the text context when undefined. @default undefined (224) */
   readonly sampleLen?: number;

@@ -8,22 +8,19 @@ import { HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE, decodeAudio, logMelSpectr
 import { MoxingError } from '../../errors.js';
 import { pyStrip } from '../../text/index.js';
 import type { Segment, TranscriptionResult } from '../types.js';
-import type { WhisperDims } from './config.js';
 import { transcribeBatchedStream } from './batched/index.js';
 import { resolveBatchedOptions, type BatchedOptions } from './batched/options.js';
-import { decodeFeatures, decodeText, type DecodingContext, type DecodingResult } from './decode.js';
+import { decodeText } from './decode.js';
 import type { AudioFeatures } from './encoder.js';
 import { detectLanguage } from './language.js';
 import { WhisperModel } from './model.js';
 import { lastItems, pyRound } from '../../text/python.js';
 import { seededRandom } from './search.js';
-import { DEFAULT_TRANSCRIBE, checkEnglishOnly, decodeFailed, givenLanguage, resolveTranscribeOptions, seekClips, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
+import { DEFAULT_TRANSCRIBE, checkEnglishOnly, givenLanguage, resolveTranscribeOptions, seekClips, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
 import { cutWindow } from './window-segments.js';
-import { getEnd, type WordSplitter } from './timing.js';
+import { getEnd } from './timing.js';
+import { decodeWithFallback, isSilentWindow, promptTokens, toSegment, type TranscribeInput, type TranscriptionModel } from './window-decode.js';
 import { resolveAlignmentHeads, skipHallucinations, timeWindowWords, type WindowSegmentDraft, type WordTimingModel } from './word-timestamps.js';
-
-/** Audio to transcribe: a file path, the bytes of a file, or 16 kHz mono samples. */
-export type TranscribeInput = string | Uint8Array | Float32Array;
 
 /**
  * Transcribes `input`, yielding segments as each 30 s window is decoded; the generator's return value is
@@ -48,19 +45,6 @@ export async function transcribe(input: TranscribeInput, options: TranscribeOpti
     const next = await stream.next();
     if (next.done) return next.value;
   }
-}
-
-/** What transcription needs of a model: a WhisperModel, or a scripted stand-in in tests. */
-export interface TranscriptionModel extends DecodingContext, Partial<WordTimingModel> {
-  readonly dims: Pick<WhisperDims, 'nMels' | 'nAudioCtx' | 'nTextCtx'>;
-  readonly isMultilingual: boolean;
-  readonly tokenizer: DecodingContext['tokenizer'] & {
-    languageToken(language: string): number;
-    /** Word grouping for word timestamps (openai `split_to_word_tokens`). */
-    splitToWordTokens?(tokens: readonly number[], language: string | undefined): ReturnType<WordSplitter>;
-  };
-  /** Encodes one [nMels, 3000] mel window. */
-  encode(mel: Float32Array): Promise<AudioFeatures>;
 }
 
 /** The loop of openai `transcribe()` over 16 kHz mono `samples` with a loaded model. */
@@ -91,7 +75,8 @@ export async function* transcribeSamples(
   const wordTiming = s.wordTimestamps ? wordTimingOf(model) : undefined;
   const alignmentHeads = wordTiming ? resolveAlignmentHeads(s.alignmentHeads, wordTiming) : [];
   let lastSpeechTimestamp = 0;
-  callbacks.onProgress?.({ doneSeconds: 0, totalSeconds: contentDuration });
+  const reportProgress = (seekFrames: number): void => callbacks.onProgress?.({ doneSeconds: (Math.min(contentFrames, seekFrames) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: contentDuration });
+  reportProgress(0);
 
   const clips = seekClips(s.clipTimestamps, contentFrames);
   const inputStride = N_FRAMES / dims.nAudioCtx; // mel frames per timestamp step: 2
@@ -101,19 +86,9 @@ export async function* transcribeSamples(
   const allSegments: Segment[] = [];
   let promptResetSince = 0;
   let remainingPromptLength = Math.floor(dims.nTextCtx / 2) - 1;
-  const initialPromptTokens = s.initialPrompt !== undefined ? tokenizer.encode(' ' + pyStrip(s.initialPrompt)) : [];
+  const initialPromptTokens = promptTokens(tokenizer, s.initialPrompt) ?? [];
   allTokens.push(...initialPromptTokens);
   remainingPromptLength -= initialPromptTokens.length;
-
-  const decodeWithFallback = async (features: AudioFeatures, prompt: number[]): Promise<DecodingResult> => {
-    let result: DecodingResult | undefined;
-    for (const t of s.temperature) {
-      const options = windowDecodingOptions(s, language, t, prompt);
-      [result] = await decodeFeatures(model, features, options, random);
-      if (!decodeFailed(result, s)) break;
-    }
-    return result as DecodingResult;
-  };
 
   let clipIndex = 0;
   let seek = clips[0][0];
@@ -129,25 +104,12 @@ export async function* transcribeSamples(
     const segmentFrames = Math.min(N_FRAMES, contentFrames - seek, clipEnd - seek);
     const features = seek === 0 && segmentFrames === N_FRAMES && firstWindow ? firstWindow : await encode(seek, segmentFrames);
 
-    let prompt: number[];
-    if (s.carryInitialPrompt) {
-      const ignored = Math.max(initialPromptTokens.length, promptResetSince);
-      const rest = allTokens.slice(ignored);
-      prompt = [...initialPromptTokens, ...lastItems(rest, remainingPromptLength)];
-    } else {
-      prompt = allTokens.slice(promptResetSince);
-    }
-    const result = await decodeWithFallback(features, prompt);
-
-    if (s.noSpeechThreshold !== null) {
-      let skip = result.noSpeechProb > s.noSpeechThreshold;
-      // A confident decode is kept despite a high no-speech probability.
-      if (s.logprobThreshold !== null && result.avgLogprob > s.logprobThreshold) skip = false;
-      if (skip) {
-        seek += segmentFrames; // fast-forward to the next window
-        callbacks.onProgress?.({ doneSeconds: (Math.min(contentFrames, seek) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: contentDuration });
-        continue;
-      }
+    const prompt = windowPrompt(allTokens, { initialPromptTokens, promptResetSince, remainingPromptLength, carry: s.carryInitialPrompt });
+    const [result] = await decodeWithFallback(model, features, (t) => windowDecodingOptions(s, language, t, prompt), s, random);
+    if (isSilentWindow(result, s)) {
+      seek += segmentFrames; // fast-forward to the next window
+      reportProgress(seek);
+      continue;
     }
 
     const cut = cutWindow(result.tokens, tokenizer.timestampBegin, { timeOffset, segmentFrames, inputStride, timePrecision });
@@ -186,7 +148,7 @@ export async function* transcribeSamples(
         });
         seek = skipped.seek;
         if (skipped.dropWindow) {
-          callbacks.onProgress?.({ doneSeconds: (Math.min(contentFrames, seek) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: contentDuration });
+          reportProgress(seek);
           continue;
         }
         drafts = drafts.slice(0, skipped.keep);
@@ -198,19 +160,8 @@ export async function* transcribeSamples(
       const text = tokenizer.decode(piece.tokens.filter((t) => t < tokenizer.eot));
       // An instantaneous or textless segment stays, emptied (openai keeps its place and id).
       const empty = piece.start === piece.end || pyStrip(text) === '';
-      return {
-        id: allSegments.length + i,
-        seek: windowSeek,
-        start: piece.start,
-        end: piece.end,
-        text: empty ? '' : text,
-        tokens: empty ? [] : piece.tokens,
-        temperature: result.temperature,
-        avgLogprob: result.avgLogprob,
-        compressionRatio: result.compressionRatio,
-        noSpeechProb: result.noSpeechProb,
-        ...(wordTiming ? { words: empty ? [] : piece.words } : {}),
-      };
+      const place = { id: allSegments.length + i, seek: windowSeek, start: piece.start, end: piece.end, text: empty ? '' : text, tokens: empty ? [] : piece.tokens };
+      return toSegment(wordTiming ? { ...place, words: empty ? [] : piece.words } : place, result);
     });
     allSegments.push(...current);
     for (const segment of current) allTokens.push(...segment.tokens);
@@ -218,7 +169,7 @@ export async function* transcribeSamples(
     if (!s.conditionOnPreviousText || result.temperature > 0.5) promptResetSince = allTokens.length;
 
     for (const segment of current) yield segment;
-    callbacks.onProgress?.({ doneSeconds: (Math.min(contentFrames, seek) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: contentDuration });
+    reportProgress(seek);
   }
 
   return {
@@ -228,6 +179,23 @@ export async function* transcribeSamples(
     duration: contentDuration,
     ...(languageProbs ? { languageProbs } : {}),
   };
+}
+
+/** Where the window prompt comes from: the tokens so far, the initial prompt's, and the last reset. */
+interface PromptState {
+  readonly initialPromptTokens: readonly number[];
+  /** Index in the tokens so far where the text a prompt may use begins (after a hot decode or unconditioned). */
+  readonly promptResetSince: number;
+  /** Room left for carried text next to the initial prompt (openai's `remaining_prompt_length`). */
+  readonly remainingPromptLength: number;
+  readonly carry: boolean;
+}
+
+/** openai's prompt of the next window: the text since the last reset, or the initial prompt kept ahead of the latest text. */
+function windowPrompt(allTokens: readonly number[], p: PromptState): number[] {
+  if (!p.carry) return allTokens.slice(p.promptResetSince);
+  const rest = allTokens.slice(Math.max(p.initialPromptTokens.length, p.promptResetSince));
+  return [...p.initialPromptTokens, ...lastItems(rest, p.remainingPromptLength)];
 }
 
 /** The model's word-timing side, checked up front: a clear error before any decoding when it has none. */

@@ -1,5 +1,4 @@
 import { test } from 'node:test';
-import { pyRound } from '../../../src/text/python.js';
 import assert from 'node:assert/strict';
 import {
   addWordTimestamps,
@@ -95,14 +94,6 @@ test('median filter equals scipy on reflect-padded input and a direct reference'
   }
   assert.deepEqual([...medianFilter(Float64Array.from([1, 5]), 7)], [1, 5], 'too short rows are returned as is');
   assert.throws(() => medianFilter(x, 4), /odd/);
-});
-
-test('pythonRound rounds exact ties to even and everything else to nearest', () => {
-  assert.equal(pyRound(0.125, 2), 0.12);
-  assert.equal(pyRound(0.375, 2), 0.38);
-  assert.equal(pyRound(2.675, 2), 2.67); // binary value is below the tie, as in Python
-  assert.equal(pyRound(0.1 + 0.2, 2), 0.3);
-  assert.equal(pyRound(1.92, 2), 1.92);
 });
 
 test('mergePunctuations follows openai (prepend to next, append to previous)', () => {

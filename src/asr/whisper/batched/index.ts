@@ -7,7 +7,9 @@
  * Each window is decoded without timestamps and gives one segment spanning the window, as faster-whisper's
  * batched mode does by default: timestamp tokens would make rows of a batch end and re-seek at different
  * places, which is the sequential loop's job. Windows do not see each other's text (they are decoded at
- * once), so `conditionOnPreviousText` has no effect; `initialPrompt` primes every window.
+ * once): `initialPrompt` primes every window (as `carryInitialPrompt` asks), and the options only the
+ * sequential loop can follow (`conditionOnPreviousText: true`, `clipTimestamps`, `wordTimestamps`) are
+ * refused with BAD_ARGUMENT (options.ts `rejectSequentialOnly`), never ignored.
  *
  * Memory is flat in the input's length: a file is streamed twice (once through the VAD, keeping 31
  * probabilities a second; once to read the windows), never held whole. Reading and mel of the next batch
@@ -15,22 +17,20 @@
  * the main thread for the length of each run, so only another thread can overlap it.
  */
 import { HOP_LENGTH, N_SAMPLES, SAMPLE_RATE, streamAudio, type MelBins } from '../../../audio/index.js';
-import { MoxingError } from '../../../errors.js';
 import { float32 } from '../../../runtime/index.js';
 import { pyStrip } from '../../../text/index.js';
 import type { Segment, TranscriptionResult } from '../../types.js';
-import { DEFAULT_BATCHED, resolveBatchedOptions, type BatchedOptions, type BatchedSettings } from './options.js';
+import { DEFAULT_BATCHED, rejectSequentialOnly, resolveBatchedOptions, type BatchedOptions, type BatchedSettings } from './options.js';
 import { aheadByOne, melBatch, type MelBatch, type WindowReader } from './mel.js';
 import { MelWorker } from './prefetch.js';
 import { findWindows, windowSeconds, type AudioWindow } from './windows.js';
-import { gatherRows } from '../decoder-runner.js';
-import { DecodingTask, decodeText, type DecodingOptions, type DecodingResult } from '../decode.js';
+import { decodeText, type DecodingOptions } from '../decode.js';
 import type { AudioFeatures } from '../encoder.js';
 import { detectLanguage } from '../language.js';
 import { WhisperModel } from '../model.js';
 import { seededRandom } from '../search.js';
-import { DEFAULT_TRANSCRIBE, checkEnglishOnly, decodeFailed, givenLanguage, resolveTranscribeOptions, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from '../transcribe-options.js';
-import type { TranscribeInput, TranscriptionModel } from '../transcribe.js';
+import { DEFAULT_TRANSCRIBE, checkEnglishOnly, givenLanguage, resolveTranscribeOptions, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from '../transcribe-options.js';
+import { decodeWithFallback, isSilentWindow, promptTokens, toSegment, type TranscribeInput, type TranscriptionModel } from '../window-decode.js';
 
 /** What the batched pipeline needs of a model: TranscriptionModel with a batch-capable encoder. */
 export type BatchedModel = Omit<TranscriptionModel, 'encode'> & {
@@ -55,9 +55,7 @@ export async function* transcribeBatchedStream(
 ): AsyncGenerator<Segment, TranscriptionResult, undefined> {
   const batched = resolveBatchedOptions({ ...options, batchSize: options.batchSize ?? DEFAULT_BATCHED.batchSize }) as BatchedSettings;
   const settings = resolveTranscribeOptions(options);
-  if ((options as { wordTimestamps?: boolean }).wordTimestamps) {
-    throw new MoxingError('BAD_ARGUMENT', 'word timestamps need the sequential pipeline: drop vad/batchSize (--vad, --batch-size), or align the batched result with a CTC model (--align)');
-  }
+  rejectSequentialOnly(options);
   const model =
     options.model instanceof WhisperModel
       ? options.model
@@ -108,7 +106,7 @@ export async function* transcribeWindows(
   }
 
   const random = s.seed === undefined ? Math.random : seededRandom(s.seed);
-  const prompt = s.initialPrompt !== undefined ? tokenizer.encode(' ' + pyStrip(s.initialPrompt)) : undefined;
+  const prompt = promptTokens(tokenizer, s.initialPrompt);
   // One segment per window: no timestamp tokens (see the file header).
   const optionsAt = (t: number): DecodingOptions => ({ ...windowDecodingOptions(s, language, t, prompt), withoutTimestamps: true });
 
@@ -126,22 +124,12 @@ export async function* transcribeWindows(
       const result = results[i];
       const window = batch.windows[i];
       // A window judged silent gives no segment (openai's no-speech rule).
-      if (s.noSpeechThreshold !== null && result.noSpeechProb > s.noSpeechThreshold && !(s.logprobThreshold !== null && result.avgLogprob > s.logprobThreshold)) continue;
+      if (isSilentWindow(result, s)) continue;
       const tokens = result.tokens.filter((t) => t < tokenizer.eot);
       const text = tokenizer.decode(tokens);
       if (pyStrip(text) === '') continue;
-      const segment: Segment = {
-        id: segments.length,
-        seek: Math.round(window.start / HOP_LENGTH),
-        start: windowSeconds(window.start),
-        end: windowSeconds(window.end),
-        text,
-        tokens,
-        temperature: result.temperature,
-        avgLogprob: result.avgLogprob,
-        compressionRatio: result.compressionRatio,
-        noSpeechProb: result.noSpeechProb,
-      };
+      const place = { id: segments.length, seek: Math.round(window.start / HOP_LENGTH), start: windowSeconds(window.start), end: windowSeconds(window.end), text, tokens };
+      const segment = toSegment(place, result);
       segments.push(segment);
       yield segment;
     }
@@ -175,25 +163,4 @@ async function encodeBatch(model: BatchedModel, mel: Float32Array, windows: numb
     at += values.length;
   }
   return { batch: windows, tensor: float32(data, [windows, positions, width]) };
-}
-
-/** Decodes every window of `features` at the first temperature; windows that fail are retried, alone, hotter. */
-async function decodeWithFallback(
-  model: BatchedModel,
-  features: AudioFeatures,
-  optionsAt: (t: number) => DecodingOptions,
-  s: TranscribeSettings,
-  random: () => number,
-): Promise<DecodingResult[]> {
-  const [first, ...hotter] = s.temperature;
-  const results = await new DecodingTask(model, optionsAt(first), random).run(features);
-  let failing = results.map((r, i) => (decodeFailed(r, s) ? i : -1)).filter((i) => i >= 0);
-  for (const t of hotter) {
-    if (failing.length === 0) break;
-    const sub: AudioFeatures = { batch: failing.length, tensor: gatherRows(features.tensor, failing) };
-    const retried = await new DecodingTask(model, optionsAt(t), random).run(sub);
-    retried.forEach((r, j) => (results[failing[j]] = r));
-    failing = failing.filter((_, j) => decodeFailed(retried[j], s));
-  }
-  return results;
 }

@@ -4,6 +4,7 @@
  */
 import { MoxingError } from '../../../errors.js';
 import { resolveVadOptions, type VadOptions } from '../../../audio/index.js';
+import type { TranscribeOptions } from '../transcribe-options.js';
 
 export interface BatchedOptions {
   /**
@@ -45,4 +46,25 @@ export function resolveBatchedOptions(options: BatchedOptions): BatchedSettings 
   }
   const vad = options.vad ?? DEFAULT_BATCHED.vad;
   return Object.freeze({ batchSize, encoderBatchSize, vad: vad === false ? null : resolveVadOptions(vad === true ? {} : vad) });
+}
+
+/**
+ * The options of the sequential loop that independent VAD windows cannot follow, refused rather than
+ * ignored. `carryInitialPrompt` needs no check: every window is prompted with `initialPrompt` alone (no window
+ * has previous text to push it out), which is what carrying it asks.
+ */
+export function rejectSequentialOnly(options: TranscribeOptions): void {
+  const drop = 'or drop vad/batchSize (--vad, --batch-size) for the sequential pipeline';
+  if (options.wordTimestamps) {
+    throw new MoxingError('BAD_ARGUMENT', 'word timestamps need the sequential pipeline: drop vad/batchSize (--vad, --batch-size), or align the batched result with a CTC model (--align)');
+  }
+  // Windows are decoded at once, as in faster-whisper's batched pipeline: none sees another's text.
+  if (options.conditionOnPreviousText === true) {
+    throw new MoxingError('BAD_ARGUMENT', `conditionOnPreviousText: true cannot apply to batched (VAD) windows, which are decoded together and never see each other's text; set it to false or leave it out, ${drop}`);
+  }
+  // The batched windows are where the VAD finds speech; openai's seek clips belong to the sequential loop.
+  const clips = options.clipTimestamps;
+  if (clips !== undefined && !(clips === '0' || (Array.isArray(clips) && clips.length === 1 && clips[0] === 0))) {
+    throw new MoxingError('BAD_ARGUMENT', `clipTimestamps cannot apply to batched (VAD) windows, which cover the speech the VAD finds; leave it out (or cut the audio first), ${drop}`);
+  }
 }

@@ -12,6 +12,7 @@ import {
   findWindows,
   fixedWindows,
   mergeSpeechRegions,
+  rejectSequentialOnly,
   resolveBatchedOptions,
   transcribe,
   transcribeWindows,
@@ -153,4 +154,28 @@ test('silence, white noise and steady tones give no text', async () => {
     assert.deepEqual(result.segments, [], name);
     assert.equal(result.duration, 40);
   }
+});
+
+test('options only the sequential loop can follow are refused by the batched pipeline, never ignored', async () => {
+  const refused = (pattern: RegExp) => (e: unknown) => isMoxingError(e, 'BAD_ARGUMENT') && pattern.test(e.message) && /--vad, --batch-size/.test(e.message);
+  const audio = new Float32Array(S);
+  // Refused before the model loads: the model reference is never looked at.
+  await assert.rejects(transcribe(audio, { vad: true, model: 'not-a-model', conditionOnPreviousText: true }), refused(/conditionOnPreviousText: true .*set it to false/));
+  await assert.rejects(transcribe(audio, { batchSize: 2, model: 'not-a-model', clipTimestamps: '5,10' }), refused(/clipTimestamps/));
+  await assert.rejects(transcribe(audio, { vad: true, model: 'not-a-model', clipTimestamps: [1] }), refused(/clipTimestamps/));
+  await assert.rejects(transcribe(audio, { vad: true, model: 'not-a-model', wordTimestamps: true }), (e) => isMoxingError(e, 'BAD_ARGUMENT') && /word timestamps/.test(e.message));
+  // What the batched pipeline does anyway is accepted: no conditioning, the whole input, words off.
+  for (const ok of [{ conditionOnPreviousText: false }, { clipTimestamps: '0' }, { clipTimestamps: [0] }, { wordTimestamps: false }, { carryInitialPrompt: true }, {}]) {
+    assert.doesNotThrow(() => rejectSequentialOnly(ok), JSON.stringify(ok));
+  }
+});
+
+test('carryInitialPrompt is honoured in the batched pipeline: every window is prompted with initialPrompt either way', async () => {
+  const model = await WhisperModel.load(MODEL);
+  const samples = (await decodeAudio(LONG)).subarray(0, 70 * S);
+  const base = { model, vad: false, batchSize: 2, temperature: 0, initialPrompt: 'Names: Moxing, Whisper.' } as const;
+  const carried = await transcribe(samples, { ...base, carryInitialPrompt: true });
+  const plain = await transcribe(samples, { ...base, carryInitialPrompt: false });
+  assert.equal(carried.segments.length, 3);
+  assert.deepEqual(carried, plain);
 });
