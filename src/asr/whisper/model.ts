@@ -3,7 +3,7 @@
  * transcription (the CLI transcribing several files loads one). It is the DecodingContext of decode.ts.
  */
 import { MoxingError } from '../../errors.js';
-import { resolveWhisperModel, type HubOptions, type Variant, type ResolvedWhisperModel as WhisperFiles } from '../../hub/index.js';
+import { resolveWhisperModel, type ModelLoadOptions, type ResolvedWhisperModel as WhisperFiles } from '../../hub/index.js';
 import { bool, emptyFloat32, int64, loadSession, type RuntimeOptions, type Tensor } from '../../runtime/index.js';
 import { loadWhisperTokenizer, type WhisperTokenizer } from '../../text/index.js';
 import { loadWhisperDims, type WhisperDims } from './config.js';
@@ -13,15 +13,10 @@ import { WhisperEncoder, type AudioFeatures } from './encoder.js';
 import { requireCrossAttentions } from './timing.js';
 import type { TimingPass, WordTimingModel } from './word-timestamps.js';
 
-export interface LoadWhisperOptions {
-  /** Weight variant: fp32, fp16, q8 or q4. @default 'fp32' */
-  readonly variant?: Variant;
+/** How to load a Whisper: the shape every model loader takes, and which decoder export. */
+export interface LoadWhisperOptions extends ModelLoadOptions {
   /** Load the merged decoder that also outputs cross attentions (word timing). @default false */
   readonly timestamped?: boolean;
-  /** ONNX Runtime device and threads. @default DEFAULT_RUNTIME */
-  readonly runtime?: RuntimeOptions;
-  /** Cache folder, endpoint, token, offline switch. @default DEFAULT_HUB and the environment */
-  readonly hub?: Partial<HubOptions>;
 }
 
 /** Where a Whisper's files are: what hub/ resolves, or paths given by hand. */
