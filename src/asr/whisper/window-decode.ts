@@ -5,7 +5,7 @@
  * so that neither imports the other.
  */
 import { pyStrip } from '../../text/index.js';
-import type { Segment, Word } from '../types.js';
+import type { Segment } from '../types.js';
 import type { WhisperDims } from './config.js';
 import { gatherRows } from './decoder-runner.js';
 import { DecodingTask, type DecodingContext, type DecodingOptions, type DecodingResult } from './decode.js';
@@ -68,15 +68,7 @@ export async function decodeWithFallback(
 }
 
 /** Where a segment sits and what it says; the decode's figures come from its DecodingResult. */
-export interface SegmentPlace {
-  readonly id: number;
-  readonly seek: number;
-  readonly start: number;
-  readonly end: number;
-  readonly text: string;
-  readonly tokens: readonly number[];
-  readonly words?: readonly Word[];
-}
+export type SegmentPlace = Pick<Segment, 'id' | 'seek' | 'start' | 'end' | 'text' | 'tokens' | 'words'>;
 
 /** The segment record of openai's `new_segment`: its place and text, and the figures of the decode it came from. */
 export function toSegment(place: SegmentPlace, result: DecodingResult): Segment {
