@@ -21,7 +21,7 @@ export type { DecodeOptions, StreamOptions, TruncationOptions, VadOptions, Speec
 
 // Speech: Whisper transcription and translation, batched long-form, word times; CTC recognition and alignment.
 export { transcribe, transcribeStream, WhisperModel, DEFAULT_TRANSCRIBE, DEFAULT_BATCHED, DEFAULT_WORD_TIMING, detectLanguage, restoreSegment, restoreSpeechTimestamps } from './asr/index.js';
-export type { TranscribeOptions, TranscribeProgress, BatchedOptions, LoadWhisperOptions, AlignmentHeadsOption } from './asr/index.js';
+export type { TranscribeOptions, SpeechOptions, TranscribeProgress, BatchedOptions, LoadWhisperOptions, AlignmentHeadsOption } from './asr/index.js';
 export type { TranscriptionResult, Segment, Word, Task } from './asr/index.js';
 export { recognizeCtc, alignTranscript, loadCtc, loadAligner, DEFAULT_ALIGN_MODELS } from './asr/ctc/index.js';
 export type { CtcModel, LoadCtcOptions, CtcRecognizeOptions, AlignOptions, TranscriptSegment } from './asr/ctc/index.js';
