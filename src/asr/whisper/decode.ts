@@ -3,6 +3,7 @@
  * `DecodingTask`, the one place that puts together the initial tokens, the logit filters, the token
  * search and the ranker, and runs them over a DecoderRunner.
  */
+import { bad, checkCounts, checkLengthPenalty, checkTask } from './option-checks.js';
 import { MoxingError } from '../../errors.js';
 import { compressionRatio, pyStrip } from '../../text/index.js';
 import type { Task } from '../types.js';
@@ -266,19 +267,13 @@ function parseTokenId(text: string): number {
 
 /** openai `_verify_options`, plus range checks on the numbers. */
 function verifyOptions(o: DecodingSettings): void {
-  const bad = (message: string): never => {
-    throw new MoxingError('BAD_ARGUMENT', message);
-  };
-  if (o.task !== 'transcribe' && o.task !== 'translate') bad(`task must be "transcribe" or "translate", got "${String(o.task)}"`);
+  checkTask(o.task);
   if (o.beamSize !== undefined && o.bestOf !== undefined) bad("beamSize and bestOf can't be given together: beam search is for temperature 0, bestOf for sampling");
   if (o.temperature === 0 && o.bestOf !== undefined) bad('bestOf needs a temperature above 0 (at 0, sampling is greedy)');
   if (o.patience !== undefined && o.beamSize === undefined) bad('patience needs beamSize (it applies to beam search only)');
-  if (o.lengthPenalty !== undefined && !(o.lengthPenalty >= 0 && o.lengthPenalty <= 1)) bad(`lengthPenalty must be between 0 and 1, got ${o.lengthPenalty}`);
+  checkLengthPenalty(o.lengthPenalty);
   if (!(Number.isFinite(o.temperature) && o.temperature >= 0)) bad(`temperature must be a number >= 0, got ${o.temperature}`);
-  for (const key of ['beamSize', 'bestOf', 'sampleLen'] as const) {
-    const v = o[key];
-    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) bad(`${key} must be a whole number >= 1, got ${v}`);
-  }
+  checkCounts(o);
   if (o.patience !== undefined && !(o.patience > 0 && Math.round(o.beamSize! * o.patience) > 0)) bad(`patience must be above 0 and leave at least one candidate, got ${o.patience}`);
 }
 

@@ -2,6 +2,7 @@
  * The options of `transcribe()` and `transcribeStream()`, with one frozen defaults object that the CLI and
  * the server read. The defaults are openai/whisper `transcribe()`'s own.
  */
+import { bad, checkCounts, checkLengthPenalty, checkTask } from './option-checks.js';
 import { DEFAULT_TRUNCATION } from '../../audio/truncation.js';
 import { MoxingError } from '../../errors.js';
 import { toLanguageCode } from '../../text/index.js';
@@ -132,10 +133,6 @@ export const DEFAULT_TRANSCRIBE = Object.freeze({
   allowTruncated: DEFAULT_TRUNCATION.allowTruncated,
 } satisfies TranscribeSettings);
 
-function bad(message: string): never {
-  throw new MoxingError('BAD_ARGUMENT', message);
-}
-
 /** Merges `options` over DEFAULT_TRANSCRIBE (undefined means default) and checks every value. */
 export function resolveTranscribeOptions(options: TranscribeOptions): TranscribeSettings {
   const given = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'model'));
@@ -144,17 +141,14 @@ export function resolveTranscribeOptions(options: TranscribeOptions): Transcribe
   if (temperature.length === 0 || temperature.some((t) => typeof t !== 'number' || !Number.isFinite(t) || t < 0)) {
     bad(`temperature must be a number >= 0 or a non-empty list of them, got ${JSON.stringify(merged.temperature)}`);
   }
-  if (merged.task !== 'transcribe' && merged.task !== 'translate') bad(`task must be "transcribe" or "translate", got "${String(merged.task)}"`);
+  checkTask(merged.task);
   for (const key of ['noSpeechThreshold', 'logprobThreshold', 'compressionRatioThreshold', 'maxInitialTimestamp'] as const) {
     const v = merged[key];
     if (v !== null && !(typeof v === 'number' && Number.isFinite(v))) bad(`${key} must be a number or null, got ${JSON.stringify(v)}`);
   }
-  for (const key of ['beamSize', 'bestOf', 'sampleLen'] as const) {
-    const v = merged[key];
-    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) bad(`${key} must be a whole number >= 1, got ${v}`);
-  }
+  checkCounts(merged);
   if (merged.patience !== undefined && !(merged.patience > 0)) bad(`patience must be above 0, got ${merged.patience}`);
-  if (merged.lengthPenalty !== undefined && !(merged.lengthPenalty >= 0 && merged.lengthPenalty <= 1)) bad(`lengthPenalty must be between 0 and 1, got ${merged.lengthPenalty}`);
+  checkLengthPenalty(merged.lengthPenalty);
   const hallucination = merged.hallucinationSilenceThreshold;
   if (hallucination !== null && !(typeof hallucination === 'number' && hallucination >= 0)) bad(`hallucinationSilenceThreshold must be seconds >= 0 or null, got ${JSON.stringify(hallucination)}`);
   if (hallucination !== null && !merged.wordTimestamps) bad('hallucinationSilenceThreshold needs wordTimestamps: true (it works on word times)');
