@@ -117,44 +117,18 @@ export async function* transcribeSamples(
     seek += cut.seekFrames;
     let drafts: WindowSegmentDraft[] = cut.segments.map((piece) => ({ start: piece.start, end: piece.end, tokens: piece.tokens, words: [] }));
     if (wordTiming) {
-      await timeWindowWords(drafts, {
-        model: wordTiming,
-        features,
-        heads: alignmentHeads,
-        sotSequence: tokenizer.sotSequence(language, s.task),
-        noTimestamps: tokenizer.noTimestamps,
-        eot: tokenizer.eot,
-        splitToWordTokens: (tokens) => (tokenizer.splitToWordTokens as NonNullable<typeof tokenizer.splitToWordTokens>)(tokens, language),
-        numFrames: segmentFrames,
-        seekFrames: windowSeek,
+      const timed = await timeWords(drafts, {
+        model: wordTiming, tokenizer, language, settings: s, features, heads: alignmentHeads,
+        window: { seek, windowSeek, timeOffset, segmentFrames, contentFrames, singleTimestampEnding: cut.singleTimestampEnding },
         lastSpeechTimestamp,
-        prependPunctuations: s.prependPunctuations,
-        appendPunctuations: s.appendPunctuations,
       });
-      // The window resumes after its last word rather than at its last timestamp token.
-      if (!cut.singleTimestampEnding) {
-        const lastWordEnd = getEnd(drafts);
-        if (lastWordEnd !== undefined && lastWordEnd > timeOffset) seek = pyRound(lastWordEnd * 100);
+      seek = timed.seek;
+      lastSpeechTimestamp = timed.lastSpeechTimestamp;
+      if (timed.drafts === undefined) {
+        reportProgress(seek);
+        continue;
       }
-      if (s.hallucinationSilenceThreshold !== null) {
-        const skipped = skipHallucinations(drafts, {
-          threshold: s.hallucinationSilenceThreshold,
-          seek,
-          previousSeek: windowSeek,
-          segmentSize: segmentFrames,
-          contentFrames,
-          singleTimestampEnding: cut.singleTimestampEnding,
-          lastSpeechTimestamp,
-        });
-        seek = skipped.seek;
-        if (skipped.dropWindow) {
-          reportProgress(seek);
-          continue;
-        }
-        drafts = drafts.slice(0, skipped.keep);
-      }
-      const lastWordEnd = getEnd(drafts);
-      if (lastWordEnd !== undefined) lastSpeechTimestamp = lastWordEnd;
+      drafts = timed.drafts;
     }
     const current: Segment[] = drafts.map((piece, i) => {
       const text = tokenizer.decode(piece.tokens.filter((t) => t < tokenizer.eot));
@@ -179,6 +153,73 @@ export async function* transcribeSamples(
     duration: contentDuration,
     ...(languageProbs ? { languageProbs } : {}),
   };
+}
+
+/** Where a decoded window sits, for its word timing. */
+interface WindowPlace {
+  /** Where the next window starts, as the timestamp tokens put it. */
+  readonly seek: number;
+  readonly windowSeek: number;
+  readonly timeOffset: number;
+  readonly segmentFrames: number;
+  readonly contentFrames: number;
+  readonly singleTimestampEnding: boolean;
+}
+
+/**
+ * openai's word-timestamp pass over one window's segments: the words' times, the next seek moved to after the
+ * last word, and the hallucination rule. `drafts` is undefined when the rule drops the whole window.
+ */
+async function timeWords(
+  drafts: WindowSegmentDraft[],
+  c: {
+    model: WordTimingModel;
+    tokenizer: TranscriptionModel['tokenizer'];
+    language: string;
+    settings: TranscribeSettings;
+    features: AudioFeatures;
+    heads: ReturnType<typeof resolveAlignmentHeads>;
+    window: WindowPlace;
+    lastSpeechTimestamp: number;
+  },
+): Promise<{ drafts: WindowSegmentDraft[] | undefined; seek: number; lastSpeechTimestamp: number }> {
+  const { tokenizer, language, settings: s, window: w } = c;
+  let seek = w.seek;
+  await timeWindowWords(drafts, {
+    model: c.model,
+    features: c.features,
+    heads: c.heads,
+    sotSequence: tokenizer.sotSequence(language, s.task),
+    noTimestamps: tokenizer.noTimestamps,
+    eot: tokenizer.eot,
+    splitToWordTokens: (tokens) => (tokenizer.splitToWordTokens as NonNullable<typeof tokenizer.splitToWordTokens>)(tokens, language),
+    numFrames: w.segmentFrames,
+    seekFrames: w.windowSeek,
+    lastSpeechTimestamp: c.lastSpeechTimestamp,
+    prependPunctuations: s.prependPunctuations,
+    appendPunctuations: s.appendPunctuations,
+  });
+  // The window resumes after its last word rather than at its last timestamp token.
+  if (!w.singleTimestampEnding) {
+    const lastWordEnd = getEnd(drafts);
+    if (lastWordEnd !== undefined && lastWordEnd > w.timeOffset) seek = pyRound(lastWordEnd * 100);
+  }
+  let kept = drafts;
+  if (s.hallucinationSilenceThreshold !== null) {
+    const skipped = skipHallucinations(drafts, {
+      threshold: s.hallucinationSilenceThreshold,
+      seek,
+      previousSeek: w.windowSeek,
+      segmentSize: w.segmentFrames,
+      contentFrames: w.contentFrames,
+      singleTimestampEnding: w.singleTimestampEnding,
+      lastSpeechTimestamp: c.lastSpeechTimestamp,
+    });
+    seek = skipped.seek;
+    if (skipped.dropWindow) return { drafts: undefined, seek, lastSpeechTimestamp: c.lastSpeechTimestamp };
+    kept = drafts.slice(0, skipped.keep);
+  }
+  return { drafts: kept, seek, lastSpeechTimestamp: getEnd(kept) ?? c.lastSpeechTimestamp };
 }
 
 /** Where the window prompt comes from: the tokens so far, the initial prompt's, and the last reset. */
