@@ -1,6 +1,6 @@
 /**
  * One writer per file, shared by the hub cache (one download per cached file) and the embedded vector index
- * (one writer per index folder). One writer per cached file: within a process, concurrent fetches of the same file share one promise;
+ * (one writer per index folder). Within a process, concurrent users of the same file share one promise;
  * across processes (two `moxing` commands pulling the same model), a `<file>.lock` naming its owner
  * (`<pid> <random token>`) makes the second wait. A lock whose process is gone is taken over, so a killed
  * run never blocks the cache.
