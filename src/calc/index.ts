@@ -11,7 +11,7 @@ export { CALC_DTYPES, CALC_DTYPE_IDS, bytesPerValue, isCalcDtype, parseCalcDtype
 export type { CalcDtype, CalcDtypeSpec } from './dtypes.js';
 export { GPUS, GPU_IDS, resolveGpu, peakFlops } from './gpus.js';
 export type { GpuId, GpuSpec, ComputeFormat } from './gpus.js';
-export { trainingCost, activationBytes, DEFAULT_TRAINING, OPTIMIZER_BYTES_PER_PARAM, CHINCHILLA_TOKENS_PER_PARAMETER } from './training.js';
+export { trainingCost, activationBytes, DEFAULT_TRAINING, OPTIMIZER_BYTES_PER_PARAM, OPTIMIZERS, RECOMPUTE_MODES, TRAINING_PRECISIONS, CHINCHILLA_TOKENS_PER_PARAMETER } from './training.js';
 export type { TrainingOptions, TrainingCost, TrainingMemory, ActivationInput, Optimizer, Recompute, TrainingPrecision } from './training.js';
 export { inferenceCost, kvCacheBytesPerToken, DEFAULT_INFERENCE, COMMS_PER_LAYER } from './inference.js';
 export type { InferenceOptions, InferenceCost, StepTime } from './inference.js';

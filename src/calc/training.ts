@@ -14,8 +14,11 @@ import { summarizeModel } from './load.js';
 /** Optimizer state bytes per parameter (Transformer Math 101): AdamW keeps an fp32 copy, momentum and variance. */
 export const OPTIMIZER_BYTES_PER_PARAM = Object.freeze({ adamw: 12, adam8bit: 6, sgd: 8 } as const);
 export type Optimizer = keyof typeof OPTIMIZER_BYTES_PER_PARAM;
-export type Recompute = 'none' | 'selective' | 'full';
-export type TrainingPrecision = 'fp32' | 'fp16' | 'bf16';
+export const OPTIMIZERS = Object.freeze(Object.keys(OPTIMIZER_BYTES_PER_PARAM) as Optimizer[]);
+export const RECOMPUTE_MODES = Object.freeze(['none', 'selective', 'full'] as const);
+export type Recompute = (typeof RECOMPUTE_MODES)[number];
+export const TRAINING_PRECISIONS = Object.freeze(['fp32', 'fp16', 'bf16'] as const);
+export type TrainingPrecision = (typeof TRAINING_PRECISIONS)[number];
 
 /** Chinchilla (Hoffmann et al. 2022): compute-optimal training uses about 20 tokens per parameter. */
 export const CHINCHILLA_TOKENS_PER_PARAMETER = 20;
@@ -135,8 +138,8 @@ export function trainingCost(model: string | Architecture | ModelSummary, option
   check('tensor parallel', o.tensorParallel, 1, 1024);
   check('pipeline parallel', o.pipelineParallel, 1, 1024);
   check('micro-batch', o.microBatch, 1, 1_000_000);
-  if (!['fp32', 'fp16', 'bf16'].includes(o.precision)) throw new MoxingError('BAD_ARGUMENT', `training precision must be fp32, fp16 or bf16, got "${o.precision}"`);
-  if (!['none', 'selective', 'full'].includes(o.recompute)) throw new MoxingError('BAD_ARGUMENT', `recompute must be none, selective or full, got "${o.recompute}"`);
+  if (!(TRAINING_PRECISIONS as readonly string[]).includes(o.precision)) throw new MoxingError('BAD_ARGUMENT', `training precision must be ${TRAINING_PRECISIONS.join(', ')}, got "${o.precision}"`);
+  if (!(RECOMPUTE_MODES as readonly string[]).includes(o.recompute)) throw new MoxingError('BAD_ARGUMENT', `recompute must be ${RECOMPUTE_MODES.join(', ')}, got "${o.recompute}"`);
   if (![0, 1, 2, 3].includes(o.zeroStage)) throw new MoxingError('BAD_ARGUMENT', `ZeRO stage must be 0, 1, 2 or 3, got ${o.zeroStage}`);
   if (!Object.hasOwn(OPTIMIZER_BYTES_PER_PARAM, o.optimizer)) throw new MoxingError('BAD_ARGUMENT', `optimizer must be one of ${Object.keys(OPTIMIZER_BYTES_PER_PARAM).join(', ')}, got "${o.optimizer}"`);
   const modelParallel = o.tensorParallel * o.pipelineParallel;

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import {
   DEFAULT_FIT, DEFAULT_INFERENCE, DEFAULT_TRAINING, CALC_DTYPE_IDS, GPUS, GPU_IDS, MODEL_PRESETS, MODEL_PRESET_IDS,
-  OPTIMIZER_BYTES_PER_PARAM, countParameters, fitBudget, inferenceCost, loadArchitecture, parseCalcDtype, trainingCost,
+  OPTIMIZERS, RECOMPUTE_MODES, TRAINING_PRECISIONS, countParameters, fitBudget, inferenceCost, loadArchitecture, parseCalcDtype, trainingCost,
   type FitOptions, type InferenceOptions, type ModelSummary, type TrainingOptions, type Optimizer, type Recompute, type StepTime, type TrainingPrecision,
 } from '../calc/index.js';
 import { formatBytes, formatCount, formatSeconds, parseBytes, parseCount } from '../calc/units.js';
@@ -81,7 +81,6 @@ function modelOption(command: Command): Command {
 
 
 
-const OPTIMIZERS = Object.keys(OPTIMIZER_BYTES_PER_PARAM) as Optimizer[];
 const gpuFlags: readonly Flag[] = [
   { field: 'gpu', value: '<gpu>', description: `GPU type: ${GPU_IDS.join(', ')}` },
   { field: 'gpus', value: '<n>', description: 'number of GPUs', parse: parseInteger('--gpus', 1, 1_000_000) },
@@ -99,12 +98,12 @@ export const TRAIN_FLAGS: readonly Flag[] = [
   ...gpuFlags,
   { field: 'tokens', value: '<n>', description: 'training tokens, e.g. 1T, 300B, 2.5e12 (default: 20 per parameter, Chinchilla)', parse: (v) => parseCount(v, '--tokens') },
   { field: 'mfu', value: '<fraction>', description: 'model FLOPs utilization', parse: parseNumber('--mfu', 0.001, 1) },
-  { field: 'precision', value: '<dtype>', description: 'weight and gradient precision: fp32, fp16, bf16', parse: parseChoice<TrainingPrecision>('--precision', ['fp32', 'fp16', 'bf16']), aliases: ['--dtype'] },
+  { field: 'precision', value: '<dtype>', description: `weight and gradient precision: ${TRAINING_PRECISIONS.join(', ')}`, parse: parseChoice<TrainingPrecision>('--precision', TRAINING_PRECISIONS), aliases: ['--dtype'] },
   { field: 'optimizer', value: '<name>', description: `optimizer: ${OPTIMIZERS.join(', ')}`, parse: parseChoice<Optimizer>('--optimizer', OPTIMIZERS) },
   { field: 'zeroStage', value: '<stage>', description: 'ZeRO stage 0-3', parse: parseInteger('--zero-stage', 0, 3), aliases: ['--zero'] },
   { field: 'tensorParallel', value: '<n>', description: 'tensor-parallel degree', parse: parseInteger('--tensor-parallel', 1, 1024), aliases: ['--tp'] },
   { field: 'pipelineParallel', value: '<n>', description: 'pipeline-parallel degree', parse: parseInteger('--pipeline-parallel', 1, 1024), aliases: ['--pp'] },
-  { field: 'recompute', value: '<mode>', description: 'activation recomputation: none, selective, full', parse: parseChoice<Recompute>('--recompute', ['none', 'selective', 'full']) },
+  { field: 'recompute', value: '<mode>', description: `activation recomputation: ${RECOMPUTE_MODES.join(', ')}`, parse: parseChoice<Recompute>('--recompute', RECOMPUTE_MODES) },
   { field: 'microBatch', value: '<n>', description: 'micro-batch: sequences per GPU', parse: wholeCount('--micro-batch', 1), aliases: ['--batch'] },
   { field: 'sequenceLength', value: '<n>', description: 'sequence length (default: the model context)', parse: wholeCount('--sequence-length', 1), aliases: ['--context'] },
 ];
