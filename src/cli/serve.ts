@@ -1,4 +1,4 @@
-/** `moxing serve`: the HTTP API (image and transformer-math routes) on a host and port, under the security rules. */
+/** `moxing serve`: the HTTP API (speech, image and transformer-math routes) on a host and port, under the security rules. */
 import type { Command } from 'commander';
 import { MoxingError } from '../errors.js';
 import { parseBytes } from '../calc/units.js';
@@ -43,13 +43,13 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 export function register(program: Command): void {
   const command = program
     .command('serve')
-    .description('serve the HTTP API: /v1/images/* (DINOv2) and /v1/calc/* (transformer math); see README "Security"')
+    .description('serve the HTTP API: /v1/audio/* (OpenAI-compatible Whisper), /v1/images/* (DINOv2), /v1/calc/* (transformer math); see README "Security"')
     .option('--host <host>', 'address to listen on (0.0.0.0 for every interface: set --api-key)', '127.0.0.1')
     .option('--port <port>', 'TCP port', parseInteger('--port', 0, 65535), 8080)
     .option('--api-key <key>', 'require Authorization: Bearer KEY on every route but /health (default: $MOXING_API_KEY)')
     .option('--allowed-host <name>', `Host header name to answer, repeatable; "any" turns the check off (default: ${LOOPBACK_HOSTS.join(', ')} on a loopback bind, any otherwise)`, collect, [])
     .option('--cors <origin>', 'allow browser calls from this origin, repeatable (default: none)', collect, [])
-    .option('--model <model>', 'a model requests may name (alias, hub id or folder), repeatable', collect, [])
+    .option('--model <model>', 'a model requests may name (alias, hub id or folder), repeatable; the first Whisper is /v1/audio/*\'s default (whisper-1)', collect, [])
     .option('--allow-remote-models', 'let requests name hub ids that are not served (downloads are size-capped)')
     .option('--images-model <model>', 'vision model for /v1/images/* (default: dinov2-small)')
     .option('--index <location>', 'image index for /v1/images/search: a folder (moxing index) or a postgres:// URL')

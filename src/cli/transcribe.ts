@@ -6,7 +6,7 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { MoxingError } from '../errors.js';
-import { DEFAULT_TRANSCRIBE, WhisperModel, transcribeStream, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
+import { DEFAULT_TRANSCRIBE, WhisperModel, fallbackTemperatures, transcribeStream, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
 import type { Task, TranscriptionResult } from '../asr/types.js';
 import { DEFAULT_WRITE_OPTIONS, formatSegmentLine } from '../formats/index.js';
 import { DEFAULT_VARIANT, VARIANTS, createDownloadProgress, parseVariant } from '../hub/index.js';
@@ -26,15 +26,6 @@ interface TranscribeCliOptions extends WordCliOptions, BatchedCliOptions {
   temperatureIncrementOnFallback: number;
 }
 
-/** openai's CLI: temperatures from --temperature up to 1.0 in --temperature-increment-on-fallback steps. */
-export function fallbackTemperatures(start: number, increment: number): number[] {
-  if (increment <= 0) return [start];
-  const temperatures: number[] = [];
-  // Whole steps, not repeated float addition, so 0.2 * 3 stays 0.6 (numpy.arange computes start + i * step).
-  for (let i = 0; start + i * increment <= 1 + 1e-6; i++) temperatures.push(Number((start + i * increment).toFixed(10)));
-  // A start above 1 leaves openai's range empty (it then has no decode at all): decode once at that start.
-  return temperatures.length > 0 ? temperatures : [start];
-}
 
 const TASKS: readonly Task[] = ['transcribe', 'translate'];
 

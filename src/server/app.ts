@@ -3,6 +3,7 @@
  * `buildApp` never listens, so tests use `app.inject` and the CLI's `serve` decides host and port.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { audioPlugin, type AudioPluginOptions } from './audio.js';
 import { calcPlugin, type CalcPluginOptions } from './calc.js';
 import { installErrorHandler } from './errors.js';
 import { installHardening, serverLimits } from './hardening.js';
@@ -20,6 +21,8 @@ export interface AppOptions {
   images?: ImagesPluginOptions | false;
   /** Options of the transformer-math routes, or false to leave them out. @default {} */
   calc?: CalcPluginOptions | false;
+  /** Options of the OpenAI-compatible speech routes (/v1/audio/*, /v1/models), or false to leave them out. @default {} */
+  audio?: AudioPluginOptions | false;
 }
 
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
@@ -32,5 +35,6 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   const served = { models: options.models ?? [], allowRemoteModels: security.allowRemoteModels };
   if (options.images !== false) await app.register(imagesPlugin, { ...options.images });
   if (options.calc !== false) await app.register(calcPlugin, { ...served, ...options.calc });
+  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...options.audio });
   return app;
 }

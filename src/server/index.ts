@@ -11,3 +11,5 @@ export { imagesPlugin, decodeImageString, DEFAULT_IMAGES_PLUGIN, EmbeddingsReque
 export type { ImagesPluginOptions } from './images.js';
 export { calcPlugin, ParamsRequest, TrainRequest, InferRequest, FitRequest } from './calc.js';
 export type { CalcPluginOptions } from './calc.js';
+export { audioPlugin, DEFAULT_AUDIO_PLUGIN } from './audio.js';
+export type { AudioPluginOptions } from './audio.js';

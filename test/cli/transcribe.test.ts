@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { assertOneLineError, runMoxing } from '../helpers/cli.js';
 import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 import { parseSrt, parseVtt } from '../../src/formats/index.js';
-import { fallbackTemperatures } from '../../src/cli/transcribe.js';
+import { fallbackTemperatures } from '../../src/asr/whisper/index.js';
 
 const SHARED = resolve(process.cwd(), '../shared');
 const MODEL = join(SHARED, 'models/whisper-tiny-random');

@@ -44,7 +44,24 @@ const ROUTES = {
   train: 'POST /v1/calc/train',
   infer: 'POST /v1/calc/infer',
   fit: 'POST /v1/calc/fit',
+  transcriptions: 'POST /v1/audio/transcriptions',
+  translations: 'POST /v1/audio/translations',
+  models: 'GET /v1/models',
 } as const;
+
+const WHISPER = join(process.cwd(), '../shared/models/whisper-tiny-random');
+
+/** A multipart/form-data body of `parts` (a file part has a filename), with its content type. */
+function multipart(parts: readonly { name: string; value: string | Buffer; filename?: string }[], boundary = `fuzz${parts.length}x`): { body: Buffer; type: string } {
+  const chunks = parts.map((p) =>
+    Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"${p.filename !== undefined ? `; filename="${p.filename}"\r\nContent-Type: application/octet-stream` : ''}\r\n\r\n`),
+      Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value),
+      Buffer.from('\r\n'),
+    ]),
+  );
+  return { body: Buffer.concat([...chunks, Buffer.from(`--${boundary}--\r\n`)]), type: `multipart/form-data; boundary=${boundary}` };
+}
 
 interface FuzzRequest {
   readonly kind: string;
@@ -83,7 +100,7 @@ before(async () => {
   server = spawn(
     process.execPath,
     ['bin/moxing.js', 'serve', '--port', '0', '--api-key', API_KEY, '--images-model', modelDir, '--index', join(tmp.dir, 'index'),
-      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16'],
+      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16', '--model', WHISPER],
     { env: { ...process.env, HF_TOKEN, HF_ENDPOINT, MOXING_CACHE: join(tmp.dir, 'cache') }, stdio: ['ignore', openSync(join(tmp.dir, 'server.log'), 'w'), 'pipe'] },
   );
   base = await new Promise<string>((resolve, reject) => {
@@ -166,9 +183,15 @@ test(`${GENERATED_REQUESTS} hostile requests and raw-socket attacks: JSON errors
     }
   }
   // Answers that succeed leak nothing either (model folders, image paths, index metadata).
-  for (const route of ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit'] as const) {
+  const validRequests: [string, FuzzRequest][] = (['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit'] as const).map((route) => {
     const [method, path] = ROUTES[route].split(' ');
-    const { status, text } = await send({ kind: 'valid', method, path, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(validBody(route)) });
+    return [route, { kind: 'valid', method, path, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(validBody(route)) }];
+  });
+  const upload = multipart([{ name: 'file', filename: 'clip.wav', value: Buffer.from(wavBase64, 'base64') }, { name: 'model', value: 'whisper-1' }, { name: 'response_format', value: 'verbose_json' }, { name: 'temperature_inc', value: '0' }]);
+  validRequests.push(['transcriptions', { kind: 'valid', method: 'POST', path: '/v1/audio/transcriptions', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': upload.type }, body: upload.body }]);
+  validRequests.push(['models', { kind: 'valid', method: 'GET', path: '/v1/models', headers: { authorization: `Bearer ${API_KEY}` } }]);
+  for (const [route, request] of validRequests) {
+    const { status, text } = await send(request);
     if (status !== 200) failures.push(`valid ${route}: status ${status}: ${text.slice(0, 200)}`);
     for (const secret of [tmp.dir, process.cwd(), 'sha256', 'mtime']) if (text.includes(secret)) failures.push(`valid ${route} leaks ${secret}: ${text.slice(0, 200)}`);
   }
@@ -264,7 +287,41 @@ const NUMERIC_FIELDS: Partial<Record<keyof typeof ROUTES, string[]>> = {
 
 const IMAGE_FIELD: Partial<Record<keyof typeof ROUTES, string>> = { embeddings: 'images', search: 'image', classify: 'images' };
 
+/** Hostile uploads to the speech routes: broken multipart, bad fields, files that are not audio. */
+function generateAudio(random: () => number): FuzzRequest {
+  const [method, path] = ROUTES[pick(random, ['transcriptions', 'translations'] as const)].split(' ');
+  const auth = `Bearer ${API_KEY}`;
+  const wav = Buffer.from(wavBase64, 'base64');
+  const file = { name: 'file', filename: 'clip.wav', value: wav };
+  const form = (kind: string, parts: Parameters<typeof multipart>[0]): FuzzRequest => {
+    const { body, type } = multipart(parts);
+    return { kind, method, path, headers: { authorization: auth, 'content-type': type }, body };
+  };
+  const generators: (() => FuzzRequest)[] = [
+    () => {
+      const { body, type } = multipart([file, { name: 'model', value: 'whisper-1' }]);
+      const broken = pick(random, [body.subarray(0, Math.floor(random() * body.length)), Buffer.from(body.toString('latin1').replace(/--fuzz2x--/, ''), 'latin1'), Buffer.concat([body.subarray(0, 40), Buffer.alloc(200, 0x2d)])]);
+      return { kind: 'broken-multipart', method, path, headers: { authorization: auth, 'content-type': pick(random, [type, 'multipart/form-data', 'multipart/form-data; boundary=']) }, body: broken };
+    },
+    () => form('unknown-field', [file, { name: pick(random, ['frobnicate', 'model_path', '__proto__', 'file_url', 'timestamp_granularities[][]']), value: '1' }]),
+    () => {
+      const [name, value] = pick(random, [['temperature', 'hot'], ['temperature', '7'], ['beam_size', '-1'], ['best_of', '1e9'], ['stream', 'maybe'], ['response_format', 'docx'], ['timestamp_granularities[]', 'char'], ['language', 'english123'], ['include[]', 'everything'], ['chunking_strategy', '{"type":"server_vad","threshold":9}'], ['chunking_strategy', '{not json'], ['vad', 'yes']] as const);
+      return form('wrong-type', [file, { name, value }]);
+    },
+    () => form('missing-file', [{ name: 'model', value: 'whisper-1' }, ...(random() < 0.5 ? [{ name: 'file', value: '', filename: 'empty.wav' }] : [])]),
+    () => form('path-string', [file, { name: 'model', value: pick(random, [secretPath, '/etc/passwd', '../../models', 'no-such-owner/model', `${WHISPER}/../whisper-tiny-random`, 'file:///etc/passwd']) }]),
+    () => {
+      const content = pick(random, [Buffer.from('this is not audio'), Buffer.from(SECRET_CONTENT), pngDeclaring(64, 64), wav.subarray(0, 44), Buffer.from(goodImage, 'base64')]);
+      return form('not-audio', [{ name: 'file', filename: pick(random, ['a.wav', 'b.mp3', '../../x.flac', 'c']), value: content }, { name: 'model', value: 'whisper-1' }]);
+    },
+    () => form('too-many-parts', Array.from({ length: 80 }, (_, i) => ({ name: `f${i}`, value: 'x' }))),
+    () => ({ kind: 'json-not-multipart', method, path, headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ file: wavBase64, model: 'whisper-1' }) }),
+  ];
+  return pick(random, generators)();
+}
+
 function generate(random: () => number): FuzzRequest {
+  if (random() < 0.15) return generateAudio(random);
   const route = pick(random, ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit'] as const);
   const [method, path] = ROUTES[route].split(' ');
   const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
@@ -333,7 +390,7 @@ function generate(random: () => number): FuzzRequest {
       const bytes = pick(random, [
         good.subarray(0, Math.floor(random() * good.length)),
         Buffer.from(wavBase64, 'base64'),
-        Buffer.from(good.map((b, i) => (i > 40 && random() < 0.05 ? b ^ 0xff : b))),
+        Buffer.concat([Buffer.from('\x89XNG', 'latin1'), good.subarray(4)]), // a broken signature: no decoder takes it
         pngDeclaring(64, 64, Buffer.from('not deflate data')),
         Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="99999" height="99999"><image href="file:///etc/passwd"/></svg>'),
         Buffer.from('GIF89a\xff\xff\xff\xff', 'latin1'),

@@ -3,7 +3,7 @@ export { transcribe, transcribeStream, transcribeSamples } from './transcribe.js
 export type { TranscribeInput, TranscriptionModel } from './window-decode.js';
 export { decodeWithFallback, isSilentWindow, promptTokens, toSegment } from './window-decode.js';
 export type { SegmentPlace } from './window-decode.js';
-export { DEFAULT_TRANSCRIBE, FALLBACK_TEMPERATURES, resolveTranscribeOptions, seekClips } from './transcribe-options.js';
+export { DEFAULT_TRANSCRIBE, FALLBACK_TEMPERATURES, fallbackTemperatures, resolveTranscribeOptions, seekClips } from './transcribe-options.js';
 export type { TranscribeOptions, TranscribeProgress, TranscribeSettings } from './transcribe-options.js';
 export { WhisperModel } from './model.js';
 export type { LoadWhisperOptions, WhisperModelFiles } from './model.js';

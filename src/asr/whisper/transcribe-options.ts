@@ -91,6 +91,19 @@ export interface TranscribeOptions {
   readonly onLanguage?: (language: string, probabilities: Readonly<Record<string, number>> | undefined) => void;
 }
 
+/**
+ * openai's CLI (and whisper.cpp's server `temperature_inc`): temperatures from `start` up to 1.0 in `increment`
+ * steps; an increment of 0 turns fallback off.
+ */
+export function fallbackTemperatures(start: number, increment: number): number[] {
+  if (increment <= 0) return [start];
+  const temperatures: number[] = [];
+  // Whole steps, not repeated float addition, so 0.2 * 3 stays 0.6 (numpy.arange computes start + i * step).
+  for (let i = 0; start + i * increment <= 1 + 1e-6; i++) temperatures.push(Number((start + i * increment).toFixed(10)));
+  // A start above 1 leaves openai's range empty (it then has no decode at all): decode once at that start.
+  return temperatures.length > 0 ? temperatures : [start];
+}
+
 /** Temperatures of openai's fallback: 0, then 0.2 steps up to 1. */
 export const FALLBACK_TEMPERATURES: readonly number[] = Object.freeze([0, 0.2, 0.4, 0.6, 0.8, 1]);
 
