@@ -109,7 +109,8 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
     const decoding = decodingOptions(body, task);
     if (body.stream) {
       if (body.response_format !== undefined && body.response_format !== 'json' && body.response_format !== 'text') throw new ParamError('stream', 'stream answers text deltas: use response_format "json" or "text"');
-      return streamTranscript(request, reply, () => app.work(request, async () => transcribeStream(body.file, { ...decoding, model: await load(ref, false) })));
+      // The whole stream is model work: the slot is held until the last segment is sent.
+      return app.work(request, async () => streamTranscript(request, reply, transcribeStream(body.file, { ...decoding, model: await load(ref, false) })));
     }
     const result = await app.work(request, async () => collect(transcribeStream(body.file, { ...decoding, model: await load(ref, words), wordTimestamps: words })));
     return answer(reply, result, body, task);
@@ -222,21 +223,27 @@ function answer(reply: FastifyReply, result: TranscriptionResult, body: AudioReq
   };
 }
 
-/** `stream: true`: one `transcript.text.delta` per decoded segment, then `transcript.text.done`, as SSE. */
-async function streamTranscript(request: FastifyRequest, reply: FastifyReply, start: () => Promise<AsyncGenerator<Segment, TranscriptionResult>>): Promise<void> {
-  const stream = await start(); // the model is loaded and the input read before the answer starts
+/**
+ * `stream: true`: one `transcript.text.delta` per decoded segment, then `transcript.text.done`, as SSE. The
+ * first segment is awaited before the answer starts, so a model or input that fails answers a plain error.
+ */
+async function streamTranscript(request: FastifyRequest, reply: FastifyReply, stream: AsyncGenerator<Segment, TranscriptionResult>): Promise<void> {
+  let next: IteratorResult<Segment, TranscriptionResult>;
+  try {
+    next = await stream.next();
+  } catch (error) {
+    await stream.return(undefined as never);
+    throw error;
+  }
   reply.hijack();
   reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   const send = (event: unknown): boolean => reply.raw.write(`data: ${JSON.stringify(event)}\n\n`);
   try {
-    for (;;) {
-      const next = await stream.next();
-      if (next.done) {
-        send({ type: 'transcript.text.done', text: next.value.text.trim(), usage: { type: 'duration', seconds: Math.ceil(next.value.duration ?? 0) } });
-        break;
-      }
+    for (; !next.done; next = await stream.next()) {
+      if (reply.raw.destroyed) return; // the client left: stop decoding for nobody
       send({ type: 'transcript.text.delta', delta: next.value.text, segment_id: next.value.id });
     }
+    send({ type: 'transcript.text.done', text: next.value.text.trim(), usage: { type: 'duration', seconds: Math.ceil(next.value.duration ?? 0) } });
   } catch (error) {
     request.log.error({ err: error }, 'stream failed');
     send({ type: 'error', error: { message: publicError(error).message } });
