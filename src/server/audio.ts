@@ -8,6 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { z } from 'zod';
+import { decodeAudio } from '../audio/index.js';
 import { DEFAULT_TRANSCRIBE, fallbackTemperatures, transcribeStream, WhisperModel, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
 import type { Segment, TranscriptionResult } from '../asr/types.js';
 import { MoxingError, quoteInput } from '../errors.js';
@@ -70,7 +71,6 @@ const ServerVad = z.strictObject({
 interface AudioRequest extends Fields {
   file: Buffer;
   granularities: ('word' | 'segment')[];
-  include: 'logprobs'[];
 }
 
 export async function audioPlugin(app: FastifyInstance, options: AudioPluginOptions): Promise<void> {
@@ -107,12 +107,14 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
     const words = body.granularities.includes('word');
     if (words && body.response_format !== 'verbose_json') throw new ParamError('timestamp_granularities', 'timestamp_granularities needs response_format "verbose_json"');
     const decoding = decodingOptions(body, task);
-    if (body.stream) {
-      if (body.response_format !== undefined && body.response_format !== 'json' && body.response_format !== 'text') throw new ParamError('stream', 'stream answers text deltas: use response_format "json" or "text"');
-      // The whole stream is model work: the slot is held until the last segment is sent.
-      return app.work(request, async () => streamTranscript(request, reply, transcribeStream(body.file, { ...decoding, model: await load(ref, false) })));
+    if (body.stream && body.response_format !== undefined && body.response_format !== 'json' && body.response_format !== 'text') {
+      throw new ParamError('stream', 'stream answers text deltas: use response_format "json" or "text"');
     }
-    const result = await app.work(request, async () => collect(transcribeStream(body.file, { ...decoding, model: await load(ref, words), wordTimestamps: words })));
+    // The audio is decoded before the model loads: a file that is not audio costs no model.
+    const transcript = async () => transcribeStream(await decodeAudio(body.file), { ...decoding, model: await load(ref, words), wordTimestamps: words });
+    // A stream is model work to its end: the slot is held until the last segment is sent.
+    if (body.stream) return app.work(request, async () => streamTranscript(request, reply, await transcript()));
+    const result = await app.work(request, async () => collect(await transcript()));
     return answer(reply, result, body, task);
   };
   app.post('/v1/audio/transcriptions', handler('transcribe'));
@@ -126,7 +128,7 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
 
 /** Every part, in whatever order the client sent them: the file, the known fields, nothing else. */
 async function readParts(request: FastifyRequest): Promise<AudioRequest> {
-  const out: Partial<AudioRequest> & { granularities: AudioRequest['granularities']; include: AudioRequest['include'] } = { granularities: [], include: [] };
+  const out: Partial<AudioRequest> & { granularities: AudioRequest['granularities'] } = { granularities: [] };
   const fields = out as Record<string, unknown>;
   for await (const part of request.parts()) {
     if (part.type === 'file') {
@@ -140,8 +142,8 @@ async function readParts(request: FastifyRequest): Promise<AudioRequest> {
       if (value !== 'word' && value !== 'segment') throw new ParamError('timestamp_granularities', `timestamp_granularities takes "word" and "segment", got ${quoteInput(value, 40)}`);
       out.granularities.push(value);
     } else if (name === 'include[]' || name === 'include') {
-      if (value !== 'logprobs') throw new ParamError('include', `include takes "logprobs", got ${quoteInput(value, 40)}`);
-      out.include.push(value);
+      // Token logprobs are not answered yet: refused rather than silently left out.
+      throw new ParamError('include', `include ${quoteInput(value, 40)} is not supported by this server yet`);
     } else if (Object.hasOwn(FIELDS, name)) {
       const parsed = FIELDS[name as keyof typeof FIELDS].safeParse(value);
       if (!parsed.success) throw new ParamError(name, `${name} ${parsed.error.issues[0].message}, got ${quoteInput(value, 40)}`);
