@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { MoxingError } from '../errors.js';
 import { parseBytes } from '../calc/units.js';
 import { DEFAULT_SECURITY, isLoopbackHost, LOOPBACK_HOSTS, resolveSecurityOptions, type SecurityOptions } from '../server/options.js';
+import { DEFAULT_MODEL_POOL, type ModelPoolSettings } from '../server/model-pool.js';
+import { addFlags, fieldsOf, type Flag } from './flags.js';
 import { parseInteger } from './options.js';
 
 interface ServeCliOptions extends Partial<SecurityOptions> {
@@ -37,6 +39,13 @@ const LIMIT_FLAGS: readonly (readonly [NumericSecurityField, string, 'count' | '
   ['shutdownGraceMs', 'on SIGINT/SIGTERM, time running requests get before connections are cut', 'ms'],
 ];
 
+/** Loading on demand (server/model-pool.ts), flagged by the library's names. */
+const POOL_FLAGS: readonly Flag[] = [
+  { field: 'modelTtl', value: '<seconds>', description: 'unload a speech model idle this long (0: when its last request is done, -1: never)', parse: parseInteger('--model-ttl', -1) },
+  { field: 'modelMemory', value: '<bytes>', description: 'memory the loaded models may take together (e.g. 4GiB, from their ONNX files); the least recently used idle ones are unloaded first (default: no limit)', parse: (v) => parseBytes(v, '--model-memory') },
+  { field: 'preload', description: 'load the served speech models at start-up and keep them loaded (GET /ready answers 503 until then)' },
+];
+
 const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -61,7 +70,9 @@ export function register(program: Command): void {
     const parse = unit === 'bytes' ? (v: string) => parseBytes(v, flag) : parseInteger(flag, field === 'rateLimitPerMinute' || field === 'maxQueuedWork' ? 0 : 1);
     command.option(`${flag} <${unit === 'count' ? 'n' : unit}>`, `${description} (default: ${DEFAULT_SECURITY[field]})`, parse);
   }
-  command.action(async (options: ServeCliOptions) => {
+  addFlags(command, POOL_FLAGS, DEFAULT_MODEL_POOL);
+  command.action(async (options: ServeCliOptions, cmd: Command) => {
+    const pool = fieldsOf<ModelPoolSettings>(cmd, POOL_FLAGS);
     const { buildApp } = await import('../server/index.js');
     const security = resolveSecurityOptions({
       ...Object.fromEntries(LIMIT_FLAGS.map(([field]) => [field, options[field]])),
@@ -75,6 +86,7 @@ export function register(program: Command): void {
       logger: options.log,
       security,
       models: options.model,
+      audio: pool,
       images: { model: options.imagesModel, index: options.index, classifyTrainDir: options.classifyTrain, imageRoot: options.imageRoot },
     });
     let address: string;
@@ -85,6 +97,12 @@ export function register(program: Command): void {
       throw listenError(error, options);
     }
     process.stderr.write(`moxing serving on ${address}\n`);
+    if (pool.preload) {
+      app.speechModels?.preload().then(
+        () => app.log.info('served speech models preloaded'),
+        (error: unknown) => process.stderr.write(`moxing serve: warning: preloading failed: ${(error as Error).message}\n`),
+      );
+    }
     let stopping = false;
     const stop = (): void => {
       if (stopping) return;

@@ -9,6 +9,14 @@ import { installErrorHandler } from './errors.js';
 import { installHardening, serverLimits } from './hardening.js';
 import { imagesPlugin, type ImagesPluginOptions } from './images.js';
 import { resolveSecurityOptions, type SecurityOptions } from './options.js';
+import { SpeechModels } from './speech-models.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The speech models and their on-demand pool (absent when the speech routes are left out). */
+    readonly speechModels: SpeechModels | undefined;
+  }
+}
 
 export interface AppOptions {
   /** fastify's logger (pino, JSON lines). @default false */
@@ -35,6 +43,9 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   const served = { models: options.models ?? [], allowRemoteModels: security.allowRemoteModels };
   if (options.images !== false) await app.register(imagesPlugin, { ...options.images });
   if (options.calc !== false) await app.register(calcPlugin, { ...served, ...options.calc });
-  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...options.audio });
+  const speech = options.audio === false ? undefined : new SpeechModels({ models: options.models, ...options.audio });
+  app.decorate('speechModels', speech);
+  if (speech) app.addHook('onClose', () => speech.pool.close());
+  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...options.audio, speech });
   return app;
 }
