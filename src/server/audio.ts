@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { z } from 'zod';
-import { decodeAudio } from '../audio/index.js';
+import { decodeAudio, SAMPLE_RATE } from '../audio/index.js';
 import { fallbackTemperatures, transcribeStream, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
 import type { Segment, TranscriptionResult } from '../asr/types.js';
 import { MoxingError, quoteInput } from '../errors.js';
@@ -97,7 +97,10 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
     // (never unloaded) until the transcript is consumed.
     const transcript = async <T>(consume: (stream: AsyncGenerator<Segment, TranscriptionResult>) => Promise<T>): Promise<T> => {
       const samples = await decodeAudio(body.file);
-      return speech.use(ref, words, (model) => consume(transcribeStream(samples, { ...decoding, model, wordTimestamps: words })));
+      const started = performance.now();
+      const out = await speech.use(ref, words, (model) => consume(transcribeStream(samples, { ...decoding, model, wordTimestamps: words })));
+      if (app.hasDecorator('metrics')) app.metrics.observeTranscription(task, samples.length / SAMPLE_RATE, (performance.now() - started) / 1000);
+      return out;
     };
     // A stream is model work to its end: the slot is held until the last segment is sent.
     if (body.stream) return app.work(request, () => transcript((stream) => streamTranscript(request, reply, stream)));
