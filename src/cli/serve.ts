@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { parseBytes } from '../calc/units.js';
 import { DEFAULT_SECURITY, isLoopbackHost, LOOPBACK_HOSTS, resolveSecurityOptions, type SecurityOptions } from '../server/options.js';
 import { DEFAULT_MODEL_POOL, type ModelPoolSettings } from '../server/model-pool.js';
+import { DEFAULT_SPEECH_MODELS } from '../server/speech-defaults.js';
+import type { SpeechModelsOptions } from '../server/speech-models.js';
 import { addFlags, fieldsOf, type Flag } from './flags.js';
 import { parseInteger } from './options.js';
 
@@ -38,11 +40,14 @@ const LIMIT_FLAGS: readonly (readonly [NumericSecurityField, string, 'count' | '
   ['shutdownGraceMs', 'on SIGINT/SIGTERM, time running requests get before connections are cut', 'ms'],
 ];
 
-/** Loading on demand (server/model-pool.ts), flagged by the library's names. */
+/** Speech models: loading on demand (server/model-pool.ts) and cross-request batching, flagged by the library's names. */
 const POOL_FLAGS: readonly Flag[] = [
   { field: 'modelTtl', value: '<seconds>', description: 'unload a speech model idle this long (0: when its last request is done, -1: never)', parse: parseInteger('--model-ttl', -1) },
   { field: 'modelMemory', value: '<bytes>', description: 'memory the loaded models may take together (e.g. 4GiB, from their ONNX files); the least recently used idle ones are unloaded first (default: no limit)', parse: (v) => parseBytes(v, '--model-memory') },
   { field: 'preload', description: 'load the served speech models at start-up and keep them loaded (GET /ready answers 503 until then)' },
+  { field: 'crossRequestBatching', negatable: true, description: 'decode each request alone instead of batching the windows of concurrent requests to one model' },
+  { field: 'maxBatchWindows', value: '<n>', description: 'windows in one cross-request batch at most', parse: parseInteger('--max-batch-windows', 1, 256) },
+  { field: 'batchGatherMs', value: '<ms>', description: 'how long a window waits for others to join its batch', parse: parseInteger('--batch-gather-ms', 0, 10_000) },
 ];
 
 const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -70,9 +75,9 @@ export function register(program: Command): void {
     const parse = unit === 'bytes' ? (v: string) => parseBytes(v, flag) : parseInteger(flag, field === 'rateLimitPerMinute' || field === 'maxQueuedWork' ? 0 : 1);
     command.option(`${flag} <${unit === 'count' ? 'n' : unit}>`, `${description} (default: ${DEFAULT_SECURITY[field]})`, parse);
   }
-  addFlags(command, POOL_FLAGS, DEFAULT_MODEL_POOL);
+  addFlags(command, POOL_FLAGS, { ...DEFAULT_MODEL_POOL, ...DEFAULT_SPEECH_MODELS });
   command.action(async (options: ServeCliOptions, cmd: Command) => {
-    const pool = fieldsOf<ModelPoolSettings>(cmd, POOL_FLAGS);
+    const pool = fieldsOf<ModelPoolSettings & SpeechModelsOptions>(cmd, POOL_FLAGS);
     const { createServer } = await import('../server/index.js');
     const security = resolveSecurityOptions({
       ...Object.fromEntries(LIMIT_FLAGS.map(([field]) => [field, options[field]])),

@@ -98,7 +98,7 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
     const transcript = async <T>(consume: (stream: AsyncGenerator<Segment, TranscriptionResult>) => Promise<T>): Promise<T> => {
       const samples = await decodeAudio(body.file);
       const started = performance.now();
-      const out = await speech.use(ref, words, (model) => consume(transcribeStream(samples, { ...decoding, model, wordTimestamps: words })));
+      const out = await speech.use(ref, words, (model) => consume(transcribeStream(samples, { ...decoding, model, wordTimestamps: words, windowDecoder: speech.scheduler })));
       if (app.hasDecorator('metrics')) app.metrics.observeTranscription(task, samples.length / SAMPLE_RATE, (performance.now() - started) / 1000);
       return out;
     };

@@ -17,7 +17,7 @@ export { createServer, DEFAULT_SERVER } from './server.js';
 export type { ServerOptions, MoxingServer } from './server.js';
 export { ModelPool, DEFAULT_MODEL_POOL } from './model-pool.js';
 export type { ModelPoolSettings, ModelPoolOptions, ModelSource, ModelLease, LoadedModelInfo } from './model-pool.js';
-export { SpeechModels, OPENAI_MODEL } from './speech-models.js';
+export { SpeechModels, OPENAI_MODEL, DEFAULT_SPEECH_MODELS } from './speech-models.js';
 export type { SpeechModelsOptions } from './speech-models.js';
 export { ServerMetrics } from './metrics.js';
 export { Readiness, requestId } from './ops.js';

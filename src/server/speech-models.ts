@@ -3,11 +3,14 @@
  * the pool that loads them on demand. One instance per app (`app.speechModels`), shared by every route and
  * worker that transcribes, so a model is loaded once and its idle time and memory are counted in one place.
  */
-import { DEFAULT_TRANSCRIBE, WhisperModel } from '../asr/whisper/index.js';
+import { DecodeScheduler, DEFAULT_TRANSCRIBE, WhisperModel } from '../asr/whisper/index.js';
 import type { ModelLoadOptions } from '../hub/index.js';
 import { resolveWhisperModel } from '../hub/index.js';
 import { ModelPool, type ModelPoolEvents, type ModelPoolOptions, type ModelPoolSettings } from './model-pool.js';
 import { ModelAllowList, publicModelName } from './models.js';
+import { DEFAULT_SPEECH_MODELS } from './speech-defaults.js';
+
+export { DEFAULT_SPEECH_MODELS };
 
 /** OpenAI's name for its own Whisper; it stands for this server's default speech model. */
 export const OPENAI_MODEL = 'whisper-1';
@@ -17,16 +20,32 @@ export interface SpeechModelsOptions extends Partial<ModelPoolSettings>, ModelPo
   models?: readonly string[];
   /** How the models load. */
   modelOptions?: ModelLoadOptions;
+  /**
+   * Decode the windows of concurrent requests to one model in shared batches (asr/whisper/batched/scheduler.ts);
+   * false decodes each request alone. More requests batch when more may run at once (maxConcurrentWork).
+   * @default true
+   */
+  crossRequestBatching?: boolean;
+  /** Windows in one cross-request batch at most. @default 16 */
+  maxBatchWindows?: number;
+  /** How long a window waits for others to join its batch, in ms. @default 5 */
+  batchGatherMs?: number;
 }
 
 export class SpeechModels {
   readonly served: readonly string[];
   readonly pool: ModelPool<WhisperModel>;
+  /** Batches windows across requests; undefined when crossRequestBatching is off. */
+  readonly scheduler: DecodeScheduler | undefined;
   private readonly allowList: ModelAllowList;
 
   constructor(options: SpeechModelsOptions = {}) {
     this.served = options.models && options.models.length > 0 ? [...options.models] : [DEFAULT_TRANSCRIBE.model];
     this.allowList = new ModelAllowList({ served: this.served });
+    const batching = options.crossRequestBatching ?? DEFAULT_SPEECH_MODELS.crossRequestBatching;
+    this.scheduler = batching
+      ? new DecodeScheduler({ maxBatch: options.maxBatchWindows ?? DEFAULT_SPEECH_MODELS.maxBatchWindows, gatherMs: options.batchGatherMs ?? DEFAULT_SPEECH_MODELS.batchGatherMs })
+      : undefined;
     const load = options.modelOptions ?? {};
     this.pool = new ModelPool<WhisperModel>({
       ...options,

@@ -52,7 +52,7 @@ export async function* transcribeSamples(
   model: TranscriptionModel,
   samples: Float32Array,
   s: TranscribeSettings,
-  callbacks: Pick<TranscribeOptions, 'onProgress' | 'onLanguage'> = {},
+  callbacks: Pick<TranscribeOptions, 'onProgress' | 'onLanguage' | 'windowDecoder'> = {},
 ): AsyncGenerator<Segment, TranscriptionResult, undefined> {
   const { tokenizer, dims } = model;
   const mel = logMelSpectrogram(samples, dims.nMels as MelBins, { padding: N_SAMPLES });
@@ -105,7 +105,8 @@ export async function* transcribeSamples(
     const features = seek === 0 && segmentFrames === N_FRAMES && firstWindow ? firstWindow : await encode(seek, segmentFrames);
 
     const prompt = windowPrompt(allTokens, { initialPromptTokens, promptResetSince, remainingPromptLength, carry: s.carryInitialPrompt });
-    const [result] = await decodeWithFallback(model, features, (t) => windowDecodingOptions(s, language, t, prompt), s, random);
+    const decode = callbacks.windowDecoder?.decode.bind(callbacks.windowDecoder) ?? decodeWithFallback;
+    const [result] = await decode(model, features, (t) => windowDecodingOptions(s, language, t, prompt), s, random);
     if (isSilentWindow(result, s)) {
       seek += segmentFrames; // fast-forward to the next window
       reportProgress(seek);
