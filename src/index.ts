@@ -66,3 +66,5 @@ export type { QuantizeOptions, QuantizedFile } from './quantize/index.js';
 // The HTTP server, with its security rules.
 export { buildApp, DEFAULT_SECURITY } from './server/index.js';
 export type { AppOptions, SecurityOptions } from './server/index.js';
+export { createServer, DEFAULT_SERVER, DEFAULT_MODEL_POOL } from './server/index.js';
+export type { ServerOptions, MoxingServer, ModelPoolSettings } from './server/index.js';

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOption
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { MoxingError } from '../errors.js';
+import { PROBE_ROUTES } from './ops.js';
 import type { SecurityOptions } from './options.js';
 import { WorkLimiter } from './work-limiter.js';
 
@@ -83,7 +84,8 @@ export async function installHardening(app: FastifyInstance, security: SecurityO
   if (security.apiKey !== undefined) {
     const expected = digest(security.apiKey);
     app.addHook('onRequest', async (request, reply: FastifyReply) => {
-      if (request.routeOptions.url === '/health') return;
+      const route = request.routeOptions.url;
+      if (route !== undefined && (PROBE_ROUTES.has(route) || (security.publicMetrics && route === '/metrics'))) return;
       const header = request.headers.authorization;
       const token = typeof header === 'string' && /^Bearer /i.test(header) ? header.slice(7).trim() : undefined;
       // Digests of equal length, so neither the key nor its length shows in the time taken.

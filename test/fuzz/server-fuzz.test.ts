@@ -47,6 +47,8 @@ const ROUTES = {
   transcriptions: 'POST /v1/audio/transcriptions',
   translations: 'POST /v1/audio/translations',
   models: 'GET /v1/models',
+  ready: 'GET /ready',
+  metrics: 'GET /metrics',
 } as const;
 
 const WHISPER = join(process.cwd(), '../shared/models/whisper-tiny-random');
@@ -194,6 +196,7 @@ test(`${GENERATED_REQUESTS} hostile requests and raw-socket attacks: JSON errors
   const upload = multipart([{ name: 'file', filename: 'clip.wav', value: Buffer.from(wavBase64, 'base64') }, { name: 'model', value: 'whisper-1' }, { name: 'response_format', value: 'verbose_json' }, { name: 'temperature_inc', value: '0' }]);
   validRequests.push(['transcriptions', { kind: 'valid', method: 'POST', path: '/v1/audio/transcriptions', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': upload.type }, body: upload.body }]);
   validRequests.push(['models', { kind: 'valid', method: 'GET', path: '/v1/models', headers: { authorization: `Bearer ${API_KEY}` } }]);
+  for (const route of ['ready', 'metrics'] as const) validRequests.push([route, { kind: 'valid', method: 'GET', path: ROUTES[route].split(' ')[1], headers: { authorization: `Bearer ${API_KEY}` } }]);
   for (const [route, request] of validRequests) {
     const { status, text } = await send(request);
     if (status !== 200) failures.push(`valid ${route}: status ${status}: ${text.slice(0, 200)}`);
@@ -322,7 +325,19 @@ function generateAudio(random: () => number): FuzzRequest {
   return pick(random, generators)();
 }
 
+/** Hostile calls of the operations routes: /metrics without or with a wrong key, wrong methods, odd request ids. */
+function generateOps(random: () => number): FuzzRequest {
+  const path = pick(random, [ROUTES.metrics, ROUTES.ready]).split(' ')[1];
+  const requestId = { 'x-request-id': pick(random, ['a'.repeat(5000), '../../etc/passwd', '<script>alert(1)</script>', 'id with spaces %00', 'ok-id-1']) };
+  const generators: (() => FuzzRequest)[] = [
+    () => ({ kind: 'ops-no-key', method: 'GET', path: `/metrics${pick(random, ['', '?name[]=x', '?format=json&debug=1'])}`, headers: { ...requestId, ...pick<Record<string, string>>(random, [{}, { authorization: `Bearer ${API_KEY}x` }, { authorization: 'Bearer' }]) } }),
+    () => ({ kind: 'ops-wrong-method', method: pick(random, ['POST', 'PUT', 'DELETE', 'PATCH']), path, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', ...requestId }, body: '{"reset":true}' }),
+  ];
+  return pick(random, generators)();
+}
+
 function generate(random: () => number): FuzzRequest {
+  if (random() < 0.04) return generateOps(random);
   if (random() < 0.15) return generateAudio(random);
   const route = pick(random, ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit'] as const);
   const [method, path] = ROUTES[route].split(' ');
