@@ -8,6 +8,7 @@ import { calcPlugin, type CalcPluginOptions } from './calc.js';
 import { installErrorHandler } from './errors.js';
 import { installHardening, serverLimits } from './hardening.js';
 import { imagesPlugin, type ImagesPluginOptions } from './images.js';
+import { realtimePlugin, type RealtimePluginOptions } from './realtime.js';
 import { resolveSecurityOptions, type SecurityOptions } from './options.js';
 
 export interface AppOptions {
@@ -23,6 +24,8 @@ export interface AppOptions {
   calc?: CalcPluginOptions | false;
   /** Options of the OpenAI-compatible speech routes (/v1/audio/*, /v1/models), or false to leave them out. @default {} */
   audio?: AudioPluginOptions | false;
+  /** Options of the live transcription WebSocket (/v1/realtime, OpenAI's Realtime protocol), or false to leave it out. @default {} */
+  realtime?: RealtimePluginOptions | false;
 }
 
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
@@ -36,5 +39,6 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   if (options.images !== false) await app.register(imagesPlugin, { ...options.images });
   if (options.calc !== false) await app.register(calcPlugin, { ...served, ...options.calc });
   if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...options.audio });
+  if (options.realtime !== false) await app.register(realtimePlugin, { models: options.models, modelOptions: options.audio ? options.audio.modelOptions : undefined, ...options.realtime });
   return app;
 }

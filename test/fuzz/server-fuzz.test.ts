@@ -47,6 +47,8 @@ const ROUTES = {
   transcriptions: 'POST /v1/audio/transcriptions',
   translations: 'POST /v1/audio/translations',
   models: 'GET /v1/models',
+  // The WebSocket's hostile messages are in realtime-fuzz.test.ts; over plain HTTP it answers 426.
+  realtime: 'GET /v1/realtime',
 } as const;
 
 const WHISPER = join(process.cwd(), '../shared/models/whisper-tiny-random');

@@ -49,6 +49,11 @@ export class Endpointer {
     return this.speaking;
   }
 
+  /** Samples the VAD has judged: a turn can start no earlier than here. */
+  get frontier(): number {
+    return this.frames * VAD_FRAME_SAMPLES;
+  }
+
   /** The edges decided by the next frames' probabilities. */
   feed(probs: ArrayLike<number>): TurnEdge[] {
     const edges: TurnEdge[] = [];

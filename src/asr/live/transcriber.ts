@@ -187,9 +187,10 @@ export class LiveTranscriber {
     this.received += samples.length;
   }
 
-  /** Keeps only what a next utterance's padding may need. */
+  /** Keeps only what a next utterance's padding may need: the padding before the first frame not yet judged. */
   private forgetIdleAudio(): void {
-    this.dropBefore(Math.max(this.lastEnd, this.received - this.pad));
+    const judged = this.endpointer?.frontier ?? this.received;
+    this.dropBefore(Math.max(this.lastEnd, judged - this.pad));
   }
 
   private dropBefore(sample: number): void {
@@ -244,7 +245,8 @@ export class LiveTranscriber {
     }
     this.utterance = undefined;
     this.lastEnd = to;
-    this.forgetIdleAudio();
+    // Only up to its end: later turns of the same push are already judged and start after it.
+    this.dropBefore(to);
     return events;
   }
 

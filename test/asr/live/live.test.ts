@@ -56,6 +56,7 @@ test('vad policy: one final commit per utterance, the same whatever the piece si
   const odd = await collect(pieces(speech, 0.37), options);
   assert.deepEqual(small.map((e) => e.type), ['speech_started', 'speech_stopped', 'committed', 'speech_started', 'speech_stopped', 'committed']);
   assert.deepEqual(odd, small, 'events depend on the audio, not on how it was cut');
+  assert.deepEqual(await collect([speech], options), small, 'all of it in one push (a server catching up) too');
   const starts = small.filter((e) => e.type === 'speech_started').map((e) => e.start);
   // Speech starts at Silero's first speech frame over the whole input (the clips begin with some silence).
   const probs = await vadModel.probabilities(speech);
