@@ -8,6 +8,7 @@ import { calcPlugin, type CalcPluginOptions } from './calc.js';
 import { installErrorHandler, publicError } from './errors.js';
 import { installHardening, serverLimits } from './hardening.js';
 import { imagesPlugin, type ImagesPluginOptions } from './images.js';
+import { realtimePlugin, type RealtimePluginOptions } from './realtime.js';
 import { resolveSecurityOptions, type SecurityOptions } from './options.js';
 import { ServerMetrics } from './metrics.js';
 import { installOpsRoutes, installRequestTracking, loggingOptions, Readiness, type LoggerSettings } from './ops.js';
@@ -33,6 +34,8 @@ export interface AppOptions {
   calc?: CalcPluginOptions | false;
   /** Options of the OpenAI-compatible speech routes (/v1/audio/*, /v1/models), or false to leave them out. @default {} */
   audio?: AudioPluginOptions | false;
+  /** Options of the live transcription WebSocket (/v1/realtime, OpenAI's Realtime protocol), or false to leave it out. @default {} */
+  realtime?: RealtimePluginOptions | false;
 }
 
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
@@ -57,6 +60,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     if (options.audio && options.audio.preload) preloadWhenReady(app, speech, readiness);
   }
   if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...options.audio, speech });
+  if (options.realtime !== false) await app.register(realtimePlugin, { models: options.models, modelOptions: options.audio ? options.audio.modelOptions : undefined, ...options.realtime });
   return app;
 }
 

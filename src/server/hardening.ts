@@ -115,6 +115,11 @@ function abandonSignal(request: FastifyRequest): AbortSignal {
   return controller.signal;
 }
 
+/** Whether `token` is the API key, compared in constant time (the HTTP hook's rule, for the WebSocket upgrade too). */
+export function apiKeyMatches(token: string | undefined, apiKey: string): boolean {
+  return token !== undefined && timingSafeEqual(digest(token), digest(apiKey));
+}
+
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }

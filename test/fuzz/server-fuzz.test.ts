@@ -49,6 +49,8 @@ const ROUTES = {
   models: 'GET /v1/models',
   ready: 'GET /ready',
   metrics: 'GET /metrics',
+  // The WebSocket's hostile messages are in realtime-fuzz.test.ts; over plain HTTP it answers 426.
+  realtime: 'GET /v1/realtime',
 } as const;
 
 const WHISPER = join(process.cwd(), '../shared/models/whisper-tiny-random');
