@@ -53,3 +53,29 @@ test('moxing diarize: bad flags and bad input fail clearly, nothing half-written
   assert.notEqual(wrongModel.code, 0);
   assert.match(wrongModel.stderr, /metadata/);
 });
+
+test('moxing transcribe --diarize: speakers per segment and word in json, [SPEAKER_00]: prefixes in srt, vtt, txt and tsv', async () => {
+  const { models, c, dir, wav, modelArgs } = await fixture();
+  const whisper = new URL('../../../shared/models/whisper-tiny-random', import.meta.url).pathname;
+  const out = join(dir, 'transcribed');
+  const run = await runMoxingInProcess(
+    ['transcribe', wav, '-m', whisper, '-o', out, '-f', 'all', '--word-timestamps', '--diarize', '--num-speakers', '2', ...modelArgs, '--no-verbose', '--temperature-increment-on-fallback', '0', '--language', 'en'],
+    { MOXING_OFFLINE: '1' },
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const json = JSON.parse(readFileSync(join(out, 'talk.json'), 'utf8')) as { segments: { start: number; end: number; speaker?: string; text: string; words: { start: number; end: number; speaker?: string }[] }[] };
+  assert.ok(json.segments.length > 0);
+  const diarization = await (await loadDiarizer({ segmentationModel: models.segmentation, embeddingModel: models.wespeaker })).diarize(c.samples, { numSpeakers: 2 });
+  const { speakerAt } = await import('../../src/speakers/index.js');
+  for (const s of json.segments) {
+    assert.equal(s.speaker, speakerAt(diarization, s.start, s.end));
+    for (const w of s.words) assert.equal(w.speaker, speakerAt(diarization, w.start, w.end));
+  }
+  const labelled = json.segments.filter((s) => s.speaker !== undefined);
+  assert.ok(labelled.length > 0, 'some segment has a speaker');
+  const txt = readFileSync(join(out, 'talk.txt'), 'utf8').split('\n');
+  json.segments.forEach((s, i) => assert.ok(txt[i].startsWith(s.speaker ? `[${s.speaker}]: ` : ''), txt[i]));
+  assert.match(readFileSync(join(out, 'talk.srt'), 'utf8'), /\n\[SPEAKER_0[01]\]: /);
+  assert.match(readFileSync(join(out, 'talk.vtt'), 'utf8'), /\n\[SPEAKER_0[01]\]: /);
+  assert.match(readFileSync(join(out, 'talk.tsv'), 'utf8'), /\t\[SPEAKER_0[01]\]: /);
+});
