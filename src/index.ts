@@ -71,3 +71,7 @@ export { buildApp, DEFAULT_SECURITY } from './server/index.js';
 export type { AppOptions, SecurityOptions } from './server/index.js';
 export { createServer, DEFAULT_SERVER, DEFAULT_MODEL_POOL } from './server/index.js';
 export type { ServerOptions, MoxingServer, ModelPoolSettings } from './server/index.js';
+
+// Speaker diarization: who spoke when, and speaker-attributed transcripts.
+export { diarize, loadDiarizer, assignSpeakers, formatDiarization, kaldiFbank, SPEAKER_MODELS } from './speakers/index.js';
+export type { Diarization, Diarizer, DiarizerOptions, DiarizeOptions, KnownSpeaker, SpeakerTurn, DiarizationFormat, FbankOptions } from './speakers/index.js';
