@@ -55,24 +55,47 @@ export interface ChatDelta {
  * is the result too). Nothing runs until one of them is asked for.
  */
 export class GenerationRun<R> implements PromiseLike<R> {
-  private started: AsyncGenerator<ChatDelta, R> | undefined;
-  private settled: Promise<R> | undefined;
+  private started = false;
+  private readonly settled: Promise<R>;
+  private resolve!: (value: R) => void;
+  private reject!: (reason: unknown) => void;
 
-  constructor(private readonly source: () => AsyncGenerator<ChatDelta, R>) {}
+  constructor(private readonly source: () => AsyncGenerator<ChatDelta, R>) {
+    this.settled = new Promise<R>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    // Unobserved until awaited: a streaming caller sees the error from the stream itself.
+    this.settled.catch(() => undefined);
+  }
 
   stream(): AsyncGenerator<ChatDelta, R> {
-    if (this.started) throw new MoxingError('INTERNAL', 'a generation can be streamed once');
-    this.started = this.source();
-    return this.started;
+    if (this.started) throw new MoxingError('INTERNAL', 'a generation runs once: stream() or await it, not both twice');
+    this.started = true;
+    const inner = this.source();
+    const settle = { resolve: this.resolve, reject: this.reject };
+    return (async function* () {
+      try {
+        const value = yield* inner;
+        settle.resolve(value);
+        return value;
+      } catch (error) {
+        settle.reject(error);
+        throw error;
+      } finally {
+        settle.reject(new MoxingError('INTERNAL', 'the stream was left before the generation ended'));
+      }
+    })();
   }
 
   result(): Promise<R> {
-    if (!this.settled) {
-      const stream = this.started ?? this.stream();
-      this.settled = (async () => {
-        for (;;) {
-          const next = await stream.next();
-          if (next.done) return next.value;
+    if (!this.started) {
+      const stream = this.stream();
+      void (async () => {
+        try {
+          for (;;) if ((await stream.next()).done) break;
+        } catch {
+          // Reported through `settled`.
         }
       })();
     }
