@@ -25,6 +25,8 @@ export interface AudioPluginOptions {
   modelOptions?: ModelLoadOptions;
   /** Largest audio file. @default 25 MiB, OpenAI's limit */
   maxUploadBytes?: number;
+  /** Models of other routes (chat) that GET /v1/models lists too. @default [] */
+  listedModels?: readonly string[];
 }
 
 export const DEFAULT_AUDIO_PLUGIN = Object.freeze({ maxUploadBytes: 25 * 1024 * 1024 });
@@ -122,7 +124,7 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
 
   app.get('/v1/models', async () => ({
     object: 'list',
-    data: [OPENAI_MODEL, ...allowList.names].map((id) => ({ id: publicModelName(id), object: 'model', created: 0, owned_by: 'moxing' })),
+    data: [...new Set([OPENAI_MODEL, ...allowList.names, ...new ModelAllowList({ served: options.listedModels ?? [] }).names])].map((id) => ({ id: publicModelName(id), object: 'model', created: 0, owned_by: 'moxing' })),
   }));
 }
 
