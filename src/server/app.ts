@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { audioPlugin, type AudioPluginOptions } from './audio.js';
 import { calcPlugin, type CalcPluginOptions } from './calc.js';
+import { chatPlugin, type ChatPluginOptions } from './chat.js';
 import { installErrorHandler, publicError } from './errors.js';
 import { installHardening, serverLimits } from './hardening.js';
 import { imagesPlugin, type ImagesPluginOptions } from './images.js';
@@ -36,6 +37,8 @@ export interface AppOptions {
   audio?: AudioPluginOptions | false;
   /** Options of the live transcription WebSocket (/v1/realtime, OpenAI's Realtime protocol), or false to leave it out. @default {} */
   realtime?: RealtimePluginOptions | false;
+  /** Options of the OpenAI-compatible chat route (/v1/chat/completions), or false to leave it out. @default {} (no models served) */
+  chat?: ChatPluginOptions | false;
 }
 
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
@@ -59,8 +62,10 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     metrics.trackModelPool(speech.pool);
     if (options.audio && options.audio.preload) preloadWhenReady(app, speech, readiness);
   }
-  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...options.audio, speech });
+  const chatModels = options.chat ? (options.chat.models ?? []) : [];
+  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, listedModels: chatModels, ...options.audio, speech });
   if (options.realtime !== false) await app.register(realtimePlugin, { models: options.models, modelOptions: options.audio ? options.audio.modelOptions : undefined, ...options.realtime });
+  if (options.chat !== false) await app.register(chatPlugin, { ...options.chat, listModels: options.audio === false });
   return app;
 }
 
