@@ -9,6 +9,7 @@ import { installErrorHandler } from './errors.js';
 import { installHardening, serverLimits } from './hardening.js';
 import { imagesPlugin, type ImagesPluginOptions } from './images.js';
 import { resolveSecurityOptions, type SecurityOptions } from './options.js';
+import { uiPlugin, type UiPluginOptions } from './ui.js';
 
 export interface AppOptions {
   /** fastify's logger (pino, JSON lines). @default false */
@@ -23,6 +24,8 @@ export interface AppOptions {
   calc?: CalcPluginOptions | false;
   /** Options of the OpenAI-compatible speech routes (/v1/audio/*, /v1/models), or false to leave them out. @default {} */
   audio?: AudioPluginOptions | false;
+  /** The web UI at `/` (the Vite build), or false to leave it out. @default {} (dist/ui of the package) */
+  ui?: UiPluginOptions | false;
 }
 
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
@@ -36,5 +39,6 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   if (options.images !== false) await app.register(imagesPlugin, { ...options.images });
   if (options.calc !== false) await app.register(calcPlugin, { ...served, ...options.calc });
   if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...options.audio });
+  if (options.ui !== false) await app.register(uiPlugin, { ...options.ui });
   return app;
 }

@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { MoxingError } from '../errors.js';
@@ -21,6 +21,10 @@ declare module 'fastify' {
     readonly workLimiter: WorkLimiter;
     /** The server's resolved security options. */
     readonly security: SecurityOptions;
+  }
+  interface FastifyContextConfig {
+    /** A static file of the web UI: answered without the API key (the page asks for the key), under every other rule. */
+    publicAsset?: boolean;
   }
 }
 
@@ -42,6 +46,7 @@ export function serverLimits(security: SecurityOptions): FastifyServerOptions {
       maxHeaderSize: MAX_HEADER_BYTES,
     },
     clientErrorHandler: answerClientError,
+    frameworkErrors: answerRouterError,
     // No prototype-poisoned JSON reaches a handler.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -83,7 +88,7 @@ export async function installHardening(app: FastifyInstance, security: SecurityO
   if (security.apiKey !== undefined) {
     const expected = digest(security.apiKey);
     app.addHook('onRequest', async (request, reply: FastifyReply) => {
-      if (request.routeOptions.url === '/health') return;
+      if (request.routeOptions.url === '/health' || request.routeOptions.config?.publicAsset === true) return;
       const header = request.headers.authorization;
       const token = typeof header === 'string' && /^Bearer /i.test(header) ? header.slice(7).trim() : undefined;
       // Digests of equal length, so neither the key nor its length shows in the time taken.
@@ -129,6 +134,16 @@ export function hostName(header: string | undefined): string | undefined {
   // More than one colon without brackets is an IPv6 literal with no port.
   if (colon >= 0 && h.indexOf(':', colon + 1) >= 0) return h;
   return colon >= 0 ? h.slice(0, colon) : h;
+}
+
+/**
+ * A URL the router cannot match (bad percent-encoding, a path parameter over maxParamLength): the same JSON error
+ * shape. Fastify answers these before any hook runs, so nothing of the request is echoed.
+ */
+function answerRouterError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  const message = tooLong ? 'a part of the URL path is too long' : 'the URL path is not valid (bad percent-encoding)';
+  void reply.status(tooLong ? 414 : 400).send({ error: { code: 'BAD_ARGUMENT', message } });
 }
 
 /** A request Node's parser refused (bad framing, headers too large, too slow): the same JSON error shape. */

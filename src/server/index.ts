@@ -13,3 +13,5 @@ export { calcPlugin, ParamsRequest, TrainRequest, InferRequest, FitRequest } fro
 export type { CalcPluginOptions } from './calc.js';
 export { audioPlugin, DEFAULT_AUDIO_PLUGIN } from './audio.js';
 export type { AudioPluginOptions } from './audio.js';
+export { uiPlugin, DEFAULT_UI_ROOT, UI_CONTENT_SECURITY_POLICY } from './ui.js';
+export type { UiPluginOptions } from './ui.js';
