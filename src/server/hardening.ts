@@ -46,7 +46,9 @@ export function serverLimits(security: SecurityOptions): FastifyServerOptions {
       maxHeaderSize: MAX_HEADER_BYTES,
     },
     clientErrorHandler: answerClientError,
-    frameworkErrors: answerRouterError,
+    // Errors fastify's router raises before any route (a bad URL, a path parameter over its length): the same shape.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) =>
+      reply.status(400).send({ error: { code: 'BAD_ARGUMENT', message: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the request URL is malformed' } }),
     // No prototype-poisoned JSON reaches a handler.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -134,16 +136,6 @@ export function hostName(header: string | undefined): string | undefined {
   // More than one colon without brackets is an IPv6 literal with no port.
   if (colon >= 0 && h.indexOf(':', colon + 1) >= 0) return h;
   return colon >= 0 ? h.slice(0, colon) : h;
-}
-
-/**
- * A URL the router cannot match (bad percent-encoding, a path parameter over maxParamLength): the same JSON error
- * shape. Fastify answers these before any hook runs, so nothing of the request is echoed.
- */
-function answerRouterError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
-  const message = tooLong ? 'a part of the URL path is too long' : 'the URL path is not valid (bad percent-encoding)';
-  void reply.status(tooLong ? 414 : 400).send({ error: { code: 'BAD_ARGUMENT', message } });
 }
 
 /** A request Node's parser refused (bad framing, headers too large, too slow): the same JSON error shape. */

@@ -17,7 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 import WebSocket from 'ws';
-import { buildApp } from '../../src/server/index.js';
+import { buildApp, type AppOptions } from '../../src/server/index.js';
 import { formatCount } from '../../src/calc/units.js';
 import { transcribe } from '../../src/asr/whisper/index.js';
 import { renderTranscript } from '../../src/formats/index.js';
@@ -38,10 +38,35 @@ const WAIT_MS = 120_000;
 /** The transcription fields the page sends with "temperature fallback" off: greedy, so both answers are equal. */
 const GREEDY_FIELDS: [string, string][] = [['model', 'whisper-1'], ['response_format', 'verbose_json'], ['timestamp_granularities[]', 'segment'], ['timestamp_granularities[]', 'word'], ['temperature_inc', '0']];
 
+// The browser's globals as the callbacks given to page.evaluate use them (this file compiles without the DOM library).
+interface BrowserElement {
+  readonly dataset: Record<string, string | undefined>;
+  readonly tagName: string;
+  readonly type?: string;
+  readonly textContent: string | null;
+}
+interface BrowserAudio {
+  play(): Promise<void>;
+  pause(): void;
+  currentTime: number;
+}
+declare const document: {
+  querySelector(selector: 'audio'): BrowserAudio | null;
+  querySelector(selector: string): BrowserElement | null;
+  readonly activeElement: BrowserElement | null;
+};
+declare const localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
+declare function getComputedStyle(element: unknown): { color: string };
+
 interface VerboseJson {
   text: string;
   segments: { text: string; start: number }[];
   words: { word: string; start: number; end: number }[];
+}
+
+/** Whether the app under test registers the jobs API (the h-jobs branch adds it; buildApp's `jobs` option turns it on). */
+export function jobsRouteServed(app: FastifyInstance): boolean {
+  return app.hasRoute({ method: 'POST', url: '/v1/jobs' });
 }
 
 /** Whether the app under test answers the realtime socket's handshake (a 404 means it has no such route). */
@@ -65,13 +90,16 @@ describe('web UI in Chromium', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'moxing-ui-browser-'));
   let app: FastifyInstance;
   let base = '';
+  /** The same app with the jobs API on (where this branch has it), for the Transcribe page's jobs mode. */
+  let jobsApp: FastifyInstance;
+  let jobsBase = '';
   let context: BrowserContext;
   let page: Page;
   let picture = '';
   const consoleErrors: string[] = [];
 
-  const api = async (path: string, init: RequestInit = {}): Promise<Response> => {
-    const response = await fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${API_KEY}`, ...(init.headers as Record<string, string> | undefined) } });
+  const api = async (path: string, init: RequestInit = {}, at = base): Promise<Response> => {
+    const response = await fetch(`${at}${path}`, { ...init, headers: { authorization: `Bearer ${API_KEY}`, ...(init.headers as Record<string, string> | undefined) } });
     assert.ok(response.ok, `${path}: ${response.status} ${await response.clone().text()}`);
     return response;
   };
@@ -101,14 +129,20 @@ describe('web UI in Chromium', () => {
     await vision.close();
     picture = join(images, 'warm', '1.png');
 
-    app = await buildApp({
+    const options: AppOptions = {
       models: [WHISPER],
       images: { model: visionModel, index: join(tmp, 'index'), imageRoot: tmp },
       ui: { root: join(tmp, 'ui') },
       security: { apiKey: API_KEY, rateLimitPerMinute: 0 },
-    });
+    };
+    app = await buildApp(options);
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    // `jobs` is the jobs branch's option: ignored where buildApp does not know it, and then jobsRouteServed says so.
+    const withJobs = { ...options, jobs: { dataDir: join(tmp, 'jobs') } };
+    jobsApp = await buildApp(withJobs as AppOptions);
+    await jobsApp.listen({ host: '127.0.0.1', port: 0 });
+    jobsBase = `http://127.0.0.1:${(jobsApp.server.address() as AddressInfo).port}`;
 
     context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
       executablePath: CHROMIUM,
@@ -133,6 +167,7 @@ describe('web UI in Chromium', () => {
   after(async () => {
     await context?.close();
     await app?.close();
+    await jobsApp?.close();
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -150,6 +185,26 @@ describe('web UI in Chromium', () => {
     await page.getByText('API key saved').waitFor();
   });
 
+  test('every page opens from the keyboard, with a screenshot of each', async () => {
+    await page.goto(`${base}/`);
+    await page.getByRole('heading', { name: 'Transcribe' }).waitFor();
+    for (const name of ['Live', 'Images', 'Calculator', 'Transcribe']) {
+      const link = page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name, exact: true });
+      await link.focus();
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name, level: 1 }).waitFor();
+      assert.equal(await link.getAttribute('aria-current'), 'page');
+      await screenshot(`page-${name.toLowerCase()}`);
+    }
+    // The drop zone's file input and the options are reachable with Tab.
+    const reached = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      await page.keyboard.press('Tab');
+      reached.add(await page.evaluate(() => `${document.activeElement?.tagName}:${document.activeElement?.type ?? ''}`));
+    }
+    assert.ok(reached.has('INPUT:file') && reached.has('SELECT:select-one') && reached.has('INPUT:checkbox'), [...reached].join(' '));
+  });
+
   test('Transcribe: an uploaded clip\'s transcript is the API\'s, follows playback, seeks on a click, downloads every format', async () => {
     const expected = (await (await transcribeByApi()).json()) as VerboseJson;
     assert.ok(expected.words.length >= 3, `the fixture model gives words: ${JSON.stringify(expected.words)}`);
@@ -163,19 +218,19 @@ describe('web UI in Chromium', () => {
 
     const shownWords = await page.locator('button.word').allTextContents();
     assert.deepEqual(shownWords, expected.words.map((w) => w.word));
-    const starts = await page.locator('button.word').evaluateAll((nodes) => nodes.map((n) => Number((n as HTMLElement).dataset.start)));
+    const starts = await page.locator('button.word').evaluateAll((nodes) => nodes.map((n) => Number((n as unknown as BrowserElement).dataset.start)));
     assert.deepEqual(starts, expected.words.map((w) => w.start));
     assert.equal(await page.locator('p.segment').count(), expected.segments.length);
 
     // Playback moves the highlight forward through the words.
-    const currentWord = () => page.evaluate(() => Number(document.querySelector<HTMLElement>('button.word.current')?.dataset.word ?? -1));
+    const currentWord = () => page.evaluate(() => Number(document.querySelector('button.word.current')?.dataset.word ?? -1));
     await page.evaluate(() => document.querySelector('audio')!.play());
-    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('button.word.current')?.dataset.word ?? -1) >= 0, undefined, { timeout: WAIT_MS });
+    await page.waitForFunction(() => Number(document.querySelector('button.word.current')?.dataset.word ?? -1) >= 0, undefined, { timeout: WAIT_MS });
     const first = await currentWord();
     const lastIndex = expected.words.length - 1;
     const later = expected.words.findIndex((w, i) => i > first && w.start > expected.words[first].start);
     assert.ok(later > first, 'a later word starts after the first highlighted one');
-    await page.waitForFunction((min) => Number(document.querySelector<HTMLElement>('button.word.current')?.dataset.word ?? -1) >= min, later, { timeout: WAIT_MS });
+    await page.waitForFunction((min) => Number(document.querySelector('button.word.current')?.dataset.word ?? -1) >= min, later, { timeout: WAIT_MS });
     assert.ok((await currentWord()) > first);
     await page.evaluate(() => document.querySelector('audio')!.pause());
 
@@ -213,6 +268,41 @@ describe('web UI in Chromium', () => {
     assert.match(await row.textContent() ?? '', /not audio this server can read/);
   });
 
+  test('Transcribe with the jobs API: the upload becomes a job the list follows; transcript and downloads are the job\'s', async (t) => {
+    if (!jobsRouteServed(jobsApp)) {
+      t.skip('the app under test has no /v1/jobs route yet (branch h-jobs adds it); this test runs once it does');
+      return;
+    }
+    const job = (path: string) => api(path, {}, jobsBase);
+    await page.goto(`${jobsBase}/`);
+    await page.evaluate((key) => localStorage.setItem('moxing.apiKey', key), API_KEY);
+    await page.reload();
+    await page.getByText(/Each file becomes a job/).waitFor({ timeout: WAIT_MS });
+    await page.getByLabel('temperature fallback').uncheck();
+    await page.locator('.drop input[type=file]').setInputFiles(CLIP);
+    await page.locator('tr[data-status=succeeded]').waitFor({ timeout: WAIT_MS });
+    await page.getByTestId('transcript').waitFor();
+    await screenshot('transcribe-jobs');
+    const listed = (await (await job('/v1/jobs?limit=5')).json()) as { data: { id: string; status: string; progress: number }[] };
+    assert.equal(listed.data.length, 1);
+    const [{ id }] = listed.data;
+    assert.equal(listed.data[0].status, 'succeeded');
+    const result = (await (await job(`/v1/jobs/${id}/result?format=verbose_json`)).json()) as VerboseJson;
+    assert.deepEqual(await page.locator('button.word').allTextContents(), result.words.map((w) => w.word));
+    for (const format of ['json', 'verbose_json', 'srt', 'vtt', 'txt', 'tsv'] as const) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.locator(`button[data-format="${format}"]`).click()]);
+      assert.equal(readFileSync(await download.path()).toString(), await (await job(`/v1/jobs/${id}/result?format=${format}`)).text(), format);
+    }
+    // Another visit lists the server's jobs; the transcript loads on demand (the audio stayed in the other page).
+    await page.reload();
+    const row = page.locator('tr[data-status=succeeded]');
+    await row.waitFor({ timeout: WAIT_MS });
+    await row.getByRole('button', { name: 'Show' }).click();
+    await page.getByTestId('transcript').waitFor({ timeout: WAIT_MS });
+    assert.deepEqual(await page.locator('button.word').allTextContents(), result.words.map((w) => w.word));
+    await page.getByText('The audio of this job is not in this browser').waitFor();
+  });
+
   test('Live: the fake microphone\'s speech arrives as committed text, with a latency readout', async (t) => {
     if (!(await realtimeRouteServed(base))) {
       t.skip('the app under test has no /v1/realtime route yet (branch h-live adds it); this test runs once it does');
@@ -223,7 +313,8 @@ describe('web UI in Chromium', () => {
     await page.locator('.live-text .committed').first().waitFor({ timeout: WAIT_MS });
     const committed = await page.locator('.live-text .committed').first().textContent();
     assert.ok((committed ?? '').trim().length > 0, 'committed text is not empty');
-    assert.match(await page.getByTestId('latency').textContent() ?? '', /\d+ ms/);
+    await page.getByTestId('latency').filter({ hasText: /\d+ ms/ }).waitFor({ timeout: WAIT_MS });
+    assert.equal(await page.locator('.live-text .committed').first().evaluate((n) => getComputedStyle(n).color), 'rgb(0, 0, 0)');
     await screenshot('live');
     await page.getByRole('button', { name: 'Stop' }).click();
   });

@@ -1,13 +1,18 @@
 /**
  * The client side of the realtime transcription socket (`/v1/realtime?intent=transcription`, OpenAI's Realtime
  * protocol): the session it asks for, and the server's events folded into what the page shows. Each utterance
- * is an item: its deltas are the partial text (grey) until `.completed` gives the committed transcript (black).
+ * is an item. Its `.delta` events carry text the server has committed (black), appended as OpenAI's deltas
+ * are; moxing's `.partial` event carries what is heard and not committed yet (grey), each replacing the last;
+ * `.completed` gives the item's whole transcript.
  */
 
 export interface LiveItem {
   id: string;
+  /** Committed text so far (the deltas, then the completed transcript). */
+  committed: string;
+  /** The uncommitted rest, as last heard. */
   partial: string;
-  committed?: string;
+  done: boolean;
   /** Audio time the utterance ended, ms from the stream's start (from speech_stopped). */
   audioEndMs?: number;
   /** Committed-text latency, ms: from the moment the audio up to the item's end was sent, to its transcript. */
@@ -27,7 +32,7 @@ export function realtimeProtocols(key: string): string[] {
   return key === '' ? ['realtime'] : ['realtime', `openai-insecure-api-key.${key}`];
 }
 
-export function realtimeUrl(location: Location): string {
+export function realtimeUrl(location: { protocol: string; host: string }): string {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/realtime?intent=transcription`;
 }
 
@@ -52,6 +57,7 @@ interface ServerEvent {
   type: string;
   item_id?: string;
   delta?: string;
+  text?: string;
   transcript?: string;
   audio_end_ms?: number;
   error?: { message?: string };
@@ -66,7 +72,7 @@ export function applyEvent(state: LiveState, event: ServerEvent, now: number, se
     const key = id ?? 'current';
     const at = state.items.findIndex((i) => i.id === key);
     if (at >= 0) return { items: [...state.items], at };
-    return { items: [...state.items, { id: key, partial: '' }], at: state.items.length };
+    return { items: [...state.items, { id: key, committed: '', partial: '', done: false }], at: state.items.length };
   };
   switch (event.type) {
     case 'input_audio_buffer.speech_started':
@@ -76,16 +82,21 @@ export function applyEvent(state: LiveState, event: ServerEvent, now: number, se
       items[at] = { ...items[at], audioEndMs: event.audio_end_ms };
       return { ...state, items, speaking: false };
     }
+    case 'conversation.item.input_audio_transcription.partial': {
+      const { items, at } = item(event.item_id);
+      items[at] = { ...items[at], partial: event.text ?? '' };
+      return { ...state, items };
+    }
     case 'conversation.item.input_audio_transcription.delta': {
       const { items, at } = item(event.item_id);
-      items[at] = { ...items[at], partial: items[at].partial + (event.delta ?? '') };
+      items[at] = { ...items[at], committed: items[at].committed + (event.delta ?? ''), partial: '' };
       return { ...state, items };
     }
     case 'conversation.item.input_audio_transcription.completed': {
       const { items, at } = item(event.item_id);
       const end = items[at].audioEndMs;
       const sent = end === undefined ? undefined : sentAt(end);
-      items[at] = { ...items[at], committed: event.transcript ?? items[at].partial, latencyMs: sent === undefined ? undefined : Math.max(0, now - sent) };
+      items[at] = { ...items[at], committed: event.transcript ?? items[at].committed, partial: '', done: true, latencyMs: sent === undefined ? undefined : Math.max(0, now - sent) };
       return { ...state, items };
     }
     case 'error':
@@ -93,6 +104,11 @@ export function applyEvent(state: LiveState, event: ServerEvent, now: number, se
     default:
       return state;
   }
+}
+
+/** When the audio up to `audioMs` had gone out: the first of the [audio ms sent so far, wall-clock ms] marks (in order) that covers it. */
+export function sentAt(marks: readonly (readonly [number, number])[], audioMs: number): number | undefined {
+  return marks.find(([ms]) => ms >= audioMs)?.[1];
 }
 
 /** The median of the committed latencies so far, ms. */

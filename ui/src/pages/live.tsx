@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import workletUrl from '../live/pcm16-worklet.ts?worker&url';
 import { apiKey, apiJson, describeError } from '../api.js';
 import { bytesToBase64 } from '../live/resample.js';
-import { applyEvent, EMPTY_LIVE, medianLatency, realtimeProtocols, realtimeUrl, sessionUpdate, type LiveState } from '../live/realtime.js';
+import { applyEvent, EMPTY_LIVE, medianLatency, realtimeProtocols, realtimeUrl, sentAt, sessionUpdate, type LiveState } from '../live/realtime.js';
 
 const RATE = 24_000;
 
@@ -33,7 +33,7 @@ export function LivePage() {
     return () => stop();
   }, []);
 
-  const sentAt = (audioMs: number): number | undefined => sent.current.find(([ms]) => ms >= audioMs)?.[1];
+  const sentBy = (audioMs: number): number | undefined => sentAt(sent.current, audioMs);
 
   const start = async () => {
     setError('');
@@ -62,7 +62,7 @@ export function LivePage() {
     socket.onmessage = (message) => {
       try {
         const event = JSON.parse(String(message.data));
-        setState((s) => applyEvent(s, event, performance.now(), sentAt));
+        setState((s) => applyEvent(s, event, performance.now(), sentBy));
       } catch {
         setError('The server sent a message this page cannot read.');
       }
@@ -141,17 +141,12 @@ export function LivePage() {
         </p>
       )}
       <div class="live-text" data-testid="live-text" aria-live="polite">
-        {state.items.map((item) =>
-          item.committed !== undefined ? (
-            <span class="committed" data-item={item.id}>
-              {item.committed}{' '}
-            </span>
-          ) : (
-            <span class="partial" data-item={item.id}>
-              {item.partial}{' '}
-            </span>
-          ),
-        )}
+        {state.items.map((item) => (
+          <span class="item" data-item={item.id} data-done={item.done ? 'true' : undefined}>
+            {item.committed && <span class="committed">{item.committed.trim()} </span>}
+            {item.partial && <span class="partial">{item.partial.trim()} </span>}
+          </span>
+        ))}
       </div>
     </div>
   );
