@@ -21,6 +21,7 @@ declare module 'fastify' {
     readonly speechModels: SpeechModels | undefined;
   }
 }
+import { uiPlugin, type UiPluginOptions } from './ui.js';
 
 export interface AppOptions {
   /** fastify's logger: pino JSON lines with request ids, credentials redacted; true for info to stdout. @default false */
@@ -39,6 +40,8 @@ export interface AppOptions {
   realtime?: RealtimePluginOptions | false;
   /** Options of the OpenAI-compatible chat route (/v1/chat/completions), or false to leave it out. @default {} (no models served) */
   chat?: ChatPluginOptions | false;
+  /** The web UI at `/` (the Vite build), or false to leave it out. @default {} (dist/ui of the package) */
+  ui?: UiPluginOptions | false;
 }
 
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
@@ -66,6 +69,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   if (options.audio !== false) await app.register(audioPlugin, { models: options.models, listedModels: chatModels, ...options.audio, speech });
   if (options.realtime !== false) await app.register(realtimePlugin, { models: options.models, modelOptions: options.audio ? options.audio.modelOptions : undefined, ...options.realtime });
   if (options.chat !== false) await app.register(chatPlugin, { ...options.chat, listModels: options.audio === false });
+  if (options.ui !== false) await app.register(uiPlugin, { ...options.ui });
   return app;
 }
 

@@ -53,6 +53,8 @@ const ROUTES = {
   // The WebSocket's hostile messages are in realtime-fuzz.test.ts; over plain HTTP it answers 426.
   realtime: 'GET /v1/realtime',
   chat: 'POST /v1/chat/completions',
+  ui: 'GET /',
+  uiAssets: 'GET /assets/:name',
 } as const;
 
 const WHISPER = join(process.cwd(), '../shared/models/whisper-tiny-random');
@@ -134,9 +136,16 @@ test('every route the app registers is in the fuzz table', async () => {
   const app = await buildApp({ images: { model: 'x', index: 'x', classifyTrainDir: 'x' } });
   app.addHook('onRoute', () => undefined);
   await app.ready();
+  // printRoutes draws the radix tree from `└── /`: a node's path is its parent's plus its own segment, 4 columns a level.
+  const parents: string[] = [];
   for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
-    const m = line.match(/([\w/.:-]+) \(([A-Z, ]+)\)/);
-    if (m) for (const method of m[2].split(', ')) if (method !== 'HEAD') registered.push(`${method} ${m[1]}`);
+    const m = line.match(/^([\s│├└─]*)(\S+?)(?: \(([A-Z, ]+)\))?$/);
+    if (!m) continue;
+    const depth = m[1].length / 4 - 1;
+    parents.length = depth;
+    const path = (depth > 0 ? parents[depth - 1] : '') + m[2];
+    parents.push(path);
+    if (m[3]) for (const method of m[3].split(', ')) if (method !== 'HEAD') registered.push(`${method} ${path}`);
   }
   await app.close();
   const covered = new Set<string>(Object.values(ROUTES));
@@ -347,8 +356,16 @@ function generateOps(random: () => number): FuzzRequest {
   return pick(random, generators)();
 }
 
+/** The web UI's files answer without the key: names the build did not write, and foreign hosts. */
+function generateUi(random: () => number): FuzzRequest {
+  if (random() < 0.3) return { kind: 'foreign-host', method: 'GET', path: pick(random, ['/', '/assets/index.js']), headers: { host: pick(random, ['evil.example', '169.254.169.254']) } };
+  const name = pick(random, ['..%2f..%2fpackage.json', '%2e%2e%2f%2e%2e%2fetc%2fpasswd', '..%5c..%5cpackage.json', '.build-stamp', '.env', '', 'index.html', `${'a'.repeat(300)}.js`, 'x.js%00.html', '%c0%ae%c0%ae%2fpasswd', encodeURIComponent(secretPath)]);
+  return { kind: 'ui-asset', method: 'GET', path: `/assets/${name}`, headers: {} };
+}
+
 function generate(random: () => number): FuzzRequest {
   if (random() < 0.04) return generateOps(random);
+  if (random() < 0.05) return generateUi(random);
   if (random() < 0.15) return generateAudio(random);
   const route = pick(random, ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat'] as const);
   const [method, path] = ROUTES[route].split(' ');
