@@ -12,6 +12,7 @@ interface ServeCliOptions extends Partial<SecurityOptions> {
   host: string;
   port: number;
   model: string[];
+  chatModel: string[];
   allowedHost: string[];
   cors: string[];
   imagesModel?: string;
@@ -63,6 +64,7 @@ export function register(program: Command): void {
     .option('--allowed-host <name>', `Host header name to answer, repeatable; "any" turns the check off (default: ${LOOPBACK_HOSTS.join(', ')} on a loopback bind, any otherwise)`, collect, [])
     .option('--cors <origin>', 'allow browser calls from this origin, repeatable (default: none)', collect, [])
     .option('--model <model>', 'a model requests may name (alias, hub id or folder), repeatable; the first Whisper is /v1/audio/*\'s default (whisper-1)', collect, [])
+    .option('--chat-model <model>', 'a chat model /v1/chat/completions serves (ONNX folder or hub id, or a GGUF file), repeatable', collect, [])
     .option('--allow-remote-models', 'let requests name hub ids that are not served (downloads are size-capped)')
     .option('--public-metrics', 'GET /metrics answers without the API key (for a scraper that cannot send one; /health and /ready always do)')
     .option('--images-model <model>', 'vision model for /v1/images/* (default: dinov2-small)')
@@ -96,6 +98,7 @@ export function register(program: Command): void {
       models: options.model,
       audio: pool,
       images: { model: options.imagesModel, index: options.index, classifyTrainDir: options.classifyTrain, imageRoot: options.imageRoot },
+      chat: { models: options.chatModel },
     });
     const address = await server.listen();
     process.stderr.write(`moxing serving on ${address}\n`);

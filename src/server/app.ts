@@ -5,9 +5,11 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { audioPlugin, type AudioPluginOptions } from './audio.js';
 import { calcPlugin, type CalcPluginOptions } from './calc.js';
+import { chatPlugin, type ChatPluginOptions } from './chat.js';
 import { installErrorHandler, publicError } from './errors.js';
 import { installHardening, serverLimits } from './hardening.js';
 import { imagesPlugin, type ImagesPluginOptions } from './images.js';
+import { realtimePlugin, type RealtimePluginOptions } from './realtime.js';
 import { resolveSecurityOptions, type SecurityOptions } from './options.js';
 import { ServerMetrics } from './metrics.js';
 import { installOpsRoutes, installRequestTracking, loggingOptions, Readiness, type LoggerSettings } from './ops.js';
@@ -19,6 +21,7 @@ declare module 'fastify' {
     readonly speechModels: SpeechModels | undefined;
   }
 }
+import { uiPlugin, type UiPluginOptions } from './ui.js';
 
 export interface AppOptions {
   /** fastify's logger: pino JSON lines with request ids, credentials redacted; true for info to stdout. @default false */
@@ -33,6 +36,12 @@ export interface AppOptions {
   calc?: CalcPluginOptions | false;
   /** Options of the OpenAI-compatible speech routes (/v1/audio/*, /v1/models), or false to leave them out. @default {} */
   audio?: AudioPluginOptions | false;
+  /** Options of the live transcription WebSocket (/v1/realtime, OpenAI's Realtime protocol), or false to leave it out. @default {} */
+  realtime?: RealtimePluginOptions | false;
+  /** Options of the OpenAI-compatible chat route (/v1/chat/completions), or false to leave it out. @default {} (no models served) */
+  chat?: ChatPluginOptions | false;
+  /** The web UI at `/` (the Vite build), or false to leave it out. @default {} (dist/ui of the package) */
+  ui?: UiPluginOptions | false;
 }
 
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
@@ -56,7 +65,11 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     metrics.trackModelPool(speech.pool);
     if (options.audio && options.audio.preload) preloadWhenReady(app, speech, readiness);
   }
-  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...options.audio, speech });
+  const chatModels = options.chat ? (options.chat.models ?? []) : [];
+  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, listedModels: chatModels, ...options.audio, speech });
+  if (options.realtime !== false) await app.register(realtimePlugin, { models: options.models, modelOptions: options.audio ? options.audio.modelOptions : undefined, ...options.realtime });
+  if (options.chat !== false) await app.register(chatPlugin, { ...options.chat, listModels: options.audio === false });
+  if (options.ui !== false) await app.register(uiPlugin, { ...options.ui });
   return app;
 }
 

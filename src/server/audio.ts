@@ -15,6 +15,7 @@ import { MoxingError, quoteInput } from '../errors.js';
 import { renderTranscript } from '../formats/index.js';
 import { LANGUAGES } from '../text/index.js';
 import { publicError } from './errors.js';
+import { ModelAllowList, publicModelName } from './models.js';
 import { SpeechModels, type SpeechModelsOptions } from './speech-models.js';
 
 export interface AudioPluginOptions extends SpeechModelsOptions {
@@ -22,6 +23,8 @@ export interface AudioPluginOptions extends SpeechModelsOptions {
   maxUploadBytes?: number;
   /** The app's speech models (buildApp shares one with every route); without it the plugin makes its own. */
   speech?: SpeechModels;
+  /** Models of other routes (chat) that GET /v1/models lists too. @default [] */
+  listedModels?: readonly string[];
 }
 
 export const DEFAULT_AUDIO_PLUGIN = Object.freeze({ maxUploadBytes: 25 * 1024 * 1024 });
@@ -112,7 +115,7 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
 
   app.get('/v1/models', async () => ({
     object: 'list',
-    data: speech.names.map((id) => ({ id, object: 'model', created: 0, owned_by: 'moxing' })),
+    data: [...new Set([...speech.names, ...new ModelAllowList({ served: options.listedModels ?? [] }).names.map(publicModelName)])].map((id) => ({ id, object: 'model', created: 0, owned_by: 'moxing' })),
   }));
 }
 

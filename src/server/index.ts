@@ -22,3 +22,5 @@ export type { SpeechModelsOptions } from './speech-models.js';
 export { ServerMetrics } from './metrics.js';
 export { Readiness, requestId } from './ops.js';
 export type { ReadinessCheck, ReadinessReport, LoggerSettings } from './ops.js';
+export { uiPlugin, DEFAULT_UI_ROOT, UI_CONTENT_SECURITY_POLICY } from './ui.js';
+export type { UiPluginOptions } from './ui.js';
