@@ -305,7 +305,7 @@ const NUMERIC_FIELDS: Partial<Record<keyof typeof ROUTES, string[]>> = {
   search: ['k', 'ef'],
   classify: ['k', 'temperature', 'top'],
   train: ['tokens', 'gpus', 'mfu', 'tensorParallel', 'microBatch', 'sequenceLength'],
-  infer: ['batch', 'contextTokens', 'promptTokens', 'gpus'],
+  infer: ['batch', 'contextTokens', 'gpus'], // not promptTokens: 0 (and so -0, 1e-400) is a valid prompt length
   fit: ['memoryBytesPerGpu', 'memoryUtilization', 'batch', 'contextTokens'],
   chat: ['max_tokens'],
 };

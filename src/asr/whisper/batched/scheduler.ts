@@ -21,13 +21,13 @@ import type { TranscribeSettings } from '../transcribe-options.js';
 import { decodeWithFallback, type WindowDecoder } from '../window-decode.js';
 
 export interface DecodeSchedulerOptions {
-  /** Windows decoded together at most. @default 16 */
+  /** Windows decoded together at most. @default 8 */
   readonly maxBatch?: number;
   /** How long the first window of a batch waits for others, in ms. @default 5 */
   readonly gatherMs?: number;
 }
 
-export const DEFAULT_DECODE_SCHEDULER = Object.freeze({ maxBatch: 16, gatherMs: 5 });
+export const DEFAULT_DECODE_SCHEDULER = Object.freeze({ maxBatch: 8, gatherMs: 5 });
 
 /** What the scheduler did, for tests, metrics and the benchmark. */
 export interface DecodeSchedulerStats {
