@@ -135,7 +135,9 @@ describe('web UI in Chromium', () => {
       ui: { root: join(tmp, 'ui') },
       security: { apiKey: API_KEY, rateLimitPerMinute: 0 },
     };
-    app = await buildApp(options);
+    // `realtime` is the live branch's option, ignored where buildApp does not know it (realtimeRouteServed then says
+    // so): the random model repeats one token up to the decode limit, and a short limit keeps live decodes quick.
+    app = await buildApp({ ...options, realtime: { maxTokens: 24 } } as AppOptions);
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     // `jobs` is the jobs branch's option: ignored where buildApp does not know it, and then jobsRouteServed says so.
