@@ -10,6 +10,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, Fasti
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { MoxingError } from '../errors.js';
+import { PROBE_ROUTES } from './ops.js';
 import type { SecurityOptions } from './options.js';
 import { WorkLimiter } from './work-limiter.js';
 
@@ -90,7 +91,9 @@ export async function installHardening(app: FastifyInstance, security: SecurityO
   if (security.apiKey !== undefined) {
     const expected = digest(security.apiKey);
     app.addHook('onRequest', async (request, reply: FastifyReply) => {
-      if (request.routeOptions.url === '/health' || request.routeOptions.config?.publicAsset === true) return;
+      const route = request.routeOptions.url;
+      if (route !== undefined && (PROBE_ROUTES.has(route) || (security.publicMetrics && route === '/metrics'))) return;
+      if (request.routeOptions.config?.publicAsset === true) return;
       const header = request.headers.authorization;
       const token = typeof header === 'string' && /^Bearer /i.test(header) ? header.slice(7).trim() : undefined;
       // Digests of equal length, so neither the key nor its length shows in the time taken.
@@ -118,6 +121,11 @@ function abandonSignal(request: FastifyRequest): AbortSignal {
   });
   controller.signal.addEventListener('abort', () => socket.off('close', gone));
   return controller.signal;
+}
+
+/** Whether `token` is the API key, compared in constant time (the HTTP hook's rule, for the WebSocket upgrade too). */
+export function apiKeyMatches(token: string | undefined, apiKey: string): boolean {
+  return token !== undefined && timingSafeEqual(digest(token), digest(apiKey));
 }
 
 function digest(text: string): Buffer {
