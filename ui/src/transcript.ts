@@ -3,6 +3,7 @@
  * verbose_json result answer), the library's result shape for the writers, and the lookups playback needs.
  */
 import type { Segment, TranscriptionResult } from '../../src/asr/types.js';
+import type { OpenAiSegment } from '../../src/formats/openai-json.js';
 import { renderTranscript } from '../../src/formats/writers.js';
 
 export interface VerboseWord {
@@ -11,18 +12,8 @@ export interface VerboseWord {
   end: number;
 }
 
-export interface VerboseSegment {
-  id: number;
-  seek: number;
-  start: number;
-  end: number;
-  text: string;
-  tokens: number[];
-  temperature: number;
-  avg_logprob: number;
-  compression_ratio: number;
-  no_speech_prob: number;
-}
+/** A verbose_json segment: openai's segment keys, without words (verbose_json lists them apart). */
+export type VerboseSegment = Omit<OpenAiSegment, 'words' | 'speaker'>;
 
 export interface VerboseJson {
   task: string;
