@@ -23,6 +23,9 @@ export type { DecodeOptions, StreamOptions, TruncationOptions, VadOptions, Speec
 export { transcribe, transcribeStream, WhisperModel, DEFAULT_TRANSCRIBE, DEFAULT_BATCHED, DEFAULT_WORD_TIMING, detectLanguage, restoreSegment, restoreSpeechTimestamps } from './asr/index.js';
 export type { TranscribeOptions, SpeechOptions, TranscribeProgress, BatchedOptions, LoadWhisperOptions, AlignmentHeadsOption } from './asr/index.js';
 export type { TranscriptionResult, Segment, Word, Task } from './asr/index.js';
+// Live speech: a stream of audio in, partial and committed text out (LocalAgreement-2 or VAD endpointing).
+export { transcribeLive, openLiveStream, DEFAULT_LIVE, DEFAULT_TURN_DETECTION } from './asr/live/index.js';
+export type { LiveOptions, LiveEvent, LivePolicy, TurnDetection } from './asr/live/index.js';
 export { recognizeCtc, alignTranscript, loadCtc, loadAligner, DEFAULT_ALIGN_MODELS } from './asr/ctc/index.js';
 export type { CtcModel, LoadCtcOptions, CtcRecognizeOptions, AlignOptions, TranscriptSegment } from './asr/ctc/index.js';
 
@@ -66,3 +69,9 @@ export type { QuantizeOptions, QuantizedFile } from './quantize/index.js';
 // The HTTP server, with its security rules.
 export { buildApp, DEFAULT_SECURITY } from './server/index.js';
 export type { AppOptions, SecurityOptions } from './server/index.js';
+export { createServer, DEFAULT_SERVER, DEFAULT_MODEL_POOL } from './server/index.js';
+export type { ServerOptions, MoxingServer, ModelPoolSettings } from './server/index.js';
+
+// Speaker diarization: who spoke when, and speaker-attributed transcripts.
+export { diarize, loadDiarizer, assignSpeakers, formatDiarization, kaldiFbank, SPEAKER_MODELS } from './speakers/index.js';
+export type { Diarization, Diarizer, DiarizerOptions, DiarizeOptions, KnownSpeaker, SpeakerTurn, DiarizationFormat, FbankOptions } from './speakers/index.js';

@@ -79,6 +79,8 @@ function findFile(dir: string, name: string, depth: number): boolean {
 }
 
 const cache = new Map<string, Promise<ort.InferenceSession>>();
+/** The cache key of each loaded session, so that one owner can release it (releaseSession). */
+const keys = new WeakMap<ort.InferenceSession, string>();
 
 /** Loads (once per process and per option set) an ONNX model file into an inference session. */
 export function loadSession(path: string, options: RuntimeOptions = {}): Promise<ort.InferenceSession> {
@@ -88,6 +90,7 @@ export function loadSession(path: string, options: RuntimeOptions = {}): Promise
   let session = cache.get(key);
   if (!session) {
     session = createSession(path, resolved);
+    session.then((s) => keys.set(s, key), () => undefined);
     cache.set(key, session);
     // A failed load must not poison the cache: the next call retries.
     session.catch(() => cache.delete(key));
@@ -134,6 +137,19 @@ async function createSession(source: string | Uint8Array, options: Required<Runt
   } catch (cause) {
     throw new MoxingError('MODEL_INVALID', `ONNX Runtime could not load ${label}: ${(cause as Error).message}`, { cause });
   }
+}
+
+/**
+ * Releases one session and drops it from the cache, so the next loadSession of its file loads it again. For
+ * the session's only owner (the server's model pool): anyone else holding it can no longer run it.
+ */
+export async function releaseSession(session: ort.InferenceSession): Promise<void> {
+  const key = keys.get(session);
+  if (key !== undefined && cache.has(key)) {
+    const cached = await cache.get(key)!.catch(() => undefined);
+    if (cached === session) cache.delete(key);
+  }
+  await session.release();
 }
 
 /** Releases every cached session (tests, long-running servers switching models). */

@@ -194,13 +194,20 @@ export class DecodingTask {
     return [...new Set(ids)].sort((a, b) => a - b);
   }
 
-  /** Decodes every window of `features`; one result per window. */
-  async run(features: AudioFeatures): Promise<DecodingResult[]> {
+  /**
+   * Decodes every window of `features`; one result per window. `initialRows` gives each window its own
+   * initial tokens (its own prompt), each as long as `initialTokens` with SOT at the same place: windows of
+   * different streams decoded together (asr/live).
+   */
+  async run(features: AudioFeatures, initialRows?: readonly (readonly number[])[]): Promise<DecodingResult[]> {
     const { tokenizer, nTextCtx } = this.context;
     const o = this.options;
     const audios = features.batch;
     const identity = Array.from({ length: audios }, (_, i) => i);
-    const rows: number[][] = identity.map(() => [...this.initialTokens]);
+    if (initialRows && (initialRows.length !== audios || initialRows.some((r) => r.length !== this.sampleBegin || r[this.sotIndex] !== tokenizer.sot))) {
+      throw new MoxingError('INTERNAL', 'initialRows must give every window initial tokens as long as the task\'s, with SOT at the same place');
+    }
+    const rows: number[][] = identity.map((a) => [...(initialRows ? initialRows[a] : this.initialTokens)]);
 
     let languages = identity.map(() => o.language ?? 'en');
     let languageProbs: (Readonly<Record<string, number>> | undefined)[] = identity.map(() => undefined);

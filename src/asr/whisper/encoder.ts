@@ -18,7 +18,7 @@ export interface AudioFeatures {
 
 export class WhisperEncoder {
   constructor(
-    private readonly session: InferenceSession,
+    readonly session: InferenceSession,
     private readonly dims: WhisperDims,
   ) {
     for (const name of ['input_features']) {

@@ -1,0 +1,161 @@
+/**
+ * One loaded Whisper shared by every live stream, their decodes batched together: a request waits while the
+ * batch before it runs (and for the streams given audio at the same time), then goes with every request that
+ * arrived meanwhile, so a second stream adds a
+ * row to a batch instead of a turn in a queue (whisper_streaming's streams take turns, WhisperLive's second
+ * client multiplies everyone's latency).
+ *
+ * Each request is one window of at most 30 s, decoded greedily with timestamp tokens, as openai/whisper
+ * decodes the first window of `transcribe()` (the same log-mel with 30 s of padding, the same window cut).
+ * Rows whose initial tokens have the same length decode in one DecodingTask, each with its own prompt
+ * (DecodingTask.run's `initialRows`); the encoder runs a window at a time (faster on CPU, see BatchedOptions).
+ */
+import { N_FRAMES, N_SAMPLES, logMelSpectrogram, melWindow, type MelBins } from '../../audio/index.js';
+import { float32 } from '../../runtime/index.js';
+import { MoxingError } from '../../errors.js';
+import type { Task } from '../types.js';
+import { DecodingTask, type DecodingResult } from '../whisper/decode.js';
+import { gatherRows } from '../whisper/decoder-runner.js';
+import type { AudioFeatures } from '../whisper/encoder.js';
+import type { BatchedModel } from '../whisper/batched/index.js';
+
+export interface LiveDecodeRequest {
+  /** 16 kHz mono samples, at most 30 s. */
+  readonly samples: Float32Array;
+  /** Detected per request when undefined. */
+  readonly language: string | undefined;
+  readonly task: Task;
+  /** Previous text as tokens (after <|startofprev|>); empty for none. */
+  readonly prompt: readonly number[];
+  /** Most tokens to sample. @default nTextCtx / 2 (224) */
+  readonly sampleLen?: number;
+}
+
+/** What the model behind a LiveDecoder must offer: the batched pipeline's model. */
+export type LiveModel = BatchedModel;
+
+/** Counters, for tests and the benchmark: decoder batches run and the windows they decoded. */
+export interface LiveDecoderStats {
+  batches: number;
+  windows: number;
+  /** Largest batch seen. */
+  widest: number;
+}
+
+interface Pending {
+  readonly request: LiveDecodeRequest;
+  readonly resolve: (result: DecodingResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export class LiveDecoder {
+  readonly stats: LiveDecoderStats = { batches: 0, windows: 0, widest: 0 };
+  private queue: Pending[] = [];
+  private running = false;
+  private scheduled = false;
+  /** Streams inside a push: a batch waits until each has asked for its decode or finished. */
+  private inside = 0;
+
+  constructor(
+    readonly model: LiveModel,
+    /** Most windows decoded at once; more wait for the next batch. */
+    readonly maxBatch = 8,
+  ) {}
+
+  /** One decoder per model object, so every stream on a model shares it. */
+  static for(model: LiveModel): LiveDecoder {
+    let decoder = shared.get(model);
+    if (!decoder) {
+      decoder = new LiveDecoder(model);
+      shared.set(model, decoder);
+    }
+    return decoder;
+  }
+
+  /**
+   * Runs a stream's handling of new audio. Streams given audio together (two clients' appends read in one
+   * turn) reach their decodes at slightly different times (each first runs its VAD): a batch starts once every
+   * stream inside `busy` has asked for its decode or is done, so they all go in it.
+   */
+  async busy<T>(work: () => Promise<T>): Promise<T> {
+    this.inside++;
+    try {
+      return await work();
+    } finally {
+      this.inside--;
+      this.schedule();
+    }
+  }
+
+  decode(request: LiveDecodeRequest): Promise<DecodingResult> {
+    if (request.samples.length > N_SAMPLES) throw new MoxingError('INTERNAL', `a live window is at most 30 s, got ${request.samples.length} samples`);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Checks, once the current turn's callbacks have run, whether the next batch can start. */
+  private schedule(): void {
+    if (this.running || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.running && this.queue.length > 0 && this.queue.length >= Math.min(this.inside, this.maxBatch)) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    const batch = this.queue.splice(0, this.maxBatch);
+    try {
+      const results = await this.run(batch.map((p) => p.request));
+      batch.forEach((p, i) => p.resolve(results[i]));
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+    } finally {
+      this.running = false;
+      this.schedule();
+    }
+  }
+
+  private async run(requests: readonly LiveDecodeRequest[]): Promise<DecodingResult[]> {
+    const { model } = this;
+    this.stats.batches++;
+    this.stats.windows += requests.length;
+    this.stats.widest = Math.max(this.stats.widest, requests.length);
+    const encoded: AudioFeatures[] = [];
+    for (const r of requests) encoded.push(await model.encode(windowMel(r.samples, model.dims.nMels as MelBins), 1));
+    const features = stack(encoded);
+    const tasks = requests.map((r) => new DecodingTask(model, { task: r.task, language: r.language, temperature: 0, prompt: r.prompt, sampleLen: r.sampleLen }));
+    // Rows decode together when their initial tokens line up (same language, task and length) and their lengths agree.
+    const groups = new Map<string, number[]>();
+    requests.forEach((r, i) => {
+      const key = `${r.language ?? ''}\n${r.task}\n${tasks[i].initialTokens.length}\n${tasks[i].sampleLen}`;
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    });
+    const results: DecodingResult[] = new Array<DecodingResult>(requests.length);
+    for (const rows of groups.values()) {
+      const sub: AudioFeatures = rows.length === requests.length ? features : { batch: rows.length, tensor: gatherRows(features.tensor, rows) };
+      const decoded = await tasks[rows[0]].run(sub, rows.map((i) => tasks[i].initialTokens));
+      rows.forEach((row, j) => (results[row] = decoded[j]));
+    }
+    return results;
+  }
+}
+
+const shared = new WeakMap<LiveModel, LiveDecoder>();
+
+/** The mel window openai's `transcribe()` decodes first: log-mel with 30 s of padding, cut to the content. */
+export function windowMel(samples: Float32Array, nMels: MelBins): Float32Array {
+  const mel = logMelSpectrogram(samples, nMels, { padding: N_SAMPLES });
+  return melWindow(mel, 0, Math.min(N_FRAMES, mel.nFrames - N_FRAMES)).data;
+}
+
+function stack(parts: readonly AudioFeatures[]): AudioFeatures {
+  if (parts.length === 1) return parts[0];
+  const [, positions, width] = parts[0].tensor.dims;
+  const data = new Float32Array(parts.length * positions * width);
+  parts.forEach((part, i) => data.set(part.tensor.data as Float32Array, i * positions * width));
+  return { batch: parts.length, tensor: float32(data, [parts.length, positions, width]) };
+}

@@ -1,0 +1,150 @@
+/**
+ * transcribeLive on espeak-ng dev clips with the tiny random Whisper and the real Silero VAD: the committed
+ * text of a stream fed in pieces against offline decoding of the same utterances, no decode in silence, and
+ * streams decoded in one batch giving exactly the events each gives alone.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join, resolve } from 'node:path';
+import { LiveDecoder, openLiveStream, transcribeLive, windowMel, type LiveEvent, type LiveOptions } from '../../../src/asr/live/index.js';
+import { WhisperModel, decodeFeatures } from '../../../src/asr/whisper/index.js';
+import { SAMPLE_RATE, SileroVad, decodeAudio } from '../../../src/audio/index.js';
+import { isMoxingError } from '../../../src/errors.js';
+
+const SHARED = resolve(process.cwd(), '../shared');
+const MODEL = join(SHARED, 'models/whisper-tiny-random');
+const clip = (name: string): Promise<Float32Array> => decodeAudio(join(SHARED, 'audio/dev/single', name));
+const silence = (seconds: number): Float32Array => new Float32Array(Math.round(seconds * SAMPLE_RATE));
+
+function concat(...parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function* pieces(samples: Float32Array, seconds: number): Generator<Float32Array> {
+  const size = Math.round(seconds * SAMPLE_RATE);
+  for (let s = 0; s < samples.length; s += size) yield samples.subarray(s, s + size);
+}
+
+async function collect(source: Iterable<Float32Array>, options: LiveOptions): Promise<LiveEvent[]> {
+  const events: LiveEvent[] = [];
+  for await (const event of transcribeLive(source, options)) events.push(event);
+  return events;
+}
+
+const committed = (events: readonly LiveEvent[]) => events.filter((e) => e.type === 'committed');
+
+let model: WhisperModel;
+let vadModel: SileroVad;
+/** Two sentences, each after a pause: 0.6 s silence, en_001 (3.2 s), 1.5 s silence, en_002 (3.2 s), 1 s silence. */
+let speech: Float32Array;
+before(async () => {
+  model = await WhisperModel.load(MODEL);
+  vadModel = await SileroVad.load();
+  speech = concat(silence(0.6), await clip('en_001.wav'), silence(1.5), await clip('en_002.wav'), silence(1));
+});
+
+test('vad policy: one final commit per utterance, the same whatever the piece size, equal to decoding that utterance offline', async () => {
+  // A long min-chunk: no partials, only the final decodes (the tiny random model hallucinates: tokens capped).
+  const options: LiveOptions = { model, vadModel, policy: 'vad', language: 'en', minChunkS: 10, maxTokens: 48 };
+  const small = await collect(pieces(speech, 0.1), options);
+  const odd = await collect(pieces(speech, 0.37), options);
+  assert.deepEqual(small.map((e) => e.type), ['speech_started', 'speech_stopped', 'committed', 'speech_started', 'speech_stopped', 'committed']);
+  assert.deepEqual(odd, small, 'events depend on the audio, not on how it was cut');
+  assert.deepEqual(await collect([speech], options), small, 'all of it in one push (a server catching up) too');
+  const starts = small.filter((e) => e.type === 'speech_started').map((e) => e.start);
+  // Speech starts at Silero's first speech frame over the whole input (the clips begin with some silence).
+  const probs = await vadModel.probabilities(speech);
+  const frameSeconds = (from: number) => (probs.findIndex((p, i) => i >= from && p >= 0.5) * 512) / SAMPLE_RATE;
+  assert.equal(starts[0], frameSeconds(0));
+  assert.equal(starts[1], frameSeconds(Math.ceil(((0.6 + 3.3) * SAMPLE_RATE) / 512)));
+  assert.ok(starts[1] > 0.6 + 3.2 + 1.5, 'the second sentence starts after the pause');
+  for (const c of committed(small)) {
+    const samples = speech.subarray(Math.round(c.start * SAMPLE_RATE), Math.round(c.end * SAMPLE_RATE));
+    // The committed text is openai's decode of the utterance's audio (prefix padding included) as one window.
+    const [offline] = await decodeFeatures(model, await model.encode(windowMel(samples, 80), 1), { language: 'en', temperature: 0, sampleLen: 48 });
+    assert.equal(c.text, offline.text);
+    assert.ok(c.text.length > 0);
+  }
+});
+
+test('no decode runs while the VAD hears silence or noise below the threshold', async () => {
+  const decoder = LiveDecoder.for(model);
+  const before = decoder.stats.windows;
+  const noise = Float32Array.from({ length: 8 * SAMPLE_RATE }, (_, i) => 0.001 * Math.sin(i * 0.37));
+  for (const policy of ['vad', 'local-agreement'] as const) {
+    const events = await collect(pieces(concat(silence(5), noise), 0.1), { model, vadModel, policy, language: 'en', minChunkS: 0.5 });
+    assert.deepEqual(events, [], policy);
+  }
+  assert.equal(decoder.stats.windows, before, '13 s of silence and hum per policy cost no decode');
+});
+
+test('local-agreement: every mid-utterance commit is the agreed head of the previous hypothesis; finals close each utterance', async () => {
+  const events = await collect(pieces(speech, 0.25), { model, vadModel, policy: 'local-agreement', language: 'en', minChunkS: 0.5, maxTokens: 24 });
+  let previousPartial: string | undefined;
+  let finals = 0;
+  let lastEnd = 0;
+  for (const e of events) {
+    if (e.type === 'partial') previousPartial = e.text;
+    if (e.type === 'speech_started') previousPartial = undefined;
+    if (e.type !== 'committed') continue;
+    assert.ok(e.start >= lastEnd - 0.1, 'commits move forward in time');
+    lastEnd = e.end;
+    if (e.final) {
+      finals++;
+      continue;
+    }
+    assert.ok(previousPartial !== undefined && previousPartial.startsWith(e.text), `"${e.text}" was the head of the last hypothesis "${previousPartial}"`);
+    assert.equal(e.words?.map((w) => w.word).join('').trim(), e.text);
+  }
+  assert.equal(finals, 2, 'one final commit per utterance');
+  assert.ok(committed(events).some((e) => !e.final && e.text.length > 0), 'something was agreed on before the utterances ended');
+});
+
+test('two streams decoded in one batch give exactly the events each gives alone', async () => {
+  const other = concat(silence(0.3), await clip('en_000.wav'), silence(1));
+  for (const policy of ['vad', 'local-agreement'] as const) {
+    const options: LiveOptions = { model, vadModel, policy, language: 'en', minChunkS: 1, maxTokens: 24 };
+    // Pieces of min-chunk length: both streams decode at every piece while both hear speech.
+    const aloneA = await collect(pieces(speech, 1), options);
+    const aloneB = await collect(pieces(other, 1), options);
+    const decoder = LiveDecoder.for(model);
+    const before = { ...decoder.stats };
+    // Both streams get each piece in the same turn, as two clients' appends arrive together on a server.
+    const [a, b] = [await openLiveStream(options), await openLiveStream(options)];
+    const together: [LiveEvent[], LiveEvent[]] = [[], []];
+    const piecesA = [...pieces(speech, 1)];
+    const piecesB = [...pieces(other, 1)];
+    for (let i = 0; i < Math.max(piecesA.length, piecesB.length); i++) {
+      const [ea, eb] = await Promise.all([piecesA[i] ? a.push(piecesA[i]) : [], piecesB[i] ? b.push(piecesB[i]) : []]);
+      together[0].push(...ea);
+      together[1].push(...eb);
+    }
+    const [fa, fb] = await Promise.all([a.finish(), b.finish()]);
+    together[0].push(...fa);
+    together[1].push(...fb);
+    assert.deepEqual(together[0], aloneA, policy);
+    assert.deepEqual(together[1], aloneB, policy);
+    const windows = decoder.stats.windows - before.windows;
+    const batches = decoder.stats.batches - before.batches;
+    assert.ok(decoder.stats.widest >= 2 && batches < windows, `${policy}: ${windows} windows in ${batches} batches`);
+  }
+});
+
+test('turnDetection null: nothing is cut until the end of the input, then one final commit of all of it', async () => {
+  const events = await collect(pieces(speech, 0.5), { model, policy: 'vad', turnDetection: null, language: 'en', minChunkS: 10 });
+  assert.deepEqual(events.map((e) => e.type), ['committed']);
+  const [c] = committed(events);
+  assert.deepEqual([c.start, c.end], [0, speech.length / SAMPLE_RATE]);
+});
+
+test('bad options are refused before any audio', async () => {
+  for (const bad of [{ policy: 'greedy' }, { minChunkS: 0 }, { maxTokens: 500 }, { turnDetection: { silenceDurationMs: -1 } }, { task: 'summarise' }] as LiveOptions[]) {
+    await assert.rejects(openLiveStream({ model, ...bad }), (e) => isMoxingError(e) && e.code === 'BAD_ARGUMENT', JSON.stringify(bad));
+  }
+});
