@@ -66,3 +66,7 @@ export type { QuantizeOptions, QuantizedFile } from './quantize/index.js';
 // The HTTP server, with its security rules.
 export { buildApp, DEFAULT_SECURITY } from './server/index.js';
 export type { AppOptions, SecurityOptions } from './server/index.js';
+
+// Language models: chat and raw completion on ONNX Runtime or llama.cpp (GGUF).
+export { loadChatModel, chat, generate, DEFAULT_SAMPLING, DEFAULT_GENERATE, DEFAULT_JSON_LIMITS } from './chat/index.js';
+export type { ChatModel, ChatMessage, ChatOptions, ChatResult, ChatDelta, ChatLoadOptions, GenerateOptions, SamplingOptions, ToolDefinition, ToolCall } from './chat/index.js';
