@@ -3,7 +3,7 @@
  * model (Qwen2.5-0.5B's width, heads and MLP: hidden 896, GQA 14/2, intermediate 4864; fewer layers and a small
  * vocabulary so the run fits this VM): moxing ONNX (fp32; q4 at accuracy level 0 and 4), transformers.js on the
  * same q4 file, and moxing's llama.cpp engine on a Q4_0 GGUF of the same weights at 1 and 2 threads (the
- * measurement behind DEFAULT_LLAMA_THREADS). Every run generates exactly --tokens tokens (end-of-sequence banned).
+ * measurement behind DEFAULT_LLAMA_THREADS); ONNX Runtime at 1 and 2 intra-op threads too. Every run generates exactly --tokens tokens (end-of-sequence banned).
  * Options: --layers 4 --prompt 128 --tokens 48.
  */
 import { existsSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { ensureLlmModel, BENCH_MODELS_DIR, type LlmSpec } from '../test/models/i
 import { ensureLlmGguf } from '../test/models/gguf.js';
 import { quantizeFile } from '../src/quantize/index.js';
 import { loadChatModel } from '../src/chat/load.js';
-import type { ChatModel } from '../src/chat/index.js';
+import { ChatTokenizer, type ChatModel } from '../src/chat/index.js';
 import { printTable } from './lib.js';
 
 const { values } = parseArgs({ options: { layers: { type: 'string', default: '4' }, prompt: { type: 'string', default: '128' }, tokens: { type: 'string', default: '48' } } });
@@ -32,14 +32,14 @@ interface Row {
   decode: number;
 }
 const rows: Row[] = [];
-const prompt = 'The quick brown fox jumps over the lazy dog. '.repeat(64);
+
+// Every engine reads the same vocabulary (the GGUF carries the ONNX model's tokenizer): trim the prompt once.
+const tokenizer = await ChatTokenizer.load(dir);
+let text = 'The quick brown fox jumps over the lazy dog. '.repeat(64);
+while (tokenizer.encode(text).length > promptTokens) text = text.slice(0, Math.floor(text.length * 0.95));
 
 async function measure(name: string, model: ChatModel, eos: readonly number[]): Promise<void> {
   const ban = Object.fromEntries(eos.map((id) => [id, -100]));
-  const ids = (text: string) => model.generate(text, { maxTokens: 1, temperature: 0 });
-  // Trim the prompt to --prompt tokens by the model's own count.
-  let text = prompt;
-  while ((await ids(text)).promptTokens > promptTokens) text = text.slice(0, Math.floor(text.length * 0.9));
   await model.generate(text, { maxTokens: 2, temperature: 0, logitBias: ban }); // warm-up
   const result = await model.generate(`${text} `, { maxTokens: tokens, temperature: 0, logitBias: ban });
   if (result.tokens.length !== tokens) throw new Error(`${name}: ${result.tokens.length} tokens`);
@@ -48,9 +48,13 @@ async function measure(name: string, model: ChatModel, eos: readonly number[]): 
 }
 
 const onnxEos = [spec.merges + 256, spec.merges + 258];
-await measure('moxing ONNX fp32', await loadChatModel(dir), onnxEos);
-await measure('moxing ONNX q4, accuracy level 0', await loadChatModel(dir, { variant: 'q4', q4AccuracyLevel: false }), onnxEos);
-await measure('moxing ONNX q4, accuracy level 4', await loadChatModel(dir, { variant: 'q4' }), onnxEos);
+for (const threads of [1, 2]) {
+  const runtime = { intraOpThreads: threads };
+  const suffix = `, ${threads} thread${threads > 1 ? 's' : ''}`;
+  await measure(`moxing ONNX fp32${suffix}`, await loadChatModel(dir, { runtime }), onnxEos);
+  await measure(`moxing ONNX q4, accuracy level 0${suffix}`, await loadChatModel(dir, { variant: 'q4', q4AccuracyLevel: false, runtime }), onnxEos);
+  await measure(`moxing ONNX q4, accuracy level 4${suffix}`, await loadChatModel(dir, { variant: 'q4', runtime }), onnxEos);
+}
 for (const threads of [1, 2]) await measure(`moxing llama.cpp Q4_0, ${threads} thread${threads > 1 ? 's' : ''}`, await loadChatModel(gguf, { threads }), onnxEos);
 
 // transformers.js on the same q4 file (its q4 sessions as it makes them).
@@ -59,9 +63,8 @@ for (const threads of [1, 2]) await measure(`moxing llama.cpp Q4_0, ${threads} t
   env.allowRemoteModels = false;
   env.localModelPath = `${dirname(dir)}/`;
   const tokenizer = await AutoTokenizer.from_pretrained(basename(dir));
+  // transformers.js's own session options (its default threads).
   const model = await AutoModelForCausalLM.from_pretrained(basename(dir), { dtype: 'q4' });
-  let text = prompt;
-  while (tokenizer.encode(text).length > promptTokens) text = text.slice(0, Math.floor(text.length * 0.9));
   const inputs = tokenizer(`${text} `);
   const run = async (n: number) => {
     const started = performance.now();
