@@ -75,3 +75,7 @@ export type { ServerOptions, MoxingServer, ModelPoolSettings } from './server/in
 // Speaker diarization: who spoke when, and speaker-attributed transcripts.
 export { diarize, loadDiarizer, assignSpeakers, formatDiarization, kaldiFbank, SPEAKER_MODELS } from './speakers/index.js';
 export type { Diarization, Diarizer, DiarizerOptions, DiarizeOptions, KnownSpeaker, SpeakerTurn, DiarizationFormat, FbankOptions } from './speakers/index.js';
+
+// Language models: chat and raw completion on ONNX Runtime or llama.cpp (GGUF).
+export { loadChatModel, chat, generate, DEFAULT_SAMPLING, DEFAULT_GENERATE, DEFAULT_JSON_LIMITS } from './chat/index.js';
+export type { ChatModel, ChatMessage, ChatOptions, ChatResult, ChatDelta, ChatLoadOptions, GenerateOptions, SamplingOptions, ToolDefinition, ToolCall } from './chat/index.js';

@@ -56,7 +56,8 @@ export interface TextCodec {
   decode(ids: readonly number[]): string;
 }
 
-class RowTracker {
+/** One output's text as tokens arrive: stop strings, finish reason, and the part that is final. */
+export class TextTracker {
   readonly tokens: number[] = [];
   text = '';
   emitted = 0;
@@ -130,7 +131,7 @@ export async function* decodeLoop(state: DecoderState, codec: TextCodec, options
   const stops = (options.stop ?? []).filter((s) => s.length > 0);
   const sampler = new Sampler(options);
   const eos = new Set(options.eosIds);
-  const rows = Array.from({ length: state.rows }, () => new RowTracker(codec, stops, options.holdBack ?? (() => 0)));
+  const rows = Array.from({ length: state.rows }, () => new TextTracker(codec, stops, options.holdBack ?? (() => 0)));
   const vocab = state.vocabSize;
   const tokenText = options.tokenText ?? ((id: number) => codec.decode([id]));
   const started = performance.now();

@@ -13,3 +13,6 @@ export { GrammarConstraint } from './constraint.js';
 export { parseToolCalls, toolCallGrammar } from './tools.js';
 export type { ToolCall, ToolChoice, ToolDefinition } from './tools.js';
 export { ChatTokenizer } from './tokenizer.js';
+export { loadChatModel, localGguf, ENGINES } from './load.js';
+export type { ChatLoadOptions } from './load.js';
+export { DEFAULT_Q4_ACCURACY_LEVEL } from './onnx-chat.js';

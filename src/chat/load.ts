@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { MoxingError } from '../errors.js';
+import { parseModelRef } from '../hub/index.js';
 import type { ChatModel, Engine } from './chat.js';
 import { OnnxChatModel, type OnnxChatLoadOptions } from './onnx-chat.js';
 
@@ -45,5 +46,9 @@ export async function loadChatModel(ref: string, options: ChatLoadOptions = {}):
     if (gguf && ref === gguf) throw new MoxingError('BAD_ARGUMENT', `${basename(ref)} is a GGUF file: use the llama.cpp engine`);
     return OnnxChatModel.load(ref, options);
   }
-  throw new MoxingError('BAD_ARGUMENT', `the llama.cpp engine is not in this build yet; ${gguf ? basename(gguf) : ref} needs it`);
+  const { LlamaChatModel } = await import('./llama-chat.js');
+  if (gguf) return LlamaChatModel.load(gguf, options, ref);
+  const parsed = parseModelRef(ref);
+  if (parsed.kind === 'local') throw new MoxingError('MODEL_INVALID', `the folder ${ref} has no .gguf file for the llama.cpp engine`);
+  return LlamaChatModel.loadFromHub(parsed, options);
 }

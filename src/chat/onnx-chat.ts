@@ -4,14 +4,16 @@
  * a conversation skip the prefill of everything it shares with the previous one.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { MoxingError } from '../errors.js';
 import { parseModelRef, resolveModel, type ModelLoadOptions, type Variant } from '../hub/index.js';
-import { loadSession } from '../runtime/index.js';
+import type { InferenceSession } from 'onnxruntime-node';
+import { loadSession, loadSessionFromBytes } from '../runtime/index.js';
 import { GenerationRun, templateMessages, type ChatDelta, type ChatMessage, type ChatModel, type ChatOptions, type ChatResult } from './chat.js';
 import { GrammarConstraint, type TokenConstraint } from './constraint.js';
 import { decodeLoop, type Completion, type GenerateOptions } from './generate.js';
 import { JsonGrammar } from './json-grammar.js';
+import { withAccuracyLevel } from './q4.js';
 import { OnnxDecoder, type PrefixCache } from './onnx-model.js';
 import { ChatTokenizer, readJsonFile } from './tokenizer.js';
 import { parseToolCalls, toolCallGrammar, toolCallHoldBack, toolsFor, type ToolDefinition } from './tools.js';
@@ -24,7 +26,14 @@ export const CHAT_VARIANT_SUFFIXES: Readonly<Record<ChatVariant, string>> = Obje
 export interface OnnxChatLoadOptions extends Omit<ModelLoadOptions, 'variant'> {
   /** @default 'fp32' */
   variant?: ChatVariant;
+  /**
+   * With q4/q4f16 weights, the MatMulNBits `accuracy_level` to run at (4: int8 activations, faster); false keeps
+   * the file's. @default 4
+   */
+  q4AccuracyLevel?: number | false;
 }
+
+export const DEFAULT_Q4_ACCURACY_LEVEL = 4;
 
 const CONFIG_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
 const OPTIONAL_FILES = ['generation_config.json', 'special_tokens_map.json', 'chat_template.json', 'chat_template.jinja'] as const;
@@ -90,7 +99,14 @@ export class OnnxChatModel implements ChatModel {
     }
     const config = readConfig(await readJsonFile(join(dir, 'config.json'), true), await readJsonFile(join(dir, 'generation_config.json'), false));
     const tokenizer = await ChatTokenizer.load(dir, config.eosIds);
-    const session = await loadSession(join(dir, file), options.runtime);
+    const path = join(dir, file);
+    const level = options.q4AccuracyLevel ?? DEFAULT_Q4_ACCURACY_LEVEL;
+    let session: InferenceSession | undefined;
+    if ((variant === 'q4' || variant === 'q4f16') && level !== false) {
+      const rewrite = await withAccuracyLevel(path, level);
+      if (rewrite) session = await loadSessionFromBytes(`${resolvePath(path)}#accuracy_level=${level}`, () => rewrite.bytes, options.runtime);
+    }
+    session ??= await loadSession(path, options.runtime);
     const vocabSize = config.vocabSize || tokenizer.size;
     const decoder = new OnnxDecoder(session, { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, vocabSize }, config.padId ?? tokenizer.eosIds[0] ?? 0);
     return new OnnxChatModel(ref, decoder, tokenizer, config.contextLength);

@@ -49,8 +49,42 @@ function tokenText(value: unknown): string | undefined {
   return undefined;
 }
 
+/** A model's Jinja chat template, rendered as transformers renders it. */
+export class ChatTemplate {
+  private readonly template: Template;
+
+  constructor(
+    readonly text: string,
+    /** bos_token, eos_token, pad_token, unk_token strings the template may use. */
+    private readonly specials: Readonly<Record<string, string>> = {},
+  ) {
+    try {
+      this.template = new Template(text);
+    } catch (cause) {
+      throw new MoxingError('TOKENIZER_INVALID', `the chat template does not parse: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /** The prompt text of a conversation. */
+  render(messages: readonly TemplateMessage[], options: RenderOptions = {}): string {
+    try {
+      return this.template.render({
+        messages,
+        ...(options.tools && options.tools.length > 0 ? { tools: options.tools } : {}),
+        add_generation_prompt: options.addGenerationPrompt ?? true,
+        bos_token: this.specials.bos_token ?? '',
+        eos_token: this.specials.eos_token ?? '',
+        pad_token: this.specials.pad_token ?? '',
+        unk_token: this.specials.unk_token ?? '',
+      });
+    } catch (cause) {
+      throw new MoxingError('BAD_ARGUMENT', `the model's chat template refused the conversation: ${(cause as Error).message}`, { cause });
+    }
+  }
+}
+
 export class ChatTokenizer {
-  private readonly template: Template | undefined;
+  private readonly template: ChatTemplate | undefined;
   private bytesCache: (Uint8Array | undefined)[] | undefined;
 
   private constructor(
@@ -61,11 +95,10 @@ export class ChatTokenizer {
     /** Ids that end generation (generation_config's eos ids, then the tokenizer's eos token). */
     readonly eosIds: readonly number[],
   ) {
-    this.template = templateText === undefined ? undefined : new Template(templateText);
-    this.templateText = templateText;
+    const special = (key: string) => tokenText(config[key]) ?? '';
+    const specials = { bos_token: special('bos_token'), eos_token: special('eos_token'), pad_token: special('pad_token'), unk_token: special('unk_token') };
+    this.template = templateText === undefined ? undefined : new ChatTemplate(templateText, specials);
   }
-
-  readonly templateText: string | undefined;
 
   /** Reads the tokenizer and template of the model in `dir`; `eosIds` from the model's generation config. */
   static async load(dir: string, eosIds: readonly number[] = []): Promise<ChatTokenizer> {
@@ -100,20 +133,7 @@ export class ChatTokenizer {
   /** The prompt text of a conversation, rendered by the model's own chat template. */
   render(messages: readonly TemplateMessage[], options: RenderOptions = {}): string {
     if (!this.template) throw new MoxingError('TOKENIZER_INVALID', 'this model has no chat template (tokenizer_config.json chat_template, chat_template.jinja or chat_template.json); use raw completion (generate) instead');
-    const special = (key: string) => tokenText(this.config[key]) ?? '';
-    try {
-      return this.template.render({
-        messages,
-        ...(options.tools && options.tools.length > 0 ? { tools: options.tools } : {}),
-        add_generation_prompt: options.addGenerationPrompt ?? true,
-        bos_token: special('bos_token'),
-        eos_token: special('eos_token'),
-        pad_token: special('pad_token'),
-        unk_token: special('unk_token'),
-      });
-    } catch (cause) {
-      throw new MoxingError('BAD_ARGUMENT', `the model's chat template refused the conversation: ${(cause as Error).message}`, { cause });
-    }
+    return this.template.render(messages, options);
   }
 
   /** Ids of the added tokens marked special (never part of constrained output). */
