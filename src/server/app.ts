@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { audioPlugin, type AudioPluginOptions } from './audio.js';
 import { calcPlugin, type CalcPluginOptions } from './calc.js';
+import { diarizationPlugin, type DiarizationPluginOptions } from './diarization.js';
 import { installErrorHandler } from './errors.js';
 import { installHardening, serverLimits } from './hardening.js';
 import { imagesPlugin, type ImagesPluginOptions } from './images.js';
@@ -23,6 +24,8 @@ export interface AppOptions {
   calc?: CalcPluginOptions | false;
   /** Options of the OpenAI-compatible speech routes (/v1/audio/*, /v1/models), or false to leave them out. @default {} */
   audio?: AudioPluginOptions | false;
+  /** Options of the speaker diarization route (/v1/audio/diarization), or false to leave it out. @default {} */
+  diarization?: DiarizationPluginOptions | false;
 }
 
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
@@ -35,6 +38,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   const served = { models: options.models ?? [], allowRemoteModels: security.allowRemoteModels };
   if (options.images !== false) await app.register(imagesPlugin, { ...options.images });
   if (options.calc !== false) await app.register(calcPlugin, { ...served, ...options.calc });
-  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...options.audio });
+  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...(options.diarization ? { diarization: options.diarization } : {}), ...options.audio });
+  if (options.diarization !== false) await app.register(diarizationPlugin, { ...options.diarization });
   return app;
 }
