@@ -19,6 +19,8 @@ interface ServeCliOptions extends Partial<SecurityOptions> {
   index?: string;
   classifyTrain?: string;
   imageRoot?: string;
+  segmentationModel?: string;
+  embeddingModel?: string;
   log: boolean;
 }
 
@@ -71,6 +73,8 @@ export function register(program: Command): void {
     .option('--index <location>', 'image index for /v1/images/search: a folder (moxing index) or a postgres:// URL')
     .option('--image-root <dir>', 'search results name images relative to this folder (default: the working folder)')
     .option('--classify-train <dir>', 'training folder (one subfolder per class) for /v1/images/classify')
+    .option('--segmentation-model <model>', 'pyannote segmentation for /v1/audio/diarization and diarized_json (default: pyannote-segmentation-3.0)')
+    .option('--embedding-model <model>', 'speaker embeddings for /v1/audio/diarization and diarized_json (default: wespeaker-resnet34)')
     .option('--no-log', 'do not log requests');
   for (const [field, description, unit] of LIMIT_FLAGS) {
     const flag = `--${kebab(field)}`;
@@ -99,6 +103,7 @@ export function register(program: Command): void {
       audio: pool,
       images: { model: options.imagesModel, index: options.index, classifyTrainDir: options.classifyTrain, imageRoot: options.imageRoot },
       chat: { models: options.chatModel },
+      diarization: { segmentationModel: options.segmentationModel, embeddingModel: options.embeddingModel },
     });
     const address = await server.listen();
     process.stderr.write(`moxing serving on ${address}\n`);

@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { audioPlugin, type AudioPluginOptions } from './audio.js';
 import { calcPlugin, type CalcPluginOptions } from './calc.js';
 import { chatPlugin, type ChatPluginOptions } from './chat.js';
+import { diarizationPlugin, type DiarizationPluginOptions } from './diarization.js';
 import { installErrorHandler, publicError } from './errors.js';
 import { installHardening, serverLimits } from './hardening.js';
 import { imagesPlugin, type ImagesPluginOptions } from './images.js';
@@ -42,6 +43,8 @@ export interface AppOptions {
   chat?: ChatPluginOptions | false;
   /** The web UI at `/` (the Vite build), or false to leave it out. @default {} (dist/ui of the package) */
   ui?: UiPluginOptions | false;
+  /** Options of the speaker diarization route (/v1/audio/diarization), or false to leave it out. @default {} */
+  diarization?: DiarizationPluginOptions | false;
 }
 
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
@@ -66,10 +69,11 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     if (options.audio && options.audio.preload) preloadWhenReady(app, speech, readiness);
   }
   const chatModels = options.chat ? (options.chat.models ?? []) : [];
-  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, listedModels: chatModels, ...options.audio, speech });
+  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, listedModels: chatModels, ...(options.diarization ? { diarization: options.diarization } : {}), ...options.audio, speech });
   if (options.realtime !== false) await app.register(realtimePlugin, { models: options.models, modelOptions: options.audio ? options.audio.modelOptions : undefined, ...options.realtime });
   if (options.chat !== false) await app.register(chatPlugin, { ...options.chat, listModels: options.audio === false });
   if (options.ui !== false) await app.register(uiPlugin, { ...options.ui });
+  if (options.diarization !== false) await app.register(diarizationPlugin, { ...options.diarization });
   return app;
 }
 

@@ -14,6 +14,9 @@ import type { Segment, TranscriptionResult } from '../asr/types.js';
 import { MoxingError, quoteInput } from '../errors.js';
 import { renderTranscript } from '../formats/index.js';
 import { LANGUAGES } from '../text/index.js';
+import type { Diarization, DiarizerOptions, KnownSpeaker } from '../speakers/index.js';
+import { speakerAt } from '../speakers/assign.js';
+import { diarizerLoader } from './diarization.js';
 import { publicError } from './errors.js';
 import { ModelAllowList, publicModelName } from './models.js';
 import { SpeechModels, type SpeechModelsOptions } from './speech-models.js';
@@ -25,6 +28,8 @@ export interface AudioPluginOptions extends SpeechModelsOptions {
   speech?: SpeechModels;
   /** Models of other routes (chat) that GET /v1/models lists too. @default [] */
   listedModels?: readonly string[];
+  /** Speaker models of `response_format=diarized_json`. @default the default aliases */
+  diarization?: DiarizerOptions;
 }
 
 export const DEFAULT_AUDIO_PLUGIN = Object.freeze({ maxUploadBytes: 25 * 1024 * 1024 });
@@ -47,7 +52,7 @@ const FIELDS = {
   prompt: z.string().max(4000),
   temperature: number(0, 1),
   temperature_inc: number(0, 1),
-  response_format: z.enum(['json', 'text', 'srt', 'verbose_json', 'vtt']),
+  response_format: z.enum(['json', 'text', 'srt', 'verbose_json', 'vtt', 'diarized_json']),
   stream: flag,
   chunking_strategy: z.string().max(500),
   beam_size: whole(1, 16),
@@ -68,6 +73,9 @@ const ServerVad = z.strictObject({
 interface AudioRequest extends Fields {
   file: Buffer;
   granularities: ('word' | 'segment')[];
+  /** OpenAI's known_speaker_names[] and known_speaker_references[] (audio data URLs), in order. */
+  knownNames?: string[];
+  knownReferences?: string[];
 }
 
 export async function audioPlugin(app: FastifyInstance, options: AudioPluginOptions): Promise<void> {
@@ -86,10 +94,21 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
     return reply.status(answer.status).send({ error: { message: answer.message, type, param: mapped instanceof ParamError ? mapped.param : null, code: answer.code.toLowerCase() } });
   });
 
+  const diarizer = diarizerLoader(options.diarization ?? {});
   const handler = (task: 'transcribe' | 'translate') => async (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.isMultipart()) throw new MoxingError('AUDIO_UNSUPPORTED', 'send the audio as multipart/form-data with a "file" part, as the OpenAI clients do');
     const body = await readParts(request);
     const ref = speech.resolve(body.model);
+    if (body.response_format === 'diarized_json' || body.knownNames || body.knownReferences) {
+      const known = knownSpeakers(body, task);
+      const decoding = decodingOptions(body, task);
+      const { transcript, diarization } = await app.work(request, async () => {
+        const samples = await decodeAudio(body.file);
+        const transcript = await speech.use(ref, false, (model) => collect(transcribeStream(samples, { ...decoding, model })));
+        return { transcript, diarization: await (await diarizer()).diarize(samples, { knownSpeakers: known }) };
+      });
+      return diarizedAnswer(transcript, diarization);
+    }
     const words = body.granularities.includes('word');
     if (words && body.response_format !== 'verbose_json') throw new ParamError('timestamp_granularities', 'timestamp_granularities needs response_format "verbose_json"');
     const decoding = decodingOptions(body, task);
@@ -131,7 +150,13 @@ async function readParts(request: FastifyRequest): Promise<AudioRequest> {
     }
     const name = part.fieldname;
     const value = String(part.value);
-    if (name === 'timestamp_granularities[]' || name === 'timestamp_granularities') {
+    if (name === 'known_speaker_names[]' || name === 'known_speaker_references[]') {
+      // busboy cuts a field at the 64 KiB field limit without failing: a cut voice sample is refused, not used
+      if ((part as { valueTruncated?: boolean }).valueTruncated) throw new ParamError(name, `${name} is over 64 KiB; send a shorter voice sample (about 2 s of 16-bit 16 kHz WAV)`);
+      const list = name === 'known_speaker_names[]' ? (out.knownNames ??= []) : (out.knownReferences ??= []);
+      if (list.length >= 4) throw new ParamError(name, `${name} takes at most 4 speakers`);
+      list.push(value);
+    } else if (name === 'timestamp_granularities[]' || name === 'timestamp_granularities') {
       if (value !== 'word' && value !== 'segment') throw new ParamError('timestamp_granularities', `timestamp_granularities takes "word" and "segment", got ${quoteInput(value, 40)}`);
       out.granularities.push(value);
     } else if (name === 'include[]' || name === 'include') {
@@ -184,6 +209,40 @@ async function collect(stream: AsyncGenerator<Segment, TranscriptionResult>): Pr
     const next = await stream.next();
     if (next.done) return next.value;
   }
+}
+
+const AUDIO_DATA_URL = /^data:audio\/[\w.+-]{1,40};base64,([A-Za-z0-9+/]+={0,2})$/;
+
+/** known_speaker_names[] with their known_speaker_references[] (audio data URLs), for diarized_json only. */
+function knownSpeakers(body: AudioRequest, task: 'transcribe' | 'translate'): KnownSpeaker[] {
+  if (body.response_format !== 'diarized_json' || task !== 'transcribe') {
+    throw new ParamError('response_format', 'speaker labels need response_format "diarized_json" on /v1/audio/transcriptions');
+  }
+  if (body.stream) throw new ParamError('stream', 'stream with diarized_json is not supported by this server yet');
+  const names = body.knownNames ?? [];
+  const references = body.knownReferences ?? [];
+  if (names.length !== references.length) throw new ParamError('known_speaker_references', 'give one known_speaker_references[] per known_speaker_names[]');
+  return names.map((name, i) => {
+    const match = AUDIO_DATA_URL.exec(references[i]);
+    if (!match || name.trim() === '' || name.length > 100) throw new ParamError('known_speaker_references', 'each known speaker needs a name and an audio data URL (data:audio/wav;base64,...)');
+    return { name, audio: new Uint8Array(Buffer.from(match[1], 'base64')) };
+  });
+}
+
+/** OpenAI's diarized_json: transcript segments with their speakers (A, B... unless named). */
+function diarizedAnswer(result: TranscriptionResult, diarization: Diarization): unknown {
+  const letters = new Map(diarization.speakers.map((s, i) => [s, /^SPEAKER_\d+$/.test(s) ? String.fromCharCode(65 + (i % 26)) + (i >= 26 ? String(Math.floor(i / 26)) : '') : s]));
+  const speakerOf = (start: number, end: number): string | undefined => {
+    const speaker = speakerAt(diarization, start, end);
+    return speaker === undefined ? undefined : letters.get(speaker);
+  };
+  return {
+    task: 'transcribe',
+    duration: result.duration,
+    text: result.text.trim(),
+    segments: result.segments.map((s, i) => ({ type: 'transcript.text.segment', id: `seg_${i}`, start: s.start, end: s.end, text: s.text.trim(), speaker: speakerOf(s.start, s.end) ?? 'unknown' })),
+    usage: { type: 'duration', seconds: Math.ceil(result.duration ?? 0) },
+  };
 }
 
 /** The body OpenAI answers for `response_format`. */

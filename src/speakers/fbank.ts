@@ -146,10 +146,10 @@ export function kaldiFbank(samples: Float32Array, options: Partial<FbankOptions>
   const fft = createFft(padded);
   const re = new Float64Array(padded);
   const im = new Float64Array(padded);
-  const frame = new Float64Array(length);
   const power = new Float64Array(padded / 2 + 1);
   const n = samples.length;
-  for (let f = 0; f < frames; f++) {
+  /** Frame `f`, DC-removed, pre-emphasised and windowed, into the first `length` values of `out`. */
+  const prepare = (f: number, out: Float64Array) => {
     const first = snipEdges ? f * shift : f * shift + Math.floor(shift / 2) - Math.floor(length / 2);
     let mean = 0;
     for (let i = 0; i < length; i++) {
@@ -157,22 +157,20 @@ export function kaldiFbank(samples: Float32Array, options: Partial<FbankOptions>
       // kaldi-native-fbank mirrors the edges when frames reach outside the audio
       if (s < 0) s = -s - 1;
       if (s >= n) s = 2 * n - 1 - s;
-      frame[i] = samples[Math.min(Math.max(s, 0), n - 1)] * scale;
-      mean += frame[i];
+      out[i] = samples[Math.min(Math.max(s, 0), n - 1)] * scale;
+      mean += out[i];
     }
     if (removeDcOffset) {
       mean /= length;
-      for (let i = 0; i < length; i++) frame[i] -= mean;
+      for (let i = 0; i < length; i++) out[i] -= mean;
     }
     if (preemphasis !== 0) {
-      for (let i = length - 1; i > 0; i--) frame[i] -= preemphasis * frame[i - 1];
-      frame[0] -= preemphasis * frame[0];
+      for (let i = length - 1; i > 0; i--) out[i] -= preemphasis * out[i - 1];
+      out[0] -= preemphasis * out[0];
     }
-    re.fill(0);
-    im.fill(0);
-    for (let i = 0; i < length; i++) re[i] = frame[i] * window[i];
-    fft.transform(re, im);
-    for (let k = 0; k <= padded / 2; k++) power[k] = re[k] * re[k] + im[k] * im[k];
+    for (let i = 0; i < length; i++) out[i] *= window[i];
+  };
+  const melRow = (f: number) => {
     const row = f * numMelBins;
     for (let m = 0; m < numMelBins; m++) {
       const { start, weights } = banks[m];
@@ -180,6 +178,30 @@ export function kaldiFbank(samples: Float32Array, options: Partial<FbankOptions>
       for (let j = 0; j < weights.length; j++) energy += weights[j] * power[start + j];
       data[row + m] = Math.log(Math.max(energy, FLOAT32_EPSILON));
     }
+  };
+  // Two real frames per complex FFT: frame f in the real part, frame f + 1 in the imaginary part.
+  for (let f = 0; f < frames; f += 2) {
+    re.fill(0);
+    im.fill(0);
+    prepare(f, re);
+    const pair = f + 1 < frames;
+    if (pair) prepare(f + 1, im);
+    fft.transform(re, im);
+    for (let k = 0; k <= padded / 2; k++) {
+      const j = (padded - k) % padded;
+      const ar = (re[k] + re[j]) / 2;
+      const ai = (im[k] - im[j]) / 2;
+      power[k] = ar * ar + ai * ai;
+    }
+    melRow(f);
+    if (!pair) continue;
+    for (let k = 0; k <= padded / 2; k++) {
+      const j = (padded - k) % padded;
+      const br = (im[k] + im[j]) / 2;
+      const bi = (re[j] - re[k]) / 2;
+      power[k] = br * br + bi * bi;
+    }
+    melRow(f + 1);
   }
   return { frames, bins: numMelBins, data };
 }

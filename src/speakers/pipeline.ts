@@ -220,8 +220,17 @@ function concatRanges(audio: Float32Array, ranges: readonly [number, number][]):
   return out;
 }
 
+/** Seconds spent per stage, filled in when passed to runPipeline (benchmarks). */
+export interface StageTimings {
+  segmentation: number;
+  embedding: number;
+  clustering: number;
+}
+
+const now = () => performance.now() / 1000;
+
 /** The full pipeline on 16 kHz mono samples. */
-export async function runPipeline(audio: Float32Array, segmentation: SegmentationModel, embedding: EmbeddingModel, options: PipelineOptions): Promise<PipelineResult> {
+export async function runPipeline(audio: Float32Array, segmentation: SegmentationModel, embedding: EmbeddingModel, options: PipelineOptions, timings?: StageTimings): Promise<PipelineResult> {
   const meta = segmentation.metadata;
   const { windowSize, numSpeakers: speakers, receptiveFieldShift: rfShift } = meta;
   const step = f32(rfShift / meta.sampleRate);
@@ -230,7 +239,9 @@ export async function runPipeline(audio: Float32Array, segmentation: Segmentatio
   const n = audio.length;
   if (n === 0) return empty;
   const shift = windowShift(windowSize, options.windowStep);
+  let started = now();
   const labels = await segmentation.segment(slidingWindows(audio, windowSize, shift));
+  if (timings) timings.segmentation += now() - started;
   const hasLast = (n - windowSize) % shift > 0;
 
   if (labels.length === 1) {
@@ -243,6 +254,7 @@ export async function runPipeline(audio: Float32Array, segmentation: Segmentatio
   const perFrame = speakersPerFrame(labels, speakers, windowSize, shift, rfShift);
   if (Math.max(...perFrame) === 0) return empty;
 
+  started = now();
   const regions = embeddingRegions(labels, speakers, windowSize, shift);
   const embeddings: Float32Array[] = [];
   const kept: typeof regions = [];
@@ -254,6 +266,8 @@ export async function runPipeline(audio: Float32Array, segmentation: Segmentatio
     embeddings.push(e);
     kept.push(region);
   }
+  if (timings) timings.embedding += now() - started;
+  started = now();
   const clusterOf = clusterEmbeddings(embeddings, options);
   if (clusterOf.length === 0) return empty;
   const clusters = Math.max(...clusterOf) + 1;
@@ -281,7 +295,9 @@ export async function runPipeline(audio: Float32Array, segmentation: Segmentatio
     if (k === 0) continue;
     for (const c of topIndices(count.subarray(f * clusters, (f + 1) * clusters), k)) active[f * clusters + c] = 1;
   }
-  return { segments: toSegments(active, frames, clusters, step, offset, options), centroids: centroidsOf(embeddings, clusterOf), frameStep: step, frameOffset: offset };
+  const segments = toSegments(active, frames, clusters, step, offset, options);
+  if (timings) timings.clustering += now() - started;
+  return { segments, centroids: centroidsOf(embeddings, clusterOf), frameStep: step, frameOffset: offset };
 }
 
 function centroidsOf(embeddings: readonly Float32Array[], clusterOf: readonly number[]): Map<number, Float32Array> {

@@ -47,6 +47,7 @@ const ROUTES = {
   fit: 'POST /v1/calc/fit',
   transcriptions: 'POST /v1/audio/transcriptions',
   translations: 'POST /v1/audio/translations',
+  diarization: 'POST /v1/audio/diarization',
   models: 'GET /v1/models',
   ready: 'GET /ready',
   metrics: 'GET /metrics',
@@ -314,7 +315,7 @@ const IMAGE_FIELD: Partial<Record<keyof typeof ROUTES, string>> = { embeddings: 
 
 /** Hostile uploads to the speech routes: broken multipart, bad fields, files that are not audio. */
 function generateAudio(random: () => number): FuzzRequest {
-  const [method, path] = ROUTES[pick(random, ['transcriptions', 'translations'] as const)].split(' ');
+  const [method, path] = ROUTES[pick(random, ['transcriptions', 'translations', 'diarization'] as const)].split(' ');
   const auth = `Bearer ${API_KEY}`;
   const wav = Buffer.from(wavBase64, 'base64');
   const file = { name: 'file', filename: 'clip.wav', value: wav };
