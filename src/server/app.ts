@@ -15,6 +15,7 @@ import { resolveSecurityOptions, type SecurityOptions } from './options.js';
 import { ServerMetrics } from './metrics.js';
 import { installOpsRoutes, installRequestTracking, loggingOptions, Readiness, type LoggerSettings } from './ops.js';
 import { SpeechModels } from './speech-models.js';
+import { uiPlugin, type UiPluginOptions } from './ui.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,7 +23,6 @@ declare module 'fastify' {
     readonly speechModels: SpeechModels | undefined;
   }
 }
-import { uiPlugin, type UiPluginOptions } from './ui.js';
 
 export interface AppOptions {
   /** fastify's logger: pino JSON lines with request ids, credentials redacted; true for info to stdout. @default false */
