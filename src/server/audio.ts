@@ -102,12 +102,14 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
     if (body.response_format === 'diarized_json' || body.knownNames || body.knownReferences) {
       const known = knownSpeakers(body, task);
       const decoding = decodingOptions(body, task);
-      const { transcript, diarization } = await app.work(request, async () => {
+      // Who spoke when needs the whole audio: it runs first, then each decoded segment can carry its speaker.
+      const diarized = async <T>(consume: (stream: AsyncGenerator<Segment, TranscriptionResult>, label: SpeakerLabeler) => Promise<T>): Promise<T> => {
         const samples = await decodeAudio(body.file);
-        const transcript = await speech.use(ref, false, (model) => collect(transcribeStream(samples, { ...decoding, model })));
-        return { transcript, diarization: await (await diarizer()).diarize(samples, { knownSpeakers: known }) };
-      });
-      return diarizedAnswer(transcript, diarization);
+        const label = speakerLabeler(await (await diarizer()).diarize(samples, { knownSpeakers: known }));
+        return speech.use(ref, false, (model) => consume(transcribeStream(samples, { ...decoding, model }), label));
+      };
+      if (body.stream) return app.work(request, () => diarized((stream, label) => streamTranscript(request, reply, stream, (segment) => diarizedSegment(segment, label))));
+      return app.work(request, () => diarized(async (stream, label) => diarizedAnswer(await collect(stream), label)));
     }
     const words = body.granularities.includes('word');
     if (words && body.response_format !== 'verbose_json') throw new ParamError('timestamp_granularities', 'timestamp_granularities needs response_format "verbose_json"');
@@ -218,7 +220,6 @@ function knownSpeakers(body: AudioRequest, task: 'transcribe' | 'translate'): Kn
   if (body.response_format !== 'diarized_json' || task !== 'transcribe') {
     throw new ParamError('response_format', 'speaker labels need response_format "diarized_json" on /v1/audio/transcriptions');
   }
-  if (body.stream) throw new ParamError('stream', 'stream with diarized_json is not supported by this server yet');
   const names = body.knownNames ?? [];
   const references = body.knownReferences ?? [];
   if (names.length !== references.length) throw new ParamError('known_speaker_references', 'give one known_speaker_references[] per known_speaker_names[]');
@@ -229,18 +230,29 @@ function knownSpeakers(body: AudioRequest, task: 'transcribe' | 'translate'): Kn
   });
 }
 
-/** OpenAI's diarized_json: transcript segments with their speakers (A, B... unless named). */
-function diarizedAnswer(result: TranscriptionResult, diarization: Diarization): unknown {
+/** A segment's speaker: OpenAI's labels A, B, ... in order of the speakers' first turns, or a known speaker's name. */
+type SpeakerLabeler = (start: number, end: number) => string;
+
+function speakerLabeler(diarization: Diarization): SpeakerLabeler {
   const letters = new Map(diarization.speakers.map((s, i) => [s, /^SPEAKER_\d+$/.test(s) ? String.fromCharCode(65 + (i % 26)) + (i >= 26 ? String(Math.floor(i / 26)) : '') : s]));
-  const speakerOf = (start: number, end: number): string | undefined => {
+  return (start, end) => {
     const speaker = speakerAt(diarization, start, end);
-    return speaker === undefined ? undefined : letters.get(speaker);
+    return (speaker === undefined ? undefined : letters.get(speaker)) ?? 'unknown';
   };
+}
+
+/** One segment of diarized_json, which is also the `transcript.text.segment` stream event. */
+function diarizedSegment(s: Segment, label: SpeakerLabeler): unknown {
+  return { type: 'transcript.text.segment', id: `seg_${s.id}`, start: s.start, end: s.end, text: s.text.trim(), speaker: label(s.start, s.end) };
+}
+
+/** OpenAI's diarized_json: transcript segments with their speakers. */
+function diarizedAnswer(result: TranscriptionResult, label: SpeakerLabeler): unknown {
   return {
     task: 'transcribe',
     duration: result.duration,
     text: result.text.trim(),
-    segments: result.segments.map((s, i) => ({ type: 'transcript.text.segment', id: `seg_${i}`, start: s.start, end: s.end, text: s.text.trim(), speaker: speakerOf(s.start, s.end) ?? 'unknown' })),
+    segments: result.segments.map((s) => diarizedSegment(s, label)),
     usage: { type: 'duration', seconds: Math.ceil(result.duration ?? 0) },
   };
 }
@@ -278,10 +290,10 @@ function answer(reply: FastifyReply, result: TranscriptionResult, body: AudioReq
 }
 
 /**
- * `stream: true`: one `transcript.text.delta` per decoded segment, then `transcript.text.done`, as SSE. The
- * first segment is awaited before the answer starts, so a model or input that fails answers a plain error.
+ * `stream: true`: one `transcript.text.delta` per decoded segment (followed by its `transcript.text.segment` with
+ * the speaker, for diarized_json), then `transcript.text.done`, as SSE. The first segment is awaited before the answer starts, so a model or input that fails answers a plain error.
  */
-async function streamTranscript(request: FastifyRequest, reply: FastifyReply, stream: AsyncGenerator<Segment, TranscriptionResult>): Promise<void> {
+async function streamTranscript(request: FastifyRequest, reply: FastifyReply, stream: AsyncGenerator<Segment, TranscriptionResult>, segmentEvent?: (segment: Segment) => unknown): Promise<void> {
   let next: IteratorResult<Segment, TranscriptionResult>;
   try {
     next = await stream.next();
@@ -296,6 +308,7 @@ async function streamTranscript(request: FastifyRequest, reply: FastifyReply, st
     for (; !next.done; next = await stream.next()) {
       if (reply.raw.destroyed) return; // the client left: stop decoding for nobody
       send({ type: 'transcript.text.delta', delta: next.value.text, segment_id: next.value.id });
+      if (segmentEvent) send(segmentEvent(next.value));
     }
     send({ type: 'transcript.text.done', text: next.value.text.trim(), usage: { type: 'duration', seconds: Math.ceil(next.value.duration ?? 0) } });
   } catch (error) {

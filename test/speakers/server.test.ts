@@ -101,3 +101,24 @@ test('/v1/audio/transcriptions response_format=diarized_json: segments with spea
     await app.close();
   }
 });
+
+test('diarized_json with stream: a transcript.text.segment event per decoded segment, equal to the answer without stream', async () => {
+  const { app, wav } = await setup();
+  try {
+    const fields = [{ name: 'file', value: wav, filename: 'a.wav' }, { name: 'response_format', value: 'diarized_json' }, { name: 'temperature_inc', value: '0' }, { name: 'language', value: 'en' }];
+    const whole = await app.inject({ method: 'POST', url: '/v1/audio/transcriptions', ...multipart(fields) });
+    assert.equal(whole.statusCode, 200, whole.body);
+    const expected = whole.json() as { text: string; segments: unknown[] };
+    const streamed = await app.inject({ method: 'POST', url: '/v1/audio/transcriptions', ...multipart([...fields, { name: 'stream', value: 'true' }]) });
+    assert.equal(streamed.statusCode, 200, streamed.body);
+    assert.match(String(streamed.headers['content-type']), /^text\/event-stream/);
+    const events = streamed.body.split('\n\n').filter(Boolean).map((chunk) => JSON.parse(chunk.replace(/^data: /, '')) as { type: string; text?: string });
+    assert.deepEqual(events.filter((e) => e.type === 'transcript.text.segment'), expected.segments);
+    assert.equal(events.filter((e) => e.type === 'transcript.text.delta').length, expected.segments.length);
+    const done = events.at(-1)!;
+    assert.equal(done.type, 'transcript.text.done');
+    assert.equal(done.text, expected.text);
+  } finally {
+    await app.close();
+  }
+});
