@@ -4,6 +4,9 @@ import { MoxingError } from '../errors.js';
 import { parseBytes } from '../calc/units.js';
 import { DEFAULT_SECURITY, isLoopbackHost, LOOPBACK_HOSTS, resolveSecurityOptions, type SecurityOptions } from '../server/options.js';
 import { parseInteger } from './options.js';
+import { addFlags, fieldsOf } from './flags.js';
+import { SERVE_JOB_FLAGS } from './job-flags.js';
+import { DEFAULT_JOBS, type JobOptions } from '../jobs/options.js';
 
 interface ServeCliOptions extends Partial<SecurityOptions> {
   host: string;
@@ -61,7 +64,8 @@ export function register(program: Command): void {
     const parse = unit === 'bytes' ? (v: string) => parseBytes(v, flag) : parseInteger(flag, field === 'rateLimitPerMinute' || field === 'maxQueuedWork' ? 0 : 1);
     command.option(`${flag} <${unit === 'count' ? 'n' : unit}>`, `${description} (default: ${DEFAULT_SECURITY[field]})`, parse);
   }
-  command.action(async (options: ServeCliOptions) => {
+  addFlags(command, SERVE_JOB_FLAGS, DEFAULT_JOBS);
+  command.action(async (options: ServeCliOptions, self: Command) => {
     const { buildApp } = await import('../server/index.js');
     const security = resolveSecurityOptions({
       ...Object.fromEntries(LIMIT_FLAGS.map(([field]) => [field, options[field]])),
@@ -70,12 +74,15 @@ export function register(program: Command): void {
       corsOrigins: options.cors,
       allowRemoteModels: options.allowRemoteModels,
     });
-    for (const warning of serveWarnings(options.host, security)) process.stderr.write(`moxing serve: warning: ${warning}\n`);
+    const jobs = fieldsOf<JobOptions>(self, SERVE_JOB_FLAGS);
+    for (const warning of serveWarnings(options.host, security, jobs.allowPrivateWebhooks)) process.stderr.write(`moxing serve: warning: ${warning}\n`);
     const app = await buildApp({
       logger: options.log,
       security,
       models: options.model,
       images: { model: options.imagesModel, index: options.index, classifyTrainDir: options.classifyTrain, imageRoot: options.imageRoot },
+      // Jobs are on, embedded in SQLite unless --queue names a Redis.
+      jobs,
     });
     let address: string;
     try {
@@ -106,12 +113,13 @@ export function register(program: Command): void {
 }
 
 /** What an operator should hear before the server starts. */
-export function serveWarnings(host: string, security: SecurityOptions): string[] {
+export function serveWarnings(host: string, security: SecurityOptions, allowPrivateWebhooks = false): string[] {
   const warnings: string[] = [];
   if (!isLoopbackHost(host) && security.apiKey === undefined) {
     warnings.push(`listening on ${host} without an API key: anyone who can reach this port can use the server (set --api-key or MOXING_API_KEY)`);
   }
   if (security.allowRemoteModels) warnings.push('--allow-remote-models: any client can make this server download hub models (size-capped)');
+  if (allowPrivateWebhooks) warnings.push('--allow-private-webhooks: any client can make this server POST to loopback and private addresses');
   return warnings;
 }
 

@@ -9,6 +9,17 @@ import { installErrorHandler } from './errors.js';
 import { installHardening, serverLimits } from './hardening.js';
 import { imagesPlugin, type ImagesPluginOptions } from './images.js';
 import { resolveSecurityOptions, type SecurityOptions } from './options.js';
+import { jobsPlugin } from './jobs.js';
+import { whisperLoader } from './whisper-loader.js';
+import { openJobBackend, resolveJobOptions, type JobBackend, type JobOptions } from '../jobs/index.js';
+import type { WorkLimiter } from './work-limiter.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The job backend behind /v1/jobs (its events, depth and reachability are for /ready and /metrics), when jobs are on. */
+    readonly jobs: JobBackend | undefined;
+  }
+}
 
 export interface AppOptions {
   /** fastify's logger (pino, JSON lines). @default false */
@@ -23,6 +34,8 @@ export interface AppOptions {
   calc?: CalcPluginOptions | false;
   /** Options of the OpenAI-compatible speech routes (/v1/audio/*, /v1/models), or false to leave them out. @default {} */
   audio?: AudioPluginOptions | false;
+  /** The job routes (/v1/jobs) and their store and worker, or false to leave them out. `backend` replaces the one the options would open. @default false */
+  jobs?: (Partial<JobOptions> & { backend?: JobBackend }) | false;
 }
 
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
@@ -35,6 +48,35 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   const served = { models: options.models ?? [], allowRemoteModels: security.allowRemoteModels };
   if (options.images !== false) await app.register(imagesPlugin, { ...options.images });
   if (options.calc !== false) await app.register(calcPlugin, { ...served, ...options.calc });
-  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...options.audio });
+  const audio = options.audio === false ? {} : options.audio;
+  // One loader for the speech routes and the job worker: a model is loaded once.
+  const load = audio?.load ?? whisperLoader(audio?.modelOptions);
+  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...options.audio, load });
+  if (!options.jobs) app.decorate('jobs', undefined);
+  else {
+    const { backend: given, ...jobOptions } = options.jobs;
+    const resolved = resolveJobOptions(jobOptions);
+    const backend = given ?? (await openJobBackend({ ...resolved, load, runWork: (fn) => underLimiter(app.workLimiter, fn) }));
+    app.decorate('jobs', backend);
+    // After the server has stopped accepting: running jobs get the grace, then are requeued.
+    if (!given) app.addHook('onClose', () => backend.close(security.shutdownGraceMs));
+    await app.register(jobsPlugin, { backend, models: options.models, maxUploadBytes: audio?.maxUploadBytes, allowPrivateWebhooks: resolved.allowPrivateWebhooks });
+  }
   return app;
+}
+
+/** Job work waits for a slot of the server's work limit (it shares the cores with requests) rather than failing BUSY. */
+async function underLimiter<T>(limiter: WorkLimiter, fn: () => Promise<T>): Promise<T> {
+  for (;;) {
+    let started = false;
+    try {
+      return await limiter.run(() => {
+        started = true;
+        return fn();
+      });
+    } catch (error) {
+      if (started || (error as { code?: string }).code !== 'BUSY') throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }

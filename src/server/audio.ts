@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { z } from 'zod';
 import { decodeAudio } from '../audio/index.js';
-import { DEFAULT_TRANSCRIBE, fallbackTemperatures, transcribeStream, WhisperModel, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
+import { DEFAULT_TRANSCRIBE, fallbackTemperatures, transcribeStream, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
 import type { Segment, TranscriptionResult } from '../asr/types.js';
 import { MoxingError, quoteInput } from '../errors.js';
 import { renderTranscript } from '../formats/index.js';
@@ -17,6 +17,7 @@ import type { ModelLoadOptions } from '../hub/index.js';
 import { LANGUAGES } from '../text/index.js';
 import { publicError } from './errors.js';
 import { ModelAllowList, publicModelName } from './models.js';
+import { whisperLoader, type WhisperLoader } from './whisper-loader.js';
 
 export interface AudioPluginOptions {
   /** Speech models requests may name, as given at start-up; the first is the default, and `whisper-1` names it. @default [DEFAULT_TRANSCRIBE.model] */
@@ -25,6 +26,8 @@ export interface AudioPluginOptions {
   modelOptions?: ModelLoadOptions;
   /** Largest audio file. @default 25 MiB, OpenAI's limit */
   maxUploadBytes?: number;
+  /** How a Whisper is loaded; buildApp shares one with the job worker. @default whisperLoader(modelOptions) */
+  load?: WhisperLoader;
 }
 
 export const DEFAULT_AUDIO_PLUGIN = Object.freeze({ maxUploadBytes: 25 * 1024 * 1024 });
@@ -33,7 +36,7 @@ export const DEFAULT_AUDIO_PLUGIN = Object.freeze({ maxUploadBytes: 25 * 1024 * 
 const OPENAI_MODEL = 'whisper-1';
 
 /** A bad field, named as OpenAI names it in `error.param`. */
-class ParamError extends MoxingError {
+export class ParamError extends MoxingError {
   constructor(readonly param: string, message: string, code: 'BAD_ARGUMENT' | 'PAYLOAD_TOO_LARGE' = 'BAD_ARGUMENT') {
     super(code, message);
   }
@@ -44,7 +47,7 @@ const whole = (min: number, max: number) => z.string().regex(/^\d{1,6}$/, 'must 
 const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /** The text fields, each a schema over the part's string value. */
-const FIELDS = {
+export const TRANSCRIPTION_FIELDS = {
   model: z.string().min(1).max(200),
   language: z.string().regex(/^[a-z]{2,3}$/, 'must be a language code such as "en"'),
   prompt: z.string().max(4000),
@@ -58,7 +61,9 @@ const FIELDS = {
   vad: flag,
 } as const;
 
-type Fields = { -readonly [K in keyof typeof FIELDS]?: z.output<(typeof FIELDS)[K]> };
+type FieldSchemas = Readonly<Record<string, z.ZodType<unknown, string>>>;
+type FieldValues<F extends FieldSchemas> = { -readonly [K in keyof F]?: z.output<F[K]> };
+type Fields = FieldValues<typeof TRANSCRIPTION_FIELDS>;
 
 /** `chunking_strategy`: "auto", or OpenAI's server_vad object (as JSON text in a multipart part). */
 const ServerVad = z.strictObject({
@@ -68,45 +73,31 @@ const ServerVad = z.strictObject({
   silence_duration_ms: z.number().int().min(0).max(60_000).optional(),
 });
 
-interface AudioRequest extends Fields {
-  file: Buffer;
+/** The transcription fields of a request, as stored with a job: everything but the audio. */
+export interface TranscriptionFields extends Fields {
   granularities: ('word' | 'segment')[];
 }
 
+export interface AudioRequest extends TranscriptionFields {
+  file: Buffer;
+}
+
+/** A speech task. */
+export type SpeechTask = 'transcribe' | 'translate';
+
 export async function audioPlugin(app: FastifyInstance, options: AudioPluginOptions): Promise<void> {
-  const served = options.models && options.models.length > 0 ? options.models : [DEFAULT_TRANSCRIBE.model];
-  const allowList = new ModelAllowList({ served });
   const maxUploadBytes = options.maxUploadBytes ?? DEFAULT_AUDIO_PLUGIN.maxUploadBytes;
-  const loaded = new Map<string, Promise<WhisperModel>>();
-  const load = (ref: string, timestamped: boolean): Promise<WhisperModel> => {
-    const key = `${ref}\n${timestamped}`;
-    let model = loaded.get(key);
-    if (!model) {
-      model = WhisperModel.load(ref, { ...options.modelOptions, timestamped });
-      loaded.set(key, model);
-      model.catch(() => loaded.delete(key));
-    }
-    return model;
-  };
+  const load = options.load ?? whisperLoader(options.modelOptions);
 
-  await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1, fields: 40, fieldSize: 64 * 1024, parts: 60, headerPairs: 100 } });
-  // OpenAI's error shape on these routes, so its clients raise their typed errors.
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const mapped = uploadError(error);
-    const answer = publicError(mapped);
-    if (answer.logged) request.log.error({ err: error }, 'request failed');
-    if (answer.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
-    const type = answer.status >= 500 ? 'server_error' : 'invalid_request_error';
-    return reply.status(answer.status).send({ error: { message: answer.message, type, param: mapped instanceof ParamError ? mapped.param : null, code: answer.code.toLowerCase() } });
-  });
+  await registerUploads(app, maxUploadBytes);
+  const speech = speechModels(options.models);
 
-  const handler = (task: 'transcribe' | 'translate') => async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!request.isMultipart()) throw new MoxingError('AUDIO_UNSUPPORTED', 'send the audio as multipart/form-data with a "file" part, as the OpenAI clients do');
-    const body = await readParts(request);
-    const ref = body.model === undefined || body.model === OPENAI_MODEL ? served[0] : allowList.resolve(body.model).ref;
+  const handler = (task: SpeechTask) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const body = await readParts(request, TRANSCRIPTION_FIELDS);
+    const ref = speech.resolve(body.model);
     const words = body.granularities.includes('word');
     if (words && body.response_format !== 'verbose_json') throw new ParamError('timestamp_granularities', 'timestamp_granularities needs response_format "verbose_json"');
-    const decoding = decodingOptions(body, task);
+    const decoding = transcriptionOptions(body, task);
     if (body.stream && body.response_format !== undefined && body.response_format !== 'json' && body.response_format !== 'text') {
       throw new ParamError('stream', 'stream answers text deltas: use response_format "json" or "text"');
     }
@@ -115,19 +106,50 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
     // A stream is model work to its end: the slot is held until the last segment is sent.
     if (body.stream) return app.work(request, async () => streamTranscript(request, reply, await transcript()));
     const result = await app.work(request, async () => collect(await transcript()));
-    return answer(reply, result, body, task);
+    const rendered = renderOpenAiAnswer(result, body.response_format ?? 'json', body, task);
+    return typeof rendered.body === 'string' ? reply.type(rendered.contentType).send(rendered.body) : rendered.body;
   };
   app.post('/v1/audio/transcriptions', handler('transcribe'));
   app.post('/v1/audio/translations', handler('translate'));
 
   app.get('/v1/models', async () => ({
     object: 'list',
-    data: [OPENAI_MODEL, ...allowList.names].map((id) => ({ id: publicModelName(id), object: 'model', created: 0, owned_by: 'moxing' })),
+    data: [OPENAI_MODEL, ...speech.names].map((id) => ({ id: publicModelName(id), object: 'model', created: 0, owned_by: 'moxing' })),
   }));
 }
 
-/** Every part, in whatever order the client sent them: the file, the known fields, nothing else. */
-async function readParts(request: FastifyRequest): Promise<AudioRequest> {
+/**
+ * The speech model a request's `model` field names: the default for none or `whisper-1`, else a served one
+ * (MODEL_UNKNOWN, 404, for anything else). The reference returned may be a path: never show it.
+ */
+export function speechModels(models: readonly string[] | undefined): { resolve: (name: string | undefined) => string; names: string[] } {
+  const served = models && models.length > 0 ? models : [DEFAULT_TRANSCRIBE.model];
+  const allowList = new ModelAllowList({ served });
+  return { resolve: (name) => (name === undefined || name === OPENAI_MODEL ? served[0] : allowList.resolve(name).ref), names: allowList.names };
+}
+
+/**
+ * Multipart uploads of audio in this plugin's scope, with OpenAI's error shape, so its clients raise their
+ * typed errors (and `error.param` names the bad field).
+ */
+export async function registerUploads(app: FastifyInstance, maxUploadBytes: number): Promise<void> {
+  await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1, fields: 40, fieldSize: 64 * 1024, parts: 60, headerPairs: 100 } });
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const mapped = uploadError(error);
+    const answer = publicError(mapped);
+    if (answer.logged) request.log.error({ err: error }, 'request failed');
+    if (answer.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+    const type = answer.status >= 500 ? 'server_error' : 'invalid_request_error';
+    return reply.status(answer.status).send({ error: { message: answer.message, type, param: mapped instanceof ParamError ? mapped.param : null, code: answer.code.toLowerCase() } });
+  });
+}
+
+/**
+ * Every part, in whatever order the client sent them: the file, the fields `schemas` knows (the transcription
+ * fields plus a route's own), nothing else.
+ */
+export async function readParts<F extends FieldSchemas>(request: FastifyRequest, schemas: F): Promise<AudioRequest & FieldValues<F>> {
+  if (!request.isMultipart()) throw new MoxingError('AUDIO_UNSUPPORTED', 'send the audio as multipart/form-data with a "file" part, as the OpenAI clients do');
   const out: Partial<AudioRequest> & { granularities: AudioRequest['granularities'] } = { granularities: [] };
   const fields = out as Record<string, unknown>;
   for await (const part of request.parts()) {
@@ -144,8 +166,8 @@ async function readParts(request: FastifyRequest): Promise<AudioRequest> {
     } else if (name === 'include[]' || name === 'include') {
       // Token logprobs are not answered yet: refused rather than silently left out.
       throw new ParamError('include', `include ${quoteInput(value, 40)} is not supported by this server yet`);
-    } else if (Object.hasOwn(FIELDS, name)) {
-      const parsed = FIELDS[name as keyof typeof FIELDS].safeParse(value);
+    } else if (Object.hasOwn(schemas, name)) {
+      const parsed = schemas[name].safeParse(value);
       if (!parsed.success) throw new ParamError(name, `${name} ${parsed.error.issues[0].message}, got ${quoteInput(value, 40)}`);
       fields[name] = parsed.data;
     } else {
@@ -153,11 +175,11 @@ async function readParts(request: FastifyRequest): Promise<AudioRequest> {
     }
   }
   if (!out.file || out.file.length === 0) throw new ParamError('file', 'the "file" part with the audio is missing or empty');
-  return out as AudioRequest;
+  return out as AudioRequest & FieldValues<F>;
 }
 
-/** The request's fields as transcribe() options. */
-function decodingOptions(body: AudioRequest, task: 'transcribe' | 'translate'): TranscribeOptions & BatchedOptions {
+/** The request's fields as transcribe() options (model and word timestamps aside). */
+export function transcriptionOptions(body: TranscriptionFields, task: SpeechTask): TranscribeOptions & BatchedOptions {
   const temperature = fallbackTemperatures(body.temperature ?? 0, body.temperature_inc ?? 0.2);
   if (body.beam_size !== undefined && body.best_of !== undefined) throw new ParamError('beam_size', 'beam_size and best_of cannot be given together');
   const options: TranscribeOptions & BatchedOptions = {
@@ -186,24 +208,26 @@ function decodingOptions(body: AudioRequest, task: 'transcribe' | 'translate'): 
   };
 }
 
-async function collect(stream: AsyncGenerator<Segment, TranscriptionResult>): Promise<TranscriptionResult> {
+export async function collect(stream: AsyncGenerator<Segment, TranscriptionResult>): Promise<TranscriptionResult> {
   for (;;) {
     const next = await stream.next();
     if (next.done) return next.value;
   }
 }
 
+/** An answer: a JSON object, or text with its content type. */
+export type RenderedAnswer = { readonly contentType: string; readonly body: string } | { readonly contentType: 'application/json'; readonly body: Record<string, unknown> };
+
 /** The body OpenAI answers for `response_format`. */
-function answer(reply: FastifyReply, result: TranscriptionResult, body: AudioRequest, task: 'transcribe' | 'translate'): unknown {
+export function renderOpenAiAnswer(result: TranscriptionResult, format: NonNullable<Fields['response_format']>, body: Pick<TranscriptionFields, 'granularities'>, task: SpeechTask): RenderedAnswer {
   const usage = { type: 'duration', seconds: Math.ceil(result.duration ?? 0) };
-  const format = body.response_format ?? 'json';
   if (format === 'text' || format === 'srt' || format === 'vtt') {
-    return reply.type(format === 'vtt' ? 'text/vtt; charset=utf-8' : 'text/plain; charset=utf-8').send(renderTranscript(result, format === 'text' ? 'txt' : format));
+    return { contentType: format === 'vtt' ? 'text/vtt; charset=utf-8' : 'text/plain; charset=utf-8', body: renderTranscript(result, format === 'text' ? 'txt' : format) };
   }
   const text = result.text.trim();
-  if (format === 'json') return { text, usage };
+  if (format === 'json') return { contentType: 'application/json', body: { text, usage } };
   const words = body.granularities.includes('word') ? result.segments.flatMap((s) => (s.words ?? []).map((w) => ({ word: w.word.trim(), start: w.start, end: w.end }))) : undefined;
-  return {
+  return { contentType: 'application/json', body: {
     task,
     language: LANGUAGES[result.language as keyof typeof LANGUAGES] ?? result.language,
     duration: result.duration,
@@ -222,7 +246,7 @@ function answer(reply: FastifyReply, result: TranscriptionResult, body: AudioReq
     })),
     ...(words ? { words } : {}),
     usage,
-  };
+  } };
 }
 
 /**
@@ -256,7 +280,7 @@ async function streamTranscript(request: FastifyRequest, reply: FastifyReply, st
 }
 
 /** @fastify/multipart's limits and framing errors as moxing's. */
-function uploadError(error: unknown): unknown {
+export function uploadError(error: unknown): unknown {
   const code = (error as { code?: string }).code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return new ParamError('file', 'the audio file is over the upload limit (25 MiB unless the server says otherwise)', 'PAYLOAD_TOO_LARGE');
   if (code === 'FST_PARTS_LIMIT' || code === 'FST_FILES_LIMIT' || code === 'FST_FIELDS_LIMIT') return new MoxingError('BAD_ARGUMENT', 'too many parts in the upload');

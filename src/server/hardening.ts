@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { MoxingError } from '../errors.js';
@@ -42,6 +42,9 @@ export function serverLimits(security: SecurityOptions): FastifyServerOptions {
       maxHeaderSize: MAX_HEADER_BYTES,
     },
     clientErrorHandler: answerClientError,
+    // Errors fastify's router raises before any route (a bad URL, a path parameter over its length): the same shape.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) =>
+      reply.status(400).send({ error: { code: 'BAD_ARGUMENT', message: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the request URL is malformed' } }),
     // No prototype-poisoned JSON reaches a handler.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
