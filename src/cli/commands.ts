@@ -30,4 +30,5 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'vad', summary: 'find speech regions in an audio/video file with Silero VAD v5 (faster-whisper rules)', load: () => import('./vad.js') },
   { name: 'quantize', summary: 'write q8 (_quantized) or q4 (_q4) copies of the float32 ONNX files of a local model folder', load: () => import('./quantize.js') },
   { name: 'serve', summary: 'serve the HTTP API: /v1/audio/* (OpenAI-compatible Whisper), /v1/images/* (DINOv2), /v1/calc/*; see README "Security"', load: () => import('./serve.js') },
+  { name: 'worker', summary: 'run transcription jobs from the Redis queue of moxing serve --queue (on this or another machine)', load: () => import('./worker.js') },
 ];

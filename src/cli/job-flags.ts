@@ -30,7 +30,7 @@ function parseQueue(value: string): string {
 
 export const DATA_DIR_FLAG: Flag = { field: 'dataDir', value: '<dir>', description: 'folder of job uploads, results and the embedded job database; with --queue, a folder every worker shares (default: $MOXING_DATA, else $XDG_DATA_HOME/moxing or ~/.local/share/moxing)' };
 export const QUEUE_FLAG: Flag = { field: 'queue', value: '<redis-url>', description: 'run jobs on BullMQ in this Redis (redis://HOST:PORT) instead of the embedded SQLite store', parse: parseQueue };
-export const CONCURRENCY_FLAG: Flag = { field: 'jobConcurrency', value: '<n>', description: 'jobs this process runs at once', parse: parseInteger('--job-concurrency', 1, 64) };
+export const CONCURRENCY_FLAG: Flag = { field: 'jobConcurrency', value: '<n>', description: 'jobs this process runs at once; with --queue, 0 serves the API and leaves the work to `moxing worker`s', parse: parseInteger('--job-concurrency', 0, 64) };
 export const PRIVATE_WEBHOOKS_FLAG: Flag = { field: 'allowPrivateWebhooks', description: 'let webhooks call loopback, private and link-local addresses (off: refused, against SSRF)' };
 
 /** `moxing serve`'s job flags. */
@@ -42,5 +42,12 @@ export const SERVE_JOB_FLAGS: readonly Flag[] = [
   QUEUE_FLAG,
 ];
 
-/** `moxing worker`'s job flags. */
-export const WORKER_JOB_FLAGS: readonly Flag[] = [QUEUE_FLAG, DATA_DIR_FLAG, CONCURRENCY_FLAG, PRIVATE_WEBHOOKS_FLAG];
+/** `moxing worker`'s job flags: the queue's, plus BullMQ's lock timing (how soon a dead worker's job moves on). */
+export const WORKER_JOB_FLAGS: readonly Flag[] = [
+  { ...QUEUE_FLAG, description: 'the Redis of the job queue (redis://HOST:PORT), as given to moxing serve --queue' },
+  DATA_DIR_FLAG,
+  CONCURRENCY_FLAG,
+  PRIVATE_WEBHOOKS_FLAG,
+  { field: 'lockDurationMs', value: '<ms>', description: 'a worker\'s hold on a job, renewed while it runs; a job whose worker died goes to another after this (default: 30000)', parse: parseInteger('--lock-duration-ms', 100) },
+  { field: 'stalledIntervalMs', value: '<ms>', description: 'how often workers look for jobs whose worker died (default: 30000)', parse: parseInteger('--stalled-interval-ms', 100) },
+];

@@ -5,18 +5,26 @@ export { DEFAULT_JOBS, defaultDataDir, resolveJobOptions } from './options.js';
 export type { JobOptions } from './options.js';
 export { EmbeddedJobs } from './embedded.js';
 export type { EmbeddedJobOptions } from './embedded.js';
+export type { BullJobOptions } from './bullmq.js';
 export { JobFiles, JOB_ID, newJobId, writeDurably } from './files.js';
 export { runTranscription } from './runner.js';
 export { publicJob, webhookBody } from './view.js';
 export { signWebhook, webhookKey, isPublicAddress, checkWebhookUrl, postWebhook, webhookDelayMs, resolveWebhookAddress } from './webhooks.js';
-import type { WhisperLoader } from '../server/whisper-loader.js';
+import type { BullJobOptions } from './bullmq.js';
 import { EmbeddedJobs } from './embedded.js';
 import { MoxingError } from '../errors.js';
 import type { JobOptions } from './options.js';
 import type { JobBackend } from './types.js';
 
-/** The backend `options.queue` names: BullMQ on that Redis, or the embedded SQLite store and worker. */
-export async function openJobBackend(options: JobOptions & { load: WhisperLoader; runWork?: <T>(fn: () => Promise<T>) => Promise<T> }): Promise<JobBackend> {
-  if (options.queue === undefined) return new EmbeddedJobs(options);
-  throw new MoxingError('BAD_ARGUMENT', 'a Redis queue is not supported by this build');
+/**
+ * The backend `options.queue` names: BullMQ on that Redis (BullMQ loaded only then), or the embedded SQLite
+ * store and worker. With a queue, jobConcurrency 0 serves the API only and leaves the work to `moxing worker`s.
+ */
+export async function openJobBackend(options: JobOptions & Pick<BullJobOptions, 'load' | 'runWork' | 'lockDurationMs' | 'stalledIntervalMs'>): Promise<JobBackend> {
+  if (options.queue === undefined) {
+    if (options.jobConcurrency < 1) throw new MoxingError('BAD_ARGUMENT', 'jobConcurrency 0 (no worker here) needs a queue that other workers serve (--queue redis://...)');
+    return new EmbeddedJobs(options);
+  }
+  const { BullJobs } = await import('./bullmq.js');
+  return BullJobs.open({ ...options, queue: options.queue });
 }
