@@ -22,6 +22,7 @@ import { JobFiles, newJobId } from './files.js';
 import type { JobOptions } from './options.js';
 import { RespConnection } from './redis-connection.js';
 import { runTranscription } from './runner.js';
+import { decodeCursor, encodeCursor, RunningJobs, type Running } from './running.js';
 import type { JobBackend, JobEvents, JobListQuery, JobPage, JobQueueDepth, JobRecord, JobRequest, JobStatus, WebhookAttempt, WebhookState } from './types.js';
 import { webhookBody } from './view.js';
 import { newMessageId, postWebhook } from './webhooks.js';
@@ -82,12 +83,6 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'progress', 0, 'audioSecondsDone
 redis.call('RPUSH', KEYS[2], 'requeued:' .. ARGV[2] .. '@' .. ARGV[1])
 return 1`;
 
-interface Running {
-  readonly controller: AbortController;
-  stop?: 'cancel' | 'shutdown';
-  readonly done: Promise<void>;
-}
-
 export class BullJobs implements JobBackend {
   readonly events = new EventEmitter<JobEvents>();
   readonly files: JobFiles;
@@ -95,7 +90,7 @@ export class BullJobs implements JobBackend {
   private readonly queue: Queue;
   private readonly hooks: Queue;
   private workers: Worker[] = [];
-  private readonly running = new Map<string, Running>();
+  private readonly running = new RunningJobs();
   private closing = false;
   private readonly owner = `${hostname()}:${process.pid}`;
 
@@ -192,7 +187,7 @@ export class BullJobs implements JobBackend {
 
   async list(query: JobListQuery): Promise<JobPage> {
     const jobs: JobRecord[] = [];
-    let before = query.cursor === undefined ? '+inf' : `(${decodeSeq(query.cursor)}`;
+    let before = query.cursor === undefined ? '+inf' : `(${decodeCursor(query.cursor)}`;
     let last: number | undefined;
     let more = false;
     for (;;) {
@@ -210,18 +205,14 @@ export class BullJobs implements JobBackend {
       if (more || chunk.length < 200) break;
       before = `(${chunk[chunk.length - 1]}`;
     }
-    return { jobs, ...(more && last !== undefined ? { nextCursor: Buffer.from(`c${last}`).toString('base64url') } : {}) };
+    return { jobs, ...(more && last !== undefined ? { nextCursor: encodeCursor(last) } : {}) };
   }
 
   async cancel(id: string): Promise<JobRecord | undefined> {
     if ((await this.script(CANCEL, [key(id), logKey(id)], [Date.now()])) === 1) {
       // A waiting BullMQ job is removed; a running one sees the record and stops at its next window.
       await this.queue.remove(id).catch(() => undefined);
-      const run = this.running.get(id);
-      if (run) {
-        run.stop = 'cancel';
-        run.controller.abort(new MoxingError('BAD_ARGUMENT', 'the job was cancelled'));
-      }
+      this.running.stopRun(id, 'cancel');
       await this.files.remove(id);
       this.events.emit('cancelled', { id });
     }
@@ -255,15 +246,7 @@ export class BullJobs implements JobBackend {
   async close(graceMs = 0): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const all = Promise.all([...this.running.values()].map((r) => r.done));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
-    for (const run of this.running.values()) {
-      run.stop ??= 'shutdown';
-      run.controller.abort(new MoxingError('UNAVAILABLE', 'the worker is shutting down'));
-    }
-    await all;
+    await this.running.drain(graceMs);
     await Promise.all(this.workers.map((w) => w.close().catch(() => undefined)));
     await Promise.all([this.queue.close(), this.hooks.close()].map((p) => p.catch(() => undefined)));
     await Promise.all(this.clients.map((c) => c.quit().catch(() => undefined)));
@@ -282,10 +265,7 @@ export class BullJobs implements JobBackend {
     // A cancel from the API process shows in the record: looked at every second.
     const watch = setInterval(() => {
       void this.redis.send('HGET', [key(id), 'status']).then((status) => {
-        if (status === 'cancelled' && !controller.signal.aborted) {
-          entry.stop = 'cancel';
-          controller.abort(new MoxingError('BAD_ARGUMENT', 'the job was cancelled'));
-        }
+        if (status === 'cancelled') this.running.stopRun(id, 'cancel');
       }, () => undefined);
     }, 1000);
     const work = this.options.runWork ?? (<T>(fn: () => Promise<T>) => fn());
@@ -362,10 +342,4 @@ export class BullJobs implements JobBackend {
   private script(lua: string, keys: string[], args: unknown[]): Promise<unknown> {
     return this.redis.send('EVAL', [lua, keys.length, ...keys, ...args]);
   }
-}
-
-function decodeSeq(cursor: string): number {
-  const m = /^c(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!m) throw new MoxingError('BAD_ARGUMENT', 'cursor is not one this server gave out');
-  return Number(m[1]);
 }

@@ -21,6 +21,7 @@ import type { WhisperLoader } from '../server/whisper-loader.js';
 import { JobFiles, newJobId } from './files.js';
 import type { JobOptions } from './options.js';
 import { runTranscription } from './runner.js';
+import { decodeCursor, encodeCursor, RunningJobs, type Running } from './running.js';
 import { JOB_STATUSES, type JobBackend, type JobEvents, type JobListQuery, type JobPage, type JobQueueDepth, type JobRecord, type JobRequest, type JobStatus, type WebhookAttempt, type WebhookState } from './types.js';
 import { webhookBody } from './view.js';
 import { newMessageId, postWebhook, webhookDelayMs } from './webhooks.js';
@@ -78,18 +79,11 @@ interface JobRow {
   error: string | null;
 }
 
-interface Running {
-  readonly controller: AbortController;
-  /** Why it was stopped: a client's cancel, or the server shutting down (then it is requeued). */
-  stop?: 'cancel' | 'shutdown';
-  readonly done: Promise<void>;
-}
-
 export class EmbeddedJobs implements JobBackend {
   readonly events = new EventEmitter<JobEvents>();
   readonly files: JobFiles;
   private readonly db: Database.Database;
-  private readonly running = new Map<string, Running>();
+  private readonly running = new RunningJobs();
   private readonly delivering = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   private closing = false;
@@ -153,11 +147,7 @@ export class EmbeddedJobs implements JobBackend {
       return true;
     })();
     if (changed) {
-      const run = this.running.get(id);
-      if (run) {
-        run.stop = 'cancel';
-        run.controller.abort(new MoxingError('BAD_ARGUMENT', 'the job was cancelled'));
-      }
+      this.running.stopRun(id, 'cancel');
       await this.files.remove(id);
       this.events.emit('cancelled', { id });
     }
@@ -195,18 +185,8 @@ export class EmbeddedJobs implements JobBackend {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.timer);
-    const runs = [...this.running.values()];
-    const all = Promise.all(runs.map((r) => r.done));
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([all, grace]);
-    clearTimeout(timer);
     // Past the grace: stopped at the next window and put back in the queue, to run again at the next start.
-    for (const run of this.running.values()) {
-      run.stop ??= 'shutdown';
-      run.controller.abort(new MoxingError('UNAVAILABLE', 'the server is shutting down'));
-    }
-    await all;
+    await this.running.drain(graceMs);
     this.db.close();
   }
 
@@ -403,16 +383,4 @@ function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-/** Cursors are opaque: `c` and the last row's sequence number, base64url. */
-function encodeCursor(seq: number): string {
-  return Buffer.from(`c${seq}`).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): number {
-  const text = Buffer.from(cursor, 'base64url').toString();
-  const m = /^c(\d{1,15})$/.exec(text);
-  if (!m) throw new MoxingError('BAD_ARGUMENT', 'cursor is not one this server gave out');
-  return Number(m[1]);
 }
