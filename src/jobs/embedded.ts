@@ -223,6 +223,10 @@ export class EmbeddedJobs implements JobBackend {
     const started = performance.now();
     this.events.emit('started', { id: row.id, run: row.runs, waitedMs: row.started_at! - row.created_at });
     const work = this.options.runWork ?? (<T>(fn: () => Promise<T>) => fn());
+    const fail = (error: unknown): void => {
+      const answer = publicError(error);
+      if (this.finish(row, 'failed', { error: { code: answer.code, message: answer.message } })) this.events.emit('failed', { id: row.id, durationMs: performance.now() - started, code: answer.code });
+    };
     const entry: Running = {
       controller,
       done: work(() =>
@@ -244,17 +248,15 @@ export class EmbeddedJobs implements JobBackend {
         (error: unknown) => {
           if (entry.stop === 'cancel') return;
           if (entry.stop === 'shutdown') return this.requeue(row, 'shutdown');
-          const answer = publicError(error);
-          if (this.finish(row, 'failed', { error: { code: answer.code, message: answer.message } })) this.events.emit('failed', { id: row.id, durationMs: performance.now() - started, code: answer.code });
+          fail(error);
         },
-      ).catch((error: unknown) => {
+      )
         // The result could not be written (disk full): the job fails rather than staying running for ever.
-        const answer = publicError(error);
-        if (this.finish(row, 'failed', { error: { code: answer.code, message: answer.message } })) this.events.emit('failed', { id: row.id, durationMs: performance.now() - started, code: answer.code });
-      }).finally(() => {
-        this.running.delete(row.id);
-        if (!this.closing) queueMicrotask(() => this.pump());
-      }),
+        .catch(fail)
+        .finally(() => {
+          this.running.delete(row.id);
+          if (!this.closing) queueMicrotask(() => this.pump());
+        }),
     };
     this.running.set(row.id, entry);
   }
