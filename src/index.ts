@@ -66,3 +66,7 @@ export type { QuantizeOptions, QuantizedFile } from './quantize/index.js';
 // The HTTP server, with its security rules.
 export { buildApp, DEFAULT_SECURITY } from './server/index.js';
 export type { AppOptions, SecurityOptions } from './server/index.js';
+
+// Durable transcription jobs: SQLite in-process by default, BullMQ on Redis to scale out.
+export { openJobBackend, EmbeddedJobs, DEFAULT_JOBS, signWebhook, JOB_STATUSES } from './jobs/index.js';
+export type { JobBackend, JobEvents, JobOptions, JobRecord, JobRequest, JobStatus } from './jobs/index.js';

@@ -13,3 +13,7 @@ export { calcPlugin, ParamsRequest, TrainRequest, InferRequest, FitRequest } fro
 export type { CalcPluginOptions } from './calc.js';
 export { audioPlugin, DEFAULT_AUDIO_PLUGIN } from './audio.js';
 export type { AudioPluginOptions } from './audio.js';
+export { jobsPlugin } from './jobs.js';
+export type { JobsPluginOptions } from './jobs.js';
+export { whisperLoader } from './whisper-loader.js';
+export type { WhisperLoader } from './whisper-loader.js';
