@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { TranscriptionResult } from '../asr/types.js';
 import { MoxingError } from '../errors.js';
+import { alive } from '../lock.js';
 import { publicError } from '../server/errors.js';
 import type { WhisperLoader } from '../server/whisper-loader.js';
 import { JobFiles, newJobId } from './files.js';
@@ -296,7 +297,7 @@ export class EmbeddedJobs implements JobBackend {
   /** Jobs a crashed process left running: queued again (they restart from the beginning). */
   private requeueOrphans(): void {
     const rows = this.db.prepare("SELECT * FROM jobs WHERE status = 'running'").all() as (JobRow & { owner: number | null })[];
-    for (const row of rows) if (row.owner === null || row.owner === process.pid || !processAlive(row.owner)) this.requeue(row, 'restart');
+    for (const row of rows) if (row.owner === null || row.owner === process.pid || !alive(row.owner)) this.requeue(row, 'restart');
   }
 
   private deliverDue(): void {
@@ -375,14 +376,5 @@ export class EmbeddedJobs implements JobBackend {
       ...(row.error !== null ? { error: JSON.parse(row.error) as { code: string; message: string } } : {}),
       ...(webhook ? { webhook } : {}),
     };
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
