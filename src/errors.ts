@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   TIMEOUT: { status: 503, description: 'The work did not finish within its time limit.' },
   INDEX_LOCKED: { status: 409, description: 'Another process is writing the index; wait for it to finish.' },
   UNAVAILABLE: { status: 503, description: 'A service moxing depends on (database, queue, index file) cannot be reached or opened.' },
+  CONFLICT: { status: 409, description: 'The resource is not in the state this needs (a job\'s result asked for before the job has succeeded).' },
   NOT_FOUND: { status: 404, description: 'A requested resource (job, index entry) does not exist.' },
   INTERNAL: { status: 500, description: 'An unexpected failure inside moxing; please report it.' },
 } as const satisfies Record<string, { status: number; description: string }>;

@@ -26,7 +26,8 @@ const inFlight = new Map<string, Promise<unknown>>();
 /** The owner strings of the locks this process holds or is creating right now. */
 const held = new Set<string>();
 
-function alive(pid: number): boolean {
+/** Whether process `pid` runs on this machine (EPERM: it does, as another user). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -33,4 +33,5 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'chat', summary: 'chat with a language model (ONNX or GGUF): one answer, or a streaming REPL on a terminal', load: () => import('./chat.js') },
   { name: 'generate', summary: 'raw completion of a prompt with a language model (no chat template)', load: async () => ({ register: (await import('./chat.js')).registerGenerate }) },
   { name: 'serve', summary: 'serve the HTTP API: /v1/audio/* (OpenAI-compatible Whisper), /v1/images/* (DINOv2), /v1/calc/*; see README "Security"', load: () => import('./serve.js') },
+  { name: 'worker', summary: 'run transcription jobs from the Redis queue of moxing serve --queue (on this or another machine)', load: () => import('./worker.js') },
 ];

@@ -7,6 +7,8 @@ import { DEFAULT_SPEECH_MODELS } from '../server/speech-defaults.js';
 import type { SpeechModelsOptions } from '../server/speech-models.js';
 import { addFlags, fieldsOf, type Flag } from './flags.js';
 import { parseInteger } from './options.js';
+import { SERVE_JOB_FLAGS } from './job-flags.js';
+import { DEFAULT_JOBS, type JobOptions } from '../jobs/options.js';
 
 interface ServeCliOptions extends Partial<SecurityOptions> {
   host: string;
@@ -82,8 +84,10 @@ export function register(program: Command): void {
     command.option(`${flag} <${unit === 'count' ? 'n' : unit}>`, `${description} (default: ${DEFAULT_SECURITY[field]})`, parse);
   }
   addFlags(command, POOL_FLAGS, { ...DEFAULT_MODEL_POOL, ...DEFAULT_SPEECH_MODELS });
+  addFlags(command, SERVE_JOB_FLAGS, DEFAULT_JOBS);
   command.action(async (options: ServeCliOptions, cmd: Command) => {
     const pool = fieldsOf<ModelPoolSettings & SpeechModelsOptions>(cmd, POOL_FLAGS);
+    const jobs = fieldsOf<JobOptions>(cmd, SERVE_JOB_FLAGS);
     const { createServer } = await import('../server/index.js');
     const security = resolveSecurityOptions({
       ...Object.fromEntries(LIMIT_FLAGS.map(([field]) => [field, options[field]])),
@@ -93,7 +97,7 @@ export function register(program: Command): void {
       allowRemoteModels: options.allowRemoteModels,
       publicMetrics: options.publicMetrics,
     });
-    for (const warning of serveWarnings(options.host, security)) process.stderr.write(`moxing serve: warning: ${warning}\n`);
+    for (const warning of serveWarnings(options.host, security, jobs.allowPrivateWebhooks)) process.stderr.write(`moxing serve: warning: ${warning}\n`);
     const server = await createServer({
       host: options.host,
       port: options.port,
@@ -104,6 +108,8 @@ export function register(program: Command): void {
       images: { model: options.imagesModel, index: options.index, classifyTrainDir: options.classifyTrain, imageRoot: options.imageRoot },
       chat: { models: options.chatModel },
       diarization: { segmentationModel: options.segmentationModel, embeddingModel: options.embeddingModel },
+      // Jobs are on, embedded in SQLite unless --queue names a Redis.
+      jobs,
     });
     const address = await server.listen();
     process.stderr.write(`moxing serving on ${address}\n`);
@@ -125,12 +131,13 @@ export function register(program: Command): void {
 }
 
 /** What an operator should hear before the server starts. */
-export function serveWarnings(host: string, security: SecurityOptions): string[] {
+export function serveWarnings(host: string, security: SecurityOptions, allowPrivateWebhooks = false): string[] {
   const warnings: string[] = [];
   if (!isLoopbackHost(host) && security.apiKey === undefined) {
     warnings.push(`listening on ${host} without an API key: anyone who can reach this port can use the server (set --api-key or MOXING_API_KEY)`);
   }
   if (security.allowRemoteModels) warnings.push('--allow-remote-models: any client can make this server download hub models (size-capped)');
+  if (allowPrivateWebhooks) warnings.push('--allow-private-webhooks: any client can make this server POST to loopback and private addresses');
   return warnings;
 }
 

@@ -16,11 +16,16 @@ import { ServerMetrics } from './metrics.js';
 import { installOpsRoutes, installRequestTracking, loggingOptions, Readiness, type LoggerSettings } from './ops.js';
 import { SpeechModels } from './speech-models.js';
 import { uiPlugin, type UiPluginOptions } from './ui.js';
+import { jobsPlugin } from './jobs.js';
+import { openJobBackend, resolveJobOptions, type JobBackend, type JobOptions } from '../jobs/index.js';
+import type { WorkLimiter } from './work-limiter.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The speech models and their on-demand pool (absent when the speech routes are left out). */
     readonly speechModels: SpeechModels | undefined;
+    /** The job backend behind /v1/jobs (its events, depth and reachability feed /ready and /metrics), when jobs are on. */
+    readonly jobs: JobBackend | undefined;
   }
 }
 
@@ -45,6 +50,8 @@ export interface AppOptions {
   ui?: UiPluginOptions | false;
   /** Options of the speaker diarization route (/v1/audio/diarization), or false to leave it out. @default {} */
   diarization?: DiarizationPluginOptions | false;
+  /** The job routes (/v1/jobs) and their store and worker, or false to leave them out. `backend` replaces the one the options would open. @default false */
+  jobs?: (Partial<JobOptions> & { backend?: JobBackend }) | false;
 }
 
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
@@ -74,7 +81,29 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   if (options.chat !== false) await app.register(chatPlugin, { ...options.chat, listModels: options.audio === false });
   if (options.ui !== false) await app.register(uiPlugin, { ...options.ui });
   if (options.diarization !== false) await app.register(diarizationPlugin, { ...options.diarization });
+  if (!options.jobs) app.decorate('jobs', undefined);
+  else await installJobs(app, options.jobs, { speech: speech ?? new SpeechModels({ models: options.models }), metrics, readiness, security, maxUploadBytes: options.audio ? options.audio.maxUploadBytes : undefined });
   return app;
+}
+
+/** The job routes over their backend: the app's speech models and work slots, its metrics and readiness. */
+async function installJobs(
+  app: FastifyInstance,
+  options: Partial<JobOptions> & { backend?: JobBackend },
+  shared: { speech: SpeechModels; metrics: ServerMetrics; readiness: Readiness; security: SecurityOptions; maxUploadBytes: number | undefined },
+): Promise<void> {
+  const { backend: given, ...jobOptions } = options;
+  const resolved = resolveJobOptions(jobOptions);
+  const { speech } = shared;
+  const backend = given ?? (await openJobBackend({ ...resolved, useModel: speech.use.bind(speech), runWork: (fn) => underLimiter(app.workLimiter, fn) }));
+  app.decorate('jobs', backend);
+  // After the server has stopped accepting: running jobs get the grace, then are requeued.
+  if (!given) app.addHook('onClose', () => backend.close(shared.security.shutdownGraceMs));
+  backend.events.on('completed', (event) => shared.metrics.observeJob('succeeded', event.durationMs / 1000));
+  backend.events.on('failed', (event) => shared.metrics.observeJob('failed', event.durationMs / 1000));
+  shared.metrics.trackQueueDepth(async () => (await backend.depth()).queued);
+  shared.readiness.add('queue', async () => (await backend.reachable()) || 'the job queue is not reachable');
+  await app.register(jobsPlugin, { backend, speech, maxUploadBytes: shared.maxUploadBytes, allowPrivateWebhooks: resolved.allowPrivateWebhooks });
 }
 
 /** `preload`: the served models load once the app is ready (listening or injected); /ready fails until then. */
@@ -94,4 +123,19 @@ function preloadWhenReady(app: FastifyInstance, speech: SpeechModels, readiness:
       },
     );
   });
+}
+/** Job work waits for a slot of the server's work limit (it shares the cores with requests) rather than failing BUSY. */
+async function underLimiter<T>(limiter: WorkLimiter, fn: () => Promise<T>): Promise<T> {
+  for (;;) {
+    let started = false;
+    try {
+      return await limiter.run(() => {
+        started = true;
+        return fn();
+      });
+    } catch (error) {
+      if (started || (error as { code?: string }).code !== 'BUSY') throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }

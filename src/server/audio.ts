@@ -35,7 +35,7 @@ export interface AudioPluginOptions extends SpeechModelsOptions {
 export const DEFAULT_AUDIO_PLUGIN = Object.freeze({ maxUploadBytes: 25 * 1024 * 1024 });
 
 /** A bad field, named as OpenAI names it in `error.param`. */
-class ParamError extends MoxingError {
+export class ParamError extends MoxingError {
   constructor(readonly param: string, message: string, code: 'BAD_ARGUMENT' | 'PAYLOAD_TOO_LARGE' = 'BAD_ARGUMENT') {
     super(code, message);
   }
@@ -46,7 +46,7 @@ const whole = (min: number, max: number) => z.string().regex(/^\d{1,6}$/, 'must 
 const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /** The text fields, each a schema over the part's string value. */
-const FIELDS = {
+export const TRANSCRIPTION_FIELDS = {
   model: z.string().min(1).max(200),
   language: z.string().regex(/^[a-z]{2,3}$/, 'must be a language code such as "en"'),
   prompt: z.string().max(4000),
@@ -60,7 +60,9 @@ const FIELDS = {
   vad: flag,
 } as const;
 
-type Fields = { -readonly [K in keyof typeof FIELDS]?: z.output<(typeof FIELDS)[K]> };
+type FieldSchemas = Readonly<Record<string, z.ZodType<unknown, string>>>;
+type FieldValues<F extends FieldSchemas> = { -readonly [K in keyof F]?: z.output<F[K]> };
+type Fields = FieldValues<typeof TRANSCRIPTION_FIELDS>;
 
 /** `chunking_strategy`: "auto", or OpenAI's server_vad object (as JSON text in a multipart part). */
 const ServerVad = z.strictObject({
@@ -70,38 +72,35 @@ const ServerVad = z.strictObject({
   silence_duration_ms: z.number().int().min(0).max(60_000).optional(),
 });
 
-interface AudioRequest extends Fields {
-  file: Buffer;
+/** The transcription fields of a request, as stored with a job: everything but the audio. */
+export interface TranscriptionFields extends Fields {
   granularities: ('word' | 'segment')[];
   /** OpenAI's known_speaker_names[] and known_speaker_references[] (audio data URLs), in order. */
   knownNames?: string[];
   knownReferences?: string[];
 }
 
+export interface AudioRequest extends TranscriptionFields {
+  file: Buffer;
+}
+
+/** A speech task. */
+export type SpeechTask = 'transcribe' | 'translate';
+
 export async function audioPlugin(app: FastifyInstance, options: AudioPluginOptions): Promise<void> {
   const speech = options.speech ?? new SpeechModels(options);
   if (!options.speech) app.addHook('onClose', () => speech.pool.close());
   const maxUploadBytes = options.maxUploadBytes ?? DEFAULT_AUDIO_PLUGIN.maxUploadBytes;
 
-  await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1, fields: 40, fieldSize: 64 * 1024, parts: 60, headerPairs: 100 } });
-  // OpenAI's error shape on these routes, so its clients raise their typed errors.
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const mapped = uploadError(error);
-    const answer = publicError(mapped);
-    if (answer.logged) request.log.error({ err: error }, 'request failed');
-    if (answer.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
-    const type = answer.status >= 500 ? 'server_error' : 'invalid_request_error';
-    return reply.status(answer.status).send({ error: { message: answer.message, type, param: mapped instanceof ParamError ? mapped.param : null, code: answer.code.toLowerCase() } });
-  });
+  await registerUploads(app, maxUploadBytes);
 
   const diarizer = diarizerLoader(options.diarization ?? {});
-  const handler = (task: 'transcribe' | 'translate') => async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!request.isMultipart()) throw new MoxingError('AUDIO_UNSUPPORTED', 'send the audio as multipart/form-data with a "file" part, as the OpenAI clients do');
-    const body = await readParts(request);
+  const handler = (task: SpeechTask) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const body = await readParts(request, TRANSCRIPTION_FIELDS);
     const ref = speech.resolve(body.model);
     if (body.response_format === 'diarized_json' || body.knownNames || body.knownReferences) {
       const known = knownSpeakers(body, task);
-      const decoding = decodingOptions(body, task);
+      const decoding = transcriptionOptions(body, task);
       // Who spoke when needs the whole audio: it runs first, then each decoded segment can carry its speaker.
       const diarized = async <T>(consume: (stream: AsyncGenerator<Segment, TranscriptionResult>, label: SpeakerLabeler) => Promise<T>): Promise<T> => {
         const samples = await decodeAudio(body.file);
@@ -113,7 +112,7 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
     }
     const words = body.granularities.includes('word');
     if (words && body.response_format !== 'verbose_json') throw new ParamError('timestamp_granularities', 'timestamp_granularities needs response_format "verbose_json"');
-    const decoding = decodingOptions(body, task);
+    const decoding = transcriptionOptions(body, task);
     if (body.stream && body.response_format !== undefined && body.response_format !== 'json' && body.response_format !== 'text') {
       throw new ParamError('stream', 'stream answers text deltas: use response_format "json" or "text"');
     }
@@ -129,7 +128,8 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
     // A stream is model work to its end: the slot is held until the last segment is sent.
     if (body.stream) return app.work(request, () => transcript((stream) => streamTranscript(request, reply, stream)));
     const result = await app.work(request, () => transcript(collect));
-    return answer(reply, result, body, task);
+    const rendered = renderOpenAiAnswer(result, body.response_format ?? 'json', body, task);
+    return typeof rendered.body === 'string' ? reply.type(rendered.contentType).send(rendered.body) : rendered.body;
   };
   app.post('/v1/audio/transcriptions', handler('transcribe'));
   app.post('/v1/audio/translations', handler('translate'));
@@ -140,8 +140,28 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
   }));
 }
 
-/** Every part, in whatever order the client sent them: the file, the known fields, nothing else. */
-async function readParts(request: FastifyRequest): Promise<AudioRequest> {
+/**
+ * Multipart uploads of audio in this plugin's scope, with OpenAI's error shape, so its clients raise their
+ * typed errors (and `error.param` names the bad field).
+ */
+export async function registerUploads(app: FastifyInstance, maxUploadBytes: number): Promise<void> {
+  await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1, fields: 40, fieldSize: 64 * 1024, parts: 60, headerPairs: 100 } });
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const mapped = uploadError(error);
+    const answer = publicError(mapped);
+    if (answer.logged) request.log.error({ err: error }, 'request failed');
+    if (answer.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+    const type = answer.status >= 500 ? 'server_error' : 'invalid_request_error';
+    return reply.status(answer.status).send({ error: { message: answer.message, type, param: mapped instanceof ParamError ? mapped.param : null, code: answer.code.toLowerCase() } });
+  });
+}
+
+/**
+ * Every part, in whatever order the client sent them: the file, the fields `schemas` knows (the transcription
+ * fields plus a route's own), nothing else.
+ */
+export async function readParts<F extends FieldSchemas>(request: FastifyRequest, schemas: F): Promise<AudioRequest & FieldValues<F>> {
+  if (!request.isMultipart()) throw new MoxingError('AUDIO_UNSUPPORTED', 'send the audio as multipart/form-data with a "file" part, as the OpenAI clients do');
   const out: Partial<AudioRequest> & { granularities: AudioRequest['granularities'] } = { granularities: [] };
   const fields = out as Record<string, unknown>;
   for await (const part of request.parts()) {
@@ -164,8 +184,8 @@ async function readParts(request: FastifyRequest): Promise<AudioRequest> {
     } else if (name === 'include[]' || name === 'include') {
       // Token logprobs are not answered yet: refused rather than silently left out.
       throw new ParamError('include', `include ${quoteInput(value, 40)} is not supported by this server yet`);
-    } else if (Object.hasOwn(FIELDS, name)) {
-      const parsed = FIELDS[name as keyof typeof FIELDS].safeParse(value);
+    } else if (Object.hasOwn(schemas, name)) {
+      const parsed = schemas[name].safeParse(value);
       if (!parsed.success) throw new ParamError(name, `${name} ${parsed.error.issues[0].message}, got ${quoteInput(value, 40)}`);
       fields[name] = parsed.data;
     } else {
@@ -173,11 +193,11 @@ async function readParts(request: FastifyRequest): Promise<AudioRequest> {
     }
   }
   if (!out.file || out.file.length === 0) throw new ParamError('file', 'the "file" part with the audio is missing or empty');
-  return out as AudioRequest;
+  return out as AudioRequest & FieldValues<F>;
 }
 
-/** The request's fields as transcribe() options. */
-function decodingOptions(body: AudioRequest, task: 'transcribe' | 'translate'): TranscribeOptions & BatchedOptions {
+/** The request's fields as transcribe() options (model and word timestamps aside). */
+export function transcriptionOptions(body: TranscriptionFields, task: SpeechTask): TranscribeOptions & BatchedOptions {
   const temperature = fallbackTemperatures(body.temperature ?? 0, body.temperature_inc ?? 0.2);
   if (body.beam_size !== undefined && body.best_of !== undefined) throw new ParamError('beam_size', 'beam_size and best_of cannot be given together');
   const options: TranscribeOptions & BatchedOptions = {
@@ -206,7 +226,7 @@ function decodingOptions(body: AudioRequest, task: 'transcribe' | 'translate'): 
   };
 }
 
-async function collect(stream: AsyncGenerator<Segment, TranscriptionResult>): Promise<TranscriptionResult> {
+export async function collect(stream: AsyncGenerator<Segment, TranscriptionResult>): Promise<TranscriptionResult> {
   for (;;) {
     const next = await stream.next();
     if (next.done) return next.value;
@@ -256,18 +276,19 @@ function diarizedAnswer(result: TranscriptionResult, label: SpeakerLabeler): unk
     usage: { type: 'duration', seconds: Math.ceil(result.duration ?? 0) },
   };
 }
+/** An answer: a JSON object, or text with its content type. */
+export type RenderedAnswer = { readonly contentType: string; readonly body: string } | { readonly contentType: 'application/json'; readonly body: Record<string, unknown> };
 
 /** The body OpenAI answers for `response_format`. */
-function answer(reply: FastifyReply, result: TranscriptionResult, body: AudioRequest, task: 'transcribe' | 'translate'): unknown {
+export function renderOpenAiAnswer(result: TranscriptionResult, format: NonNullable<Fields['response_format']>, body: Pick<TranscriptionFields, 'granularities'>, task: SpeechTask): RenderedAnswer {
   const usage = { type: 'duration', seconds: Math.ceil(result.duration ?? 0) };
-  const format = body.response_format ?? 'json';
   if (format === 'text' || format === 'srt' || format === 'vtt') {
-    return reply.type(format === 'vtt' ? 'text/vtt; charset=utf-8' : 'text/plain; charset=utf-8').send(renderTranscript(result, format === 'text' ? 'txt' : format));
+    return { contentType: format === 'vtt' ? 'text/vtt; charset=utf-8' : 'text/plain; charset=utf-8', body: renderTranscript(result, format === 'text' ? 'txt' : format) };
   }
   const text = result.text.trim();
-  if (format === 'json') return { text, usage };
+  if (format === 'json') return { contentType: 'application/json', body: { text, usage } };
   const words = body.granularities.includes('word') ? result.segments.flatMap((s) => (s.words ?? []).map((w) => ({ word: w.word.trim(), start: w.start, end: w.end }))) : undefined;
-  return {
+  return { contentType: 'application/json', body: {
     task,
     language: LANGUAGES[result.language as keyof typeof LANGUAGES] ?? result.language,
     duration: result.duration,
@@ -286,7 +307,7 @@ function answer(reply: FastifyReply, result: TranscriptionResult, body: AudioReq
     })),
     ...(words ? { words } : {}),
     usage,
-  };
+  } };
 }
 
 /**
@@ -321,7 +342,7 @@ async function streamTranscript(request: FastifyRequest, reply: FastifyReply, st
 }
 
 /** @fastify/multipart's limits and framing errors as moxing's. */
-function uploadError(error: unknown): unknown {
+export function uploadError(error: unknown): unknown {
   const code = (error as { code?: string }).code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return new ParamError('file', 'the audio file is over the upload limit (25 MiB unless the server says otherwise)', 'PAYLOAD_TOO_LARGE');
   if (code === 'FST_PARTS_LIMIT' || code === 'FST_FILES_LIMIT' || code === 'FST_FIELDS_LIMIT') return new MoxingError('BAD_ARGUMENT', 'too many parts in the upload');

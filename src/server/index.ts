@@ -24,3 +24,5 @@ export { Readiness, requestId } from './ops.js';
 export type { ReadinessCheck, ReadinessReport, LoggerSettings } from './ops.js';
 export { uiPlugin, DEFAULT_UI_ROOT, UI_CONTENT_SECURITY_POLICY } from './ui.js';
 export type { UiPluginOptions } from './ui.js';
+export { jobsPlugin } from './jobs.js';
+export type { JobsPluginOptions } from './jobs.js';

@@ -32,6 +32,9 @@ export interface SpeechModelsOptions extends Partial<ModelPoolSettings>, ModelPo
   batchGatherMs?: number;
 }
 
+/** Runs `fn` with the Whisper `ref` loaded (`timestamped`: with cross attentions, for word times); it stays loaded while `fn` runs. */
+export type UseWhisper = <T>(ref: string, timestamped: boolean, fn: (model: WhisperModel) => Promise<T>) => Promise<T>;
+
 export class SpeechModels {
   readonly served: readonly string[];
   readonly pool: ModelPool<WhisperModel>;

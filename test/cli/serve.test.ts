@@ -3,6 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { serveWarnings } from '../../src/cli/serve.js';
 import { resolveSecurityOptions } from '../../src/server/index.js';
 import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
@@ -10,6 +13,8 @@ import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 test('SIGTERM ends the server after the grace period, although a slow sender holds a connection', async () => {
   const child = spawn(process.execPath, ['bin/moxing.js', 'serve', '--port', '0', '--no-log', '--shutdown-grace-ms', '300', '--request-timeout-ms', '600000'], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    // The job store goes to a throwaway folder, not the user's data folder.
+    env: { ...process.env, MOXING_DATA: mkdtempSync(join(tmpdir(), 'moxing-serve-')) },
   });
   const url = await new Promise<URL>((resolve, reject) => {
     let text = '';

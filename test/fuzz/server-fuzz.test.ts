@@ -56,6 +56,11 @@ const ROUTES = {
   chat: 'POST /v1/chat/completions',
   ui: 'GET /',
   uiAssets: 'GET /assets/:name',
+  jobSubmit: 'POST /v1/jobs',
+  jobList: 'GET /v1/jobs',
+  jobGet: 'GET /v1/jobs/:id',
+  jobCancel: 'DELETE /v1/jobs/:id',
+  jobResult: 'GET /v1/jobs/:id/result',
 } as const;
 
 const WHISPER = join(process.cwd(), '../shared/models/whisper-tiny-random');
@@ -112,7 +117,8 @@ before(async () => {
   server = spawn(
     process.execPath,
     ['bin/moxing.js', 'serve', '--port', '0', '--api-key', API_KEY, '--images-model', modelDir, '--index', join(tmp.dir, 'index'),
-      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16', '--model', WHISPER, '--chat-model', llm],
+      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16', '--model', WHISPER, '--chat-model', llm,
+      '--data-dir', join(tmp.dir, 'jobs')],
     { env: { ...process.env, HF_TOKEN, HF_ENDPOINT, MOXING_CACHE: join(tmp.dir, 'cache') }, stdio: ['ignore', openSync(join(tmp.dir, 'server.log'), 'w'), 'pipe'] },
   );
   base = await new Promise<string>((resolve, reject) => {
@@ -134,7 +140,7 @@ after(() => {
 
 test('every route the app registers is in the fuzz table', async () => {
   const registered: string[] = [];
-  const app = await buildApp({ images: { model: 'x', index: 'x', classifyTrainDir: 'x' } });
+  const app = await buildApp({ images: { model: 'x', index: 'x', classifyTrainDir: 'x' }, jobs: { dataDir: join(tmp.dir, 'route-table-jobs') } });
   app.addHook('onRoute', () => undefined);
   await app.ready();
   // printRoutes draws the radix tree from `└── /`: a node's path is its parent's plus its own segment, 4 columns a level.
@@ -214,9 +220,12 @@ test(`${GENERATED_REQUESTS} hostile requests and raw-socket attacks: JSON errors
   validRequests.push(['transcriptions', { kind: 'valid', method: 'POST', path: '/v1/audio/transcriptions', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': upload.type }, body: upload.body }]);
   validRequests.push(['models', { kind: 'valid', method: 'GET', path: '/v1/models', headers: { authorization: `Bearer ${API_KEY}` } }]);
   for (const route of ['ready', 'metrics'] as const) validRequests.push([route, { kind: 'valid', method: 'GET', path: ROUTES[route].split(' ')[1], headers: { authorization: `Bearer ${API_KEY}` } }]);
+  const job = multipart([{ name: 'file', filename: 'clip.wav', value: Buffer.from(wavBase64, 'base64') }, { name: 'temperature_inc', value: '0' }]);
+  validRequests.push(['jobSubmit', { kind: 'valid', method: 'POST', path: '/v1/jobs', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': job.type }, body: job.body }]);
+  validRequests.push(['jobList', { kind: 'valid', method: 'GET', path: '/v1/jobs?limit=5', headers: { authorization: `Bearer ${API_KEY}` } }]);
   for (const [route, request] of validRequests) {
     const { status, text } = await send(request);
-    if (status !== 200) failures.push(`valid ${route}: status ${status}: ${text.slice(0, 200)}`);
+    if (status !== (route === 'jobSubmit' ? 201 : 200)) failures.push(`valid ${route}: status ${status}: ${text.slice(0, 200)}`);
     for (const secret of [tmp.dir, process.cwd(), 'sha256', 'mtime']) if (text.includes(secret)) failures.push(`valid ${route} leaks ${secret}: ${text.slice(0, 200)}`);
   }
 
@@ -313,9 +322,23 @@ const NUMERIC_FIELDS: Partial<Record<keyof typeof ROUTES, string[]>> = {
 
 const IMAGE_FIELD: Partial<Record<keyof typeof ROUTES, string>> = { embeddings: 'images', search: 'image', classify: 'images' };
 
-/** Hostile uploads to the speech routes: broken multipart, bad fields, files that are not audio. */
+/** Hostile calls of the job routes: ids and queries that are not ones the server gave out, other methods. */
+function generateJobs(random: () => number): FuzzRequest {
+  const headers = { authorization: `Bearer ${API_KEY}` };
+  const id = pick(random, ['job_AAAAAAAAAAAAAAAAAAAAAA', 'job_', '../../etc/passwd', '%2e%2e%2fsecret', 'job_AAAAAAAAAAAAAAAAAAAAAA%00', 'x'.repeat(500), secretPath.replace(/\//g, '%2F'), '1 OR 1=1', "job_'--"]);
+  const route = pick(random, ['jobGet', 'jobCancel', 'jobResult', 'jobList'] as const);
+  if (route === 'jobList') {
+    const query = pick(random, ['limit=0', 'limit=101', 'limit=-1', 'limit=1e3', 'status=done', 'status=queued&status=running', 'cursor=..%2F..', `cursor=${Buffer.from('c1 OR 1=1').toString('base64url')}`, 'cursor=' + 'A'.repeat(100), 'extra=1', 'limit=abc']);
+    return { kind: 'job-query', method: 'GET', path: `/v1/jobs?${query}`, headers };
+  }
+  if (route === 'jobResult') return { kind: 'job-id', method: 'GET', path: `/v1/jobs/${id}/result?format=${pick(random, ['json', 'docx', '../x', 'srt&format=vtt'])}`, headers };
+  const [method] = ROUTES[route].split(' ');
+  return { kind: 'job-id', method, path: `/v1/jobs/${id}`, headers };
+}
+
+/** Hostile uploads to the speech routes and the job submission: broken multipart, bad fields, files that are not audio. */
 function generateAudio(random: () => number): FuzzRequest {
-  const [method, path] = ROUTES[pick(random, ['transcriptions', 'translations', 'diarization'] as const)].split(' ');
+  const [method, path] = ROUTES[pick(random, ['transcriptions', 'translations', 'diarization', 'jobSubmit'] as const)].split(' ');
   const auth = `Bearer ${API_KEY}`;
   const wav = Buffer.from(wavBase64, 'base64');
   const file = { name: 'file', filename: 'clip.wav', value: wav };
@@ -368,6 +391,7 @@ function generate(random: () => number): FuzzRequest {
   if (random() < 0.04) return generateOps(random);
   if (random() < 0.05) return generateUi(random);
   if (random() < 0.15) return generateAudio(random);
+  if (random() < 0.08) return generateJobs(random);
   const route = pick(random, ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat'] as const);
   const [method, path] = ROUTES[route].split(' ');
   const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
