@@ -81,6 +81,12 @@ function findFile(dir: string, name: string, depth: number): boolean {
 const cache = new Map<string, Promise<ort.InferenceSession>>();
 /** The cache key of each loaded session, so that one owner can release it (releaseSession). */
 const keys = new WeakMap<ort.InferenceSession, string>();
+/** How many loads handed out each cached session: releaseSession disposes it only when the last one lets go. */
+const holders = new Map<string, number>();
+
+function hold(key: string): void {
+  holders.set(key, (holders.get(key) ?? 0) + 1);
+}
 
 /** Loads (once per process and per option set) an ONNX model file into an inference session. */
 export function loadSession(path: string, options: RuntimeOptions = {}): Promise<ort.InferenceSession> {
@@ -88,6 +94,7 @@ export function loadSession(path: string, options: RuntimeOptions = {}): Promise
   // Relative and absolute spellings of one file share a session.
   const key = JSON.stringify([resolvePath(path), resolved]);
   let session = cache.get(key);
+  hold(key);
   if (!session) {
     session = createSession(path, resolved);
     session.then((s) => keys.set(s, key), () => undefined);
@@ -106,6 +113,7 @@ export function loadSessionFromBytes(key: string, build: () => Uint8Array | Prom
   const resolved = resolveRuntimeOptions(options);
   const cacheKey = JSON.stringify(['bytes', key, resolved]);
   let session = cache.get(cacheKey);
+  hold(cacheKey);
   if (!session) {
     // A build failure is a MODEL_INVALID from the builder; like a failed load, it is not cached.
     session = Promise.resolve().then(build).then((bytes) => createSession(bytes, resolved, key));
@@ -140,14 +148,20 @@ async function createSession(source: string | Uint8Array, options: Required<Runt
 }
 
 /**
- * Releases one session and drops it from the cache, so the next loadSession of its file loads it again. For
- * the session's only owner (the server's model pool): anyone else holding it can no longer run it.
+ * Lets go of one load of a session (the server's model pool unloading a model). Two models that share a file
+ * (Whisper with and without its timestamped decoder share the encoder) share its session, so it is disposed,
+ * and dropped from the cache for the next load to read the file again, only when its last holder lets go.
  */
 export async function releaseSession(session: ort.InferenceSession): Promise<void> {
   const key = keys.get(session);
-  if (key !== undefined && cache.has(key)) {
-    const cached = await cache.get(key)!.catch(() => undefined);
-    if (cached === session) cache.delete(key);
+  if (key !== undefined) {
+    const left = (holders.get(key) ?? 1) - 1;
+    if (left > 0) {
+      holders.set(key, left);
+      return;
+    }
+    holders.delete(key);
+    if (cache.has(key) && (await cache.get(key)!.catch(() => undefined)) === session) cache.delete(key);
   }
   await session.release();
 }
@@ -156,6 +170,7 @@ export async function releaseSession(session: ort.InferenceSession): Promise<voi
 export async function releaseSessions(): Promise<void> {
   const sessions = [...cache.values()];
   cache.clear();
+  holders.clear();
   await Promise.allSettled(sessions.map(async (s) => (await s).release()));
 }
 

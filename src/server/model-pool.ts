@@ -72,6 +72,8 @@ interface Entry<M> {
   users: number;
   lastUsed: number;
   pinned: boolean;
+  /** Called when the last user releases it (close waits for that). */
+  onIdle?: () => void;
 }
 
 export class ModelPool<M> {
@@ -130,6 +132,7 @@ export class ModelPool<M> {
         released = true;
         entry.users--;
         entry.lastUsed = this.now();
+        if (entry.users === 0) entry.onIdle?.();
         if (entry.users === 0 && this.ttlMs === 0) void this.sweep();
       },
     };
@@ -177,6 +180,8 @@ export class ModelPool<M> {
     if (this.timer) clearInterval(this.timer);
     await Promise.all([...this.entries.values()].map(async (entry) => {
       await entry.ready.catch(() => undefined);
+      // A model still running (a job finishing its window, a stream's last segment) is released first.
+      if (entry.users > 0) await new Promise<void>((resolve) => (entry.onIdle = resolve));
       if (this.entries.get(entry.key) === entry) await this.unload(entry, 'close');
     }));
   }

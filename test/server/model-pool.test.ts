@@ -83,6 +83,23 @@ describe('ModelPool', () => {
     assert.equal(pool.list()[0].users, 0);
   });
 
+  test('close waits for a model in use to be released before unloading it', async () => {
+    const { pool, log, finish } = poolWith({});
+    const pending = pool.acquire('a');
+    await finish();
+    const lease = await pending;
+    let closed = false;
+    const closing = pool.close().then(() => (closed = true));
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(closed, false);
+    assert.deepEqual(log.unloads, []);
+    assert.equal(lease.model.unloaded, false);
+    lease.release();
+    await closing;
+    assert.deepEqual(log.unloads, ['a']);
+    await assert.rejects(pool.acquire('a'), (e: unknown) => e instanceof MoxingError && e.code === 'UNAVAILABLE');
+  });
+
   test('a model idle past the TTL is unloaded, and loads again on its next use', async () => {
     const { pool, log, clock, use } = poolWith({}, { modelTtl: 60 });
     const first = await use('a');
@@ -211,5 +228,24 @@ describe('SpeechModels on the tiny Whisper', () => {
     });
     assert.equal(features.batch, 1);
     await speech.pool.close();
+  });
+
+  test('the models with and without word timestamps share the encoder session: unloading one leaves the other running', async () => {
+    const clock = { now: 0 };
+    const speech = new SpeechModels({ models: [MODEL], modelTtl: 1, now: () => clock.now, sweepEveryMs: 0 });
+    await speech.use(MODEL, false, async (m) => m);
+    clock.now += 500;
+    const timestamped = await speech.use(MODEL, true, async (m) => m);
+    clock.now += 600; // the plain model is past its TTL, the timestamped one is not
+    await speech.pool.sweep();
+    assert.equal(speech.pool.isLoaded(poolKey(MODEL, false)), false);
+    assert.equal(speech.pool.isLoaded(poolKey(MODEL, true)), true);
+    const features = await speech.use(MODEL, true, (m) => {
+      assert.equal(m, timestamped);
+      return m.encode(new Float32Array(80 * 3000));
+    });
+    assert.equal(features.batch, 1);
+    await speech.pool.close();
+    await assert.rejects(timestamped.encode(new Float32Array(80 * 3000)), 'released once its last holder let go');
   });
 });
