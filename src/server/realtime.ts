@@ -35,7 +35,7 @@ export interface RealtimePluginOptions {
   modelOptions?: ModelLoadOptions;
   /** Sessions open at once across the server; past it the upgrade is refused with 429. @default 8 */
   maxSessions?: number;
-  /** A session with no message for this long is closed. @default 60000 */
+  /** A session with no message for this long, and no audio of its own being transcribed, is closed. @default 60000 */
   idleTimeoutMs?: number;
   /** Largest WebSocket message (an append of 1 s of 24 kHz pcm16 is 64 KB of base64). @default 1 MiB */
   maxMessageBytes?: number;
@@ -252,6 +252,8 @@ class RealtimeSession {
   private windowStart = Date.now();
   private windowMessages = 0;
   private closed = false;
+  /** Operations queued or running: a session waiting for its transcript is not idle. */
+  private inFlight = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -274,6 +276,7 @@ class RealtimeSession {
   private touch(): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
+      if (this.inFlight > 0) return this.touch();
       this.fail(new EventError('idle_timeout', `no message for ${this.shared.limits.idleTimeoutMs} ms: session closed`));
       this.ws.close(1000, 'idle timeout');
     }, this.shared.limits.idleTimeoutMs);
@@ -477,12 +480,15 @@ class RealtimeSession {
   }
 
   private enqueue(op: () => Promise<void>, eventId: string | null): void {
+    this.inFlight++;
     this.chain = this.chain.then(async () => {
-      if (this.closed) return;
       try {
-        await op();
+        if (!this.closed) await op();
       } catch (error) {
         this.fail(error, eventId);
+      } finally {
+        this.inFlight--;
+        this.touch();
       }
     });
   }
