@@ -29,5 +29,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'viz', summary: 'pictures of what the model sees: PCA of patch features, CLS attention per head', load: () => import('./viz.js') },
   { name: 'vad', summary: 'find speech regions in an audio/video file with Silero VAD v5 (faster-whisper rules)', load: () => import('./vad.js') },
   { name: 'quantize', summary: 'write q8 (_quantized) or q4 (_q4) copies of the float32 ONNX files of a local model folder', load: () => import('./quantize.js') },
+  { name: 'listen', summary: 'live transcription of the microphone, a file paced in real time or PCM on stdin (in-process or --url a server)', load: () => import('./listen.js') },
   { name: 'serve', summary: 'serve the HTTP API: /v1/audio/* (OpenAI-compatible Whisper), /v1/images/* (DINOv2), /v1/calc/*; see README "Security"', load: () => import('./serve.js') },
 ];

@@ -325,11 +325,14 @@ class RealtimeSession {
       case 'session.update':
       case 'transcription_session.update': {
         const next = this.updatedConfig(event);
+        // The format applies to the very next append (appends are converted as they arrive); the stream
+        // so far is finished in order, and the next one opens with the new settings.
+        if (next.rate !== this.config.rate) this.resampler = undefined;
+        const previous = this.stream;
+        this.stream = undefined;
+        this.config = next;
         this.enqueue(async () => {
-          // Audio already given is finished under the old settings; the new ones apply to what follows.
-          await this.endStream();
-          this.config = next;
-          this.resampler = undefined;
+          if (previous) this.emit(await previous.finish());
           if (event.type === 'session.update') this.send({ type: 'session.updated', session: this.sessionObject() });
           else this.send({ type: 'transcription_session.updated', session: this.betaSessionObject() });
         }, eventId);
@@ -422,12 +425,6 @@ class RealtimeSession {
     this.item ??= { id: id('item'), transcript: '' };
     this.send({ type: 'input_audio_buffer.committed', item_id: this.item.id, previous_item_id: this.previousItem });
     this.emit(await this.stream.commit());
-  }
-
-  private async endStream(): Promise<void> {
-    await this.drain();
-    if (this.stream) this.emit(await this.stream.finish());
-    this.stream = undefined;
   }
 
   private async openStream(): Promise<LiveTranscriber> {
