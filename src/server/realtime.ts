@@ -7,7 +7,8 @@
  *
  * Deltas are committed text only, so they add up to the item's transcript as OpenAI's do; the hypothesis not
  * settled yet goes out as `conversation.item.input_audio_transcription.partial {item_id, text}` (a moxing
- * extension a client may ignore). `?policy=vad` picks VAD endpointing over LocalAgreement-2 (the default).
+ * extension a client may ignore), and each delta carries `audio_end_ms`, where its last word ends in the stream
+ * (also an extension: latency measurement needs it). `?policy=vad` picks VAD endpointing over LocalAgreement-2 (the default).
  *
  * The upgrade runs the hardening rules itself (fastify's hooks do not see upgrades): Host allow-list, Origin
  * (the served origins or the same origin), the API key as a Bearer header or the `openai-insecure-api-key.KEY`
@@ -463,7 +464,7 @@ class RealtimeSession {
         if (e.text) {
           const delta = item.transcript ? ` ${e.text}` : e.text;
           item.transcript += delta;
-          this.send({ type: 'conversation.item.input_audio_transcription.delta', item_id: item.id, content_index: 0, delta });
+          this.send({ type: 'conversation.item.input_audio_transcription.delta', item_id: item.id, content_index: 0, delta, audio_end_ms: Math.round(e.end * 1000) });
         }
         if (e.final) {
           const seconds = Math.max(0, e.end - e.start);
