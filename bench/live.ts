@@ -72,11 +72,14 @@ async function run(model: string, policy: string, streams: number, audio: Float3
     }
     // The end: a second of silence closes the last turn; then a commit settles whatever is left.
     const silence = appends(new Float32Array(SAMPLE_RATE), SAMPLE_RATE, 1)[0];
-    for (const c of clients) {
+    const answered = clients.map((c) => {
+      const from = c.events.length;
       c.send(silence);
       c.send({ type: 'input_audio_buffer.commit' });
-    }
-    await Promise.all(clients.map((c) => Promise.race([c.next('error', () => true, c.events.length), new Promise((resolve) => setTimeout(resolve, 60_000 / speed))])));
+      // The commit's answer: its transcript, or "empty" when the VAD had already closed the last turn.
+      return Promise.race([c.next('error', () => true, from), c.next('input_audio_buffer.committed', () => true, from).then(() => c.next('conversation.item.input_audio_transcription.completed', () => true, c.events.length))]);
+    });
+    await Promise.race([Promise.all(answered), new Promise((resolve) => setTimeout(resolve, 600_000))]);
     const cpu = process.cpuUsage(cpuBefore);
     const wall = performance.now() - started;
     const latencies: number[] = [];

@@ -13,6 +13,7 @@ import { Resampler, SAMPLE_RATE, decodeAudio, resolveFfmpegPath } from '../audio
 import { writeFilesAtomically } from '../atomic-write.js';
 import { MoxingError } from '../errors.js';
 import { renderTranscript } from '../formats/index.js';
+import { toPcm16Base64 } from '../server/realtime.js';
 import { addFlags, fieldsOf, type Flag } from './flags.js';
 import { parseChoice, parseInteger, parseNumber } from './options.js';
 
@@ -178,9 +179,7 @@ async function* remoteEvents(audio: AsyncIterable<Float32Array>, base: string, a
   ws.send(JSON.stringify({ type: 'session.update', session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcm', rate: SAMPLE_RATE }, transcription } } } }));
   const sending = (async () => {
     for await (const samples of audio) {
-      const bytes = Buffer.alloc(samples.length * 2);
-      samples.forEach((v, i) => bytes.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(v * 32768))), 2 * i));
-      ws.send(JSON.stringify({ type: 'input_audio_buffer.append', audio: bytes.toString('base64') }));
+      ws.send(JSON.stringify({ type: 'input_audio_buffer.append', audio: toPcm16Base64(samples) }));
     }
     // The end: one second of silence lets the server's VAD close the last turn; then wait for it.
     ws.send(JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(SAMPLE_RATE * 2).toString('base64') }));
