@@ -25,15 +25,21 @@ export interface RunnerReport {
   readonly extra: Readonly<Record<string, number | string>>;
 }
 
-/** Runs `script` under tsx in a child process with `args`; the child prints one JSON RunnerReport line last. */
-export function runChild(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<RunnerReport> {
+/**
+ * Runs `script` under tsx in a child process with `args`; the child prints one JSON RunnerReport line last.
+ * `echo` also shows what the child prints (but its report line) as it comes.
+ */
+export function runChild(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, echo = false): Promise<RunnerReport> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ...env },
     });
     let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (echo) process.stdout.write(chunk.toString().split('\n').filter((line) => !line.startsWith('{"runner"')).join('\n'));
+    });
     child.on('error', reject);
     child.on('close', (code) => {
       const last = out.trim().split('\n').pop() ?? '';

@@ -6,6 +6,8 @@
  * Options: --seconds 600 --tokens 32 --repeats 1 --batch 8 --models base,tiny --memory-seconds 7200
  * --memory-tokens 2 (0 seconds skips the memory check) --threads N (intra-op threads of both libraries;
  * default: each library's own, all cores).
+ * --profile: instead, where one token of the sequential loop goes, per phase, and the decoder step against
+ * its bytes / memory bandwidth (bench/whisper-loop-profile.ts), fp32 and q8, median of --rounds (3).
  */
 import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +29,8 @@ const { values } = parseArgs({
     'memory-seconds': { type: 'string', default: '7200' },
     'memory-tokens': { type: 'string', default: '2' },
     threads: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const seconds = Number(values.seconds);
@@ -63,6 +67,18 @@ const wav = speechWav(seconds);
 const env = values.threads ? { BENCH_THREADS: values.threads } : {};
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`audio: ${seconds} s of espeak-ng speech; ${values.tokens} tokens per window; batch ${values.batch}; min of ${values.repeats} repeat(s); threads ${values.threads ?? 'default (all cores)'}; load average ${load()}\n`);
+
+if (values.profile) {
+  for (const name of values.models.split(',')) {
+    const modelDir = name === 'base' ? await ensureWhisperModel(BASE_WHISPER, { root: BENCH_MODELS_DIR }) : name === 'tiny' ? tinyCopy() : name;
+    const q8Note = ensureQ8(modelDir);
+    for (const variant of q8Note ? ['fp32'] : ['fp32', 'q8']) {
+      await runChild('bench/whisper-loop-profile.ts', [modelDir, wav, values.rounds, variant, ...(values.threads ? [values.threads] : [])], {}, true);
+    }
+    if (q8Note) console.log(q8Note);
+  }
+  process.exit(0);
+}
 
 for (const name of values.models.split(',')) {
   const modelDir = name === 'base' ? await ensureWhisperModel(BASE_WHISPER, { root: BENCH_MODELS_DIR }) : name === 'tiny' ? tinyCopy() : name;

@@ -69,3 +69,13 @@ export type { QuantizeOptions, QuantizedFile } from './quantize/index.js';
 // The HTTP server, with its security rules.
 export { buildApp, DEFAULT_SECURITY } from './server/index.js';
 export type { AppOptions, SecurityOptions } from './server/index.js';
+export { createServer, DEFAULT_SERVER, DEFAULT_MODEL_POOL } from './server/index.js';
+export type { ServerOptions, MoxingServer, ModelPoolSettings } from './server/index.js';
+
+// Speaker diarization: who spoke when, and speaker-attributed transcripts.
+export { diarize, loadDiarizer, assignSpeakers, formatDiarization, kaldiFbank, SPEAKER_MODELS } from './speakers/index.js';
+export type { Diarization, Diarizer, DiarizerOptions, DiarizeOptions, KnownSpeaker, SpeakerTurn, DiarizationFormat, FbankOptions } from './speakers/index.js';
+
+// Language models: chat and raw completion on ONNX Runtime or llama.cpp (GGUF).
+export { loadChatModel, chat, generate, DEFAULT_SAMPLING, DEFAULT_GENERATE, DEFAULT_JSON_LIMITS } from './chat/index.js';
+export type { ChatModel, ChatMessage, ChatOptions, ChatResult, ChatDelta, ChatLoadOptions, GenerateOptions, SamplingOptions, ToolDefinition, ToolCall } from './chat/index.js';

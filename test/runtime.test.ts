@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadSession, resolveRuntimeOptions, cudaAvailable, int64, inputShapes } from '../src/runtime/index.js';
+import { loadSession, resolveRuntimeOptions, cudaAvailable, int64, inputShapes, Tensor } from '../src/runtime/index.js';
 import { isMoxingError } from '../src/errors.js';
 
 const ENCODER = new URL('../../shared/models/whisper-tiny-random/onnx/encoder_model.onnx', import.meta.url).pathname;
@@ -31,4 +31,16 @@ test('bad runtime options are rejected with the bad value', () => {
 test('int64 tensors hold the given ids', () => {
   const t = int64([50258, 50259], [1, 2]);
   assert.deepEqual(Array.from(t.data as BigInt64Array, Number), [50258, 50259]);
+});
+
+test('spinning: off by default, a separate cached session when on, and the same outputs either way', async () => {
+  assert.equal(resolveRuntimeOptions().spinning, false);
+  assert.throws(() => resolveRuntimeOptions({ spinning: 'yes' as unknown as boolean }), /spinning must be true or false, got yes/);
+  const quiet = await loadSession(ENCODER, { intraOpThreads: 2 });
+  const spinning = await loadSession(ENCODER, { intraOpThreads: 2, spinning: true });
+  assert.notEqual(quiet, spinning);
+  const mel = new Float32Array(80 * 3000).map((_, i) => Math.sin(i / 7));
+  const feeds = { input_features: new Tensor('float32', mel, [1, 80, 3000]) };
+  const [a, b] = [await quiet.run(feeds), await spinning.run(feeds)];
+  assert.deepEqual(Array.from(a.last_hidden_state.data as Float32Array), Array.from(b.last_hidden_state.data as Float32Array));
 });

@@ -11,6 +11,8 @@ export interface Word {
   readonly end: number;
   /** Mean token probability of the word (openai: `probability`). */
   readonly probability: number;
+  /** Who says it, after diarization (WhisperX's `speaker`). */
+  readonly speaker?: string;
 }
 
 export interface Segment {
@@ -28,6 +30,8 @@ export interface Segment {
   readonly noSpeechProb: number;
   /** Present when word timestamps were asked for. */
   readonly words?: readonly Word[];
+  /** Who speaks it, after diarization (WhisperX's `speaker`). */
+  readonly speaker?: string;
 }
 
 export type Task = 'transcribe' | 'translate';

@@ -5,13 +5,12 @@
 import type { Command } from 'commander';
 import {
   DEFAULT_FIT, DEFAULT_INFERENCE, DEFAULT_TRAINING, CALC_DTYPE_IDS, GPUS, GPU_IDS, MODEL_PRESETS, MODEL_PRESET_IDS,
-  OPTIMIZERS, RECOMPUTE_MODES, TRAINING_PRECISIONS, countParameters, fitBudget, inferenceCost, loadArchitecture, parseCalcDtype, trainingCost,
-  type FitOptions, type InferenceOptions, type ModelSummary, type TrainingOptions, type Optimizer, type Recompute, type StepTime, type TrainingPrecision,
+  OPTIMIZERS, RECOMPUTE_MODES, TRAINING_PRECISIONS, countParameters, fitBudget, inferenceCost, loadArchitecture, trainingCost,
+  type FitOptions, type InferenceOptions, type ModelSummary, type TrainingOptions, type StepTime,
 } from '../calc/index.js';
 import { formatBytes, formatCount, formatSeconds, parseBytes, parseCount } from '../calc/units.js';
-import { MoxingError } from '../errors.js';
+import { FIT_FIELDS, INFERENCE_FIELDS, TRAINING_FIELDS } from '../calc/option-schemas.js';
 import { addFlags, fieldsOf, type Flag } from './flags.js';
-import { parseChoice, parseInteger, parseNumber } from './options.js';
 
 type Row = readonly string[];
 
@@ -33,17 +32,6 @@ function print(text: string): void {
 
 function printJson(value: unknown): void {
   print(JSON.stringify(value, null, 2));
-}
-
-/** Whole counts like `--batch 32`, `--context 32k`. */
-function wholeCount(name: string, min: number) {
-  return (value: string): number => {
-    const n = parseCount(value, name);
-    if (!Number.isSafeInteger(n) || n < min) {
-      throw new MoxingError('BAD_ARGUMENT', `${name} must be a whole number of at least ${min}, such as 32 or 32k, got "${value}"`);
-    }
-    return n;
-  };
 }
 
 function summaryLines(m: ModelSummary): Row[] {
@@ -81,48 +69,52 @@ function modelOption(command: Command): Command {
 
 
 
-const gpuFlags: readonly Flag[] = [
-  { field: 'gpu', value: '<gpu>', description: `GPU type: ${GPU_IDS.join(', ')}` },
-  { field: 'gpus', value: '<n>', description: 'number of GPUs', parse: parseInteger('--gpus', 1, 1_000_000) },
+const gpuFlags = (fields: Pick<typeof TRAINING_FIELDS, 'gpu' | 'gpus'>): Flag[] => [
+  { field: 'gpu', value: '<gpu>', description: `GPU type: ${GPU_IDS.join(', ')}`, schema: fields.gpu },
+  { field: 'gpus', value: '<n>', description: 'number of GPUs', schema: fields.gpus },
 ];
 
 /** What serving a model on GPUs takes, for `infer` and `fit`. */
-const servingFlags: readonly Flag[] = [
-  ...gpuFlags,
-  { field: 'weightDtype', value: '<dtype>', description: `weight format: ${CALC_DTYPE_IDS.join(', ')}`, parse: (v) => parseCalcDtype(v, '--weight-dtype'), aliases: ['--dtype'] },
-  { field: 'kvDtype', value: '<dtype>', description: 'KV cache format', parse: (v) => parseCalcDtype(v, '--kv-dtype') },
+const servingFlags = (fields: Pick<typeof INFERENCE_FIELDS, 'gpu' | 'gpus' | 'weightDtype' | 'kvDtype'>): Flag[] => [
+  ...gpuFlags(fields),
+  { field: 'weightDtype', value: '<dtype>', description: `weight format: ${CALC_DTYPE_IDS.join(', ')}`, schema: fields.weightDtype, read: lowerCase, aliases: ['--dtype'] },
+  { field: 'kvDtype', value: '<dtype>', description: 'KV cache format', schema: fields.kvDtype, read: lowerCase },
 ];
+
+const lowerCase = (value: string): string => value.trim().toLowerCase();
+/** Counts as people write them: 32, 32k, 1T, 2.5e12. */
+const count = (value: string, flag: string): number => parseCount(value, flag);
 
 /** `calc train`: trainingCost()'s options by their names; the short names of earlier releases stay as aliases. */
 export const TRAIN_FLAGS: readonly Flag[] = [
-  ...gpuFlags,
-  { field: 'tokens', value: '<n>', description: 'training tokens, e.g. 1T, 300B, 2.5e12 (default: 20 per parameter, Chinchilla)', parse: (v) => parseCount(v, '--tokens') },
-  { field: 'mfu', value: '<fraction>', description: 'model FLOPs utilization', parse: parseNumber('--mfu', 0.001, 1) },
-  { field: 'precision', value: '<dtype>', description: `weight and gradient precision: ${TRAINING_PRECISIONS.join(', ')}`, parse: parseChoice<TrainingPrecision>('--precision', TRAINING_PRECISIONS), aliases: ['--dtype'] },
-  { field: 'optimizer', value: '<name>', description: `optimizer: ${OPTIMIZERS.join(', ')}`, parse: parseChoice<Optimizer>('--optimizer', OPTIMIZERS) },
-  { field: 'zeroStage', value: '<stage>', description: 'ZeRO stage 0-3', parse: parseInteger('--zero-stage', 0, 3), aliases: ['--zero'] },
-  { field: 'tensorParallel', value: '<n>', description: 'tensor-parallel degree', parse: parseInteger('--tensor-parallel', 1, 1024), aliases: ['--tp'] },
-  { field: 'pipelineParallel', value: '<n>', description: 'pipeline-parallel degree', parse: parseInteger('--pipeline-parallel', 1, 1024), aliases: ['--pp'] },
-  { field: 'recompute', value: '<mode>', description: `activation recomputation: ${RECOMPUTE_MODES.join(', ')}`, parse: parseChoice<Recompute>('--recompute', RECOMPUTE_MODES) },
-  { field: 'microBatch', value: '<n>', description: 'micro-batch: sequences per GPU', parse: wholeCount('--micro-batch', 1), aliases: ['--batch'] },
-  { field: 'sequenceLength', value: '<n>', description: 'sequence length (default: the model context)', parse: wholeCount('--sequence-length', 1), aliases: ['--context'] },
+  ...gpuFlags(TRAINING_FIELDS),
+  { field: 'tokens', value: '<n>', description: 'training tokens, e.g. 1T, 300B, 2.5e12 (default: 20 per parameter, Chinchilla)', schema: TRAINING_FIELDS.tokens, read: count },
+  { field: 'mfu', value: '<fraction>', description: 'model FLOPs utilization', schema: TRAINING_FIELDS.mfu },
+  { field: 'precision', value: '<dtype>', description: `weight and gradient precision: ${TRAINING_PRECISIONS.join(', ')}`, schema: TRAINING_FIELDS.precision, aliases: ['--dtype'] },
+  { field: 'optimizer', value: '<name>', description: `optimizer: ${OPTIMIZERS.join(', ')}`, schema: TRAINING_FIELDS.optimizer },
+  { field: 'zeroStage', value: '<stage>', description: 'ZeRO stage 0-3', schema: TRAINING_FIELDS.zeroStage, aliases: ['--zero'] },
+  { field: 'tensorParallel', value: '<n>', description: 'tensor-parallel degree', schema: TRAINING_FIELDS.tensorParallel, aliases: ['--tp'] },
+  { field: 'pipelineParallel', value: '<n>', description: 'pipeline-parallel degree', schema: TRAINING_FIELDS.pipelineParallel, aliases: ['--pp'] },
+  { field: 'recompute', value: '<mode>', description: `activation recomputation: ${RECOMPUTE_MODES.join(', ')}`, schema: TRAINING_FIELDS.recompute },
+  { field: 'microBatch', value: '<n>', description: 'micro-batch: sequences per GPU', schema: TRAINING_FIELDS.microBatch, read: count, aliases: ['--batch'] },
+  { field: 'sequenceLength', value: '<n>', description: 'sequence length (default: the model context)', schema: TRAINING_FIELDS.sequenceLength, read: count, aliases: ['--context'] },
 ];
 
 /** `calc infer`: inferenceCost()'s options by their names. */
 export const INFER_FLAGS: readonly Flag[] = [
-  ...servingFlags,
-  { field: 'batch', value: '<n>', description: 'sequences decoded together', parse: wholeCount('--batch', 1) },
-  { field: 'contextTokens', value: '<n>', description: 'tokens in each KV cache at the measured step (default: the model context)', parse: wholeCount('--context-tokens', 0), aliases: ['--context'] },
-  { field: 'promptTokens', value: '<n>', description: 'prompt tokens to prefill (default: the context)', parse: wholeCount('--prompt-tokens', 0), aliases: ['--prompt'] },
+  ...servingFlags(INFERENCE_FIELDS),
+  { field: 'batch', value: '<n>', description: 'sequences decoded together', schema: INFERENCE_FIELDS.batch, read: count },
+  { field: 'contextTokens', value: '<n>', description: 'tokens in each KV cache at the measured step (default: the model context)', schema: INFERENCE_FIELDS.contextTokens, read: count, aliases: ['--context'] },
+  { field: 'promptTokens', value: '<n>', description: 'prompt tokens to prefill (default: the context)', schema: INFERENCE_FIELDS.promptTokens, read: count, aliases: ['--prompt'] },
 ];
 
 /** `calc fit`: fitBudget()'s options by their names. */
 export const FIT_FLAGS: readonly Flag[] = [
-  ...servingFlags,
-  { field: 'batch', value: '<n>', description: 'batch size to find the longest context for', parse: wholeCount('--batch', 1) },
-  { field: 'contextTokens', value: '<n>', description: 'context to find the largest batch for (default: the model context)', parse: wholeCount('--context-tokens', 1), aliases: ['--context'] },
-  { field: 'memoryBytesPerGpu', value: '<size>', description: 'memory per GPU instead of the GPU table, e.g. 24GB', parse: (v) => parseBytes(v, '--memory-bytes-per-gpu'), aliases: ['--memory'] },
-  { field: 'memoryUtilization', value: '<fraction>', description: 'share of memory for weights + KV cache', parse: parseNumber('--memory-utilization', 0.01, 1), aliases: ['--utilization'] },
+  ...servingFlags(FIT_FIELDS),
+  { field: 'batch', value: '<n>', description: 'batch size to find the longest context for', schema: FIT_FIELDS.batch, read: count },
+  { field: 'contextTokens', value: '<n>', description: 'context to find the largest batch for (default: the model context)', schema: FIT_FIELDS.contextTokens, read: count, aliases: ['--context'] },
+  { field: 'memoryBytesPerGpu', value: '<size>', description: 'memory per GPU instead of the GPU table, e.g. 24GB', schema: FIT_FIELDS.memoryBytesPerGpu, read: (v, flag) => parseBytes(v, flag), aliases: ['--memory'] },
+  { field: 'memoryUtilization', value: '<fraction>', description: 'share of memory for weights + KV cache', schema: FIT_FIELDS.memoryUtilization, aliases: ['--utilization'] },
 ];
 
 export function register(program: Command): void {

@@ -5,6 +5,7 @@
  * is absent. A command is then: parse → one library call → render.
  */
 import { Option, type Command } from 'commander';
+import { z } from 'zod';
 import { MoxingError } from '../errors.js';
 
 export interface Flag {
@@ -17,8 +18,15 @@ export interface Flag {
   /** A switch that is on by default, given as `--no-<flag>` (conditionOnPreviousText → --no-condition-on-previous-text). */
   readonly negatable?: boolean;
   readonly description: string;
-  /** Parses and checks the value; errors name the flag. */
+  /** Parses and checks the value; errors name the flag. @default checked against `schema` when there is one */
   readonly parse?: (value: string) => unknown;
+  /**
+   * The option's values, the same schema the HTTP API checks with (calc/option-schemas.ts,
+   * asr/whisper/option-schemas.ts): a number, whole or not, in a range, or one of some strings.
+   */
+  readonly schema?: z.ZodType;
+  /** Reads the text before the schema checks it (`32k` → 32768) instead of a plain number. Errors name the flag. */
+  readonly read?: (value: string, flag: string) => unknown;
   /** Older or shorter names that keep working (`--tp` for --tensor-parallel), hidden from the help. */
   readonly aliases?: readonly string[];
 }
@@ -45,12 +53,13 @@ export function addFlags(command: Command, flags: readonly Flag[], defaults: Rea
     const shown = defaults[flag.field];
     const help = flag.negatable || shown === undefined || shown === null || shown === false ? flag.description : `${flag.description} (default: ${String(shown)})`;
     const option = new Option(spec, help);
-    if (flag.parse) option.argParser((value: string) => flag.parse!(value));
+    const parse = flag.parse ?? (flag.schema ? schemaParser(flagOf(flag.field), flag.schema, flag.read) : undefined);
+    if (parse) option.argParser((value: string) => parse(value));
     command.addOption(option);
     for (const alias of flag.aliases ?? []) {
       const hidden = new Option(`${alias}${flag.value ? ` ${flag.value}` : ''}`).hideHelp();
       // Errors name the flag as typed.
-      if (flag.parse) hidden.argParser((value: string) => renamed(() => flag.parse!(value), flagOf(flag.field), alias));
+      if (parse) hidden.argParser((value: string) => renamed(() => parse(value), flagOf(flag.field), alias));
       command.addOption(hidden);
     }
   }
@@ -73,4 +82,37 @@ export function fieldsOf<T>(command: Command, flags: readonly Flag[]): Partial<T
     }
   }
   return out as Partial<T>;
+}
+
+interface ValueShape {
+  readonly type?: string;
+  readonly enum?: readonly unknown[];
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly exclusiveMinimum?: number;
+  readonly exclusiveMaximum?: number;
+}
+
+/** "a whole number from 1 to 64", "one of fp32, fp16": what `schema` takes, in the words the CLI's errors use. */
+export function expectedValue(schema: z.ZodType): string {
+  const shape = z.toJSONSchema(schema) as ValueShape;
+  if (shape.enum) return `one of ${shape.enum.join(', ')}`;
+  const what = shape.type === 'integer' ? 'a whole number' : shape.type === 'number' ? 'a number' : 'text';
+  if (shape.type === 'string') return what;
+  const low = shape.exclusiveMinimum !== undefined ? `above ${shape.exclusiveMinimum}` : `from ${shape.minimum ?? Number.NEGATIVE_INFINITY}`;
+  const high = shape.exclusiveMaximum !== undefined ? `below ${shape.exclusiveMaximum}` : `to ${shape.maximum ?? Number.POSITIVE_INFINITY}`;
+  return `${what} ${low} ${high}`;
+}
+
+/** The flag's text checked against `schema`: read as a number when the schema takes numbers, else as it is. */
+export function schemaParser(flag: string, schema: z.ZodType, read?: (value: string, flag: string) => unknown): (value: string) => unknown {
+  const type = (z.toJSONSchema(schema) as ValueShape).type;
+  // Whole numbers as digits only (not 1e3 or 0x10), as a person types them.
+  const number = (value: string): number => (value.trim() === '' || (type === 'integer' && !/^-?\d+$/.test(value.trim())) ? Number.NaN : Number(value));
+  return (value: string) => {
+    const raw = read ? read(value, flag) : type === 'number' || type === 'integer' ? number(value) : value;
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) throw new MoxingError('BAD_ARGUMENT', `${flag} must be ${expectedValue(schema)}, got "${value}"`);
+    return parsed.data;
+  };
 }

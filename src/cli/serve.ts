@@ -1,14 +1,18 @@
 /** `moxing serve`: the HTTP API (speech, image and transformer-math routes) on a host and port, under the security rules. */
 import type { Command } from 'commander';
-import { MoxingError } from '../errors.js';
 import { parseBytes } from '../calc/units.js';
 import { DEFAULT_SECURITY, isLoopbackHost, LOOPBACK_HOSTS, resolveSecurityOptions, type SecurityOptions } from '../server/options.js';
+import { DEFAULT_MODEL_POOL, type ModelPoolSettings } from '../server/model-pool.js';
+import { DEFAULT_SPEECH_MODELS } from '../server/speech-defaults.js';
+import type { SpeechModelsOptions } from '../server/speech-models.js';
+import { addFlags, fieldsOf, type Flag } from './flags.js';
 import { parseInteger } from './options.js';
 
 interface ServeCliOptions extends Partial<SecurityOptions> {
   host: string;
   port: number;
   model: string[];
+  chatModel: string[];
   allowedHost: string[];
   cors: string[];
   imagesModel?: string;
@@ -37,6 +41,16 @@ const LIMIT_FLAGS: readonly (readonly [NumericSecurityField, string, 'count' | '
   ['shutdownGraceMs', 'on SIGINT/SIGTERM, time running requests get before connections are cut', 'ms'],
 ];
 
+/** Speech models: loading on demand (server/model-pool.ts) and cross-request batching, flagged by the library's names. */
+const POOL_FLAGS: readonly Flag[] = [
+  { field: 'modelTtl', value: '<seconds>', description: 'unload a speech model idle this long (0: when its last request is done, -1: never)', parse: parseInteger('--model-ttl', -1) },
+  { field: 'modelMemory', value: '<bytes>', description: 'memory the loaded models may take together (e.g. 4GiB, from their ONNX files); the least recently used idle ones are unloaded first (default: no limit)', parse: (v) => parseBytes(v, '--model-memory') },
+  { field: 'preload', description: 'load the served speech models at start-up and keep them loaded (GET /ready answers 503 until then)' },
+  { field: 'crossRequestBatching', negatable: true, description: 'decode each request alone instead of batching the windows of concurrent requests to one model' },
+  { field: 'maxBatchWindows', value: '<n>', description: 'windows in one cross-request batch at most', parse: parseInteger('--max-batch-windows', 1, 256) },
+  { field: 'batchGatherMs', value: '<ms>', description: 'how long a window waits for others to join its batch', parse: parseInteger('--batch-gather-ms', 0, 10_000) },
+];
+
 const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -50,7 +64,9 @@ export function register(program: Command): void {
     .option('--allowed-host <name>', `Host header name to answer, repeatable; "any" turns the check off (default: ${LOOPBACK_HOSTS.join(', ')} on a loopback bind, any otherwise)`, collect, [])
     .option('--cors <origin>', 'allow browser calls from this origin, repeatable (default: none)', collect, [])
     .option('--model <model>', 'a model requests may name (alias, hub id or folder), repeatable; the first Whisper is /v1/audio/*\'s default (whisper-1)', collect, [])
+    .option('--chat-model <model>', 'a chat model /v1/chat/completions serves (ONNX folder or hub id, or a GGUF file), repeatable', collect, [])
     .option('--allow-remote-models', 'let requests name hub ids that are not served (downloads are size-capped)')
+    .option('--public-metrics', 'GET /metrics answers without the API key (for a scraper that cannot send one; /health and /ready always do)')
     .option('--images-model <model>', 'vision model for /v1/images/* (default: dinov2-small)')
     .option('--index <location>', 'image index for /v1/images/search: a folder (moxing index) or a postgres:// URL')
     .option('--image-root <dir>', 'search results name images relative to this folder (default: the working folder)')
@@ -61,38 +77,36 @@ export function register(program: Command): void {
     const parse = unit === 'bytes' ? (v: string) => parseBytes(v, flag) : parseInteger(flag, field === 'rateLimitPerMinute' || field === 'maxQueuedWork' ? 0 : 1);
     command.option(`${flag} <${unit === 'count' ? 'n' : unit}>`, `${description} (default: ${DEFAULT_SECURITY[field]})`, parse);
   }
-  command.action(async (options: ServeCliOptions) => {
-    const { buildApp } = await import('../server/index.js');
+  addFlags(command, POOL_FLAGS, { ...DEFAULT_MODEL_POOL, ...DEFAULT_SPEECH_MODELS });
+  command.action(async (options: ServeCliOptions, cmd: Command) => {
+    const pool = fieldsOf<ModelPoolSettings & SpeechModelsOptions>(cmd, POOL_FLAGS);
+    const { createServer } = await import('../server/index.js');
     const security = resolveSecurityOptions({
       ...Object.fromEntries(LIMIT_FLAGS.map(([field]) => [field, options[field]])),
       apiKey: options.apiKey,
       allowedHosts: allowedHosts(options),
       corsOrigins: options.cors,
       allowRemoteModels: options.allowRemoteModels,
+      publicMetrics: options.publicMetrics,
     });
     for (const warning of serveWarnings(options.host, security)) process.stderr.write(`moxing serve: warning: ${warning}\n`);
-    const app = await buildApp({
+    const server = await createServer({
+      host: options.host,
+      port: options.port,
       logger: options.log,
       security,
       models: options.model,
+      audio: pool,
       images: { model: options.imagesModel, index: options.index, classifyTrainDir: options.classifyTrain, imageRoot: options.imageRoot },
+      chat: { models: options.chatModel },
     });
-    let address: string;
-    try {
-      address = await app.listen({ host: options.host, port: options.port });
-    } catch (error) {
-      await app.close();
-      throw listenError(error, options);
-    }
+    const address = await server.listen();
     process.stderr.write(`moxing serving on ${address}\n`);
     let stopping = false;
     const stop = (): void => {
       if (stopping) return;
       stopping = true;
-      // Stop accepting, give running requests the grace period, then cut whatever is left (a slow sender).
-      const cut = setTimeout(() => app.server.closeAllConnections(), security.shutdownGraceMs);
-      cut.unref();
-      app.close().then(
+      server.close().then(
         () => process.exit(0),
         (error: unknown) => {
           process.stderr.write(`moxing serve: error while closing: ${(error as Error).message}\n`);
@@ -120,13 +134,4 @@ function allowedHosts(options: ServeCliOptions): SecurityOptions['allowedHosts']
   if (options.allowedHost.length > 0) return options.allowedHost;
   if (!isLoopbackHost(options.host)) return 'any';
   return [...new Set([...LOOPBACK_HOSTS, options.host.replace(/^\[|\]$/g, '')])];
-}
-
-function listenError(error: unknown, options: ServeCliOptions): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
-  const where = `${options.host}:${options.port}`;
-  if (code === 'EADDRINUSE') return new MoxingError('UNAVAILABLE', `port ${options.port} on ${options.host} is already in use; stop the other server or choose another --port`, { cause: error });
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new MoxingError('BAD_ARGUMENT', `cannot listen on ${where}: --host is not an address of this machine`, { cause: error });
-  if (code === 'EACCES') return new MoxingError('BAD_ARGUMENT', `no permission to listen on ${where}; ports below 1024 need privileges, choose another --port`, { cause: error });
-  return error;
 }

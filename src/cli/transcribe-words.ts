@@ -14,11 +14,12 @@ import { checkOutputNames, formatSegmentLine, writeTranscript, type OutputFormat
 import type { Variant } from '../hub/index.js';
 import type { Device, RuntimeOptions } from '../runtime/index.js';
 import { audioInput, checkStdinOnce, readInput, STDIN, type AudioInputCliOptions } from './audio-input.js';
+import { diarizeResult, SPEAKER_OPTION_NAMES, type SpeakerCliOptions } from './transcribe-speakers.js';
 import { reportError } from './report.js';
 import { checkSubtitleOptions, subtitleOptions, type SubtitleCliOptions } from './subtitle-options.js';
 
 /** The flags of `moxing transcribe` this module reads. */
-export interface WordCliOptions extends SubtitleCliOptions, AudioInputCliOptions {
+export interface WordCliOptions extends SubtitleCliOptions, AudioInputCliOptions, SpeakerCliOptions {
   model: string;
   variant: Variant;
   language?: string;
@@ -118,6 +119,7 @@ export async function alignResult(file: string, input: string | Uint8Array, resu
 const CTC_OPTIONS = new Set([
   'model', 'variant', 'language', 'outputDir', 'outputFormat', 'threads', 'device', 'verbose',
   'highlightWords', 'maxLineWidth', 'maxLineCount', 'maxWordsPerLine', 'align', 'alignModel', 'allowTruncated',
+  ...SPEAKER_OPTION_NAMES,
 ]);
 
 /** `moxing transcribe --model <ctc model>`: greedy CTC recognition of each file, same outputs as Whisper's. */
@@ -160,7 +162,7 @@ export async function forEachFile(
     if (options.verbose && files.length > 1) process.stdout.write(`${i > 0 ? '\n' : ''}==> ${file} <==\n`);
     try {
       const input = await readInput(file);
-      const result = await alignResult(file, input, await transcribeFile(file, input), options);
+      const result = await diarizeResult(file, input, await alignResult(file, input, await transcribeFile(file, input), options), options);
       const written = await writeTranscript(result, { audioPath: outputName(file), outputDir: options.outputDir, formats: options.outputFormat, ...subtitleOptions(options) });
       if (options.verbose) process.stderr.write(`wrote ${written.join(', ')}\n`);
     } catch (error) {

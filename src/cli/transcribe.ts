@@ -18,6 +18,7 @@ import { BATCHED_FLAGS, batchedFromCli, type BatchedCliOptions } from './transcr
 import { withSubtitleOptions } from './subtitle-options.js';
 import { isCtcModelRef } from '../asr/ctc/index.js';
 import { checkInputs, checkWordOptions, forEachFile, parseAlignmentHeads, prepareAligner, transcribeCtcFiles, type WordCliOptions } from './transcribe-words.js';
+import { withSpeakerOptions } from './transcribe-speakers.js';
 
 /** The flags this file reads itself; the decoding flags (DECODING_FLAGS) go to the library as they are. */
 interface TranscribeCliOptions extends WordCliOptions, BatchedCliOptions {
@@ -85,7 +86,8 @@ export function register(program: Command): void {
   addFlags(command, DECODING_FLAGS, DEFAULT_TRANSCRIBE);
   withSubtitleOptions(command, true)
     .option('--align', 'align the transcript with a wav2vec2 CTC model, as WhisperX (word times from forced alignment)')
-    .option('--align-model <model>', 'with --align: aligner folder, alias or hub id (default: the language\'s default aligner)')
+    .option('--align-model <model>', 'with --align: aligner folder, alias or hub id (default: the language\'s default aligner)');
+  withSpeakerOptions(command)
     .action(async (files: string[], options: TranscribeCliOptions, command: Command) => {
       process.exitCode = await transcribeFiles(files, options, command);
     });

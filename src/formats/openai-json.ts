@@ -12,6 +12,7 @@ export interface OpenAiWord {
   start: number;
   end: number;
   probability: number;
+  speaker?: string;
 }
 
 /** A segment as openai writes it. */
@@ -27,6 +28,8 @@ export interface OpenAiSegment {
   compression_ratio: number;
   no_speech_prob: number;
   words?: OpenAiWord[];
+  /** After diarization, as WhisperX writes it. */
+  speaker?: string;
 }
 
 /** openai's transcribe() result. */
@@ -58,7 +61,8 @@ function toOpenAiSegment(s: Segment): OpenAiSegment {
     compression_ratio: s.compressionRatio,
     no_speech_prob: s.noSpeechProb,
   };
-  if (s.words !== undefined) segment.words = s.words.map((w: Word) => ({ word: w.word, start: w.start, end: w.end, probability: w.probability }));
+  if (s.words !== undefined) segment.words = s.words.map((w: Word) => ({ word: w.word, start: w.start, end: w.end, probability: w.probability, ...(w.speaker === undefined ? {} : { speaker: w.speaker }) }));
+  if (s.speaker !== undefined) segment.speaker = s.speaker;
   return segment;
 }
 
@@ -69,7 +73,8 @@ function pyInt(x: number): string {
 
 
 function wordJson(w: OpenAiWord): string {
-  return `{"word": ${pyString(w.word)}, "start": ${pyFloat(w.start)}, "end": ${pyFloat(w.end)}, "probability": ${pyFloat(w.probability)}}`;
+  const speaker = w.speaker === undefined ? '' : `, "speaker": ${pyString(w.speaker)}`;
+  return `{"word": ${pyString(w.word)}, "start": ${pyFloat(w.start)}, "end": ${pyFloat(w.end)}, "probability": ${pyFloat(w.probability)}${speaker}}`;
 }
 
 function segmentJson(s: OpenAiSegment): string {
@@ -86,6 +91,7 @@ function segmentJson(s: OpenAiSegment): string {
     `"no_speech_prob": ${pyFloat(s.no_speech_prob)}`,
   ];
   if (s.words !== undefined) fields.push(`"words": [${s.words.map(wordJson).join(', ')}]`);
+  if (s.speaker !== undefined) fields.push(`"speaker": ${pyString(s.speaker)}`);
   return `{${fields.join(', ')}}`;
 }
 

@@ -51,6 +51,12 @@ interface Timing {
   word: string;
   start: number;
   end: number;
+  speaker?: string;
+}
+
+/** WhisperX's `[SPEAKER_00]: ` before the text of a line whose (first word's) speaker is known. */
+export function speakerPrefix(speaker: string | undefined): string {
+  return speaker === undefined ? '' : `[${speaker}]: `;
 }
 
 function* wordLines(segments: readonly Segment[], options: SubtitleOptions): Generator<Timing[]> {
@@ -71,7 +77,7 @@ function* wordLines(segments: readonly Segment[], options: SubtitleOptions): Gen
       if (maxWordsPerLine > remaining) wordsCount = remaining;
       const chunk = words.slice(chunkIndex, chunkIndex + wordsCount);
       for (let i = 0; i < chunk.length; i++) {
-        const timing: Timing = { word: chunk[i].word, start: chunk[i].start, end: chunk[i].end };
+        const timing: Timing = { word: chunk[i].word, start: chunk[i].start, end: chunk[i].end, ...(chunk[i].speaker === undefined ? {} : { speaker: chunk[i].speaker }) };
         const longPause = !preserveSegments && timing.start - last > LONG_PAUSE_S;
         const hasRoom = lineLength + pyLen(timing.word) <= maxLineWidth;
         const segmentBreak = i === 0 && subtitle.length > 0 && preserveSegments;
@@ -111,7 +117,8 @@ export function* iterateCues(
     for (const subtitle of wordLines(segments, opts)) {
       const start = format(subtitle[0].start);
       const end = format(subtitle[subtitle.length - 1].end);
-      const text = subtitle.map((w) => w.word).join('');
+      const prefix = speakerPrefix(subtitle[0].speaker);
+      const text = prefix + subtitle.map((w) => w.word).join('');
       if (!opts.highlightWords) {
         yield { start, end, text };
         continue;
@@ -122,14 +129,14 @@ export function* iterateCues(
         const wordStart = format(subtitle[i].start);
         const wordEnd = format(subtitle[i].end);
         if (last !== wordStart) yield { start: last, end: wordStart, text };
-        const highlighted = all.map((word, j) => (j === i ? word.replace(/^(\s*)(.*)$/u, '$1<u>$2</u>') : word)).join('');
+        const highlighted = prefix + all.map((word, j) => (j === i ? word.replace(/^(\s*)(.*)$/u, '$1<u>$2</u>') : word)).join('');
         yield { start: wordStart, end: wordEnd, text: highlighted };
         last = wordEnd;
       }
     }
   } else {
     for (const segment of segments) {
-      yield { start: format(segment.start), end: format(segment.end), text: pyStrip(segment.text).replaceAll('-->', '->') };
+      yield { start: format(segment.start), end: format(segment.end), text: speakerPrefix(segment.speaker) + pyStrip(segment.text).replaceAll('-->', '->') };
     }
   }
 }

@@ -6,7 +6,7 @@ import type { TranscriptionResult } from '../asr/types.js';
 import { MoxingError } from '../errors.js';
 import { pyRound, pyStrip } from '../text/python.js';
 import { renderOpenAiJson } from './openai-json.js';
-import { iterateCues, type SubtitleOptions } from './subtitles.js';
+import { iterateCues, speakerPrefix, type SubtitleOptions } from './subtitles.js';
 import { formatTimestamp } from './timestamp.js';
 
 /** Every single output format, in openai's order; `all` writes each of them. */
@@ -16,7 +16,7 @@ export type OutputFormatOption = OutputFormat | 'all';
 
 /** One line per segment, stripped. */
 export function renderTxt(result: TranscriptionResult): string {
-  return result.segments.map((s) => pyStrip(s.text) + '\n').join('');
+  return result.segments.map((s) => speakerPrefix(s.speaker) + pyStrip(s.text) + '\n').join('');
 }
 
 /** WebVTT: header, then `MM:SS.mmm --> MM:SS.mmm` cues (hours only when needed). */
@@ -42,7 +42,7 @@ export function renderSrt(result: TranscriptionResult, options: Partial<Subtitle
 export function renderTsv(result: TranscriptionResult): string {
   let out = 'start\tend\ttext\n';
   for (const s of result.segments) {
-    out += `${pyRound(1000 * s.start)}\t${pyRound(1000 * s.end)}\t${pyStrip(s.text).replaceAll('\t', ' ')}\n`;
+    out += `${pyRound(1000 * s.start)}\t${pyRound(1000 * s.end)}\t${(speakerPrefix(s.speaker) + pyStrip(s.text)).replaceAll('\t', ' ')}\n`;
   }
   return out;
 }

@@ -34,3 +34,5 @@ export type { ProgressReporter } from './progress.js';
 export { pullModel } from './pull.js';
 export type { PullOptions, PulledModel } from './pull.js';
 export type { ModelLoadOptions } from './load-options.js';
+export { resolveOnnxGraph } from './graph.js';
+export type { OnnxGraphOptions, OnnxGraphLocation } from './graph.js';

@@ -5,15 +5,27 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { audioPlugin, type AudioPluginOptions } from './audio.js';
 import { calcPlugin, type CalcPluginOptions } from './calc.js';
-import { installErrorHandler } from './errors.js';
+import { chatPlugin, type ChatPluginOptions } from './chat.js';
+import { installErrorHandler, publicError } from './errors.js';
 import { installHardening, serverLimits } from './hardening.js';
 import { imagesPlugin, type ImagesPluginOptions } from './images.js';
 import { realtimePlugin, type RealtimePluginOptions } from './realtime.js';
 import { resolveSecurityOptions, type SecurityOptions } from './options.js';
+import { ServerMetrics } from './metrics.js';
+import { installOpsRoutes, installRequestTracking, loggingOptions, Readiness, type LoggerSettings } from './ops.js';
+import { SpeechModels } from './speech-models.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The speech models and their on-demand pool (absent when the speech routes are left out). */
+    readonly speechModels: SpeechModels | undefined;
+  }
+}
+import { uiPlugin, type UiPluginOptions } from './ui.js';
 
 export interface AppOptions {
-  /** fastify's logger (pino, JSON lines). @default false */
-  logger?: boolean;
+  /** fastify's logger: pino JSON lines with request ids, credentials redacted; true for info to stdout. @default false */
+  logger?: boolean | LoggerSettings;
   /** Auth, Host allow-list, CORS, limits and timeouts. @default DEFAULT_SECURITY, the API key from $MOXING_API_KEY */
   security?: Partial<SecurityOptions>;
   /** Models requests may name, as given at start-up: aliases, hub ids or folders. @default [] */
@@ -26,19 +38,56 @@ export interface AppOptions {
   audio?: AudioPluginOptions | false;
   /** Options of the live transcription WebSocket (/v1/realtime, OpenAI's Realtime protocol), or false to leave it out. @default {} */
   realtime?: RealtimePluginOptions | false;
+  /** Options of the OpenAI-compatible chat route (/v1/chat/completions), or false to leave it out. @default {} (no models served) */
+  chat?: ChatPluginOptions | false;
+  /** The web UI at `/` (the Vite build), or false to leave it out. @default {} (dist/ui of the package) */
+  ui?: UiPluginOptions | false;
 }
 
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
   const security = resolveSecurityOptions(options.security);
-  const app = Fastify({ logger: options.logger ?? false, ...serverLimits(security) });
+  const app = Fastify({ ...loggingOptions(options.logger), ...serverLimits(security) });
+  const metrics = new ServerMetrics();
+  const readiness = new Readiness();
   // Before the plugins, so every route inherits one error format and the same rules.
   installErrorHandler(app);
+  installRequestTracking(app, metrics, readiness);
   await installHardening(app, security);
   app.get('/health', { config: { rateLimit: false } }, async () => ({ status: 'ok' }));
+  installOpsRoutes(app, metrics, readiness);
   const served = { models: options.models ?? [], allowRemoteModels: security.allowRemoteModels };
   if (options.images !== false) await app.register(imagesPlugin, { ...options.images });
   if (options.calc !== false) await app.register(calcPlugin, { ...served, ...options.calc });
-  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, ...options.audio });
+  const speech = options.audio === false ? undefined : new SpeechModels({ models: options.models, ...options.audio, onLoad: (_key, seconds) => metrics.observeModelLoad(seconds) });
+  app.decorate('speechModels', speech);
+  if (speech) {
+    app.addHook('onClose', () => speech.pool.close());
+    metrics.trackModelPool(speech.pool);
+    if (options.audio && options.audio.preload) preloadWhenReady(app, speech, readiness);
+  }
+  const chatModels = options.chat ? (options.chat.models ?? []) : [];
+  if (options.audio !== false) await app.register(audioPlugin, { models: options.models, listedModels: chatModels, ...options.audio, speech });
   if (options.realtime !== false) await app.register(realtimePlugin, { models: options.models, modelOptions: options.audio ? options.audio.modelOptions : undefined, ...options.realtime });
+  if (options.chat !== false) await app.register(chatPlugin, { ...options.chat, listModels: options.audio === false });
+  if (options.ui !== false) await app.register(uiPlugin, { ...options.ui });
   return app;
+}
+
+/** `preload`: the served models load once the app is ready (listening or injected); /ready fails until then. */
+function preloadWhenReady(app: FastifyInstance, speech: SpeechModels, readiness: Readiness): void {
+  let failure: string | undefined;
+  readiness.add('models', () => {
+    if (failure !== undefined) return `preloading failed: ${failure}`;
+    const waiting = speech.notLoaded();
+    return waiting.length === 0 || `loading: ${waiting.join(', ')}`;
+  });
+  app.addHook('onReady', async () => {
+    speech.preload().then(
+      () => app.log.info({ models: speech.served.length }, 'speech models preloaded'),
+      (error: unknown) => {
+        failure = publicError(error).message;
+        app.log.error({ err: error }, 'preloading the speech models failed');
+      },
+    );
+  });
 }

@@ -8,29 +8,26 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { z } from 'zod';
-import { decodeAudio } from '../audio/index.js';
-import { DEFAULT_TRANSCRIBE, fallbackTemperatures, transcribeStream, WhisperModel, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
+import { decodeAudio, SAMPLE_RATE } from '../audio/index.js';
+import { fallbackTemperatures, transcribeStream, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
 import type { Segment, TranscriptionResult } from '../asr/types.js';
 import { MoxingError, quoteInput } from '../errors.js';
 import { renderTranscript } from '../formats/index.js';
-import type { ModelLoadOptions } from '../hub/index.js';
 import { LANGUAGES } from '../text/index.js';
 import { publicError } from './errors.js';
 import { ModelAllowList, publicModelName } from './models.js';
+import { SpeechModels, type SpeechModelsOptions } from './speech-models.js';
 
-export interface AudioPluginOptions {
-  /** Speech models requests may name, as given at start-up; the first is the default, and `whisper-1` names it. @default [DEFAULT_TRANSCRIBE.model] */
-  models?: readonly string[];
-  /** How the models load. */
-  modelOptions?: ModelLoadOptions;
+export interface AudioPluginOptions extends SpeechModelsOptions {
   /** Largest audio file. @default 25 MiB, OpenAI's limit */
   maxUploadBytes?: number;
+  /** The app's speech models (buildApp shares one with every route); without it the plugin makes its own. */
+  speech?: SpeechModels;
+  /** Models of other routes (chat) that GET /v1/models lists too. @default [] */
+  listedModels?: readonly string[];
 }
 
 export const DEFAULT_AUDIO_PLUGIN = Object.freeze({ maxUploadBytes: 25 * 1024 * 1024 });
-
-/** OpenAI's name for its own Whisper; it stands for this server's default speech model. */
-const OPENAI_MODEL = 'whisper-1';
 
 /** A bad field, named as OpenAI names it in `error.param`. */
 class ParamError extends MoxingError {
@@ -74,20 +71,9 @@ interface AudioRequest extends Fields {
 }
 
 export async function audioPlugin(app: FastifyInstance, options: AudioPluginOptions): Promise<void> {
-  const served = options.models && options.models.length > 0 ? options.models : [DEFAULT_TRANSCRIBE.model];
-  const allowList = new ModelAllowList({ served });
+  const speech = options.speech ?? new SpeechModels(options);
+  if (!options.speech) app.addHook('onClose', () => speech.pool.close());
   const maxUploadBytes = options.maxUploadBytes ?? DEFAULT_AUDIO_PLUGIN.maxUploadBytes;
-  const loaded = new Map<string, Promise<WhisperModel>>();
-  const load = (ref: string, timestamped: boolean): Promise<WhisperModel> => {
-    const key = `${ref}\n${timestamped}`;
-    let model = loaded.get(key);
-    if (!model) {
-      model = WhisperModel.load(ref, { ...options.modelOptions, timestamped });
-      loaded.set(key, model);
-      model.catch(() => loaded.delete(key));
-    }
-    return model;
-  };
 
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1, fields: 40, fieldSize: 64 * 1024, parts: 60, headerPairs: 100 } });
   // OpenAI's error shape on these routes, so its clients raise their typed errors.
@@ -103,18 +89,25 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
   const handler = (task: 'transcribe' | 'translate') => async (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.isMultipart()) throw new MoxingError('AUDIO_UNSUPPORTED', 'send the audio as multipart/form-data with a "file" part, as the OpenAI clients do');
     const body = await readParts(request);
-    const ref = body.model === undefined || body.model === OPENAI_MODEL ? served[0] : allowList.resolve(body.model).ref;
+    const ref = speech.resolve(body.model);
     const words = body.granularities.includes('word');
     if (words && body.response_format !== 'verbose_json') throw new ParamError('timestamp_granularities', 'timestamp_granularities needs response_format "verbose_json"');
     const decoding = decodingOptions(body, task);
     if (body.stream && body.response_format !== undefined && body.response_format !== 'json' && body.response_format !== 'text') {
       throw new ParamError('stream', 'stream answers text deltas: use response_format "json" or "text"');
     }
-    // The audio is decoded before the model loads: a file that is not audio costs no model.
-    const transcript = async () => transcribeStream(await decodeAudio(body.file), { ...decoding, model: await load(ref, words), wordTimestamps: words });
+    // The audio is decoded before the model loads: a file that is not audio costs no model. The model is held
+    // (never unloaded) until the transcript is consumed.
+    const transcript = async <T>(consume: (stream: AsyncGenerator<Segment, TranscriptionResult>) => Promise<T>): Promise<T> => {
+      const samples = await decodeAudio(body.file);
+      const started = performance.now();
+      const out = await speech.use(ref, words, (model) => consume(transcribeStream(samples, { ...decoding, model, wordTimestamps: words, windowDecoder: speech.scheduler })));
+      if (app.hasDecorator('metrics')) app.metrics.observeTranscription(task, samples.length / SAMPLE_RATE, (performance.now() - started) / 1000);
+      return out;
+    };
     // A stream is model work to its end: the slot is held until the last segment is sent.
-    if (body.stream) return app.work(request, async () => streamTranscript(request, reply, await transcript()));
-    const result = await app.work(request, async () => collect(await transcript()));
+    if (body.stream) return app.work(request, () => transcript((stream) => streamTranscript(request, reply, stream)));
+    const result = await app.work(request, () => transcript(collect));
     return answer(reply, result, body, task);
   };
   app.post('/v1/audio/transcriptions', handler('transcribe'));
@@ -122,7 +115,7 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
 
   app.get('/v1/models', async () => ({
     object: 'list',
-    data: [OPENAI_MODEL, ...allowList.names].map((id) => ({ id: publicModelName(id), object: 'model', created: 0, owned_by: 'moxing' })),
+    data: [...new Set([...speech.names, ...new ModelAllowList({ served: options.listedModels ?? [] }).names.map(publicModelName)])].map((id) => ({ id, object: 'model', created: 0, owned_by: 'moxing' })),
   }));
 }
 

@@ -7,12 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import {
-  CALC_DTYPE_IDS,
   MAX_CONFIG_BYTES,
-  OPTIMIZERS,
-  RECOMPUTE_MODES,
-  TRAINING_PRECISIONS,
-  type Optimizer,
   architectureFromHfConfig,
   countParameters,
   fitBudget,
@@ -23,6 +18,7 @@ import {
   trainingCost,
   type Architecture,
 } from '../calc/index.js';
+import { FIT_FIELDS, INFERENCE_FIELDS, TRAINING_FIELDS } from '../calc/option-schemas.js';
 import { catalogEntry, type HubOptions } from '../hub/index.js';
 import { parseBody } from './errors.js';
 import { ModelAllowList } from './models.js';
@@ -36,51 +32,15 @@ export interface CalcPluginOptions {
   allowRemoteModels?: boolean;
 }
 
-const positive = z.number().positive().finite();
-const count = z.number().int().min(1).max(1_000_000);
-const dtype = z.enum(CALC_DTYPE_IDS as [string, ...string[]]);
 const model = z.union([z.string().min(1).max(200), z.record(z.string(), z.unknown())]);
 
+/** A request: `model` and the library's options by their own names, each checked as the CLI flag checks it. */
+const request = <T extends z.ZodRawShape>(fields: T) => z.strictObject({ model, ...fields }).partial().required({ model: true });
+
 export const ParamsRequest = z.strictObject({ model });
-
-export const TrainRequest = z.strictObject({
-  model,
-  tokens: positive.max(1e16).optional(),
-  gpu: z.string().optional(),
-  gpus: count.optional(),
-  mfu: z.number().gt(0).max(1).optional(),
-  precision: z.enum(TRAINING_PRECISIONS).optional(),
-  optimizer: z.enum(OPTIMIZERS as [Optimizer, ...Optimizer[]]).optional(),
-  zeroStage: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]).optional(),
-  tensorParallel: count.optional(),
-  pipelineParallel: count.optional(),
-  recompute: z.enum(RECOMPUTE_MODES).optional(),
-  microBatch: count.optional(),
-  sequenceLength: count.optional(),
-});
-
-export const InferRequest = z.strictObject({
-  model,
-  gpu: z.string().optional(),
-  gpus: count.optional(),
-  weightDtype: dtype.optional(),
-  kvDtype: dtype.optional(),
-  batch: count.optional(),
-  contextTokens: count.optional(),
-  promptTokens: count.optional(),
-});
-
-export const FitRequest = z.strictObject({
-  model,
-  gpu: z.string().optional(),
-  gpus: count.optional(),
-  memoryBytesPerGpu: positive.max(1e13).optional(),
-  memoryUtilization: z.number().gt(0).max(1).optional(),
-  weightDtype: dtype.optional(),
-  kvDtype: dtype.optional(),
-  batch: count.optional(),
-  contextTokens: count.optional(),
-});
+export const TrainRequest = request(TRAINING_FIELDS);
+export const InferRequest = request(INFERENCE_FIELDS);
+export const FitRequest = request(FIT_FIELDS);
 
 export async function calcPlugin(app: FastifyInstance, options: CalcPluginOptions): Promise<void> {
   const allowList = new ModelAllowList({

@@ -6,10 +6,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { MoxingError } from '../errors.js';
+import { PROBE_ROUTES } from './ops.js';
 import type { SecurityOptions } from './options.js';
 import { WorkLimiter } from './work-limiter.js';
 
@@ -21,6 +22,10 @@ declare module 'fastify' {
     readonly workLimiter: WorkLimiter;
     /** The server's resolved security options. */
     readonly security: SecurityOptions;
+  }
+  interface FastifyContextConfig {
+    /** A static file of the web UI: answered without the API key (the page asks for the key), under every other rule. */
+    publicAsset?: boolean;
   }
 }
 
@@ -42,6 +47,9 @@ export function serverLimits(security: SecurityOptions): FastifyServerOptions {
       maxHeaderSize: MAX_HEADER_BYTES,
     },
     clientErrorHandler: answerClientError,
+    // Errors fastify's router raises before any route (a bad URL, a path parameter over its length): the same shape.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) =>
+      reply.status(400).send({ error: { code: 'BAD_ARGUMENT', message: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the request URL is malformed' } }),
     // No prototype-poisoned JSON reaches a handler.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -83,7 +91,9 @@ export async function installHardening(app: FastifyInstance, security: SecurityO
   if (security.apiKey !== undefined) {
     const expected = digest(security.apiKey);
     app.addHook('onRequest', async (request, reply: FastifyReply) => {
-      if (request.routeOptions.url === '/health') return;
+      const route = request.routeOptions.url;
+      if (route !== undefined && (PROBE_ROUTES.has(route) || (security.publicMetrics && route === '/metrics'))) return;
+      if (request.routeOptions.config?.publicAsset === true) return;
       const header = request.headers.authorization;
       const token = typeof header === 'string' && /^Bearer /i.test(header) ? header.slice(7).trim() : undefined;
       // Digests of equal length, so neither the key nor its length shows in the time taken.

@@ -13,3 +13,14 @@ export { calcPlugin, ParamsRequest, TrainRequest, InferRequest, FitRequest } fro
 export type { CalcPluginOptions } from './calc.js';
 export { audioPlugin, DEFAULT_AUDIO_PLUGIN } from './audio.js';
 export type { AudioPluginOptions } from './audio.js';
+export { createServer, DEFAULT_SERVER } from './server.js';
+export type { ServerOptions, MoxingServer } from './server.js';
+export { ModelPool, DEFAULT_MODEL_POOL } from './model-pool.js';
+export type { ModelPoolSettings, ModelPoolOptions, ModelSource, ModelLease, LoadedModelInfo } from './model-pool.js';
+export { SpeechModels, OPENAI_MODEL, DEFAULT_SPEECH_MODELS } from './speech-models.js';
+export type { SpeechModelsOptions } from './speech-models.js';
+export { ServerMetrics } from './metrics.js';
+export { Readiness, requestId } from './ops.js';
+export type { ReadinessCheck, ReadinessReport, LoggerSettings } from './ops.js';
+export { uiPlugin, DEFAULT_UI_ROOT, UI_CONTENT_SECURITY_POLICY } from './ui.js';
+export type { UiPluginOptions } from './ui.js';

@@ -38,6 +38,8 @@ export interface SecurityOptions {
   maxRemoteModelBytes: number;
   /** Grace for running requests at shutdown before connections are cut. @default 10000 */
   shutdownGraceMs: number;
+  /** GET /metrics answers without the API key (for a scraper that cannot send one). @default false */
+  publicMetrics: boolean;
 }
 
 export const LOOPBACK_HOSTS: readonly string[] = Object.freeze(['localhost', '127.0.0.1', '::1']);
@@ -57,6 +59,7 @@ export const DEFAULT_SECURITY: Readonly<Omit<SecurityOptions, 'apiKey'>> = Objec
   allowRemoteModels: false,
   maxRemoteModelBytes: 64 * 1024 * 1024,
   shutdownGraceMs: 10_000,
+  publicMetrics: false,
 });
 
 export function resolveSecurityOptions(options: Partial<SecurityOptions> = {}, env: NodeJS.ProcessEnv = process.env): SecurityOptions {

@@ -141,7 +141,7 @@ export async function realtimePlugin(app: FastifyInstance, options: RealtimePlug
     limits,
     maxTokens: options.maxTokens,
     vad: () => {
-      vad ??= SileroVad.load(DEFAULT_VAD_RUNTIME);
+      vad ??= SileroVad.load(undefined, { runtime: DEFAULT_VAD_RUNTIME });
       vad.catch(() => (vad = undefined));
       return vad;
     },

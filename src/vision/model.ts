@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
-import { DEFAULT_VARIANT, onnxFile, parseModelRef, resolveModel, type HubOptions, type ModelLoadOptions, type Variant } from '../hub/index.js';
+import { resolveOnnxGraph, type ModelLoadOptions } from '../hub/index.js';
 import { float32, loadSession } from '../runtime/index.js';
 import { LanePool, type LaneOutputs } from './lanes.js';
 import { DINO_PROCESSOR, DINOV2_PROCESSOR, processorFromConfig, type ImageProcessorOptions, type PixelValues } from './processor.js';
@@ -82,8 +82,7 @@ export class VisionModel {
 
   /** Loads a model from a catalogue alias (`dinov2-small`), a hub repo id or a local folder. */
   static async load(ref: string, options: VisionModelOptions = {}): Promise<VisionModel> {
-    const variant = options.variant ?? DEFAULT_VARIANT;
-    const { dir, onnxPath, id } = await locate(ref, variant, options.hub ?? {});
+    const { dir, onnxPath, id } = await resolveOnnxGraph(ref, { ...options, files: ['config.json'], optionalFiles: ['preprocessor_config.json'] });
     const config = await readJson(join(dir, 'config.json'), true);
     const preprocessor = await readJson(join(dir, 'preprocessor_config.json'), false);
     const { device, intraOpThreads, interOpThreads, graphOptimization } = options.runtime ?? {};
@@ -203,21 +202,6 @@ function concatBatches(parts: readonly TokenBatch[]): TokenBatch {
   const merged: TokenBatch = { ...first, batch: parts.reduce((n, p) => n + p.batch, 0), data: join(parts.map((p) => p.data)) };
   if (!first.attentions) return merged;
   return { ...merged, attentions: { heads: first.attentions.heads, data: join(parts.map((p) => p.attentions?.data ?? new Float32Array(0))) } };
-}
-
-/** The model's folder, its ONNX file, and a stable id (the reference; the absolute folder for local models). */
-async function locate(ref: string, variant: Variant, options: Partial<HubOptions>): Promise<{ dir: string; onnxPath: string; id: string }> {
-  const file = onnxFile('onnx/model', variant);
-  const parsed = parseModelRef(ref);
-  if (parsed.kind === 'local') {
-    // Local folders may hold the graph in onnx/ (the hub layout) or at the top.
-    const candidates = [file, file.replace(/^onnx\//, '')].map((f) => join(parsed.dir, f));
-    const onnxPath = candidates.find((p) => existsSync(p));
-    if (!onnxPath) throw new MoxingError('MODEL_INVALID', `the model folder ${parsed.dir} has no ${file} (nor ${file.replace(/^onnx\//, '')}); export the model to ONNX or pick another --variant`);
-    return { dir: parsed.dir, onnxPath, id: parsed.dir };
-  }
-  const dir = await resolveModel(parsed, { ...options, files: ['config.json', file], optionalFiles: ['preprocessor_config.json'], pullArgs: variant === DEFAULT_VARIANT ? undefined : `--variant ${variant}` });
-  return { dir, onnxPath: join(dir, file), id: ref };
 }
 
 async function readJson(path: string, required: boolean): Promise<Json | null> {

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { serveWarnings } from '../../src/cli/serve.js';
 import { resolveSecurityOptions } from '../../src/server/index.js';
+import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 
 test('SIGTERM ends the server after the grace period, although a slow sender holds a connection', async () => {
   const child = spawn(process.execPath, ['bin/moxing.js', 'serve', '--port', '0', '--no-log', '--shutdown-grace-ms', '300', '--request-timeout-ms', '600000'], {
@@ -40,4 +41,23 @@ test('a public bind without a key, and remote models, are warned about', () => {
   assert.match(serveWarnings('0.0.0.0', open)[0], /without an API key/);
   assert.equal(serveWarnings('0.0.0.0', resolveSecurityOptions({ apiKey: 'k' }, {})).length, 0);
   assert.match(serveWarnings('::1', resolveSecurityOptions({ allowRemoteModels: true }, {}))[0], /allow-remote-models/);
+});
+
+test('serve --help lists every flag, the model pool and batching ones with their library defaults', async () => {
+  const run = await runMoxingInProcess(['serve', '--help']);
+  assert.equal(run.code, 0);
+  const help = run.stdout.replace(/\s+/g, ' ');
+  for (const flag of ['--model-ttl <seconds>', '--model-memory <bytes>', '--preload', '--public-metrics', '--no-cross-request-batching', '--max-batch-windows <n>', '--batch-gather-ms <ms>', '--max-concurrent-work <n>', '--shutdown-grace-ms <ms>']) {
+    assert.ok(help.includes(flag), `${flag} is not in the help`);
+  }
+  assert.match(help, /--model-ttl <seconds> .*\(default: 300\)/);
+  assert.match(help, /--max-batch-windows <n> .*\(default: 8\)/);
+});
+
+test('bad pool and batching values are refused, naming the flag', async () => {
+  for (const [args, flag] of [[['--model-ttl', 'soon'], '--model-ttl'], [['--model-memory', 'lots'], '--model-memory'], [['--max-batch-windows', '0'], '--max-batch-windows']] as const) {
+    const run = await runMoxingInProcess(['serve', '--port', '0', ...args]);
+    assert.notEqual(run.code, 0, args.join(' '));
+    assert.ok(run.stderr.includes(flag), run.stderr);
+  }
 });

@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { buildApp } from '../../src/server/index.js';
 import { indexAttributes, indexImages, VisionModel } from '../../src/vision/index.js';
 import { HnswIndex } from '../../src/vectors/index.js';
@@ -21,6 +21,7 @@ import { models, tempDir, writePicture } from '../vision/fixtures.js';
 import { writeWav } from '../audio/wav-writer.js';
 import { pngDeclaring } from '../helpers/png.js';
 import { seededRandom } from '../../src/asr/whisper/search.js';
+import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
 
 const SEED = 20261204;
 const GENERATED_REQUESTS = 1200;
@@ -47,8 +48,13 @@ const ROUTES = {
   transcriptions: 'POST /v1/audio/transcriptions',
   translations: 'POST /v1/audio/translations',
   models: 'GET /v1/models',
+  ready: 'GET /ready',
+  metrics: 'GET /metrics',
   // The WebSocket's hostile messages are in realtime-fuzz.test.ts; over plain HTTP it answers 426.
   realtime: 'GET /v1/realtime',
+  chat: 'POST /v1/chat/completions',
+  ui: 'GET /',
+  uiAssets: 'GET /assets/:name',
 } as const;
 
 const WHISPER = join(process.cwd(), '../shared/models/whisper-tiny-random');
@@ -79,6 +85,7 @@ let base = '';
 let secretPath = '';
 let goodImage = '';
 let wavBase64 = '';
+let chatModel = '';
 const stderrLines: string[] = [];
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
@@ -97,12 +104,14 @@ before(async () => {
   goodImage = readFileSync(join(train, 'a', '0.png')).toString('base64');
   secretPath = join(tmp.dir, 'secret.json');
   writeFileSync(secretPath, SECRET_CONTENT);
+  const llm = await ensureLlmModel(TINY_LLM);
+  chatModel = basename(llm);
   wavBase64 = Buffer.from(writeWav({ encoding: 'f32', channels: 1, sampleRate: 16000 }, new Float32Array(1600).map((_, i) => Math.sin(i / 5)))).toString('base64');
 
   server = spawn(
     process.execPath,
     ['bin/moxing.js', 'serve', '--port', '0', '--api-key', API_KEY, '--images-model', modelDir, '--index', join(tmp.dir, 'index'),
-      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16', '--model', WHISPER],
+      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16', '--model', WHISPER, '--chat-model', llm],
     { env: { ...process.env, HF_TOKEN, HF_ENDPOINT, MOXING_CACHE: join(tmp.dir, 'cache') }, stdio: ['ignore', openSync(join(tmp.dir, 'server.log'), 'w'), 'pipe'] },
   );
   base = await new Promise<string>((resolve, reject) => {
@@ -127,9 +136,16 @@ test('every route the app registers is in the fuzz table', async () => {
   const app = await buildApp({ images: { model: 'x', index: 'x', classifyTrainDir: 'x' } });
   app.addHook('onRoute', () => undefined);
   await app.ready();
+  // printRoutes draws the radix tree from `└── /`: a node's path is its parent's plus its own segment, 4 columns a level.
+  const parents: string[] = [];
   for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
-    const m = line.match(/([\w/.:-]+) \(([A-Z, ]+)\)/);
-    if (m) for (const method of m[2].split(', ')) if (method !== 'HEAD') registered.push(`${method} ${m[1]}`);
+    const m = line.match(/^([\s│├└─]*)(\S+?)(?: \(([A-Z, ]+)\))?$/);
+    if (!m) continue;
+    const depth = m[1].length / 4 - 1;
+    parents.length = depth;
+    const path = (depth > 0 ? parents[depth - 1] : '') + m[2];
+    parents.push(path);
+    if (m[3]) for (const method of m[3].split(', ')) if (method !== 'HEAD') registered.push(`${method} ${path}`);
   }
   await app.close();
   const covered = new Set<string>(Object.values(ROUTES));
@@ -189,13 +205,14 @@ test(`${GENERATED_REQUESTS} hostile requests and raw-socket attacks: JSON errors
   // Answers that succeed leak nothing either (model folders, image paths, index metadata). They run after the
   // /health watch: a real transcription holds the event loop while ONNX Runtime runs (its Node binding is
   // synchronous), which is model work, not what the hostile traffic may cost.
-  const validRequests: [string, FuzzRequest][] = (['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit'] as const).map((route) => {
+  const validRequests: [string, FuzzRequest][] = (['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat'] as const).map((route) => {
     const [method, path] = ROUTES[route].split(' ');
     return [route, { kind: 'valid', method, path, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(validBody(route)) }];
   });
   const upload = multipart([{ name: 'file', filename: 'clip.wav', value: Buffer.from(wavBase64, 'base64') }, { name: 'model', value: 'whisper-1' }, { name: 'response_format', value: 'verbose_json' }, { name: 'temperature_inc', value: '0' }]);
   validRequests.push(['transcriptions', { kind: 'valid', method: 'POST', path: '/v1/audio/transcriptions', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': upload.type }, body: upload.body }]);
   validRequests.push(['models', { kind: 'valid', method: 'GET', path: '/v1/models', headers: { authorization: `Bearer ${API_KEY}` } }]);
+  for (const route of ['ready', 'metrics'] as const) validRequests.push([route, { kind: 'valid', method: 'GET', path: ROUTES[route].split(' ')[1], headers: { authorization: `Bearer ${API_KEY}` } }]);
   for (const [route, request] of validRequests) {
     const { status, text } = await send(request);
     if (status !== 200) failures.push(`valid ${route}: status ${status}: ${text.slice(0, 200)}`);
@@ -276,6 +293,9 @@ function validBody(route: keyof typeof ROUTES): Record<string, unknown> {
       return { model: 'llama-7b', tokens: 1e12, gpus: 8 };
     case 'infer':
       return { model: 'llama-7b', batch: 4, contextTokens: 2048 };
+    case 'chat':
+      // Only fields OpenAI does not let be null, so every wrong type is a 400.
+      return { model: chatModel, messages: [{ role: 'user', content: 'Hello' }] };
     default:
       return { model: 'llama-7b', gpu: 'h100-sxm' };
   }
@@ -285,8 +305,9 @@ const NUMERIC_FIELDS: Partial<Record<keyof typeof ROUTES, string[]>> = {
   search: ['k', 'ef'],
   classify: ['k', 'temperature', 'top'],
   train: ['tokens', 'gpus', 'mfu', 'tensorParallel', 'microBatch', 'sequenceLength'],
-  infer: ['batch', 'contextTokens', 'promptTokens', 'gpus'],
+  infer: ['batch', 'contextTokens', 'gpus'], // not promptTokens: 0 (and so -0, 1e-400) is a valid prompt length
   fit: ['memoryBytesPerGpu', 'memoryUtilization', 'batch', 'contextTokens'],
+  chat: ['max_tokens'],
 };
 
 const IMAGE_FIELD: Partial<Record<keyof typeof ROUTES, string>> = { embeddings: 'images', search: 'image', classify: 'images' };
@@ -324,9 +345,29 @@ function generateAudio(random: () => number): FuzzRequest {
   return pick(random, generators)();
 }
 
+/** Hostile calls of the operations routes: /metrics without or with a wrong key, wrong methods, odd request ids. */
+function generateOps(random: () => number): FuzzRequest {
+  const path = pick(random, [ROUTES.metrics, ROUTES.ready]).split(' ')[1];
+  const requestId = { 'x-request-id': pick(random, ['a'.repeat(5000), '../../etc/passwd', '<script>alert(1)</script>', 'id with spaces %00', 'ok-id-1']) };
+  const generators: (() => FuzzRequest)[] = [
+    () => ({ kind: 'ops-no-key', method: 'GET', path: `/metrics${pick(random, ['', '?name[]=x', '?format=json&debug=1'])}`, headers: { ...requestId, ...pick<Record<string, string>>(random, [{}, { authorization: `Bearer ${API_KEY}x` }, { authorization: 'Bearer' }]) } }),
+    () => ({ kind: 'ops-wrong-method', method: pick(random, ['POST', 'PUT', 'DELETE', 'PATCH']), path, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', ...requestId }, body: '{"reset":true}' }),
+  ];
+  return pick(random, generators)();
+}
+
+/** The web UI's files answer without the key: names the build did not write, and foreign hosts. */
+function generateUi(random: () => number): FuzzRequest {
+  if (random() < 0.3) return { kind: 'foreign-host', method: 'GET', path: pick(random, ['/', '/assets/index.js']), headers: { host: pick(random, ['evil.example', '169.254.169.254']) } };
+  const name = pick(random, ['..%2f..%2fpackage.json', '%2e%2e%2f%2e%2e%2fetc%2fpasswd', '..%5c..%5cpackage.json', '.build-stamp', '.env', '', 'index.html', `${'a'.repeat(300)}.js`, 'x.js%00.html', '%c0%ae%c0%ae%2fpasswd', encodeURIComponent(secretPath)]);
+  return { kind: 'ui-asset', method: 'GET', path: `/assets/${name}`, headers: {} };
+}
+
 function generate(random: () => number): FuzzRequest {
+  if (random() < 0.04) return generateOps(random);
+  if (random() < 0.05) return generateUi(random);
   if (random() < 0.15) return generateAudio(random);
-  const route = pick(random, ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit'] as const);
+  const route = pick(random, ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat'] as const);
   const [method, path] = ROUTES[route].split(' ');
   const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
   const json = (kind: string, body: unknown, headers: Record<string, string> = auth): FuzzRequest => ({ kind, method, path, headers, body: JSON.stringify(body) });

@@ -5,7 +5,7 @@
  */
 
 /** GPT-2's reversible byte → printable character map. */
-function byteToUnicode(): string[] {
+export function byteToUnicode(): string[] {
   const printable: number[] = [];
   for (let b = 33; b <= 126; b++) printable.push(b);
   for (let b = 161; b <= 172; b++) printable.push(b);
@@ -18,7 +18,7 @@ function byteToUnicode(): string[] {
   return map;
 }
 
-const PRETOKENIZE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+export const PRETOKENIZE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
 export class ByteLevelBpe {
   private readonly ranks = new Map<string, number>();

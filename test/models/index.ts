@@ -31,3 +31,5 @@ export type { WhisperModelSpec, WhisperOnnxFile, EnsureOptions } from './whisper
 export { specialLayout, SHARED_TOKENIZER_DIR } from './whisper-files.js';
 export type { SpecialLayout, VocabularyLayout } from './whisper-files.js';
 export { N_FRAMES, N_AUDIO_CTX, sinusoids } from './whisper-graphs.js';
+export { ensureLlmModel, writeLlmModel, llmSpecHash, TINY_LLM, CHATML_TOOLS_TEMPLATE, LLM_SPECIALS } from './llm.js';
+export type { LlmSpec } from './llm.js';

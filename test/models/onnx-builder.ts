@@ -26,12 +26,13 @@ export type TensorProto = onnxProto.onnx.ITensorProto;
 export type AttributeProto = onnxProto.onnx.IAttributeProto;
 
 /** Element types the builder writes. */
-export type DType = 'float32' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
 /** One dimension: a fixed size, or a symbolic name (ONNX `dim_param`) such as `'batch_size'`. */
 export type Dim = number | string;
 
 const ELEM: Record<DType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   bool: onnx.TensorProto.DataType.BOOL,
@@ -132,6 +133,7 @@ export function tensor(name: string, dtype: DType, dims: readonly number[], data
   let typed: Float32Array | BigInt64Array | Int32Array | Uint8Array;
   if (Array.isArray(data)) {
     const values = data as readonly number[];
+    if (dtype === 'float16') throw new Error(`tensor ${name}: float16 values must come as a Uint16Array of half-float bits`);
     if (dtype === 'float32') typed = Float32Array.from(values);
     else if (dtype === 'int64') typed = BigInt64Array.from(values, (v) => BigInt(v));
     else if (dtype === 'int32') typed = Int32Array.from(values);

@@ -16,8 +16,8 @@ const { onnx } = onnxProto;
 const SHARED_AUDIO = new URL('../../../shared/audio/', import.meta.url);
 const TOLERANCE = 1e-5;
 
-const sequencePromise = SileroVad.load(undefined, undefined, { graph: 'sequence' });
-const framePromise = SileroVad.load(undefined, undefined, { graph: 'frame' });
+const sequencePromise = SileroVad.load(undefined, { graph: 'sequence' });
+const framePromise = SileroVad.load(undefined, { graph: 'frame' });
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
@@ -126,7 +126,7 @@ test('errors: a file that is not Silero v5 is MODEL_INVALID naming it; an unknow
   ).finish();
   assert.throws(() => buildSequenceGraph(other, 'other.onnx', 576), (e: unknown) => isMoxingError(e, 'MODEL_INVALID') && e.message.includes('other.onnx'));
   await assert.rejects(
-    SileroVad.load(undefined, undefined, { graph: 'batched' as never }),
+    SileroVad.load(undefined, { graph: 'batched' as never }),
     (e: unknown) => isMoxingError(e, 'BAD_ARGUMENT') && e.message.includes('batched'),
   );
 });

@@ -82,7 +82,7 @@ export async function openLiveStream(options: LiveOptions = {}): Promise<LiveTra
   if (settings.language !== undefined && !model.isMultilingual && settings.language !== 'en') {
     throw new MoxingError('BAD_ARGUMENT', `this model is English-only; it cannot transcribe language "${settings.language}"`);
   }
-  const vad = settings.turnDetection ? (options.vadModel ?? (await SileroVad.load(DEFAULT_VAD_RUNTIME))) : undefined;
+  const vad = settings.turnDetection ? (options.vadModel ?? (await SileroVad.load(undefined, { runtime: DEFAULT_VAD_RUNTIME }))) : undefined;
   return new LiveTranscriber(LiveDecoder.for(model), vad, settings);
 }
 

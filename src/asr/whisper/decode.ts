@@ -12,6 +12,7 @@ import type { AudioFeatures } from './encoder.js';
 import { detectLanguage, type LanguageTokenId } from './language.js';
 import { applyTimestampRules, suppressBlank, suppressTokens, type LogitFilter } from './logit-filters.js';
 import { softmaxAt } from './logits.js';
+import { activeDecodeProfile, type DecodeProfile } from './profile.js';
 import { lastItems, pyRound } from '../../text/python.js';
 import { BeamSearchDecoder, GreedyDecoder, rankCandidates, rowView, seededRandom, type Random, type TokenDecoder } from './search.js';
 
@@ -136,6 +137,8 @@ export class DecodingTask {
   readonly group: number;
   readonly sampleLen: number;
   readonly filters: readonly LogitFilter[];
+  /** Index of ApplyTimestampRules in `filters` (-1 without timestamps); the profile times it apart. */
+  private readonly timestampFilter: number;
 
   constructor(
     private readonly context: DecodingContext,
@@ -173,6 +176,7 @@ export class DecodingTask {
       filters.push(applyTimestampRules(tokenizer, this.sampleBegin, maxIndex));
     }
     this.filters = filters;
+    this.timestampFilter = o.withoutTimestamps ? -1 : filters.length - 1;
   }
 
   /** openai `_get_suppress_tokens`: the listed ids (-1 = non-speech set) plus the task and SOT specials. */
@@ -233,7 +237,20 @@ export class DecodingTask {
         ? new BeamSearchDecoder(rows, o.beamSize, vocab, tokenizer.eot, o.patience ?? 1)
         : new GreedyDecoder(rows, this.group, vocab, tokenizer.eot, o.temperature, this.random);
 
+    const profile = activeDecodeProfile();
     for (let i = 0; i < this.sampleLen; i++) {
+      if (profile) {
+        logits = await this.profiledStep(profile, runner, decoder, logits, i);
+        const t = performance.now();
+        const { sources, completed } = decoder.update(logits);
+        profile.samplingMs += performance.now() - t;
+        profile.tokens += decoder.live.length;
+        if (completed || decoder.live.length === 0 || decoder.live[0].length > nTextCtx) break;
+        const r = performance.now();
+        if (sources) runner.reorder(sources);
+        profile.kvMs += performance.now() - r;
+        continue;
+      }
       if (i > 0) logits = await runner.step(decoder.live.map((t) => t[t.length - 1]));
       decoder.live.forEach((tokens, r) => {
         const view = rowView(logits, vocab, r);
@@ -261,6 +278,32 @@ export class DecodingTask {
         compressionRatio: compressionRatio(text),
       };
     });
+  }
+
+  /** One loop iteration's step and filters, as the plain loop runs them, with each phase timed into `profile`. */
+  private async profiledStep(profile: DecodeProfile, runner: DecoderRunner, decoder: TokenDecoder, logits: Float32Array, i: number): Promise<Float32Array> {
+    let t = performance.now();
+    if (i > 0) {
+      const last = decoder.live.map((tokens) => tokens[tokens.length - 1]);
+      profile.bookkeepingMs += performance.now() - t;
+      t = performance.now();
+      const ortBefore = profile.ortMs;
+      logits = await runner.step(last);
+      // The runner adds its `run` time to ortMs; the rest of the step is KV and feed handling.
+      profile.kvMs += performance.now() - t - (profile.ortMs - ortBefore);
+      profile.steps++;
+    }
+    const vocab = runner.vocabSize;
+    decoder.live.forEach((tokens, r) => {
+      const view = rowView(logits, vocab, r);
+      this.filters.forEach((filter, f) => {
+        const s = performance.now();
+        filter(view, tokens);
+        if (f === this.timestampFilter) profile.timestampMs += performance.now() - s;
+        else profile.suppressMs += performance.now() - s;
+      });
+    });
+    return logits;
   }
 }
 

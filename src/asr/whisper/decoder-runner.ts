@@ -13,6 +13,7 @@ import { MoxingError } from '../../errors.js';
 import { Tensor, bool, emptyFloat32, float32, int64 } from '../../runtime/index.js';
 import type { WhisperDims } from './config.js';
 import type { AudioFeatures } from './encoder.js';
+import { activeDecodeProfile } from './profile.js';
 
 /** Logits of one forward pass, row-major [rows, vocab]; the caller owns them and may edit in place. */
 export interface PrefillLogits {
@@ -140,7 +141,14 @@ class OnnxDecoderRunner implements DecoderRunner {
       const empty = emptyFloat32([rows, dims.decoderHeads, 0, dims.headDim]);
       for (const name of [...this.decoder.pastNames('decoder'), ...this.decoder.pastNames('encoder')]) feeds[name] = empty;
     }
+    const profile = activeDecodeProfile();
+    const started = profile ? performance.now() : 0;
     const out = await this.decoder.first.run(feeds);
+    if (profile) {
+      profile.prefillMs += performance.now() - started;
+      profile.prefills++;
+      profile.prefillTokens += rows * length;
+    }
     this.selfKV = this.presents(out, 'decoder');
     this.crossKV = this.presents(out, 'encoder');
     this.crossAudio = [...this.rowAudio];
@@ -175,8 +183,13 @@ class OnnxDecoderRunner implements DecoderRunner {
       // Unused on the with-past branch, but a required input: an empty tensor costs nothing.
       feeds.encoder_hidden_states = emptyFloat32([rows, 0, dims.dModel]);
     }
+    // Preallocated present outputs were measured and not kept: onnxruntime-node 1.30 fills them but still
+    // returns a fresh copy of every output, so they add a copy instead of saving one.
     const fetches = ['logits', ...this.presentNames('decoder')];
+    const profile = activeDecodeProfile();
+    const started = profile ? performance.now() : 0;
     const out = await (session as InferenceSession).run(feeds, fetches);
+    if (profile) profile.ortMs += performance.now() - started;
     this.selfKV = this.presents(out, 'decoder');
     return out.logits.data as Float32Array;
   }

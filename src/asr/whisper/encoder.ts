@@ -18,7 +18,7 @@ export interface AudioFeatures {
 
 export class WhisperEncoder {
   constructor(
-    private readonly session: InferenceSession,
+    readonly session: InferenceSession,
     private readonly dims: WhisperDims,
   ) {
     for (const name of ['input_features']) {
@@ -38,4 +38,18 @@ export class WhisperEncoder {
     const tensor = outputs.last_hidden_state ?? outputs[this.session.outputNames[0]];
     return { batch, tensor };
   }
+}
+
+/** Encoded windows of several batches as one batch, in order (the decoder then runs them together). */
+export function concatFeatures(parts: readonly AudioFeatures[]): AudioFeatures {
+  const [, positions, width] = parts[0].tensor.dims;
+  const batch = parts.reduce((n, p) => n + p.batch, 0);
+  const data = new Float32Array(batch * positions * width);
+  let at = 0;
+  for (const part of parts) {
+    const values = part.tensor.data as Float32Array;
+    data.set(values, at);
+    at += values.length;
+  }
+  return { batch, tensor: float32(data, [batch, positions, width]) };
 }

@@ -1,6 +1,6 @@
 /** asr/whisper: Whisper on ONNX Runtime with openai/whisper's decoding and long-form transcription. */
 export { transcribe, transcribeStream, transcribeSamples } from './transcribe.js';
-export type { TranscribeInput, TranscriptionModel } from './window-decode.js';
+export type { TranscribeInput, TranscriptionModel, WindowDecoder } from './window-decode.js';
 export { decodeWithFallback, isSilentWindow, promptTokens, toSegment } from './window-decode.js';
 export type { SegmentPlace } from './window-decode.js';
 export { DEFAULT_TRANSCRIBE, FALLBACK_TEMPERATURES, fallbackTemperatures, resolveTranscribeOptions, seekClips } from './transcribe-options.js';
@@ -32,6 +32,8 @@ export { mergeSpeechRegions, fixedWindows, findWindows, WindowReader } from './b
 export type { AudioWindow, FoundWindows } from './batched/windows.js';
 export { aheadByOne, melBatch, windowSamples, type MelBatch } from './batched/mel.js';
 export { MelWorker, type MelWorkerOptions } from './batched/prefetch.js';
+export { DecodeScheduler, DEFAULT_DECODE_SCHEDULER } from './batched/scheduler.js';
+export type { DecodeSchedulerOptions, DecodeSchedulerStats } from './batched/scheduler.js';
 export { addWordTimestamps, getEnd, defaultAlignmentHeads, requireCrossAttentions, DEFAULT_WORD_TIMING } from './timing.js';
 export type { WordTimingOptions, TimedSegment } from './timing.js';
 export { resolveAlignmentHeads, timeWindowWords, skipHallucinations, isSegmentAnomaly, wordAnomalyScore } from './word-timestamps.js';

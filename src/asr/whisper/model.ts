@@ -3,8 +3,10 @@
  * transcription (the CLI transcribing several files loads one). It is the DecodingContext of decode.ts.
  */
 import { MoxingError } from '../../errors.js';
-import { resolveWhisperModel, type ModelLoadOptions, type ResolvedWhisperModel as WhisperFiles } from '../../hub/index.js';
-import { bool, emptyFloat32, int64, loadSession, type RuntimeOptions, type Tensor } from '../../runtime/index.js';
+import { externalDataFiles, resolveWhisperModel, type ModelLoadOptions, type ResolvedWhisperModel as WhisperFiles } from '../../hub/index.js';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { bool, emptyFloat32, int64, loadSession, releaseSession, type RuntimeOptions, type Tensor } from '../../runtime/index.js';
 import { loadWhisperTokenizer, type WhisperTokenizer } from '../../text/index.js';
 import { loadWhisperDims, type WhisperDims } from './config.js';
 import { WhisperDecoder, type DecoderRunner } from './decoder-runner.js';
@@ -59,6 +61,28 @@ export class WhisperModel implements DecodingContext, WordTimingModel {
       d.kind === 'split' ? loadSession(d.decoderWithPast, runtime) : Promise.resolve(undefined),
     ]);
     return new WhisperModel(files, dims, tokenizer, new WhisperEncoder(encoderSession, dims), new WhisperDecoder(dims, first, withPast));
+  }
+
+  /** The ONNX graphs of `files`, with their external-data files: what loading them costs in memory, near enough. */
+  static async fileBytes(files: WhisperModelFiles): Promise<number> {
+    const d = files.decoder;
+    const graphs = [files.encoder, ...(d.kind === 'merged' ? [d.path] : [d.decoder, d.decoderWithPast])];
+    let bytes = 0;
+    for (const graph of graphs) {
+      bytes += statSync(graph).size;
+      for (const data of await externalDataFiles(graph)) bytes += statSync(join(dirname(graph), data), { throwIfNoEntry: false })?.size ?? 0;
+    }
+    return bytes;
+  }
+
+  /**
+   * Releases the model's ONNX Runtime sessions (the server unloading an idle model). The model cannot run
+   * afterwards; loading it again reads the files again.
+   */
+  async close(): Promise<void> {
+    for (const [key, model] of loaded) if ((await model.catch(() => undefined)) === this) loaded.delete(key);
+    const sessions = new Set([this.encoder.session, this.decoder.first, this.decoder.withPast]);
+    await Promise.all([...sessions].map((s) => (s ? releaseSession(s) : undefined)));
   }
 
   get nTextCtx(): number {

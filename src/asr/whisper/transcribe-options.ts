@@ -14,6 +14,7 @@ import type { WhisperModel } from './model.js';
 import { pyRound } from '../../text/python.js';
 import { DEFAULT_WORD_TIMING } from './timing.js';
 import type { AlignmentHeadsOption } from './word-timestamps.js';
+import type { WindowDecoder } from './window-decode.js';
 
 export interface TranscribeProgress {
   /** Seconds of audio processed so far. */
@@ -89,6 +90,11 @@ export interface TranscribeOptions {
   readonly onProgress?: (progress: TranscribeProgress) => void;
   /** Called once the language is known: detected (with its distribution) or given. */
   readonly onLanguage?: (language: string, probabilities: Readonly<Record<string, number>> | undefined) => void;
+  /**
+   * Decodes the windows in place of `decodeWithFallback`: a DecodeScheduler that batches the windows of
+   * concurrent transcriptions of one model (the server). @default undefined (each transcription decodes alone)
+   */
+  readonly windowDecoder?: WindowDecoder;
 }
 
 /**
@@ -107,7 +113,7 @@ export function fallbackTemperatures(start: number, increment: number): number[]
 /** Temperatures of openai's fallback: 0, then 0.2 steps up to 1. */
 export const FALLBACK_TEMPERATURES: readonly number[] = Object.freeze([0, 0.2, 0.4, 0.6, 0.8, 1]);
 
-type Callbacks = 'onProgress' | 'onLanguage' | 'onTruncated' | 'runtime' | 'hub';
+type Callbacks = 'onProgress' | 'onLanguage' | 'onTruncated' | 'runtime' | 'hub' | 'windowDecoder';
 type Unset = 'model' | 'variant' | 'language' | 'beamSize' | 'bestOf' | 'patience' | 'lengthPenalty' | 'initialPrompt' | 'sampleLen' | 'seed';
 
 /** Transcription options with every default applied. */

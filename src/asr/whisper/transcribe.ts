@@ -52,107 +52,145 @@ export async function* transcribeSamples(
   model: TranscriptionModel,
   samples: Float32Array,
   s: TranscribeSettings,
-  callbacks: Pick<TranscribeOptions, 'onProgress' | 'onLanguage'> = {},
+  callbacks: Pick<TranscribeOptions, 'onProgress' | 'onLanguage' | 'windowDecoder'> = {},
 ): AsyncGenerator<Segment, TranscriptionResult, undefined> {
-  const { tokenizer, dims } = model;
-  const mel = logMelSpectrogram(samples, dims.nMels as MelBins, { padding: N_SAMPLES });
-  const contentFrames = mel.nFrames - N_FRAMES;
-  const contentDuration = (contentFrames * HOP_LENGTH) / SAMPLE_RATE;
-  const encode = (offset: number, frames: number): Promise<AudioFeatures> => model.encode(melWindow(mel, offset, frames).data);
+  const audio = paddedMel(model, samples);
+  const { language, languageProbs, firstWindow } = await settleLanguage(model, s, audio, callbacks);
+  const wordTiming = s.wordTimestamps ? wordTimingOf(model) : undefined;
+  const alignmentHeads = wordTiming ? resolveAlignmentHeads(s.alignmentHeads, wordTiming) : [];
+  const reportProgress = (seekFrames: number): void =>
+    callbacks.onProgress?.({ doneSeconds: (Math.min(audio.contentFrames, seekFrames) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: audio.contentDuration });
+  reportProgress(0);
 
+  const clips = seekClips(s.clipTimestamps, audio.contentFrames);
+  const geometry = timestampGrid(model);
+  const random = s.seed === undefined ? Math.random : seededRandom(s.seed);
+  const text = startText(model, s);
+  const cursor = { clipIndex: 0, seek: clips[0][0] };
+  let lastSpeechTimestamp = 0;
+  for (let clipEnd = enterClip(clips, cursor); clipEnd !== undefined; clipEnd = enterClip(clips, cursor)) {
+    const windowSeek = cursor.seek;
+    const timeOffset = (windowSeek * HOP_LENGTH) / SAMPLE_RATE;
+    const segmentFrames = Math.min(N_FRAMES, audio.contentFrames - windowSeek, clipEnd - windowSeek);
+    const features = windowSeek === 0 && segmentFrames === N_FRAMES && firstWindow ? firstWindow : await audio.encode(windowSeek, segmentFrames);
+
+    const prompt = windowPrompt(text, s.carryInitialPrompt);
+    const decode = callbacks.windowDecoder?.decode.bind(callbacks.windowDecoder) ?? decodeWithFallback;
+    const [result] = await decode(model, features, (t) => windowDecodingOptions(s, language, t, prompt), s, random);
+    if (isSilentWindow(result, s)) {
+      cursor.seek += segmentFrames; // fast-forward to the next window
+      reportProgress(cursor.seek);
+      continue;
+    }
+
+    const cut = cutWindow(result.tokens, model.tokenizer.timestampBegin, { timeOffset, segmentFrames, ...geometry });
+    cursor.seek += cut.seekFrames;
+    let drafts: WindowSegmentDraft[] = cut.segments.map((piece) => ({ start: piece.start, end: piece.end, tokens: piece.tokens, words: [] }));
+    if (wordTiming) {
+      const timed = await timeWords(drafts, {
+        model: wordTiming, tokenizer: model.tokenizer, language, settings: s, features, heads: alignmentHeads,
+        window: { seek: cursor.seek, windowSeek, timeOffset, segmentFrames, contentFrames: audio.contentFrames, singleTimestampEnding: cut.singleTimestampEnding },
+        lastSpeechTimestamp,
+      });
+      cursor.seek = timed.seek;
+      lastSpeechTimestamp = timed.lastSpeechTimestamp;
+      if (timed.drafts === undefined) {
+        reportProgress(cursor.seek);
+        continue;
+      }
+      drafts = timed.drafts;
+    }
+    const current = windowSegments(model, drafts, { firstId: text.segments.length, windowSeek, withWords: wordTiming !== undefined }, result);
+    addWindow(text, current, result, s);
+    for (const segment of current) yield segment;
+    reportProgress(cursor.seek);
+  }
+
+  return {
+    text: decodeText(model.tokenizer, text.tokens.slice(text.initialPromptTokens.length)),
+    segments: text.segments,
+    language,
+    duration: audio.contentDuration,
+    ...(languageProbs ? { languageProbs } : {}),
+  };
+}
+
+/** The log-mel of the whole input plus 30 s of padding, how much of it is audio, and its windows' encoder. */
+interface PaddedMel {
+  readonly contentFrames: number;
+  readonly contentDuration: number;
+  encode(offset: number, frames: number): Promise<AudioFeatures>;
+}
+
+function paddedMel(model: TranscriptionModel, samples: Float32Array): PaddedMel {
+  const mel = logMelSpectrogram(samples, model.dims.nMels as MelBins, { padding: N_SAMPLES });
+  const contentFrames = mel.nFrames - N_FRAMES;
+  return {
+    contentFrames,
+    contentDuration: (contentFrames * HOP_LENGTH) / SAMPLE_RATE,
+    encode: (offset, frames) => model.encode(melWindow(mel, offset, frames).data),
+  };
+}
+
+/**
+ * The language given, or detected on the first 30 s of the padded log-mel (kept: it is the first window when
+ * the audio fills it); checked against the model and reported.
+ */
+async function settleLanguage(
+  model: TranscriptionModel,
+  s: TranscribeSettings,
+  audio: PaddedMel,
+  callbacks: Pick<TranscribeOptions, 'onLanguage'>,
+): Promise<{ language: string; languageProbs: Readonly<Record<string, number>> | undefined; firstWindow: AudioFeatures | undefined }> {
   let language = givenLanguage(s, model);
   let languageProbs: Readonly<Record<string, number>> | undefined;
-  // The first 30 s of the padded log-mel: the same as the first window only when the audio fills it.
   let firstWindow: AudioFeatures | undefined;
   if (language === undefined) {
-    firstWindow = await encode(0, N_FRAMES);
-    const [detected] = await detectLanguage(model.createRunner(firstWindow, [0]), tokenizer.sot, tokenizer.languageTokens);
+    firstWindow = await audio.encode(0, N_FRAMES);
+    const [detected] = await detectLanguage(model.createRunner(firstWindow, [0]), model.tokenizer.sot, model.tokenizer.languageTokens);
     language = detected.language;
     languageProbs = detected.probabilities;
   }
   checkEnglishOnly(model, language, s.task);
   callbacks.onLanguage?.(language, languageProbs);
-  const wordTiming = s.wordTimestamps ? wordTimingOf(model) : undefined;
-  const alignmentHeads = wordTiming ? resolveAlignmentHeads(s.alignmentHeads, wordTiming) : [];
-  let lastSpeechTimestamp = 0;
-  const reportProgress = (seekFrames: number): void => callbacks.onProgress?.({ doneSeconds: (Math.min(contentFrames, seekFrames) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: contentDuration });
-  reportProgress(0);
+  return { language, languageProbs, firstWindow };
+}
 
-  const clips = seekClips(s.clipTimestamps, contentFrames);
-  const inputStride = N_FRAMES / dims.nAudioCtx; // mel frames per timestamp step: 2
-  const timePrecision = (inputStride * HOP_LENGTH) / SAMPLE_RATE; // 0.02 s
-  const random = s.seed === undefined ? Math.random : seededRandom(s.seed);
-  const allTokens: number[] = [];
-  const allSegments: Segment[] = [];
-  let promptResetSince = 0;
-  let remainingPromptLength = Math.floor(dims.nTextCtx / 2) - 1;
-  const initialPromptTokens = promptTokens(tokenizer, s.initialPrompt) ?? [];
-  allTokens.push(...initialPromptTokens);
-  remainingPromptLength -= initialPromptTokens.length;
+/** The timestamp grid: mel frames per timestamp step (2) and its seconds (0.02 s). */
+function timestampGrid(model: TranscriptionModel): { inputStride: number; timePrecision: number } {
+  const inputStride = N_FRAMES / model.dims.nAudioCtx;
+  return { inputStride, timePrecision: (inputStride * HOP_LENGTH) / SAMPLE_RATE };
+}
 
-  let clipIndex = 0;
-  let seek = clips[0][0];
-  while (clipIndex < clips.length) {
-    const [clipStart, clipEnd] = clips[clipIndex];
-    if (seek < clipStart) seek = clipStart;
-    if (seek >= clipEnd) {
-      clipIndex++;
-      if (clipIndex < clips.length) seek = clips[clipIndex][0];
-      continue;
-    }
-    const timeOffset = (seek * HOP_LENGTH) / SAMPLE_RATE;
-    const segmentFrames = Math.min(N_FRAMES, contentFrames - seek, clipEnd - seek);
-    const features = seek === 0 && segmentFrames === N_FRAMES && firstWindow ? firstWindow : await encode(seek, segmentFrames);
-
-    const prompt = windowPrompt(allTokens, { initialPromptTokens, promptResetSince, remainingPromptLength, carry: s.carryInitialPrompt });
-    const [result] = await decodeWithFallback(model, features, (t) => windowDecodingOptions(s, language, t, prompt), s, random);
-    if (isSilentWindow(result, s)) {
-      seek += segmentFrames; // fast-forward to the next window
-      reportProgress(seek);
-      continue;
-    }
-
-    const cut = cutWindow(result.tokens, tokenizer.timestampBegin, { timeOffset, segmentFrames, inputStride, timePrecision });
-    const windowSeek = seek;
-    seek += cut.seekFrames;
-    let drafts: WindowSegmentDraft[] = cut.segments.map((piece) => ({ start: piece.start, end: piece.end, tokens: piece.tokens, words: [] }));
-    if (wordTiming) {
-      const timed = await timeWords(drafts, {
-        model: wordTiming, tokenizer, language, settings: s, features, heads: alignmentHeads,
-        window: { seek, windowSeek, timeOffset, segmentFrames, contentFrames, singleTimestampEnding: cut.singleTimestampEnding },
-        lastSpeechTimestamp,
-      });
-      seek = timed.seek;
-      lastSpeechTimestamp = timed.lastSpeechTimestamp;
-      if (timed.drafts === undefined) {
-        reportProgress(seek);
-        continue;
-      }
-      drafts = timed.drafts;
-    }
-    const current: Segment[] = drafts.map((piece, i) => {
-      const text = tokenizer.decode(piece.tokens.filter((t) => t < tokenizer.eot));
-      // An instantaneous or textless segment stays, emptied (openai keeps its place and id).
-      const empty = piece.start === piece.end || pyStrip(text) === '';
-      const place = { id: allSegments.length + i, seek: windowSeek, start: piece.start, end: piece.end, text: empty ? '' : text, tokens: empty ? [] : piece.tokens };
-      return toSegment(wordTiming ? { ...place, words: empty ? [] : piece.words } : place, result);
-    });
-    allSegments.push(...current);
-    for (const segment of current) allTokens.push(...segment.tokens);
-    // A high temperature means the context misled the model: stop feeding it.
-    if (!s.conditionOnPreviousText || result.temperature > 0.5) promptResetSince = allTokens.length;
-
-    for (const segment of current) yield segment;
-    reportProgress(seek);
+/**
+ * Moves `cursor.seek` into the current clip, past the clips it has left behind; returns that clip's end, or
+ * undefined after the last clip.
+ */
+function enterClip(clips: readonly (readonly [number, number])[], cursor: { clipIndex: number; seek: number }): number | undefined {
+  while (cursor.clipIndex < clips.length) {
+    const [clipStart, clipEnd] = clips[cursor.clipIndex];
+    if (cursor.seek < clipStart) cursor.seek = clipStart;
+    if (cursor.seek < clipEnd) return clipEnd;
+    cursor.clipIndex++;
+    if (cursor.clipIndex < clips.length) cursor.seek = clips[cursor.clipIndex][0];
   }
+  return undefined;
+}
 
-  return {
-    text: decodeText(tokenizer, allTokens.slice(initialPromptTokens.length)),
-    segments: allSegments,
-    language,
-    duration: contentDuration,
-    ...(languageProbs ? { languageProbs } : {}),
-  };
+/** One window's drafts as segments; an instantaneous or textless one stays, emptied (openai keeps its place and id). */
+function windowSegments(
+  model: TranscriptionModel,
+  drafts: readonly WindowSegmentDraft[],
+  at: { firstId: number; windowSeek: number; withWords: boolean },
+  result: Parameters<typeof toSegment>[1],
+): Segment[] {
+  const { tokenizer } = model;
+  return drafts.map((piece, i) => {
+    const text = tokenizer.decode(piece.tokens.filter((t) => t < tokenizer.eot));
+    const empty = piece.start === piece.end || pyStrip(text) === '';
+    const place = { id: at.firstId + i, seek: at.windowSeek, start: piece.start, end: piece.end, text: empty ? '' : text, tokens: empty ? [] : piece.tokens };
+    return toSegment(at.withWords ? { ...place, words: empty ? [] : piece.words } : place, result);
+  });
 }
 
 /** Where a decoded window sits, for its word timing. */
@@ -222,21 +260,40 @@ async function timeWords(
   return { drafts: kept, seek, lastSpeechTimestamp: getEnd(kept) ?? c.lastSpeechTimestamp };
 }
 
-/** Where the window prompt comes from: the tokens so far, the initial prompt's, and the last reset. */
-interface PromptState {
+/** The text so far: its tokens (the initial prompt's first) and segments, and where the prompts may draw from. */
+interface TextSoFar {
+  readonly tokens: number[];
+  readonly segments: Segment[];
   readonly initialPromptTokens: readonly number[];
-  /** Index in the tokens so far where the text a prompt may use begins (after a hot decode or unconditioned). */
-  readonly promptResetSince: number;
+  /** Index in `tokens` where the text a prompt may use begins (after a hot decode or unconditioned). */
+  promptResetSince: number;
   /** Room left for carried text next to the initial prompt (openai's `remaining_prompt_length`). */
   readonly remainingPromptLength: number;
-  readonly carry: boolean;
+}
+
+function startText(model: TranscriptionModel, s: TranscribeSettings): TextSoFar {
+  const initialPromptTokens = promptTokens(model.tokenizer, s.initialPrompt) ?? [];
+  return {
+    tokens: [...initialPromptTokens],
+    segments: [],
+    initialPromptTokens,
+    promptResetSince: 0,
+    remainingPromptLength: Math.floor(model.dims.nTextCtx / 2) - 1 - initialPromptTokens.length,
+  };
 }
 
 /** openai's prompt of the next window: the text since the last reset, or the initial prompt kept ahead of the latest text. */
-function windowPrompt(allTokens: readonly number[], p: PromptState): number[] {
-  if (!p.carry) return allTokens.slice(p.promptResetSince);
-  const rest = allTokens.slice(Math.max(p.initialPromptTokens.length, p.promptResetSince));
-  return [...p.initialPromptTokens, ...lastItems(rest, p.remainingPromptLength)];
+function windowPrompt(text: TextSoFar, carry: boolean): number[] {
+  if (!carry) return text.tokens.slice(text.promptResetSince);
+  const rest = text.tokens.slice(Math.max(text.initialPromptTokens.length, text.promptResetSince));
+  return [...text.initialPromptTokens, ...lastItems(rest, text.remainingPromptLength)];
+}
+
+/** Adds a window's segments to the text; a high temperature means the context misled the model: stop feeding it. */
+function addWindow(text: TextSoFar, current: readonly Segment[], result: { readonly temperature: number }, s: TranscribeSettings): void {
+  text.segments.push(...current);
+  for (const segment of current) text.tokens.push(...segment.tokens);
+  if (!s.conditionOnPreviousText || result.temperature > 0.5) text.promptResetSince = text.tokens.length;
 }
 
 /** The model's word-timing side, checked up front: a clear error before any decoding when it has none. */

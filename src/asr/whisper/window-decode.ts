@@ -67,6 +67,11 @@ export async function decodeWithFallback(
   return results;
 }
 
+/** Decodes windows as decodeWithFallback does: the hook a scheduler batching across transcriptions fills. */
+export interface WindowDecoder {
+  decode(model: DecodingContext, features: AudioFeatures, optionsAt: (t: number) => DecodingOptions, s: TranscribeSettings, random: () => number): Promise<DecodingResult[]>;
+}
+
 /** Where a segment sits and what it says; the decode's figures come from its DecodingResult. */
 export type SegmentPlace = Pick<Segment, 'id' | 'seek' | 'start' | 'end' | 'text' | 'tokens' | 'words'>;
 

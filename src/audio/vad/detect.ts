@@ -1,7 +1,7 @@
 /** `detectSpeech`: the model and the timestamp rules put together for a whole in-memory input. */
 import { SAMPLE_RATE } from '../constants.js';
 import type { RuntimeOptions } from '../../runtime/index.js';
-import { DEFAULT_VAD_RUNTIME, SileroVad } from './silero.js';
+import { SileroVad } from './silero.js';
 import { speechRegions, type SpeechRegion } from './timestamps.js';
 import type { VadOptions } from './options.js';
 
@@ -21,7 +21,7 @@ export interface DetectSpeechOptions extends Partial<VadOptions> {
 /** Speech regions of 16 kHz mono `samples`, with faster-whisper's rules and DEFAULT_VAD unless overridden. */
 export async function detectSpeech(samples: Float32Array, options: DetectSpeechOptions = {}): Promise<SpeechSpan[]> {
   const { vad: given, runtime, ...vadOptions } = options;
-  const vad = given ?? (await SileroVad.load(runtime ?? DEFAULT_VAD_RUNTIME));
+  const vad = given ?? (await SileroVad.load(undefined, { runtime }));
   const probs = await vad.probabilities(samples);
   return speechRegions(probs, samples.length, vadOptions).map((r) => withSeconds(r));
 }

@@ -19,6 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../../errors.js';
+import { DEFAULT_VARIANT, resolveOnnxGraph, type ModelLoadOptions } from '../../hub/index.js';
 import { loadSession, loadSessionFromBytes, float32, int64, type RuntimeOptions, type Tensor } from '../../runtime/index.js';
 import { SAMPLE_RATE } from '../constants.js';
 import { VAD_FRAME_SAMPLES } from './timestamps.js';
@@ -66,12 +67,28 @@ export const DEFAULT_VAD_RUNTIME: Readonly<RuntimeOptions> = Object.freeze({ int
  */
 export type VadGraph = 'frame' | 'sequence';
 
-export interface SileroLoadOptions {
+/** How to load a Silero VAD: the shape every model loader takes, and which graph runs it. */
+export interface SileroLoadOptions extends ModelLoadOptions {
   /** @default 'sequence' */
   readonly graph?: VadGraph;
 }
 
-export const DEFAULT_SILERO_LOAD: Readonly<Required<SileroLoadOptions>> = Object.freeze({ graph: 'sequence' });
+export const DEFAULT_SILERO_LOAD = Object.freeze({ graph: 'sequence', runtime: DEFAULT_VAD_RUNTIME } as const satisfies SileroLoadOptions);
+
+/**
+ * The ONNX file `ref` names: the bundled v5 when undefined, a `.onnx` file as it is, else a model reference
+ * (alias, hub id or folder) holding `onnx/model<suffix>.onnx`, as the hub's Silero exports do.
+ */
+async function sileroGraphPath(ref: string | undefined, options: SileroLoadOptions): Promise<string> {
+  if (ref === undefined) {
+    if ((options.variant ?? DEFAULT_VARIANT) !== DEFAULT_VARIANT) {
+      throw new MoxingError('BAD_ARGUMENT', `the bundled Silero VAD is fp32 only, got variant "${options.variant}"; give a model reference that has that variant`);
+    }
+    return sileroModelPath();
+  }
+  if (ref.endsWith('.onnx') && existsSync(ref)) return ref;
+  return (await resolveOnnxGraph(ref, options)).onnxPath;
+}
 
 /** Built sequence graphs by model path: built once per process, whatever the runtime options. */
 const sequenceGraphs = new Map<string, Promise<Uint8Array>>();
@@ -95,13 +112,19 @@ function sequenceGraphBytes(path: string): Promise<Uint8Array> {
 export class SileroVad {
   private constructor(private readonly session: InferenceSession) {}
 
-  static async load(runtime: RuntimeOptions = DEFAULT_VAD_RUNTIME, path = sileroModelPath(), options: SileroLoadOptions = {}): Promise<SileroVad> {
+  /**
+   * Loads the model `ref` names (see sileroGraphPath; the bundled v5 by default) on one thread unless
+   * `options.runtime` says otherwise.
+   */
+  static async load(ref?: string, options: SileroLoadOptions = {}): Promise<SileroVad> {
     const graph = options.graph ?? DEFAULT_SILERO_LOAD.graph;
+    const runtime = options.runtime ?? DEFAULT_SILERO_LOAD.runtime;
+    if (graph !== 'sequence' && graph !== 'frame') throw new MoxingError('BAD_ARGUMENT', `unknown VAD graph "${String(graph)}": expected 'sequence' or 'frame'`);
+    const path = await sileroGraphPath(ref, options);
     if (graph === 'sequence') {
       const resolved = resolvePath(path);
       return new SileroVad(await loadSessionFromBytes(`silero-vad-sequence:${resolved}`, () => sequenceGraphBytes(resolved), runtime));
     }
-    if (graph !== 'frame') throw new MoxingError('BAD_ARGUMENT', `unknown VAD graph "${String(graph)}": expected 'sequence' or 'frame'`);
     const session = await loadSession(path, runtime);
     for (const name of ['input', 'state', 'sr']) {
       if (!session.inputNames.includes(name)) {

@@ -17,7 +17,6 @@
  * the main thread for the length of each run, so only another thread can overlap it.
  */
 import { HOP_LENGTH, N_SAMPLES, SAMPLE_RATE, streamAudio, type MelBins } from '../../../audio/index.js';
-import { float32 } from '../../../runtime/index.js';
 import { pyStrip } from '../../../text/index.js';
 import type { Segment, TranscriptionResult } from '../../types.js';
 import { DEFAULT_BATCHED, rejectSequentialOnly, resolveBatchedOptions, type BatchedOptions, type BatchedSettings } from './options.js';
@@ -25,7 +24,7 @@ import { aheadByOne, melBatch, type MelBatch, type WindowReader } from './mel.js
 import { MelWorker } from './prefetch.js';
 import { findWindows, windowSeconds, type AudioWindow } from './windows.js';
 import { decodeText, type DecodingOptions } from '../decode.js';
-import type { AudioFeatures } from '../encoder.js';
+import { concatFeatures, type AudioFeatures } from '../encoder.js';
 import { detectLanguage } from '../language.js';
 import { WhisperModel } from '../model.js';
 import { seededRandom } from '../search.js';
@@ -85,7 +84,7 @@ export async function* transcribeWindows(
   source: WindowSource,
   s: TranscribeSettings,
   b: BatchedSettings,
-  callbacks: Pick<TranscribeOptions, 'onProgress' | 'onLanguage'> = {},
+  callbacks: Pick<TranscribeOptions, 'onProgress' | 'onLanguage' | 'windowDecoder'> = {},
 ): AsyncGenerator<Segment, TranscriptionResult, undefined> {
   const { tokenizer, dims } = model;
   const { windows } = source;
@@ -119,7 +118,8 @@ export async function* transcribeWindows(
       languageProbs = detected.probabilities;
       announce(language);
     }
-    const results = await decodeWithFallback(model, features, optionsAt, s, random);
+    const decode = callbacks.windowDecoder?.decode.bind(callbacks.windowDecoder) ?? decodeWithFallback;
+    const results = await decode(model, features, optionsAt, s, random);
     for (let i = 0; i < results.length; i++) {
       const result = results[i];
       const window = batch.windows[i];
@@ -154,13 +154,5 @@ async function encodeBatch(model: BatchedModel, mel: Float32Array, windows: numb
     const n = Math.min(per, windows - first);
     parts.push(await model.encode(mel.subarray(first * size, (first + n) * size), n));
   }
-  const [, positions, width] = parts[0].tensor.dims;
-  const data = new Float32Array(windows * positions * width);
-  let at = 0;
-  for (const part of parts) {
-    const values = part.tensor.data as Float32Array;
-    data.set(values, at);
-    at += values.length;
-  }
-  return { batch: windows, tensor: float32(data, [windows, positions, width]) };
+  return concatFeatures(parts);
 }

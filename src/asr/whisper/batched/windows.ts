@@ -9,7 +9,7 @@
  * - `WindowReader` (batched/mel.ts) reads the windows' samples from a second stream of the input, holding
  *   only the chunks that overlap the window being read.
  */
-import { N_SAMPLES, SAMPLE_RATE, SileroVad, DEFAULT_VAD_RUNTIME, speechRegions, type SpeechRegion, type VadOptions } from '../../../audio/index.js';
+import { N_SAMPLES, SAMPLE_RATE, SileroVad, speechRegions, type SpeechRegion, type VadOptions } from '../../../audio/index.js';
 import type { AudioWindow } from './mel.js';
 
 // Reading and mel live in batched/mel.ts, which the mel worker loads without the VAD and ONNX Runtime.
@@ -60,7 +60,7 @@ export async function findWindows(chunks: AsyncIterable<Float32Array>, vad: Requ
     for await (const chunk of chunks) totalSamples += chunk.length;
     return { windows: fixedWindows(totalSamples), totalSamples, speech: undefined };
   }
-  const stream = (model ?? (await SileroVad.load(DEFAULT_VAD_RUNTIME))).stream();
+  const stream = (model ?? (await SileroVad.load())).stream();
   const parts: Float32Array[] = [];
   let frames = 0;
   for await (const chunk of chunks) {

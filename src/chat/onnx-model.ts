@@ -1,0 +1,228 @@
+/**
+ * The ONNX Runtime engine of decoder-only language models in the onnx-community (transformers.js) layout:
+ * `onnx/model{,_fp16,_quantized,_q4,_q4f16}.onnx` taking `input_ids`, `attention_mask`, `position_ids` and
+ * `past_key_values.{i}.key/value` [batch, kv_heads, past, head_dim], optionally `num_logits_to_keep`, and giving
+ * `logits` and `present.{i}.key/value`. The KV cache keeps the dtype the session declares for its past inputs,
+ * so a float16 export's cache stays float16 from step to step without conversion.
+ *
+ * Rows of a batch are left-padded: padded keys are masked, and positions count only real tokens
+ * (`cumsum(attention_mask) - 1`, as transformers does), so each row decodes as it would alone.
+ */
+import type { InferenceSession } from 'onnxruntime-node';
+import { MoxingError } from '../errors.js';
+import { Tensor, int64 } from '../runtime/index.js';
+
+export type KvType = 'float32' | 'float16';
+
+/** The decoder's KV cache for some rows: two tensors per layer, [rows, kv_heads, length, head_dim]. */
+export interface KvCache {
+  readonly tensors: readonly Tensor[];
+  readonly rows: number;
+  readonly length: number;
+}
+
+/** What a generation loop needs from a model: next-token logits, one forward pass at a time. */
+export interface DecoderState {
+  readonly rows: number;
+  readonly vocabSize: number;
+  /** Tokens seen so far per row (the padding excluded). */
+  readonly tokens: readonly (readonly number[])[];
+  /** Prompt tokens whose KV a prefix cache supplied. */
+  readonly reused?: number;
+  /** Runs the prompts (once, first) and returns the logits after the last prompt token of each row, [rows, vocab]. */
+  prefill(): Promise<Float32Array>;
+  /** Feeds new tokens (the same count for every row) and returns the logits after the last of them, [rows, vocab]. */
+  feed(tokens: readonly (readonly number[])[]): Promise<Float32Array>;
+}
+
+export interface DecoderShape {
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly vocabSize: number;
+}
+
+export class OnnxDecoder {
+  readonly kvType: KvType;
+  private readonly keepLogitsInput: boolean;
+  private readonly hasPositions: boolean;
+
+  constructor(
+    readonly session: InferenceSession,
+    readonly shape: DecoderShape,
+    /** Token id used for left padding. */
+    readonly padId: number,
+  ) {
+    const names = this.pastNames();
+    const missing = ['input_ids', 'attention_mask', ...names].filter((n) => !session.inputNames.includes(n));
+    if (missing.length > 0) {
+      throw new MoxingError('MODEL_INVALID', `the decoder has no input ${missing.slice(0, 4).join(', ')} (inputs: ${session.inputNames.slice(0, 8).join(', ')}…); it is not an onnx-community decoder-only export with ${shape.layers} layers`);
+    }
+    if (!session.outputNames.includes('logits')) throw new MoxingError('MODEL_INVALID', 'the decoder has no output "logits"');
+    const meta = (session.inputMetadata ?? []).find((m) => m.name === names[0]);
+    const declared = meta && meta.isTensor ? meta.type : 'float32';
+    if (declared !== 'float32' && declared !== 'float16') throw new MoxingError('MODEL_INVALID', `the decoder's KV cache is ${declared}; float32 and float16 are supported`);
+    this.kvType = declared;
+    this.keepLogitsInput = session.inputNames.includes('num_logits_to_keep');
+    this.hasPositions = session.inputNames.includes('position_ids');
+  }
+
+  /** `past_key_values.{i}.key`, `.value` for every layer. */
+  pastNames(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.shape.layers; i++) out.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
+    return out;
+  }
+
+  emptyCache(rows: number): KvCache {
+    const { kvHeads, headDim } = this.shape;
+    const empty = this.kvType === 'float16' ? new Tensor('float16', new Uint16Array(0), [rows, kvHeads, 0, headDim]) : new Tensor('float32', new Float32Array(0), [rows, kvHeads, 0, headDim]);
+    return { tensors: this.pastNames().map(() => empty), rows, length: 0 };
+  }
+
+  /**
+   * One forward pass: `ids` [rows, T] after `cache`, with `mask` [rows, cache.length + T] and `positions`
+   * [rows, T]. Returns the logits at the last position of each row and the grown cache.
+   */
+  async forward(ids: readonly (readonly number[])[], mask: readonly (readonly number[])[], positions: readonly (readonly number[])[], cache: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> {
+    const rows = ids.length;
+    const length = ids[0].length;
+    const total = cache.length + length;
+    const feeds: Record<string, Tensor> = {
+      input_ids: int64(ids.flat(), [rows, length]),
+      attention_mask: int64(mask.flat(), [rows, total]),
+    };
+    if (this.hasPositions) feeds.position_ids = int64(positions.flat(), [rows, length]);
+    if (this.keepLogitsInput) feeds.num_logits_to_keep = int64([1], []);
+    this.pastNames().forEach((name, i) => (feeds[name] = cache.tensors[i]));
+    const out = await this.session.run(feeds);
+    const logits = out.logits as Tensor;
+    const vocab = logits.dims[2];
+    const kept = logits.dims[1];
+    const data = logits.data as Float32Array;
+    const last = new Float32Array(rows * vocab);
+    for (let r = 0; r < rows; r++) last.set(data.subarray((r * kept + kept - 1) * vocab, (r * kept + kept) * vocab), r * vocab);
+    const tensors = this.pastNames().map((name) => {
+      const present = out[name.replace('past_key_values.', 'present.')];
+      if (!present) throw new MoxingError('MODEL_INVALID', `the decoder gave no output "${name.replace('past_key_values.', 'present.')}"`);
+      return present as Tensor;
+    });
+    return { logits: last, cache: { tensors, rows, length: total } };
+  }
+
+  /** A decoding state over `prompts` (left-padded to one length), fed by the first `feed`. */
+  start(prompts: readonly (readonly number[])[], reuse?: PrefixCache): OnnxDecoderState {
+    return new OnnxDecoderState(this, prompts, reuse);
+  }
+}
+
+/** The first `length` positions of a cache (a shared prefix to build on). */
+export function truncateCache(cache: KvCache, length: number): KvCache {
+  if (length === cache.length) return cache;
+  const tensors = cache.tensors.map((t) => {
+    const [rows, heads, old, dim] = t.dims;
+    const Ctor = t.type === 'float16' ? Uint16Array : Float32Array;
+    const src = t.data as Float32Array | Uint16Array;
+    const out = new Ctor(rows * heads * length * dim);
+    for (let block = 0; block < rows * heads; block++) out.set(src.subarray(block * old * dim, block * old * dim + length * dim), block * length * dim);
+    return new Tensor(t.type as 'float32', out as Float32Array, [rows, heads, length, dim]);
+  });
+  return { tensors, rows: cache.rows, length };
+}
+
+/** One conversation's tokens and their cache, kept so the next request that extends them skips their prefill. */
+export interface PrefixCache {
+  readonly tokens: readonly number[];
+  readonly cache: KvCache;
+}
+
+export class OnnxDecoderState implements DecoderState {
+  readonly rows: number;
+  readonly vocabSize: number;
+  readonly tokens: number[][];
+  private cache: KvCache;
+  private mask: number[][];
+  private nextPosition: number[];
+  private prompts: number[][] | undefined;
+
+  constructor(
+    private readonly decoder: OnnxDecoder,
+    prompts: readonly (readonly number[])[],
+    private readonly reuse?: PrefixCache,
+  ) {
+    if (prompts.length === 0 || prompts.some((p) => p.length === 0)) throw new MoxingError('BAD_ARGUMENT', 'every prompt needs at least one token');
+    this.rows = prompts.length;
+    this.vocabSize = decoder.shape.vocabSize;
+    this.tokens = prompts.map(() => []);
+    this.cache = decoder.emptyCache(this.rows);
+    this.mask = prompts.map(() => []);
+    this.nextPosition = prompts.map(() => 0);
+    this.prompts = prompts.map((p) => [...p]);
+  }
+
+  /** The whole state of a single row, to keep as a prefix cache for the next request. */
+  snapshot(): PrefixCache {
+    if (this.rows !== 1) throw new MoxingError('INTERNAL', 'only a single-row state can be kept as a prefix cache');
+    return { tokens: [...this.tokens[0]], cache: this.cache };
+  }
+
+  /** Number of prompt tokens the prefix cache saved (0 when none was reused). */
+  reused = 0;
+
+  async prefill(): Promise<Float32Array> {
+    const prompts = this.prompts;
+    if (!prompts) throw new MoxingError('INTERNAL', 'prefill runs once per decoding state');
+    this.prompts = undefined;
+    if (this.rows === 1 && this.reuse) {
+      const prompt = prompts[0];
+      const shared = commonPrefix(this.reuse.tokens, prompt);
+      // At least one token must be fed to get logits.
+      const keep = Math.min(shared, prompt.length - 1, this.reuse.cache.length);
+      if (keep > 0) {
+        this.cache = truncateCache(this.reuse.cache, keep);
+        this.tokens[0] = prompt.slice(0, keep);
+        this.mask[0] = new Array(keep).fill(1);
+        this.nextPosition[0] = keep;
+        this.reused = keep;
+        return this.feed([prompt.slice(keep)]);
+      }
+    }
+    const width = Math.max(...prompts.map((p) => p.length));
+    const padded = prompts.map((p) => [...new Array(width - p.length).fill(this.decoder.padId), ...p]);
+    const mask = prompts.map((p) => [...new Array(width - p.length).fill(0), ...new Array(p.length).fill(1)]);
+    const positions = mask.map((row) => {
+      let seen = 0;
+      return row.map((m) => (m === 1 ? seen++ : 1));
+    });
+    const { logits, cache } = await this.decoder.forward(padded, mask, positions, this.cache);
+    this.cache = cache;
+    this.mask = mask;
+    prompts.forEach((p, r) => {
+      this.tokens[r].push(...p);
+      this.nextPosition[r] = p.length;
+    });
+    return logits;
+  }
+
+  async feed(tokens: readonly (readonly number[])[]): Promise<Float32Array> {
+    if (this.prompts) throw new MoxingError('INTERNAL', 'prefill first');
+    if (tokens.length !== this.rows) throw new MoxingError('INTERNAL', `feed got ${tokens.length} rows for ${this.rows}`);
+    const length = tokens[0].length;
+    const positions = tokens.map((t, r) => t.map((_, i) => this.nextPosition[r] + i));
+    const mask = this.mask.map((row) => [...row, ...new Array(length).fill(1)]);
+    const { logits, cache } = await this.decoder.forward(tokens, mask, positions, this.cache);
+    this.cache = cache;
+    this.mask = mask;
+    tokens.forEach((t, r) => {
+      this.tokens[r].push(...t);
+      this.nextPosition[r] += t.length;
+    });
+    return logits;
+  }
+}
+
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}

@@ -1,0 +1,268 @@
+/**
+ * OpenAI's `POST /v1/chat/completions` over the chat models this server was started with: messages (text; image
+ * parts only for vision models, and http URLs only with allowRemoteImages), sampling, `stop`, `seed`,
+ * `logprobs`, `tools` / `tool_choice`, `response_format` (json_object, json_schema), `n` = 1, and `stream` as SSE
+ * chunks with `stream_options.include_usage`. Answers and errors are OpenAI's shapes, so its clients work
+ * unchanged. The generation is the server's model work; a client that leaves stops it.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { ChatDelta, ChatMessage, ChatModel, ChatOptions, ChatResult } from '../chat/index.js';
+import type { ChatLoadOptions } from '../chat/load.js';
+import { MoxingError, clipInput } from '../errors.js';
+import { publicError } from './errors.js';
+import { ModelAllowList, publicModelName } from './models.js';
+
+export interface ChatPluginOptions {
+  /** Chat models requests may name, as given at start-up. @default [] */
+  models?: readonly string[];
+  /** How the models load (variant, runtime, engine, threads). */
+  modelOptions?: ChatLoadOptions;
+  /** Let image parts fetch http(s) URLs; data URLs are always read. @default false */
+  allowRemoteImages?: boolean;
+  /** Register `GET /v1/models` (when the speech routes, which list every model, are left out). @default false */
+  listModels?: boolean;
+}
+
+/** A bad field, named as OpenAI names it in `error.param`. */
+class ParamError extends MoxingError {
+  constructor(readonly param: string, message: string) {
+    super('BAD_ARGUMENT', message);
+  }
+}
+
+const text = z.string().max(1_000_000);
+const TextPart = z.strictObject({ type: z.literal('text'), text });
+const ImagePart = z.strictObject({ type: z.literal('image_url'), image_url: z.strictObject({ url: z.string().max(20_000_000), detail: z.enum(['auto', 'low', 'high']).optional() }) });
+const ToolCallSchema = z.strictObject({ id: z.string().max(200), type: z.literal('function'), function: z.strictObject({ name: z.string().max(200), arguments: z.string().max(1_000_000) }) });
+const name = z.string().max(200).optional();
+
+const Message = z.discriminatedUnion('role', [
+  z.strictObject({ role: z.enum(['system', 'developer']), content: z.union([text, z.array(TextPart).max(1000)]), name }),
+  z.strictObject({ role: z.literal('user'), content: z.union([text, z.array(z.discriminatedUnion('type', [TextPart, ImagePart])).max(1000)]), name }),
+  z.strictObject({ role: z.literal('assistant'), content: z.union([text, z.array(TextPart).max(1000)]).nullish(), tool_calls: z.array(ToolCallSchema).max(128).optional(), name, refusal: z.string().nullish() }),
+  z.strictObject({ role: z.literal('tool'), content: z.union([text, z.array(TextPart).max(1000)]), tool_call_id: z.string().max(200) }),
+]);
+
+const Tool = z.strictObject({
+  type: z.literal('function'),
+  function: z.strictObject({ name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'), description: z.string().max(10_000).optional(), parameters: z.record(z.string(), z.unknown()).optional(), strict: z.boolean().nullish() }),
+});
+
+const Body = z.strictObject({
+  model: z.string().min(1).max(200),
+  messages: z.array(Message).min(1).max(2000),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  top_k: z.number().int().min(0).max(100_000).nullish(),
+  min_p: z.number().min(0).max(1).nullish(),
+  repetition_penalty: z.number().min(0.01).max(10).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  logit_bias: z.record(z.string().regex(/^\d{1,7}$/, 'keys must be token ids'), z.number().min(-100).max(100)).nullish(),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
+  max_tokens: z.number().int().min(1).max(1_000_000).nullish(),
+  max_completion_tokens: z.number().int().min(1).max(1_000_000).nullish(),
+  n: z.literal(1).nullish(),
+  seed: z.number().int().min(-(2 ** 53) + 1).max(2 ** 53 - 1).nullish(),
+  stop: z.union([z.string().min(1).max(200), z.array(z.string().min(1).max(200)).max(4)]).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullish(),
+  tools: z.array(Tool).max(128).optional(),
+  tool_choice: z.union([z.enum(['none', 'auto', 'required']), z.strictObject({ type: z.literal('function'), function: z.strictObject({ name: z.string().max(64) }) })]).optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  response_format: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('text') }),
+      z.strictObject({ type: z.literal('json_object') }),
+      z.strictObject({ type: z.literal('json_schema'), json_schema: z.strictObject({ name: z.string().max(64), description: z.string().max(10_000).optional(), schema: z.record(z.string(), z.unknown()).optional(), strict: z.boolean().nullish() }) }),
+    ])
+    .optional(),
+  user: z.string().max(500).optional(),
+});
+
+type Body = z.infer<typeof Body>;
+
+export async function chatPlugin(app: FastifyInstance, options: ChatPluginOptions): Promise<void> {
+  const served = options.models ?? [];
+  const allowList = new ModelAllowList({ served });
+  const loaded = new Map<string, Promise<ChatModel>>();
+  const load = (ref: string): Promise<ChatModel> => {
+    let model = loaded.get(ref);
+    if (!model) {
+      model = import('../chat/load.js').then(({ loadChatModel }) => loadChatModel(ref, options.modelOptions));
+      loaded.set(ref, model);
+      model.catch(() => loaded.delete(ref));
+    }
+    return model;
+  };
+  app.addHook('onClose', async () => {
+    for (const model of loaded.values()) await model.then((m) => m.dispose(), () => undefined);
+  });
+
+  // OpenAI's error shape on these routes, so its clients raise their typed errors.
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const answer = publicError(error);
+    if (answer.logged) request.log.error({ err: error }, 'request failed');
+    if (answer.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+    const type = answer.status >= 500 ? 'server_error' : 'invalid_request_error';
+    return reply.status(answer.status).send({ error: { message: answer.message, type, param: error instanceof ParamError ? error.param : null, code: answer.code.toLowerCase() } });
+  });
+
+  app.post('/v1/chat/completions', async (request, reply) => {
+    const body = parse(request.body);
+    const ref = allowList.resolve(body.model).ref;
+    const messages = body.messages.map((m) => checkImages(m as ChatMessage, options.allowRemoteImages ?? false));
+    const chatOptions = toChatOptions(body);
+    const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
+    const created = Math.floor(Date.now() / 1000);
+    const model = publicModelName(body.model);
+    if (body.stream) {
+      return app.work(request, async () => streamChat(request, reply, (await load(ref)).chat(messages, chatOptions).stream(), { id, created, model, usage: body.stream_options?.include_usage ?? false, logprobs: body.logprobs ?? false }));
+    }
+    const result = await app.work(request, async () => (await load(ref)).chat(messages, { ...chatOptions, signal: abandoned(request) }).result());
+    return {
+      id,
+      object: 'chat.completion',
+      created,
+      model,
+      system_fingerprint: null,
+      choices: [{ index: 0, message: { ...result.message, refusal: null }, logprobs: body.logprobs ? openAiLogprobs(result) : null, finish_reason: result.finishReason }],
+      usage: usage(result),
+    };
+  });
+
+  if (options.listModels) {
+    app.get('/v1/models', async () => ({ object: 'list', data: allowList.names.map((id) => ({ id: publicModelName(id), object: 'model', created: 0, owned_by: 'moxing' })) }));
+  }
+}
+
+function parse(body: unknown): Body {
+  const result = Body.safeParse(body ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue.path.map((p) => clipInput(String(p), 40)).join('.');
+    throw new ParamError(path || 'body', `invalid request body at "${path || '(root)'}": ${clipInput(issue.message, 200)}`);
+  }
+  return result.data;
+}
+
+function checkImages(message: ChatMessage, allowRemote: boolean): ChatMessage {
+  if (Array.isArray(message.content)) {
+    for (const part of message.content) {
+      if (part.type === 'image_url' && !part.image_url.url.startsWith('data:') && !allowRemote) {
+        throw new ParamError('messages', 'image URLs must be data: URLs on this server (start it with --allow-remote-images to fetch http URLs)');
+      }
+    }
+  }
+  return message;
+}
+
+function toChatOptions(body: Body): ChatOptions {
+  const defined = <T>(value: T | null | undefined): T | undefined => (value === null ? undefined : value);
+  if (body.top_logprobs && !body.logprobs) throw new ParamError('top_logprobs', 'top_logprobs needs logprobs: true');
+  if (body.tool_choice && body.tool_choice !== 'none' && body.tool_choice !== 'auto' && (!body.tools || body.tools.length === 0)) throw new ParamError('tool_choice', 'tool_choice requires tools');
+  const logitBias = body.logit_bias ? Object.fromEntries(Object.entries(body.logit_bias).map(([k, v]) => [Number(k), v])) : undefined;
+  return {
+    temperature: defined(body.temperature),
+    topP: defined(body.top_p),
+    topK: defined(body.top_k),
+    minP: defined(body.min_p),
+    repetitionPenalty: defined(body.repetition_penalty),
+    presencePenalty: defined(body.presence_penalty),
+    frequencyPenalty: defined(body.frequency_penalty),
+    logitBias,
+    seed: defined(body.seed),
+    maxTokens: defined(body.max_completion_tokens) ?? defined(body.max_tokens),
+    stop: typeof body.stop === 'string' ? [body.stop] : defined(body.stop),
+    logprobs: defined(body.logprobs),
+    topLogprobs: defined(body.top_logprobs),
+    tools: body.tools as ChatOptions['tools'],
+    toolChoice: body.tool_choice,
+    responseFormat: body.response_format as ChatOptions['responseFormat'],
+  };
+}
+
+function usage(result: ChatResult) {
+  return { prompt_tokens: result.promptTokens, completion_tokens: result.tokens.length, total_tokens: result.promptTokens + result.tokens.length, prompt_tokens_details: { cached_tokens: result.cachedTokens } };
+}
+
+function tokenBytes(token: string): number[] {
+  return [...Buffer.from(token, 'utf8')];
+}
+
+function openAiLogprobs(result: Pick<ChatResult, 'logprobs'>) {
+  return {
+    content: (result.logprobs ?? []).map((entry) => ({
+      token: entry.text,
+      logprob: entry.logprob,
+      bytes: tokenBytes(entry.text),
+      top_logprobs: entry.top.map((t) => ({ token: t.text, logprob: t.logprob, bytes: tokenBytes(t.text) })),
+    })),
+    refusal: null,
+  };
+}
+
+/** Aborts when the client leaves, so a non-streamed generation stops working for nobody. */
+function abandoned(request: FastifyRequest): AbortSignal {
+  const controller = new AbortController();
+  const socket = request.raw.socket;
+  const gone = () => controller.abort(new MoxingError('TIMEOUT', 'the client went away'));
+  if (socket.destroyed) gone();
+  else socket.once('close', gone);
+  return controller.signal;
+}
+
+/**
+ * SSE chunks as OpenAI sends them: a role chunk, content (or tool_calls) deltas, a final chunk with the
+ * finish_reason, an optional usage chunk, then `[DONE]`. The first delta is awaited before the answer starts,
+ * so a model or request that fails answers a plain error.
+ */
+async function streamChat(request: FastifyRequest, reply: FastifyReply, stream: AsyncGenerator<ChatDelta, ChatResult>, meta: { id: string; created: number; model: string; usage: boolean; logprobs: boolean }): Promise<void> {
+  let next: IteratorResult<ChatDelta, ChatResult>;
+  try {
+    next = await stream.next();
+  } catch (error) {
+    await stream.return(undefined as never).catch(() => undefined);
+    throw error;
+  }
+  reply.hijack();
+  reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null, extra: Record<string, unknown> = {}) => ({
+    id: meta.id,
+    object: 'chat.completion.chunk',
+    created: meta.created,
+    model: meta.model,
+    system_fingerprint: null,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish, ...extra }],
+  });
+  const send = (event: unknown): boolean => reply.raw.write(`data: ${JSON.stringify(event)}\n\n`);
+  let logprobsSent = 0;
+  try {
+    send(chunk({ role: 'assistant', content: '' }));
+    let toolIndex = 0;
+    for (; !next.done; next = await stream.next()) {
+      if (reply.raw.destroyed) return; // the client left: stop generating for nobody
+      const delta = next.value;
+      if (delta.content) send(chunk({ content: delta.content }));
+      for (const call of delta.toolCalls ?? []) send(chunk({ tool_calls: [{ index: toolIndex++, id: call.id, type: 'function', function: call.function }] }));
+    }
+    const result = next.value;
+    if (meta.logprobs && result.logprobs && result.logprobs.length > logprobsSent) {
+      send(chunk({}, null, { logprobs: openAiLogprobs({ logprobs: result.logprobs.slice(logprobsSent) }) }));
+      logprobsSent = result.logprobs.length;
+    }
+    send(chunk({}, result.finishReason));
+    if (meta.usage) send({ id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model, system_fingerprint: null, choices: [], usage: usage(result) });
+    reply.raw.write('data: [DONE]\n\n');
+  } catch (error) {
+    request.log.error({ err: error }, 'stream failed');
+    const answer = publicError(error);
+    send({ error: { message: answer.message, type: answer.status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: answer.code.toLowerCase() } });
+  } finally {
+    await stream.return(undefined as never).catch(() => undefined);
+    reply.raw.end();
+  }
+}

@@ -1,0 +1,21 @@
+/** speakers/: who spoke when (speaker diarization) on ONNX Runtime, and speaker-attributed transcripts. */
+export { diarize, loadDiarizer } from './diarize.js';
+export type { AudioInput, Diarization, Diarizer, DiarizerOptions, DiarizeOptions, KnownSpeaker, SpeakerTurn } from './diarize.js';
+export { assignSpeakers, speakerAt } from './assign.js';
+export type { WithSpeaker } from './assign.js';
+export { kaldiFbank, fbankFrameCount, DEFAULT_FBANK } from './fbank.js';
+export type { Fbank, FbankOptions, KaldiWindow } from './fbank.js';
+export { loadSegmentationModel, powersetMapping } from './segmentation.js';
+export type { SegmentationModel, SegmentationMetadata } from './segmentation.js';
+export { loadEmbeddingModel, SHERPA_FBANK } from './embedding.js';
+export type { EmbeddingModel, EmbeddingMetadata, EmbeddingFramework } from './embedding.js';
+export { clusterEmbeddings } from './clustering.js';
+export type { ClusteringOptions } from './clustering.js';
+export { DEFAULT_PIPELINE } from './pipeline.js';
+export type { PipelineOptions } from './pipeline.js';
+export { SPEAKER_MODELS, DEFAULT_SEGMENTATION_MODEL, DEFAULT_EMBEDDING_MODEL, resolveSpeakerModel } from './models.js';
+export type { SpeakerModelEntry } from './models.js';
+export { formatDiarization, DIARIZATION_FORMATS } from './formats.js';
+export type { DiarizationFormat } from './formats.js';
+export { diarizationError } from './der.js';
+export type { DerResult, DerOptions, Turn } from './der.js';
