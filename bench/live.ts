@@ -112,7 +112,8 @@ function percentile(values: readonly number[], p: number): number {
 const originalOpen = RealtimeClient.open.bind(RealtimeClient);
 RealtimeClient.open = async (url, options) => {
   const client = await originalOpen(url, options);
-  client.ws.prependListener('message', () => queueMicrotask(() => Object.assign(client.events[client.events.length - 1] ?? {}, { arrivedAt: performance.now() })));
+  // After the client's own listener, which has just recorded this message as the last event.
+  client.ws.on('message', () => Object.assign(client.events[client.events.length - 1], { arrivedAt: performance.now() }));
   return client;
 };
 
