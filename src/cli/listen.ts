@@ -162,7 +162,11 @@ async function* remoteEvents(audio: AsyncIterable<Float32Array>, base: string, a
     else if (e.type === 'conversation.item.input_audio_transcription.delta') push({ type: 'committed', text: (e.delta as string).trim(), start, end: stopped, final: false });
     else if (e.type === 'conversation.item.input_audio_transcription.completed') {
       push({ type: 'committed', text: '', start, end: Math.max(start, stopped), final: true });
+    } else if (e.type === 'input_audio_buffer.cleared') {
+      // Answered after the closing commit (a session runs its events in order): everything has settled.
       if (ending) done = true;
+    } else if (e.type === 'error' && ending && (e.error as { code?: string }).code === 'input_audio_buffer_commit_empty') {
+      // The VAD had already closed the last turn: the normal end.
     } else if (e.type === 'error') failure = new MoxingError('BAD_ARGUMENT', `the server answered: ${(e.error as { message: string }).message}`);
     wake?.();
   });
@@ -185,16 +189,13 @@ async function* remoteEvents(audio: AsyncIterable<Float32Array>, base: string, a
     ws.send(JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(SAMPLE_RATE * 2).toString('base64') }));
     ending = true;
     ws.send(JSON.stringify({ type: 'input_audio_buffer.commit' }));
+    ws.send(JSON.stringify({ type: 'input_audio_buffer.clear' }));
   })();
   sending.catch((error: unknown) => (failure = error as Error));
   try {
     for (;;) {
       while (queue.length > 0) yield queue.shift()!;
-      if (failure) {
-        // A commit of an already settled buffer is the normal end, not a failure.
-        if (ending && /empty/.test(failure.message)) break;
-        throw failure;
-      }
+      if (failure) throw failure;
       if (done) break;
       await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
