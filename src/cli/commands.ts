@@ -30,6 +30,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'diarize', summary: 'who spoke when: speaker turns as RTTM, JSON or text (pyannote segmentation + speaker embeddings)', load: () => import('./diarize.js') },
   { name: 'vad', summary: 'find speech regions in an audio/video file with Silero VAD v5 (faster-whisper rules)', load: () => import('./vad.js') },
   { name: 'quantize', summary: 'write q8 (_quantized) or q4 (_q4) copies of the float32 ONNX files of a local model folder', load: () => import('./quantize.js') },
+  { name: 'listen', summary: 'live transcription of the microphone, a file paced in real time or PCM on stdin (in-process or --url a server)', load: () => import('./listen.js') },
   { name: 'chat', summary: 'chat with a language model (ONNX or GGUF): one answer, or a streaming REPL on a terminal', load: () => import('./chat.js') },
   { name: 'generate', summary: 'raw completion of a prompt with a language model (no chat template)', load: async () => ({ register: (await import('./chat.js')).registerGenerate }) },
   { name: 'serve', summary: 'serve the HTTP API: /v1/audio/* (OpenAI-compatible Whisper), /v1/images/* (DINOv2), /v1/calc/*; see README "Security"', load: () => import('./serve.js') },

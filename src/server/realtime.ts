@@ -7,7 +7,8 @@
  *
  * Deltas are committed text only, so they add up to the item's transcript as OpenAI's do; the hypothesis not
  * settled yet goes out as `conversation.item.input_audio_transcription.partial {item_id, text}` (a moxing
- * extension a client may ignore). `?policy=vad` picks VAD endpointing over LocalAgreement-2 (the default).
+ * extension a client may ignore), and each delta carries `audio_end_ms`, where its last word ends in the stream
+ * (also an extension: latency measurement needs it). `?policy=vad` picks VAD endpointing over LocalAgreement-2 (the default).
  *
  * The upgrade runs the hardening rules itself (fastify's hooks do not see upgrades): Host allow-list, Origin
  * (the served origins or the same origin), the API key as a Bearer header or the `openai-insecure-api-key.KEY`
@@ -35,7 +36,7 @@ export interface RealtimePluginOptions {
   modelOptions?: ModelLoadOptions;
   /** Sessions open at once across the server; past it the upgrade is refused with 429. @default 8 */
   maxSessions?: number;
-  /** A session with no message for this long is closed. @default 60000 */
+  /** A session with no message for this long, and no audio of its own being transcribed, is closed. @default 60000 */
   idleTimeoutMs?: number;
   /** Largest WebSocket message (an append of 1 s of 24 kHz pcm16 is 64 KB of base64). @default 1 MiB */
   maxMessageBytes?: number;
@@ -252,6 +253,8 @@ class RealtimeSession {
   private windowStart = Date.now();
   private windowMessages = 0;
   private closed = false;
+  /** Operations queued or running: a session waiting for its transcript is not idle. */
+  private inFlight = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -274,6 +277,7 @@ class RealtimeSession {
   private touch(): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
+      if (this.inFlight > 0) return this.touch();
       this.fail(new EventError('idle_timeout', `no message for ${this.shared.limits.idleTimeoutMs} ms: session closed`));
       this.ws.close(1000, 'idle timeout');
     }, this.shared.limits.idleTimeoutMs);
@@ -322,11 +326,14 @@ class RealtimeSession {
       case 'session.update':
       case 'transcription_session.update': {
         const next = this.updatedConfig(event);
+        // The format applies to the very next append (appends are converted as they arrive); the stream
+        // so far is finished in order, and the next one opens with the new settings.
+        if (next.rate !== this.config.rate) this.resampler = undefined;
+        const previous = this.stream;
+        this.stream = undefined;
+        this.config = next;
         this.enqueue(async () => {
-          // Audio already given is finished under the old settings; the new ones apply to what follows.
-          await this.endStream();
-          this.config = next;
-          this.resampler = undefined;
+          if (previous) this.emit(await previous.finish());
           if (event.type === 'session.update') this.send({ type: 'session.updated', session: this.sessionObject() });
           else this.send({ type: 'transcription_session.updated', session: this.betaSessionObject() });
         }, eventId);
@@ -421,12 +428,6 @@ class RealtimeSession {
     this.emit(await this.stream.commit());
   }
 
-  private async endStream(): Promise<void> {
-    await this.drain();
-    if (this.stream) this.emit(await this.stream.finish());
-    this.stream = undefined;
-  }
-
   private async openStream(): Promise<LiveTranscriber> {
     if (this.stream) return this.stream;
     const c = this.config;
@@ -463,7 +464,7 @@ class RealtimeSession {
         if (e.text) {
           const delta = item.transcript ? ` ${e.text}` : e.text;
           item.transcript += delta;
-          this.send({ type: 'conversation.item.input_audio_transcription.delta', item_id: item.id, content_index: 0, delta });
+          this.send({ type: 'conversation.item.input_audio_transcription.delta', item_id: item.id, content_index: 0, delta, audio_end_ms: Math.round(e.end * 1000) });
         }
         if (e.final) {
           const seconds = Math.max(0, e.end - e.start);
@@ -477,12 +478,15 @@ class RealtimeSession {
   }
 
   private enqueue(op: () => Promise<void>, eventId: string | null): void {
+    this.inFlight++;
     this.chain = this.chain.then(async () => {
-      if (this.closed) return;
       try {
-        await op();
+        if (!this.closed) await op();
       } catch (error) {
         this.fail(error, eventId);
+      } finally {
+        this.inFlight--;
+        this.touch();
       }
     });
   }

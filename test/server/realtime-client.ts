@@ -1,5 +1,6 @@
 /** A Realtime-protocol test client on `ws`: connects, records every server event, waits for the ones asked for. */
 import WebSocket from 'ws';
+import { toPcm16Base64 } from '../../src/server/realtime.js';
 
 export interface ServerEvent {
   readonly type: string;
@@ -67,10 +68,7 @@ export function appends(samples: Float32Array, rate: number, seconds: number): R
   const size = Math.round(seconds * rate);
   const out: Record<string, unknown>[] = [];
   for (let s = 0; s < samples.length; s += size) {
-    const part = samples.subarray(s, s + size);
-    const bytes = Buffer.alloc(part.length * 2);
-    part.forEach((v, i) => bytes.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(v * 32768))), 2 * i));
-    out.push({ type: 'input_audio_buffer.append', audio: bytes.toString('base64') });
+    out.push({ type: 'input_audio_buffer.append', audio: toPcm16Base64(samples.subarray(s, s + size)) });
   }
   return out;
 }

@@ -1,0 +1,138 @@
+/**
+ * `npm run bench:live`: live transcription over the Realtime socket. An espeak-ng recording (bench/speech-audio.ts)
+ * is streamed paced in real time by 1, 2 and 4 simultaneous clients to an in-process server, with the tiny
+ * fixture model and the base-sized random model, under both policies. Reported per run:
+ *
+ * - committed latency p50/p95: from the moment the audio where a delta's text ends (its `audio_end_ms`) was
+ *   sent, to the delta's arrival; and for each completed item, from its speech_stopped point to the completion;
+ * - partial updates per second of audio, per stream;
+ * - CPU share of the process (all cores = 100%).
+ *
+ * The random models hallucinate: every decode runs to --max-tokens, so decode cost is that of a real model
+ * producing that many tokens. Options: --seconds 300 --speed 1 --streams 1,2,4 --models tiny,base
+ * --policies vad,local-agreement --max-tokens 32.
+ */
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { AddressInfo } from 'node:net';
+import { buildApp } from '../src/server/index.js';
+import { SAMPLE_RATE, decodeAudio } from '../src/audio/index.js';
+import { BASE_WHISPER, ensureWhisperModel } from '../test/models/index.js';
+import { RealtimeClient, appends } from '../test/server/realtime-client.js';
+import { printTable } from './lib.js';
+import { speechWav } from './speech-audio.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '300' },
+    speed: { type: 'string', default: '1' },
+    streams: { type: 'string', default: '1,2,4' },
+    models: { type: 'string', default: 'tiny,base' },
+    policies: { type: 'string', default: 'vad,local-agreement' },
+    'max-tokens': { type: 'string', default: '32' },
+  },
+});
+const seconds = Number(values.seconds);
+const speed = Number(values.speed);
+const maxTokens = Number(values['max-tokens']);
+const TINY = fileURLToPath(new URL('../../shared/models/whisper-tiny-random', import.meta.url));
+const APPEND_SECONDS = 0.1;
+
+interface Run {
+  latencies: number[];
+  partials: number;
+  cpuShare: number;
+}
+
+async function run(model: string, policy: string, streams: number, audio: Float32Array): Promise<Run> {
+  const app = await buildApp({ images: false, calc: false, models: [model], realtime: { maxTokens, maxSessions: streams + 1, idleTimeoutMs: 600_000 } });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/v1/realtime?intent=transcription&policy=${policy}`;
+  try {
+    const clients = await Promise.all(Array.from({ length: streams }, () => RealtimeClient.open(url)));
+    for (const c of clients) c.send({ type: 'session.update', session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcm', rate: SAMPLE_RATE }, transcription: { language: 'en' } } } } });
+    await Promise.all(clients.map((c) => c.next('session.updated')));
+    // Warm-up: the model loads on the first audio; not part of the measurement.
+    const warm = await RealtimeClient.open(url.replace(`policy=${policy}`, 'policy=vad'));
+    warm.send({ type: 'input_audio_buffer.append', audio: appends(audio.subarray(0, SAMPLE_RATE), SAMPLE_RATE, 1)[0].audio });
+    warm.send({ type: 'input_audio_buffer.commit' });
+    await Promise.race([warm.next('conversation.item.input_audio_transcription.completed'), warm.next('error')]);
+    await warm.close();
+
+    const messages = appends(audio, SAMPLE_RATE, APPEND_SECONDS);
+    const started = performance.now();
+    const sentAt = (ms: number): number => started + ms / speed;
+    const cpuBefore = process.cpuUsage();
+    for (let i = 0; i < messages.length; i++) {
+      const due = sentAt(i * APPEND_SECONDS * 1000);
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      for (const c of clients) c.send(messages[i]);
+    }
+    // The end: a second of silence closes the last turn; then a commit settles whatever is left.
+    const silence = appends(new Float32Array(SAMPLE_RATE), SAMPLE_RATE, 1)[0];
+    const answered = clients.map((c) => {
+      const from = c.events.length;
+      c.send(silence);
+      c.send({ type: 'input_audio_buffer.commit' });
+      // The commit's answer: its transcript, or "empty" when the VAD had already closed the last turn.
+      return Promise.race([c.next('error', () => true, from), c.next('input_audio_buffer.committed', () => true, from).then(() => c.next('conversation.item.input_audio_transcription.completed', () => true, c.events.length))]);
+    });
+    await Promise.race([Promise.all(answered), new Promise((resolve) => setTimeout(resolve, 600_000))]);
+    const cpu = process.cpuUsage(cpuBefore);
+    const wall = performance.now() - started;
+    const latencies: number[] = [];
+    let partials = 0;
+    const stoppedAt = new Map<string, number>();
+    for (const c of clients) {
+      for (const e of c.events) {
+        if (e.type === 'conversation.item.input_audio_transcription.partial') partials++;
+        const arrived = (e as unknown as { arrivedAt?: number }).arrivedAt;
+        // A delta ends where its last word does; a completion (also when its text is empty) where its turn stopped.
+        const end = e.type === 'conversation.item.input_audio_transcription.delta' ? (e.audio_end_ms as number) : e.type === 'conversation.item.input_audio_transcription.completed' ? stoppedAt.get(e.item_id as string) : undefined;
+        if (e.type === 'input_audio_buffer.speech_stopped') stoppedAt.set(e.item_id as string, e.audio_end_ms as number);
+        if (arrived !== undefined && end !== undefined) latencies.push(arrived - sentAt(Math.min(end, audio.length / 16)));
+      }
+    }
+    await Promise.all(clients.map((c) => c.close()));
+    return { latencies, partials: partials / streams / (audio.length / SAMPLE_RATE), cpuShare: (cpu.user + cpu.system) / 1000 / wall / cpus().length };
+  } finally {
+    await app.close();
+  }
+}
+
+function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+// Arrival times of each event, stamped as they come (RealtimeClient records events without times).
+const originalOpen = RealtimeClient.open.bind(RealtimeClient);
+RealtimeClient.open = async (url, options) => {
+  const client = await originalOpen(url, options);
+  // After the client's own listener, which has just recorded this message as the last event.
+  client.ws.on('message', () => Object.assign(client.events[client.events.length - 1], { arrivedAt: performance.now() }));
+  return client;
+};
+
+const audio = await decodeAudio(speechWav(seconds));
+const models: [string, string][] = [];
+for (const name of values.models.split(',')) {
+  if (name === 'tiny') models.push(['tiny (fixture)', TINY]);
+  else if (name === 'base') models.push(['base-sized random', await ensureWhisperModel(BASE_WHISPER)]);
+}
+console.log(`live: ${seconds} s of espeak-ng speech at ${speed}x real time, appends of ${APPEND_SECONDS * 1000} ms, --max-tokens ${maxTokens}; ${cpus().length} cores, load ${loadavg()[0].toFixed(1)} (a shared machine)`);
+const rows: string[][] = [];
+for (const [label, dir] of models) {
+  for (const policy of values.policies.split(',')) {
+    for (const streams of values.streams.split(',').map(Number)) {
+      const r = await run(dir, policy, streams, audio);
+      const ms = (v: number) => (Number.isNaN(v) ? '-' : `${(v / 1000).toFixed(2)} s`);
+      rows.push([label, policy, String(streams), String(r.latencies.length), ms(percentile(r.latencies, 50)), ms(percentile(r.latencies, 95)), r.partials.toFixed(2), `${(r.cpuShare * 100).toFixed(0)}%`]);
+      console.error(rows.at(-1)!.join('  '));
+    }
+  }
+}
+printTable(['model', 'policy', 'streams', 'commits', 'p50', 'p95', 'partials/s', 'CPU'], rows);
