@@ -3,11 +3,22 @@
 // fidelity suites (openai/whisper's outputs on every dev clip), the abuse suites under test/fuzz/, and any
 // *.slow.test.ts. Node 20's --test takes no globs, so the files are listed here. Other args filter by path
 // substring.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+//
+// Start-up is most of a small file's cost (node, tsx, then ONNX Runtime, sharp, fastify: about a second of
+// CPU), so the files of one folder share one process: a generated entry under .tmp/test-groups/<pid>/ imports them
+// in turn and node:test runs their tests one after another, as it runs one file's. A file runs in a process of
+// its own when it is slow (the tier above: each is long enough to pay its start-up), when it is given alone, or
+// when it sets process-wide hooks that would reach the other files (a top-level before/beforeEach/afterEach,
+// process.on('unhandledRejection')). --isolate runs every file alone, as before.
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 
 const SLOW = /fidelity|(^|\/)fuzz\/|\.slow\.test\.ts$/;
+const PROCESS_WIDE = /^(before|beforeEach|afterEach)\(|process\.on\('unhandledRejection'/m;
+// One folder per run: runs side by side in one checkout must not remove each other's entries.
+const GROUPS_DIR = `.tmp/test-groups/${process.pid}`;
 
 function find(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -17,19 +28,40 @@ function find(dir) {
   });
 }
 
-const fast = process.argv.includes('--fast');
-const filters = process.argv.slice(2).filter((a) => a !== '--fast');
+const flags = new Set(process.argv.slice(2).filter((a) => a.startsWith('--')));
+const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const files = find('test')
-  .filter((f) => !fast || !SLOW.test(f))
+  .filter((f) => !flags.has('--fast') || !SLOW.test(f))
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
+
+/** The files to hand node --test: lone files as they are, the others as one generated entry per folder. */
+function entries() {
+  if (flags.has('--isolate') || files.length === 1) return files;
+  const alone = (f) => SLOW.test(f) || PROCESS_WIDE.test(readFileSync(f, 'utf8'));
+  const folders = new Map();
+  for (const f of files.filter((f) => !alone(f))) {
+    const folder = f.slice(0, f.lastIndexOf('/'));
+    folders.set(folder, [...(folders.get(folder) ?? []), f]);
+  }
+  mkdirSync(GROUPS_DIR, { recursive: true });
+  const grouped = [...folders].map(([folder, members]) => {
+    if (members.length === 1) return members[0];
+    const entry = join(GROUPS_DIR, `${folder.replaceAll('/', '_')}.test.mjs`);
+    writeFileSync(entry, `${members.map((f) => `await import(${JSON.stringify(pathToFileURL(resolve(f)).href)});`).join('\n')}\n`);
+    return entry;
+  });
+  return [...files.filter(alone), ...grouped].sort();
+}
+
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...entries()],
   { stdio: 'inherit' },
 );
+rmSync(GROUPS_DIR, { recursive: true, force: true });
 process.exit(result.status ?? 1);

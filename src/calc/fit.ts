@@ -7,24 +7,17 @@ import { MoxingError } from '../errors.js';
 import { checkRange as check, formatBytes } from './units.js';
 import type { Architecture } from './architecture.js';
 import { bytesPerValue, type CalcDtype } from './dtypes.js';
-import type { GpuId, GpuSpec } from './gpus.js';
-import { kvCacheBytesPerToken, servingSetup } from './inference.js';
+import { DEFAULT_GPU_CHOICE } from './gpus.js';
+import { DEFAULT_INFERENCE, kvCacheBytesPerToken, servingSetup, type InferenceOptions } from './inference.js';
 import { summarizeModel } from './load.js';
 import type { ModelSummary } from './params.js';
 
-export interface FitOptions {
-  /** @default 'a100-80g' */
-  gpu: GpuId | GpuSpec | string;
-  /** @default 1 */
-  gpus: number;
+/** Serving's GPUs and formats (InferenceOptions'), and the memory to fit in. */
+export interface FitOptions extends Pick<InferenceOptions, 'gpu' | 'gpus' | 'weightDtype' | 'kvDtype'> {
   /** Memory per GPU, bytes, instead of the GPU table's. */
   memoryBytesPerGpu?: number;
   /** Fraction of memory the weights and cache may use; the rest is left for the CUDA context, activations and fragmentation (vLLM's default). @default 0.9 */
   memoryUtilization: number;
-  /** @default 'bf16' */
-  weightDtype: CalcDtype;
-  /** @default 'bf16' */
-  kvDtype: CalcDtype;
   /** Sequences served together: the answer gives the longest context for it. @default 1 */
   batch: number;
   /** Tokens per sequence: the answer gives the largest batch for it. @default the model's context length */
@@ -32,7 +25,7 @@ export interface FitOptions {
 }
 
 export const DEFAULT_FIT: Readonly<FitOptions> = Object.freeze({
-  gpu: 'a100-80g', gpus: 1, memoryUtilization: 0.9, weightDtype: 'bf16', kvDtype: 'bf16', batch: 1,
+  ...DEFAULT_GPU_CHOICE, memoryUtilization: 0.9, weightDtype: DEFAULT_INFERENCE.weightDtype, kvDtype: DEFAULT_INFERENCE.kvDtype, batch: 1,
 });
 
 export interface FitRow {

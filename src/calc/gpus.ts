@@ -95,6 +95,16 @@ export type GpuId = keyof typeof GPUS;
 
 export const GPU_IDS: readonly GpuId[] = Object.freeze(Object.keys(GPUS) as GpuId[]);
 
+/** The GPUs a calculation runs on: the options training, inference and fit share. */
+export interface GpuChoice {
+  /** A GPU of the table, or a spec of one's own. @default 'a100-80g' */
+  gpu: GpuId | GpuSpec | string;
+  /** @default 1 */
+  gpus: number;
+}
+
+export const DEFAULT_GPU_CHOICE: Readonly<GpuChoice> = Object.freeze({ gpu: 'a100-80g', gpus: 1 });
+
 // Common spellings people type; each maps to a table row.
 const GPU_ALIASES: Readonly<Record<string, GpuId>> = Object.freeze({
   a100: 'a100-80g', 'a100-40gb': 'a100-40g', 'a100-80gb': 'a100-80g', h100: 'h100-sxm', 'h100-80g': 'h100-sxm',

@@ -16,13 +16,11 @@ import { withDefaults } from '../defaults.js';
 import { checkRange as check } from './units.js';
 import type { Architecture } from './architecture.js';
 import { bytesPerValue, parseCalcDtype, type CalcDtype } from './dtypes.js';
-import { peakFlops, resolveGpu, type GpuId, type GpuSpec } from './gpus.js';
+import { DEFAULT_GPU_CHOICE, peakFlops, resolveGpu, type GpuChoice, type GpuSpec } from './gpus.js';
 import { summarizeModel } from './load.js';
 import type { ModelSummary } from './params.js';
 
-export interface InferenceOptions {
-  /** @default 'a100-80g' */
-  gpu: GpuId | GpuSpec | string;
+export interface InferenceOptions extends GpuChoice {
   /** GPUs the model is split over with tensor parallelism. @default 1 */
   gpus: number;
   /** How the weights are stored. @default 'bf16' */
@@ -42,7 +40,7 @@ export interface InferenceOptions {
 }
 
 export const DEFAULT_INFERENCE: Readonly<InferenceOptions> = Object.freeze({
-  gpu: 'a100-80g', gpus: 1, weightDtype: 'bf16', kvDtype: 'bf16', batch: 1, commsLatencySeconds: 8e-6, activationBytes: 2,
+  ...DEFAULT_GPU_CHOICE, weightDtype: 'bf16', kvDtype: 'bf16', batch: 1, commsLatencySeconds: 8e-6, activationBytes: 2,
 });
 
 /** Communications per layer in a tensor-parallel decoding step (kipply). */

@@ -8,7 +8,7 @@ import { MoxingError } from '../errors.js';
 import { checkRange as check } from './units.js';
 import type { Architecture } from './architecture.js';
 import type { ModelSummary } from './params.js';
-import { peakFlops, resolveGpu, type GpuId, type GpuSpec } from './gpus.js';
+import { DEFAULT_GPU_CHOICE, peakFlops, resolveGpu, type GpuChoice } from './gpus.js';
 import { summarizeModel } from './load.js';
 
 /** Optimizer state bytes per parameter (Transformer Math 101): AdamW keeps an fp32 copy, momentum and variance. */
@@ -23,13 +23,9 @@ export type TrainingPrecision = (typeof TRAINING_PRECISIONS)[number];
 /** Chinchilla (Hoffmann et al. 2022): compute-optimal training uses about 20 tokens per parameter. */
 export const CHINCHILLA_TOKENS_PER_PARAMETER = 20;
 
-export interface TrainingOptions {
+export interface TrainingOptions extends GpuChoice {
   /** Training tokens D. @default 20 × parameters (Chinchilla) */
   tokens?: number;
-  /** @default 'a100-80g' */
-  gpu: GpuId | GpuSpec | string;
-  /** @default 1 */
-  gpus: number;
   /** Model FLOPs utilization: the fraction of peak the run sustains. @default 0.4 */
   mfu: number;
   /** Precision of weights and gradients (mixed precision keeps the fp32 master copy in the optimizer). @default 'bf16' */
@@ -51,7 +47,7 @@ export interface TrainingOptions {
 }
 
 export const DEFAULT_TRAINING: Readonly<TrainingOptions> = Object.freeze({
-  gpu: 'a100-80g', gpus: 1, mfu: 0.4, precision: 'bf16', optimizer: 'adamw', zeroStage: 0,
+  ...DEFAULT_GPU_CHOICE, mfu: 0.4, precision: 'bf16', optimizer: 'adamw', zeroStage: 0,
   tensorParallel: 1, pipelineParallel: 1, recompute: 'none', microBatch: 1,
 });
 

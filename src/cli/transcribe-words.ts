@@ -55,23 +55,20 @@ export function parseAlignmentHeads(value: string): AlignmentHeadsOption {
  */
 export function checkWordOptions(options: WordCliOptions, ctc: boolean): void {
   const haveWords = (options.wordTimestamps ?? false) || (options.align ?? false) || ctc;
-  const layout: [string, unknown][] = [
-    ['--highlight-words', options.highlightWords],
-    ['--max-line-width', options.maxLineWidth],
-    ['--max-line-count', options.maxLineCount],
-    ['--max-words-per-line', options.maxWordsPerLine],
+  const layout = 'requires --word-timestamps (or --align): subtitles are laid out from word times';
+  // [flag, its value, whether what it needs is there, what it needs]
+  const rules: [string, unknown, boolean, string][] = [
+    ['--highlight-words', options.highlightWords, haveWords, layout],
+    ['--max-line-width', options.maxLineWidth, haveWords, layout],
+    ['--max-line-count', options.maxLineCount, haveWords, layout],
+    ['--max-words-per-line', options.maxWordsPerLine, haveWords, layout],
+    ['--prepend-punctuations', options.prependPunctuations, options.wordTimestamps ?? false, 'requires --word-timestamps'],
+    ['--append-punctuations', options.appendPunctuations, options.wordTimestamps ?? false, 'requires --word-timestamps'],
+    ['--hallucination-silence-threshold', options.hallucinationSilenceThreshold, options.wordTimestamps ?? false, 'requires --word-timestamps'],
+    ['--alignment-heads', options.alignmentHeads, options.wordTimestamps ?? false, 'requires --word-timestamps'],
   ];
-  for (const [flag, value] of layout) {
-    if (value !== undefined && value !== false && !haveWords) throw new MoxingError('BAD_ARGUMENT', `${flag} requires --word-timestamps (or --align): subtitles are laid out from word times`);
-  }
-  const timing: [string, unknown][] = [
-    ['--prepend-punctuations', options.prependPunctuations],
-    ['--append-punctuations', options.appendPunctuations],
-    ['--hallucination-silence-threshold', options.hallucinationSilenceThreshold],
-    ['--alignment-heads', options.alignmentHeads],
-  ];
-  for (const [flag, value] of timing) {
-    if (value !== undefined && !options.wordTimestamps) throw new MoxingError('BAD_ARGUMENT', `${flag} requires --word-timestamps`);
+  for (const [flag, value, met, needs] of rules) {
+    if (value !== undefined && value !== false && !met) throw new MoxingError('BAD_ARGUMENT', `${flag} ${needs}`);
   }
   if (options.alignModel !== undefined && !options.align) throw new MoxingError('BAD_ARGUMENT', '--align-model requires --align');
   checkSubtitleOptions(options);

@@ -7,13 +7,14 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { MoxingError } from '../errors.js';
 import { DEFAULT_TRANSCRIBE, WhisperModel, fallbackTemperatures, transcribeStream, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
-import type { Task, TranscriptionResult } from '../asr/types.js';
+import type { TranscriptionResult } from '../asr/types.js';
 import { DEFAULT_WRITE_OPTIONS, formatSegmentLine } from '../formats/index.js';
 import { DEFAULT_VARIANT, VARIANTS, createDownloadProgress, parseVariant } from '../hub/index.js';
 import { DEFAULT_RUNTIME } from '../runtime/index.js';
-import { OUTPUT_FORMAT_HELP, parseChoice, parseInteger, parseNumber, parseOutputFormats } from './options.js';
+import { OUTPUT_FORMAT_HELP, parseChoice, parseInteger, parseOutputFormats } from './options.js';
 import { ALLOW_TRUNCATED_FLAG, audioInput } from './audio-input.js';
-import { addFlags, fieldsOf, type Flag } from './flags.js';
+import { addFlags, fieldsOf, schemaParser, type Flag } from './flags.js';
+import { DECODING_FIELDS, FALLBACK_FIELDS } from '../asr/whisper/option-schemas.js';
 import { BATCHED_FLAGS, batchedFromCli, type BatchedCliOptions } from './transcribe-batched.js';
 import { withSubtitleOptions } from './subtitle-options.js';
 import { isCtcModelRef } from '../asr/ctc/index.js';
@@ -28,8 +29,6 @@ interface TranscribeCliOptions extends WordCliOptions, BatchedCliOptions {
 }
 
 
-const TASKS: readonly Task[] = ['transcribe', 'translate'];
-
 /** `--suppress-tokens`: whole numbers from -1 up, checked before anything loads (the model's vocabulary later). */
 function parseTokenIds(value: string): string {
   const bad = value.split(',').map((s) => s.trim()).find((s) => s !== '' && !(/^-?\d{1,10}$/.test(s) && Number(s) >= -1 && Number(s) < 2 ** 31));
@@ -40,25 +39,25 @@ function parseTokenIds(value: string): string {
 /** The flags that set `transcribe()`'s own options, by their library names (openai's CLI names them the same). */
 export const DECODING_FLAGS: readonly Flag[] = [
   { field: 'language', short: 'l', value: '<language>', description: 'spoken language, code or name (detected from the first 30 s when omitted)' },
-  { field: 'task', value: '<task>', description: 'transcribe (X -> X) or translate (X -> English)', parse: parseChoice('--task', TASKS) },
-  { field: 'beamSize', value: '<n>', description: 'beam search width at temperature 0 (greedy when omitted)', parse: parseInteger('--beam-size', 1, 64) },
-  { field: 'bestOf', value: '<n>', description: 'samples per temperature above 0', parse: parseInteger('--best-of', 1, 64) },
-  { field: 'patience', value: '<p>', description: 'beam search patience', parse: parseNumber('--patience', 0.01, 100) },
-  { field: 'lengthPenalty', value: '<alpha>', description: 'length penalty alpha (plain length normalisation when omitted)', parse: parseNumber('--length-penalty', 0, 1) },
+  { field: 'task', value: '<task>', description: 'transcribe (X -> X) or translate (X -> English)', schema: DECODING_FIELDS.task },
+  { field: 'beamSize', value: '<n>', description: 'beam search width at temperature 0 (greedy when omitted)', schema: DECODING_FIELDS.beamSize },
+  { field: 'bestOf', value: '<n>', description: 'samples per temperature above 0', schema: DECODING_FIELDS.bestOf },
+  { field: 'patience', value: '<p>', description: 'beam search patience', schema: DECODING_FIELDS.patience },
+  { field: 'lengthPenalty', value: '<alpha>', description: 'length penalty alpha (plain length normalisation when omitted)', schema: DECODING_FIELDS.lengthPenalty },
   { field: 'initialPrompt', value: '<text>', description: 'text that primes the first window (names, vocabulary, style)' },
   { field: 'carryInitialPrompt', description: 'keep --initial-prompt at the head of every window\'s prompt' },
   { field: 'conditionOnPreviousText', negatable: true, description: 'do not prompt each window with the previous text' },
-  { field: 'compressionRatioThreshold', value: '<r>', description: 'gzip ratio above which a decode has failed', parse: parseNumber('--compression-ratio-threshold', 0) },
-  { field: 'logprobThreshold', value: '<lp>', description: 'average log-probability below which a decode has failed', parse: parseNumber('--logprob-threshold', Number.NEGATIVE_INFINITY, 0) },
-  { field: 'noSpeechThreshold', value: '<p>', description: 'no-speech probability above which a silent window is skipped', parse: parseNumber('--no-speech-threshold', 0, 1) },
+  { field: 'compressionRatioThreshold', value: '<r>', description: 'gzip ratio above which a decode has failed', schema: DECODING_FIELDS.compressionRatioThreshold },
+  { field: 'logprobThreshold', value: '<lp>', description: 'average log-probability below which a decode has failed', schema: DECODING_FIELDS.logprobThreshold },
+  { field: 'noSpeechThreshold', value: '<p>', description: 'no-speech probability above which a silent window is skipped', schema: DECODING_FIELDS.noSpeechThreshold },
   { field: 'suppressTokens', value: '<ids>', description: 'comma-separated token ids to suppress; -1 is the non-speech symbol set', parse: parseTokenIds },
   { field: 'withoutTimestamps', description: 'decode text only, one segment per 30 s window' },
   { field: 'clipTimestamps', value: '<s>', description: 'start,end,start,end,... seconds of the clips to transcribe (the last end defaults to the audio\'s end)' },
-  { field: 'seed', value: '<n>', description: 'seed of the sampler used by temperature fallback (reproducible output)', parse: parseInteger('--seed', 0, 2 ** 31 - 1) },
+  { field: 'seed', value: '<n>', description: 'seed of the sampler used by temperature fallback (reproducible output)', schema: DECODING_FIELDS.seed },
   { field: 'wordTimestamps', description: 'give every word its time, from cross attention (needs the timestamped decoder export)' },
   { field: 'prependPunctuations', value: '<chars>', description: 'with --word-timestamps: punctuation merged into the next word' },
   { field: 'appendPunctuations', value: '<chars>', description: 'with --word-timestamps: punctuation merged into the previous word' },
-  { field: 'hallucinationSilenceThreshold', value: '<s>', description: 'with --word-timestamps: skip silences longer than this around a likely hallucination', parse: parseNumber('--hallucination-silence-threshold', 0) },
+  { field: 'hallucinationSilenceThreshold', value: '<s>', description: 'with --word-timestamps: skip silences longer than this around a likely hallucination', schema: DECODING_FIELDS.hallucinationSilenceThreshold },
   { field: 'alignmentHeads', value: '<heads>', description: 'with --word-timestamps: config (generation_config.json), default (openai: upper half of the decoder) or layer:head,...', parse: parseAlignmentHeads },
   { field: 'allowTruncated', description: ALLOW_TRUNCATED_FLAG[1] },
 ];
@@ -72,8 +71,8 @@ export function register(program: Command): void {
     .option('--variant <variant>', `weights: ${VARIANTS.join(', ')}`, parseVariant, DEFAULT_VARIANT)
     .option('-o, --output-dir <dir>', 'folder for the output files', DEFAULT_WRITE_OPTIONS.outputDir)
     .option('-f, --output-format <formats>', OUTPUT_FORMAT_HELP, parseOutputFormats, parseOutputFormats('all'))
-    .option('--temperature <t>', 'first sampling temperature', parseNumber('--temperature', 0, 10), 0)
-    .option('--temperature-increment-on-fallback <step>', 'temperature step on failed decodes (0 disables fallback)', parseNumber('--temperature-increment-on-fallback', 0, 1), 0.2)
+    .option('--temperature <t>', 'first sampling temperature', schemaParser('--temperature', FALLBACK_FIELDS.temperature), 0)
+    .option('--temperature-increment-on-fallback <step>', 'temperature step on failed decodes (0 disables fallback)', schemaParser('--temperature-increment-on-fallback', FALLBACK_FIELDS.temperatureIncrementOnFallback), 0.2)
     .option('--threads <n>', `ONNX Runtime intra-op threads (default: ${DEFAULT_RUNTIME.intraOpThreads}, all cores)`, parseInteger('--threads', 1, 1024))
     .option('--device <device>', 'cpu, or cuda with a CUDA build of onnxruntime-node', parseChoice('--device', ['cpu', 'cuda'] as const), DEFAULT_RUNTIME.device)
     .option('--no-verbose', 'do not print segments as they are decoded')

@@ -13,6 +13,7 @@ import { fallbackTemperatures, transcribeStream, type BatchedOptions, type Trans
 import type { Segment, TranscriptionResult } from '../asr/types.js';
 import { MoxingError, quoteInput } from '../errors.js';
 import { renderTranscript } from '../formats/index.js';
+import { DECODING_FIELDS, FALLBACK_FIELDS } from '../asr/whisper/option-schemas.js';
 import { LANGUAGES } from '../text/index.js';
 import type { Diarization, DiarizerOptions, KnownSpeaker } from '../speakers/index.js';
 import { speakerAt } from '../speakers/assign.js';
@@ -41,8 +42,10 @@ export class ParamError extends MoxingError {
   }
 }
 
-const number = (min: number, max: number) => z.string().regex(/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/, 'must be a number').transform(Number).pipe(z.number().min(min).max(max));
-const whole = (min: number, max: number) => z.string().regex(/^\d{1,6}$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+/** A multipart text part holding a number, checked by the option's own schema (asr/whisper/option-schemas.ts). */
+const numberText = (schema: z.ZodNumber) => z.string().regex(/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/, 'must be a number').transform(Number).pipe(schema);
+/** The server's cost cap on search widths (the CLI allows 64). */
+const MAX_SERVED_WIDTH = 16;
 const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /** The text fields, each a schema over the part's string value. */
@@ -50,13 +53,14 @@ export const TRANSCRIPTION_FIELDS = {
   model: z.string().min(1).max(200),
   language: z.string().regex(/^[a-z]{2,3}$/, 'must be a language code such as "en"'),
   prompt: z.string().max(4000),
-  temperature: number(0, 1),
-  temperature_inc: number(0, 1),
+  // OpenAI's range (the CLI allows up to 10).
+  temperature: numberText(FALLBACK_FIELDS.temperature.max(1)),
+  temperature_inc: numberText(FALLBACK_FIELDS.temperatureIncrementOnFallback),
   response_format: z.enum(['json', 'text', 'srt', 'verbose_json', 'vtt', 'diarized_json']),
   stream: flag,
   chunking_strategy: z.string().max(500),
-  beam_size: whole(1, 16),
-  best_of: whole(1, 16),
+  beam_size: numberText(DECODING_FIELDS.beamSize.max(MAX_SERVED_WIDTH)),
+  best_of: numberText(DECODING_FIELDS.bestOf.max(MAX_SERVED_WIDTH)),
   vad: flag,
 } as const;
 
