@@ -9,14 +9,15 @@
 // in turn and node:test runs their tests one after another, as it runs one file's. A file runs in a process of
 // its own when it is slow (the tier above: each is long enough to pay its start-up), when it is given alone, or
 // when it sets process-wide hooks that would reach the other files (a top-level before/beforeEach/afterEach,
-// process.on('unhandledRejection')). --isolate runs every file alone, as before.
+// process.on('unhandledRejection')), or when it registers its tests after a top-level await (another file's test
+// is running by then, and node:test makes the late ones its subtests). --isolate runs every file alone, as before.
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 
 const SLOW = /fidelity|(^|\/)fuzz\/|\.slow\.test\.ts$/;
-const PROCESS_WIDE = /^(before|beforeEach|afterEach)\(|process\.on\('unhandledRejection'/m;
+const PROCESS_WIDE = /^(before|beforeEach|afterEach)\(|process\.on\('unhandledRejection'|^(await |(export )?(const|let) [^=]+= await )/m;
 // One folder per run: runs side by side in one checkout must not remove each other's entries.
 const GROUPS_DIR = `.tmp/test-groups/${process.pid}`;
 

@@ -3,15 +3,16 @@
  * memory budget, in-use models kept, preload. Time is an injected clock moved by hand; nothing sleeps. The
  * last tests run the real thing: Whisper sessions loaded from the shared tiny model, released on unload.
  */
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ModelPool, type ModelSource } from '../../src/server/model-pool.js';
 import { SpeechModels, poolKey } from '../../src/server/speech-models.js';
 import { MoxingError } from '../../src/errors.js';
 
-const MODEL = resolve(process.cwd(), '../shared/models/whisper-tiny-random');
+const SHARED_MODEL = resolve(process.cwd(), '../shared/models/whisper-tiny-random');
 
 interface Loaded {
   readonly key: string;
@@ -200,6 +201,11 @@ describe('ModelPool', () => {
 });
 
 describe('SpeechModels on the tiny Whisper', () => {
+  // A copy of its own: sessions are cached per file, and other tests in this process may hold the shared one.
+  const root = mkdtempSync(join(tmpdir(), 'moxing-pool-'));
+  const MODEL = join(root, 'whisper-tiny-random');
+  before(() => cpSync(SHARED_MODEL, MODEL, { recursive: true }));
+  after(() => rmSync(root, { recursive: true, force: true }));
   const onnx = (name: string) => statSync(join(MODEL, 'onnx', name)).size;
 
   test('preload loads the served model, sized by its ONNX files; close releases the sessions', async () => {
