@@ -251,6 +251,10 @@ function int32s(...values: number[]): Uint8Array {
 /** The hparams of an export folder's config.json. */
 export function whisperHparams(modelDir: string, weights: GgmlWeightType): WhisperHparams {
   const c = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, number>;
+  // whisper.cpp sizes its tensors from these hparams alone: it assumes 4 × d_model feed-forwards and equal widths.
+  if (c.encoder_ffn_dim !== 4 * c.d_model || c.decoder_ffn_dim !== 4 * c.d_model) {
+    throw new Error(`whisper.cpp needs feed-forward width 4 × d_model (${4 * c.d_model}); this model has ${c.encoder_ffn_dim} / ${c.decoder_ffn_dim}`);
+  }
   return {
     n_vocab: c.vocab_size,
     n_audio_ctx: c.max_source_positions,
