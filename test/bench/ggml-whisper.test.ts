@@ -78,7 +78,16 @@ function tensorValues(file: GgmlFile, name: string): Float32Array {
   return Float32Array.from(halves, fromHalf);
 }
 
-async function written(weights: GgmlWeightType): Promise<{ dir: string; file: GgmlFile; count: number }> {
+const writtenFiles = new Map<GgmlWeightType, Promise<{ dir: string; file: GgmlFile; count: number }>>();
+
+/** The tiny model written as ggml once per weight type (each write decodes both ONNX files). */
+function written(weights: GgmlWeightType): Promise<{ dir: string; file: GgmlFile; count: number }> {
+  let result = writtenFiles.get(weights);
+  if (!result) writtenFiles.set(weights, (result = write(weights)));
+  return result;
+}
+
+async function write(weights: GgmlWeightType): Promise<{ dir: string; file: GgmlFile; count: number }> {
   const dir = await ensureWhisperModel(TINY_WHISPER);
   const out = mkdtempSync(join(tmpdir(), 'moxing-ggml-'));
   try {
