@@ -4,7 +4,8 @@
  * the same WAV: greedy (beam 1, best-of 1), no temperature fallback, English, no previous-text context (`-mc 0`,
  * as the moxing runners use conditionOnPreviousText false), the same threads. whisper.cpp decodes each window until
  * end-of-text or its own cap (n_text_ctx / 2 = 224 tokens): it cannot be forced to an exact token count, so the
- * table shows its windows (encoder runs) and tokens (sampled tokens) beside its wall time.
+ * table shows its windows (encoder runs) and tokens (one per window's prompt pass plus one per one-token decoder
+ * pass) beside its wall time.
  * Wall time is whisper.cpp's own `total time` less its `load time` (model load excluded, as for the moxing rows).
  */
 import { execFile } from 'node:child_process';
@@ -33,10 +34,10 @@ export function ensureGgml(modelDir: string, weights: GgmlWeightType): string {
 }
 
 /** The counters and times whisper_print_timings writes to stderr. */
-export function parseWhisperTimings(stderr: string): { loadMs: number; totalMs: number; encodeRuns: number; sampleRuns: number } {
+export function parseWhisperTimings(stderr: string): { loadMs: number; totalMs: number; encodeRuns: number; decodeRuns: number } {
   const ms = (label: string) => Number(new RegExp(`${label} time =\\s*([\\d.]+) ms`).exec(stderr)?.[1] ?? NaN);
   const runs = (label: string) => Number(new RegExp(`${label} time =\\s*[\\d.]+ ms /\\s*(\\d+) runs`).exec(stderr)?.[1] ?? NaN);
-  const timings = { loadMs: ms('load'), totalMs: ms('total'), encodeRuns: runs('encode'), sampleRuns: runs('sample') };
+  const timings = { loadMs: ms('load'), totalMs: ms('total'), encodeRuns: runs('encode'), decodeRuns: runs('decode') };
   if (Object.values(timings).some(Number.isNaN)) throw new Error(`whisper-cli printed no timings:\n${stderr.slice(-2000)}`);
   return timings;
 }
@@ -64,6 +65,7 @@ export async function whisperCppRunner(cli: string, modelDir: string, wav: strin
     runner: `whisper.cpp-${weights}`,
     wallMs: best.totalMs - best.loadMs,
     peakRssBytes: Number.NaN,
-    extra: { windows: best.encodeRuns, tokens: best.sampleRuns },
+    // A window's first token comes from its prompt pass, each later one from a one-token decoder pass.
+    extra: { windows: best.encodeRuns, tokens: best.decodeRuns + best.encodeRuns },
   };
 }

@@ -20,8 +20,8 @@ whisper_print_timings:   prompt time =     0.00 ms /     1 runs (     0.00 ms pe
 whisper_print_timings:    total time = 56723.45 ms
 `;
 
-test('whisper-cli timings: load and total time, encoder runs (windows) and sampled tokens', () => {
-  assert.deepEqual(parseWhisperTimings(STDERR), { loadMs: 123.45, totalMs: 56723.45, encodeRuns: 20, sampleRuns: 4380 });
+test('whisper-cli timings: load and total time, encoder and one-token decoder runs', () => {
+  assert.deepEqual(parseWhisperTimings(STDERR), { loadMs: 123.45, totalMs: 56723.45, encodeRuns: 20, decodeRuns: 4360 });
   assert.throws(() => parseWhisperTimings('error: failed to open model\n'), /printed no timings/);
 });
 
