@@ -6,6 +6,9 @@
  * Options: --seconds 600 --tokens 32 --repeats 1 --batch 8 --models base,tiny --memory-seconds 7200
  * --memory-tokens 2 (0 seconds skips the memory check) --threads N (intra-op threads of both libraries;
  * default: each library's own, all cores).
+ * --runners moxing,moxing-batched: only these ONNX runners (ratios are then against the first one kept).
+ * Peers, each optional (skipped with a one-line reason): whisper.cpp's whisper-cli from $WHISPER_CPP_DIR on the
+ * same weights written as ggml f16 and q8_0 (bench/whisper-cpp.ts).
  * --profile: instead, where one token of the sequential loop goes, per phase, and the decoder step against
  * its bytes / memory bandwidth (bench/whisper-loop-profile.ts), fp32 and q8, median of --rounds (3).
  */
@@ -18,6 +21,7 @@ import { ensureWhisperModel, BASE_WHISPER, BENCH_MODELS_DIR } from '../test/mode
 import { quantizeModelDir } from '../src/quantize/index.js';
 import { mb, printTable, runChild, workDir, type RunnerReport } from './lib.js';
 import { speechWav } from './speech-audio.js';
+import { whisperCli, whisperCppRunner } from './whisper-cpp.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +35,7 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     profile: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
+    runners: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -61,6 +66,8 @@ const RUNNER_NAMES: Record<string, string> = {
   moxing: 'moxing sequential',
   'moxing-batched': 'moxing batched+VAD',
   'moxing-q8': 'moxing q8 batched+VAD',
+  'whisper.cpp-f16': 'whisper.cpp whisper-cli f16',
+  'whisper.cpp-q8_0': 'whisper.cpp whisper-cli q8_0',
 };
 
 const wav = speechWav(seconds);
@@ -85,28 +92,48 @@ for (const name of values.models.split(',')) {
   const q8Note = ensureQ8(modelDir);
   // The peer (first) is transformers.js as its docs call it, with its default 5 s stride; the stride-0 row shows
   // the ratios against the least work transformers.js can be asked to do.
-  const runners = ['transformers.js', 'transformers.js-stride0', 'moxing', 'moxing-batched', ...(q8Note ? [] : ['moxing-q8'])];
+  const runners = ['transformers.js', 'transformers.js-stride0', 'moxing', 'moxing-batched', ...(q8Note ? [] : ['moxing-q8'])].filter(
+    (r) => !values.runners || values.runners.split(',').includes(r),
+  );
   const reports: RunnerReport[] = [];
   for (const runner of runners) {
     reports.push(await runChild('bench/whisper-runner.ts', [runner, modelDir, wav, values.tokens, values.repeats, values.batch], env));
   }
+  // Peers on the same weights in their own formats; each row is optional, skipped with a one-line reason.
+  const peerNotes: string[] = [];
+  const cli = whisperCli();
+  if ('skip' in cli) peerNotes.push(cli.skip);
+  else {
+    for (const weights of ['f16', 'q8_0'] as const) {
+      try {
+        reports.push(await whisperCppRunner(cli.cli, modelDir, wav, weights, values.threads ? Number(values.threads) : undefined, Number(values.repeats)));
+      } catch (error) {
+        peerNotes.push(`whisper.cpp ${weights} skipped: ${(error as Error).message.split('\n')[0]}`);
+        break;
+      }
+    }
+  }
   const peer = reports[0];
   const fp32Batched = reports.find((r) => r.runner === 'moxing-batched');
   console.log(`model ${name} (${modelDir}); load average ${load()}`);
-  const stride0 = reports.find((r) => r.runner === 'transformers.js-stride0') ?? peer;
+  const stride0 = reports.find((r) => r.runner === 'transformers.js-stride0');
+  const cppF16 = reports.find((r) => r.runner === 'whisper.cpp-f16');
   printTable(
-    ['runner', 'windows', 'wall', 'RTF', 'tokens/s', 'peak RSS', 'vs transformers.js', 'vs stride 0'],
+    ['runner', 'windows', 'tokens', 'wall', 'RTF', 'tokens/s', 'peak RSS', `vs ${RUNNER_NAMES[peer.runner] ?? peer.runner}`, ...(stride0 ? ['vs stride 0'] : []), ...(cppF16 ? ['vs whisper.cpp f16'] : [])],
     reports.map((r) => [
       RUNNER_NAMES[r.runner] ?? r.runner,
       String(r.extra.windows),
+      String(r.extra.tokens),
       `${(r.wallMs / 1000).toFixed(2)} s`,
       (r.wallMs / 1000 / seconds).toFixed(4),
       (Number(r.extra.tokens) / (r.wallMs / 1000)).toFixed(1),
-      mb(r.peakRssBytes),
+      Number.isFinite(r.peakRssBytes) ? mb(r.peakRssBytes) : '-',
       `${(peer.wallMs / r.wallMs).toFixed(2)}x`,
-      `${(stride0.wallMs / r.wallMs).toFixed(2)}x`,
+      ...(stride0 ? [`${(stride0.wallMs / r.wallMs).toFixed(2)}x`] : []),
+      ...(cppF16 ? [`${(cppF16.wallMs / r.wallMs).toFixed(2)}x`] : []),
     ]),
   );
+  for (const note of peerNotes) console.log(note);
   const q8 = reports.find((r) => r.runner === 'moxing-q8');
   if (q8 && fp32Batched) console.log(`q8 vs fp32 (both batched): ${(fp32Batched.wallMs / q8.wallMs).toFixed(2)}x`);
   if (q8Note) console.log(q8Note);
