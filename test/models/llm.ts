@@ -16,13 +16,14 @@
  * The tokenizer is a byte-level BPE (GPT-2 style, as SmolLM2's and Qwen's) trained on a fixed text, with ChatML
  * special tokens and Qwen2.5's chat template, tools included.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { byteToUnicode, PRETOKENIZE } from './bpe.js';
 import { Layers, WeightBank, dimOf, mergeHeads, splitHeads } from './layers.js';
 import { GraphBuilder, MASK_MIN, attr, modelProto, saveModel, type DType, type ModelProto } from './onnx-builder.js';
 import { TEST_MODELS_DIR } from './whisper.js';
+import { generateOnce } from './generate-once.js';
 
 export interface LlmSpec {
   /** Folder name prefix and config `_name_or_path`. */
@@ -350,30 +351,8 @@ export function llmSpecHash(spec: LlmSpec): string {
   return createHash('sha256').update(canonical).digest('hex').slice(0, 12);
 }
 
-const pending = new Map<string, Promise<string>>();
 
 /** The folder of the model `spec` describes, generated once (atomically: written aside, renamed into place). */
 export function ensureLlmModel(spec: LlmSpec, root: string = TEST_MODELS_DIR): Promise<string> {
-  const dir = join(root, `${spec.name}-${llmSpecHash(spec)}`);
-  let result = pending.get(dir);
-  if (!result) {
-    result = Promise.resolve().then(() => {
-      if (existsSync(dir)) return dir;
-      const temp = join(root, `.tmp-${spec.name}-${process.pid}-${randomBytes(4).toString('hex')}`);
-      try {
-        writeLlmModel(spec, temp);
-        try {
-          renameSync(temp, dir);
-        } catch (error) {
-          if (!existsSync(dir)) throw error;
-        }
-      } finally {
-        rmSync(temp, { recursive: true, force: true });
-      }
-      return dir;
-    });
-    pending.set(dir, result);
-    result.catch(() => pending.delete(dir));
-  }
-  return result;
+  return generateOnce(root, `${spec.name}-${llmSpecHash(spec)}`, (temp) => writeLlmModel(spec, temp));
 }

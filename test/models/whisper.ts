@@ -10,14 +10,15 @@
  * <dir>/onnx/decoder_model_merged.onnx, decoder_model_merged_timestamped.onnx
  * ```
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WeightBank } from './layers.js';
 import { saveModel } from './onnx-builder.js';
 import { decoderMergedModel, decoderModel, decoderWithPastModel, encoderModel, type WhisperDims, type WhisperSizes } from './whisper-graphs.js';
 import { specialLayout, writeWhisperSideFiles, type VocabularyLayout } from './whisper-files.js';
+import { generateOnce } from './generate-once.js';
 
 /** The ONNX files of an export, without the `.onnx` suffix. */
 export const WHISPER_ONNX_FILES = [
@@ -167,35 +168,11 @@ export interface EnsureOptions {
   root?: string;
 }
 
-const pending = new Map<string, Promise<string>>();
 
 /**
  * The folder of the model `spec` describes, generating it first when it is not cached. The model is written to a
  * temporary folder and renamed into place, so concurrent test processes never see half a model.
  */
 export function ensureWhisperModel(spec: WhisperModelSpec, options: EnsureOptions = {}): Promise<string> {
-  const root = options.root ?? TEST_MODELS_DIR;
-  const dir = join(root, `${spec.name}-${whisperSpecHash(spec)}`);
-  let result = pending.get(dir);
-  if (!result) {
-    result = Promise.resolve().then(() => {
-      if (existsSync(dir)) return dir;
-      const temp = join(root, `.tmp-${spec.name}-${process.pid}-${randomBytes(4).toString('hex')}`);
-      try {
-        writeWhisperModel(spec, temp);
-        try {
-          renameSync(temp, dir);
-        } catch (error) {
-          // Another process finished the same model first: theirs is identical.
-          if (!existsSync(dir)) throw error;
-        }
-      } finally {
-        rmSync(temp, { recursive: true, force: true });
-      }
-      return dir;
-    });
-    pending.set(dir, result);
-    result.catch(() => pending.delete(dir));
-  }
-  return result;
+  return generateOnce(options.root ?? TEST_MODELS_DIR, `${spec.name}-${whisperSpecHash(spec)}`, (temp) => writeWhisperModel(spec, temp));
 }

@@ -10,21 +10,14 @@ import { LiveDecoder, openLiveStream, transcribeLive, windowMel, type LiveEvent,
 import { WhisperModel, decodeFeatures } from '../../../src/asr/whisper/index.js';
 import { SAMPLE_RATE, SileroVad, decodeAudio } from '../../../src/audio/index.js';
 import { isMoxingError } from '../../../src/errors.js';
+import { concatFloat32 } from '../../helpers/arrays.js';
 
 const SHARED = resolve(process.cwd(), '../shared');
 const MODEL = join(SHARED, 'models/whisper-tiny-random');
 const clip = (name: string): Promise<Float32Array> => decodeAudio(join(SHARED, 'audio/dev/single', name));
 const silence = (seconds: number): Float32Array => new Float32Array(Math.round(seconds * SAMPLE_RATE));
 
-function concat(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Float32Array[]): Float32Array => concatFloat32(parts);
 
 function* pieces(samples: Float32Array, seconds: number): Generator<Float32Array> {
   const size = Math.round(seconds * SAMPLE_RATE);

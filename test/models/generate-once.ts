@@ -1,0 +1,37 @@
+/**
+ * Generated test models are written once into test/.models/ and shared by every test and process: each is
+ * written into a temporary folder beside its place and renamed into it, so no reader ever sees half a model,
+ * and concurrent callers in one process share one write.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const pending = new Map<string, Promise<string>>();
+
+/** The folder `root/name`, written by `write(tempFolder)` unless it is there already. */
+export function generateOnce(root: string, name: string, write: (temp: string) => void | Promise<void>): Promise<string> {
+  const dir = join(root, name);
+  let result = pending.get(dir);
+  if (!result) {
+    result = Promise.resolve().then(async () => {
+      if (existsSync(dir)) return dir;
+      const temp = join(root, `.tmp-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
+      try {
+        await write(temp);
+        try {
+          renameSync(temp, dir);
+        } catch (error) {
+          // Another process finished the same model first: theirs is identical.
+          if (!existsSync(dir)) throw error;
+        }
+      } finally {
+        rmSync(temp, { recursive: true, force: true });
+      }
+      return dir;
+    });
+    pending.set(dir, result);
+    result.catch(() => pending.delete(dir));
+  }
+  return result;
+}
