@@ -19,8 +19,8 @@ import { BENCH_MODELS_DIR } from '../test/models/whisper.js';
 import { conversation, EQUALITY_CASES, type ConversationSpec } from '../test/speakers/conversations.js';
 import { runSherpa } from '../test/speakers/sherpa.js';
 import { diarizationError } from '../src/speakers/der.js';
-import { loadEmbeddingModel } from '../src/speakers/embedding.js';
-import { DEFAULT_PIPELINE, runPipeline, type StageTimings } from '../src/speakers/pipeline.js';
+import { loadEmbeddingModel, type EmbeddingModel } from '../src/speakers/embedding.js';
+import { DEFAULT_PIPELINE, runPipeline, slidingWindows, windowShift, type StageTimings } from '../src/speakers/pipeline.js';
 import { loadSegmentationModel } from '../src/speakers/segmentation.js';
 
 const { values: flags } = parseArgs({ options: { minutes: { type: 'string', default: '10' } } });
@@ -61,8 +61,19 @@ console.log(`| **all (time-weighted)** | | | | ${pct(sums.errors / sums.total)} 
 
 const realSize = ensureRealSizeSpeakerModels(BENCH_MODELS_DIR);
 const realSegmentation = await loadSegmentationModel(realSize.segmentation, runtime);
-const realEmbedding = await loadEmbeddingModel(realSize.wespeaker, runtime);
-const turns = Math.round(minutes * 9);
+const realModel = await loadEmbeddingModel(realSize.wespeaker, runtime);
+// counts what the random segmentation sends to the embedding model (a real conversation embeds about its
+// non-overlapped speech per window)
+const embedded = { count: 0, samples: 0 };
+const realEmbedding: EmbeddingModel = {
+  ...realModel,
+  embed: (samples) => {
+    embedded.count++;
+    embedded.samples += samples.length;
+    return realModel.embed(samples);
+  },
+};
+const turns = Math.round(minutes * 10.5); // about a minute of audio per 10.5 turns
 const long = await conversation({ seed: 900 + minutes, speakers: 4, turns, crosstalk: true });
 const seconds = long.samples.length / 16000;
 const timings: StageTimings = { segmentation: 0, embedding: 0, clustering: 0 };
@@ -80,4 +91,6 @@ console.log('|---|---|---|');
 for (const [stage, s] of Object.entries(timings)) console.log(`| moxing ${stage} | ${s.toFixed(2)} | ${(s / seconds).toFixed(4)} |`);
 console.log(`| moxing total | ${total.toFixed(2)} | ${(total / seconds).toFixed(4)} |`);
 console.log(`| sherpa-onnx-node 1.13.8 total | ${theirs.seconds.toFixed(2)} | ${(theirs.seconds / seconds).toFixed(4)} |`);
-console.log(`\nmoxing / sherpa-onnx time: ${(total / theirs.seconds).toFixed(2)}x; ${ours.segments.length} turns, ${new Set(ours.segments.map((s) => s.cluster)).size} speakers; same turns as sherpa-onnx: ${same ? 'yes' : 'NO'}`);
+console.log(`\nmoxing / sherpa-onnx time: ${(total / theirs.seconds).toFixed(2)}x; same turns as sherpa-onnx: ${same ? 'yes' : 'NO'} (${ours.segments.length} turns, ${new Set(ours.segments.map((s) => s.cluster)).size} speakers: the weights are random)`);
+const windows = slidingWindows(long.samples, realSegmentation.metadata.windowSize, windowShift(realSegmentation.metadata.windowSize, DEFAULT_PIPELINE.windowStep)).length;
+console.log(`${windows} segmentation windows; ${embedded.count} embeddings of ${(embedded.samples / 16000 / embedded.count).toFixed(1)} s of audio on average (${(embedded.samples / 16000 / windows).toFixed(1)} s per window)`);
