@@ -17,9 +17,11 @@ import { runSherpa } from './sherpa.js';
 const models = ensureRealSizeSpeakerModels(TEST_MODELS_DIR);
 const runtime = { intraOpThreads: 1, interOpThreads: 1 };
 
-function parameters(path: string): number {
+/** Parameter count and default-domain opset of an ONNX file. */
+function parameters(path: string): { count: number; opset: number } {
   const model = decodeModel(readFileSync(path));
-  return (model.graph?.initializer ?? []).reduce((n, t) => n + (t.dims ?? []).reduce((a, b) => a * Number(b), 1), 0);
+  const count = (model.graph?.initializer ?? []).reduce((n, t) => n + (t.dims ?? []).reduce((a, b) => a * Number(b), 1), 0);
+  return { count, opset: Number(model.opsetImport?.find((o) => !o.domain)?.version) };
 }
 
 function ioOf(session: ort.InferenceSession) {
@@ -55,8 +57,9 @@ test('segmentation-3.0 of the real dimensions: x [N, 1, T] → y [N, 589, 7] log
   );
   // PyanNet: 1.47 M (SincNet 62.6 k here, with the 80 sinc filters as a plain Conv weight of 20 k instead of
   // their 160 band edges; LSTM 1.38 M; linear layers 50 k)
-  const count = parameters(models.segmentation);
+  const { count, opset } = parameters(models.segmentation);
   assert.ok(count > 1.45e6 && count < 1.55e6, `segmentation has ${count} parameters`);
+  assert.equal(opset, 15); // sherpa-onnx's export script
   const speech = (await conversation({ seed: 200, speakers: 2, turns: 8, crosstalk: true })).samples;
   const window = new Float32Array(160000);
   window.set(speech.subarray(0, 160000));
@@ -84,8 +87,9 @@ test('WeSpeaker ResNet34 of the real dimensions: feats [B, T, 80] → embs [B, 2
     { framework: 'wespeaker', language: 'English', sample_rate: '16000', output_dim: '256', url: 'https://github.com/wenet-e2e/wespeaker/blob/master/docs/pretrained.md', comment: undefined, normalize_samples: '0' },
   );
   // WeSpeaker's ResNet34 (BatchNorm folded): 6.63 M
-  const count = parameters(models.wespeaker);
+  const { count, opset } = parameters(models.wespeaker);
   assert.ok(count > 6.5e6 && count < 6.7e6, `ResNet34 has ${count} parameters`);
+  assert.equal(opset, 14); // WeSpeaker's export_onnx.py
   const embedding = await loadEmbeddingModel(models.wespeaker, runtime);
   const speech = (await conversation({ seed: 200, speakers: 2, turns: 8, crosstalk: true })).samples;
   const e = await embedding.embed(speech.subarray(8000, 8000 + 2 * 16000));
