@@ -59,7 +59,7 @@ for (const c of cases) {
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 console.log(`| **all (time-weighted)** | | | | ${pct(sums.errors / sums.total)} | ${pct(sums.errorsC / sums.totalC)} | ${pct(sums.errorsK / sums.totalK)} | ${pct(sums.errorsKC / sums.totalKC)} |\n`);
 
-const realSize = ensureRealSizeSpeakerModels(BENCH_MODELS_DIR);
+const realSize = await ensureRealSizeSpeakerModels(BENCH_MODELS_DIR);
 const realSegmentation = await loadSegmentationModel(realSize.segmentation, runtime);
 const realModel = await loadEmbeddingModel(realSize.wespeaker, runtime);
 // counts what the random segmentation sends to the embedding model (a real conversation embeds about its

@@ -18,9 +18,9 @@
  * The weights are random (He-style scales, so activations neither vanish nor overflow): the outputs mean
  * nothing, only the time they take does.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { generatedDir } from './generated-dir.js';
 import { GraphBuilder, attr, modelProto, saveModel, tensor, type ModelProto } from './onnx-builder.js';
 import { WeightBank } from './layers.js';
 import { SEGMENTATION_DIR, SEGMENTATION_FILE, WESPEAKER_FILE } from './speakers.js';
@@ -185,22 +185,12 @@ function pathsIn(dir: string): RealSizeSpeakerModels {
 }
 
 /** The real-size random models under `root`, generated on first use (atomic rename). */
-export function ensureRealSizeSpeakerModels(root: string, seed = 11): RealSizeSpeakerModels {
+export async function ensureRealSizeSpeakerModels(root: string, seed = 11): Promise<RealSizeSpeakerModels> {
   const hash = createHash('sha256').update(JSON.stringify([GENERATOR_VERSION, seed])).digest('hex').slice(0, 12);
-  const dir = join(root, `real-speakers-${hash}`);
-  if (existsSync(dir)) return pathsIn(dir);
-  const temp = join(root, `.tmp-real-speakers-${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
+  const dir = await generatedDir(root, `real-speakers-${hash}`, (temp) => {
     const paths = pathsIn(temp);
     saveModel(segmentationModel(seed), paths.segmentation);
     saveModel(resnet34Model(seed + 1), paths.wespeaker);
-    try {
-      renameSync(temp, dir);
-    } catch (error) {
-      if (!existsSync(dir)) throw error;
-    }
-  } finally {
-    rmSync(temp, { recursive: true, force: true });
-  }
+  });
   return pathsIn(dir);
 }

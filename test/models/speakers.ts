@@ -19,12 +19,13 @@
  *
  * The calibration constants are measured on ../shared/audio/dev/single at generation time.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAudio } from '../../src/audio/index.js';
 import { kaldiFbank } from '../../src/speakers/fbank.js';
 import { SHERPA_FBANK } from '../../src/speakers/embedding.js';
+import { generatedDir } from './generated-dir.js';
 import { GraphBuilder, Rng, attr, modelProto, saveModel, type ModelProto } from './onnx-builder.js';
 import { TEST_MODELS_DIR } from './whisper.js';
 
@@ -278,22 +279,12 @@ function pathsIn(dir: string): SpeakerModelPaths {
 /** The test speaker models under test/.models/, generated on first use (atomic rename). */
 export async function ensureSpeakerModels(spec: SpeakerModelsSpec = TEST_SPEAKER_MODELS, root: string = TEST_MODELS_DIR): Promise<SpeakerModelPaths> {
   const hash = createHash('sha256').update(JSON.stringify([GENERATOR_VERSION, spec])).digest('hex').slice(0, 12);
-  const dir = join(root, `speakers-${hash}`);
-  if (existsSync(dir)) return pathsIn(dir);
-  const temp = join(root, `.tmp-speakers-${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
+  const dir = await generatedDir(root, `speakers-${hash}`, async (temp) => {
     const cal = await calibrate();
     const paths = pathsIn(temp);
     saveModel(segmentationModel(spec, cal), paths.segmentation);
     saveModel(embeddingModel(spec, 'wespeaker', cal.wespeaker), paths.wespeaker);
     saveModel(embeddingModel(spec, '3d-speaker', cal.campplus), paths.campplus);
-    try {
-      renameSync(temp, dir);
-    } catch (error) {
-      if (!existsSync(dir)) throw error;
-    }
-  } finally {
-    rmSync(temp, { recursive: true, force: true });
-  }
+  });
   return pathsIn(dir);
 }

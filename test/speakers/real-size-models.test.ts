@@ -14,7 +14,7 @@ import { TEST_MODELS_DIR } from '../models/whisper.js';
 import { conversation } from './conversations.js';
 import { runSherpa } from './sherpa.js';
 
-const models = ensureRealSizeSpeakerModels(TEST_MODELS_DIR);
+const models = await ensureRealSizeSpeakerModels(TEST_MODELS_DIR);
 const runtime = { intraOpThreads: 1, interOpThreads: 1 };
 
 /** Parameter count and default-domain opset of an ONNX file. */
