@@ -16,10 +16,11 @@
  * The tokenizer is a byte-level BPE (GPT-2 style, as SmolLM2's and Qwen's) trained on a fixed text, with ChatML
  * special tokens and Qwen2.5's chat template, tools included.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { byteToUnicode, PRETOKENIZE } from './bpe.js';
+import { generatedDir } from './generated-dir.js';
 import { Layers, WeightBank, dimOf, mergeHeads, splitHeads } from './layers.js';
 import { GraphBuilder, MASK_MIN, attr, modelProto, saveModel, type DType, type ModelProto } from './onnx-builder.js';
 import { TEST_MODELS_DIR } from './whisper.js';
@@ -357,21 +358,7 @@ export function ensureLlmModel(spec: LlmSpec, root: string = TEST_MODELS_DIR): P
   const dir = join(root, `${spec.name}-${llmSpecHash(spec)}`);
   let result = pending.get(dir);
   if (!result) {
-    result = Promise.resolve().then(() => {
-      if (existsSync(dir)) return dir;
-      const temp = join(root, `.tmp-${spec.name}-${process.pid}-${randomBytes(4).toString('hex')}`);
-      try {
-        writeLlmModel(spec, temp);
-        try {
-          renameSync(temp, dir);
-        } catch (error) {
-          if (!existsSync(dir)) throw error;
-        }
-      } finally {
-        rmSync(temp, { recursive: true, force: true });
-      }
-      return dir;
-    });
+    result = generatedDir(root, `${spec.name}-${llmSpecHash(spec)}`, (temp) => writeLlmModel(spec, temp));
     pending.set(dir, result);
     result.catch(() => pending.delete(dir));
   }

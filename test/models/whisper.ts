@@ -10,10 +10,11 @@
  * <dir>/onnx/decoder_model_merged.onnx, decoder_model_merged_timestamped.onnx
  * ```
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generatedDir } from './generated-dir.js';
 import { WeightBank } from './layers.js';
 import { saveModel } from './onnx-builder.js';
 import { decoderMergedModel, decoderModel, decoderWithPastModel, encoderModel, type WhisperDims, type WhisperSizes } from './whisper-graphs.js';
@@ -178,22 +179,7 @@ export function ensureWhisperModel(spec: WhisperModelSpec, options: EnsureOption
   const dir = join(root, `${spec.name}-${whisperSpecHash(spec)}`);
   let result = pending.get(dir);
   if (!result) {
-    result = Promise.resolve().then(() => {
-      if (existsSync(dir)) return dir;
-      const temp = join(root, `.tmp-${spec.name}-${process.pid}-${randomBytes(4).toString('hex')}`);
-      try {
-        writeWhisperModel(spec, temp);
-        try {
-          renameSync(temp, dir);
-        } catch (error) {
-          // Another process finished the same model first: theirs is identical.
-          if (!existsSync(dir)) throw error;
-        }
-      } finally {
-        rmSync(temp, { recursive: true, force: true });
-      }
-      return dir;
-    });
+    result = generatedDir(root, `${spec.name}-${whisperSpecHash(spec)}`, (temp) => writeWhisperModel(spec, temp));
     pending.set(dir, result);
     result.catch(() => pending.delete(dir));
   }
