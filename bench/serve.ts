@@ -14,7 +14,8 @@
  * Usage: npm run bench:serve -- [--seconds 60] [--clients 1,4,16,32] [--limit 16] [--clip FILE] [--model DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeAudio } from '../src/audio/index.js';
 
