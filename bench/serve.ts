@@ -54,7 +54,9 @@ const MODES: Mode[] = [
 ];
 
 async function startServer(mode: Mode): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, ['bin/moxing.js', 'serve', '--port', '0', '--no-log', '--model', MODEL, '--preload', '--rate-limit-per-minute', '0', '--handler-timeout-ms', '600000', '--connection-timeout-ms', '600000', ...mode.flags], {
+  const child = spawn(process.execPath, ['bin/moxing.js', 'serve', '--port', '0', '--no-log', '--model', MODEL, '--preload', '--rate-limit-per-minute', '0', '--handler-timeout-ms', '600000', '--connection-timeout-ms', '600000', ...mode.flags,
+    // Jobs are on in every server: their store goes to a scratch folder, not the user's data folder.
+    '--data-dir', mkdtempSync(join(tmpdir(), 'moxing-bench-serve-'))], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const base = await new Promise<string>((done, fail) => {
