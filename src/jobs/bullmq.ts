@@ -13,14 +13,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import { createBunRedisClient, DelayedError, Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { TranscriptionResult } from '../asr/types.js';
 import { MoxingError } from '../errors.js';
 import { publicError } from '../server/errors.js';
 import type { UseWhisper } from '../server/speech-models.js';
 import { JobFiles, newJobId } from './files.js';
 import type { JobOptions } from './options.js';
-import { RespConnection } from './redis-connection.js';
+import { openRedis } from './redis-connection.js';
 import { runTranscription } from './runner.js';
 import { decodeCursor, encodeCursor, RunningJobs, type Running } from './running.js';
 import type { JobBackend, JobEvents, JobListQuery, JobPage, JobQueueDepth, JobRecord, JobRequest, JobStatus, WebhookAttempt, WebhookState } from './types.js';
@@ -86,7 +87,7 @@ return 1`;
 export class BullJobs implements JobBackend {
   readonly events = new EventEmitter<JobEvents>();
   readonly files: JobFiles;
-  private readonly clients: ReturnType<typeof createBunRedisClient>[] = [];
+  private readonly clients: Redis[] = [];
   private readonly queue: Queue;
   private readonly hooks: Queue;
   private workers: Worker[] = [];
@@ -96,7 +97,7 @@ export class BullJobs implements JobBackend {
 
   private constructor(
     private readonly options: BullJobOptions,
-    private readonly redis: RespConnection,
+    private readonly redis: Redis,
   ) {
     this.files = new JobFiles(options.dataDir);
     this.queue = new Queue(JOBS_QUEUE, { connection: this.connection(), prefix: PREFIX });
@@ -106,12 +107,11 @@ export class BullJobs implements JobBackend {
 
   /** Connects; with `jobConcurrency` above 0, this process also works jobs. */
   static async open(options: BullJobOptions): Promise<BullJobs> {
-    const redis = RespConnection.fromUrl(options.queue);
-    redis.onerror = () => undefined; // a failed command rejects; the next one connects again
+    const redis = openRedis(options.queue, true);
     try {
-      await redis.send('PING', []);
+      await redis.ping();
     } catch (error) {
-      redis.close();
+      redis.disconnect();
       throw new MoxingError('UNAVAILABLE', `cannot reach the job queue's Redis: ${(error as Error).message}`, { cause: error });
     }
     const jobs = new BullJobs(options, redis);
@@ -120,10 +120,8 @@ export class BullJobs implements JobBackend {
   }
 
   /** A BullMQ connection of its own (BullMQ's blocking reads need theirs). */
-  private connection(): ReturnType<typeof createBunRedisClient> {
-    const client = createBunRedisClient(RespConnection.fromUrl(this.options.queue) as never);
-    // A lost Redis is retried by the adapter; without a listener its 'error' would end the process.
-    client.on('error', () => undefined);
+  private connection(): Redis {
+    const client = openRedis(this.options.queue);
     this.clients.push(client);
     return client;
   }
@@ -150,7 +148,7 @@ export class BullJobs implements JobBackend {
       await this.script(CREATE, [key(id), INDEX, logKey(id)], [id, Date.now(), JSON.stringify(request)]);
       await this.queue.add('transcribe', { id }, { jobId: id, removeOnComplete: true, removeOnFail: 1000 });
     } catch (error) {
-      await Promise.all([this.files.remove(id), this.redis.send('DEL', [key(id), logKey(id)]).catch(() => undefined), this.redis.send('ZREM', [INDEX, id]).catch(() => undefined)]);
+      await Promise.all([this.files.remove(id), this.redis.call('DEL', key(id), logKey(id)).catch(() => undefined), this.redis.call('ZREM', INDEX, id).catch(() => undefined)]);
       throw new MoxingError('UNAVAILABLE', `cannot queue the job: ${(error as Error).message}`, { cause: error });
     }
     this.events.emit('queued', { id });
@@ -158,15 +156,13 @@ export class BullJobs implements JobBackend {
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
-    const flat = (await this.redis.send('HGETALL', [key(id)])) as string[];
-    if (flat.length === 0) return undefined;
-    const fields: Record<string, string> = {};
-    for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+    const fields = await this.redis.hgetall(key(id));
+    if (Object.keys(fields).length === 0) return undefined;
     const request = JSON.parse(fields.request) as JobRequest;
     const number = (name: string): number | undefined => (fields[name] === undefined || fields[name] === '' ? undefined : Number(fields[name]));
     let webhook: JobRecord['webhook'];
     if (request.webhook) {
-      const attempts = ((await this.redis.send('LRANGE', [attemptsKey(id), 0, -1])) as string[]).map((a) => JSON.parse(a) as WebhookAttempt);
+      const attempts = ((await this.redis.call('LRANGE', attemptsKey(id), 0, -1)) as string[]).map((a) => JSON.parse(a) as WebhookAttempt);
       webhook = { state: (fields.webhookState as WebhookState | undefined) ?? 'pending', attempts };
     }
     return {
@@ -191,7 +187,7 @@ export class BullJobs implements JobBackend {
     let last: number | undefined;
     let more = false;
     for (;;) {
-      const chunk = (await this.redis.send('ZREVRANGEBYSCORE', [INDEX, before, '-inf', 'WITHSCORES', 'LIMIT', 0, 100])) as string[];
+      const chunk = (await this.redis.call('ZREVRANGEBYSCORE', INDEX, before, '-inf', 'WITHSCORES', 'LIMIT', 0, 100)) as string[];
       for (let i = 0; i < chunk.length; i += 2) {
         const job = await this.get(chunk[i]);
         if (!job || (query.status && job.status !== query.status)) continue;
@@ -232,7 +228,7 @@ export class BullJobs implements JobBackend {
   }
 
   async reachable(): Promise<boolean> {
-    return this.redis.send('PING', []).then(
+    return this.redis.ping().then(
       (reply) => reply === 'PONG',
       () => false,
     );
@@ -240,7 +236,7 @@ export class BullJobs implements JobBackend {
 
   /** The state changes of a job, oldest first (`started@1`, `requeued:stalled@1`, `succeeded@2`...). */
   async history(id: string): Promise<string[]> {
-    return (await this.redis.send('LRANGE', [logKey(id), 0, -1])) as string[];
+    return (await this.redis.call('LRANGE', logKey(id), 0, -1)) as string[];
   }
 
   async close(graceMs = 0): Promise<void> {
@@ -250,7 +246,7 @@ export class BullJobs implements JobBackend {
     await Promise.all(this.workers.map((w) => w.close().catch(() => undefined)));
     await Promise.all([this.queue.close(), this.hooks.close()].map((p) => p.catch(() => undefined)));
     await Promise.all(this.clients.map((c) => c.quit().catch(() => undefined)));
-    this.redis.close();
+    this.redis.disconnect();
   }
 
   /** One run of a job on this worker. */
@@ -264,7 +260,7 @@ export class BullJobs implements JobBackend {
     this.events.emit('started', { id, run, waitedMs: record.startedAt! - record.createdAt });
     // A cancel from the API process shows in the record: looked at every second.
     const watch = setInterval(() => {
-      void this.redis.send('HGET', [key(id), 'status']).then((status) => {
+      void this.redis.call('HGET', key(id), 'status').then((status) => {
         if (status === 'cancelled') this.running.stopRun(id, 'cancel');
       }, () => undefined);
     }, 1000);
@@ -307,7 +303,7 @@ export class BullJobs implements JobBackend {
 
   /** Finishes run `run` (undefined: whatever run holds it) once; queues the webhook. */
   private async finishRun(id: string, run: number | undefined, status: 'succeeded' | 'failed', outcome: { audioSeconds?: number; error?: { code: string; message: string } }): Promise<boolean> {
-    const current = run ?? Number(await this.redis.send('HGET', [key(id), 'runs']));
+    const current = run ?? Number(await this.redis.call('HGET', key(id), 'runs'));
     const record = await this.get(id);
     if (!record) return false;
     const messageId = record.request.webhook ? newMessageId() : '';
@@ -332,14 +328,14 @@ export class BullJobs implements JobBackend {
     const record = await this.get(id);
     if (!record?.request.webhook) return;
     const attempt = await postWebhook({ url: record.request.webhook.url, secret: record.request.webhook.secret, messageId, body: webhookBody(record) }, { allowPrivate: this.options.allowPrivateWebhooks, timeoutMs: this.options.webhookTimeoutMs });
-    await this.redis.send('RPUSH', [attemptsKey(id), JSON.stringify(attempt)]);
+    await this.redis.call('RPUSH', attemptsKey(id), JSON.stringify(attempt));
     const state: WebhookState = attempt.error === undefined ? 'delivered' : job.attemptsMade + 1 >= this.options.webhookMaxAttempts ? 'failed' : 'pending';
-    await this.redis.send('HSET', [key(id), 'webhookState', state]);
+    await this.redis.call('HSET', key(id), 'webhookState', state);
     this.events.emit('webhook', { id, attempt, state });
     if (attempt.error !== undefined) throw new Error(attempt.error);
   }
 
   private script(lua: string, keys: string[], args: unknown[]): Promise<unknown> {
-    return this.redis.send('EVAL', [lua, keys.length, ...keys, ...args]);
+    return this.redis.call('EVAL', lua, keys.length, ...keys, ...args.map(String));
   }
 }
