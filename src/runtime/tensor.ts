@@ -36,3 +36,14 @@ export function inputShapes(session: ort.InferenceSession): Map<string, readonly
   }
   return shapes;
 }
+
+/** One Float32Array holding `parts` one after another (a tensor's data gathered from pieces). */
+export function concatFloat32(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

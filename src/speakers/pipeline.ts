@@ -15,6 +15,7 @@ import { MoxingError } from '../errors.js';
 import { clusterEmbeddings, cosineDistances, type ClusteringOptions } from './clustering.js';
 import type { EmbeddingModel } from './embedding.js';
 import type { SegmentationModel } from './segmentation.js';
+import { concatFloat32 } from '../runtime/index.js';
 
 const f32 = Math.fround;
 
@@ -210,14 +211,7 @@ function toSegments(active: Uint8Array, frames: number, clusters: number, step: 
 }
 
 function concatRanges(audio: Float32Array, ranges: readonly [number, number][]): Float32Array {
-  const pieces = ranges.map(([a, b]) => audio.subarray(a, Math.min(b, audio.length))).filter((p) => p.length > 0);
-  const out = new Float32Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatFloat32(ranges.map(([a, b]) => audio.subarray(a, Math.min(b, audio.length))));
 }
 
 /** Seconds spent per stage, filled in when passed to runPipeline (benchmarks). */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
 import { resolveOnnxGraph, type ModelLoadOptions } from '../hub/index.js';
-import { float32, loadSession } from '../runtime/index.js';
+import { concatFloat32, float32, loadSession } from '../runtime/index.js';
 import { LanePool, type LaneOutputs } from './lanes.js';
 import { DINO_PROCESSOR, DINOV2_PROCESSOR, processorFromConfig, type ImageProcessorOptions, type PixelValues } from './processor.js';
 
@@ -189,19 +189,10 @@ function modelBytes(onnxPath: string): number {
 /** Joins the token batches of consecutive parts of one batch (same geometry) into one. */
 function concatBatches(parts: readonly TokenBatch[]): TokenBatch {
   if (parts.length === 1) return parts[0];
-  const join = (arrays: readonly Float32Array[]): Float32Array => {
-    const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-    let offset = 0;
-    for (const a of arrays) {
-      out.set(a, offset);
-      offset += a.length;
-    }
-    return out;
-  };
   const first = parts[0];
-  const merged: TokenBatch = { ...first, batch: parts.reduce((n, p) => n + p.batch, 0), data: join(parts.map((p) => p.data)) };
+  const merged: TokenBatch = { ...first, batch: parts.reduce((n, p) => n + p.batch, 0), data: concatFloat32(parts.map((p) => p.data)) };
   if (!first.attentions) return merged;
-  return { ...merged, attentions: { heads: first.attentions.heads, data: join(parts.map((p) => p.attentions?.data ?? new Float32Array(0))) } };
+  return { ...merged, attentions: { heads: first.attentions.heads, data: concatFloat32(parts.map((p) => p.attentions?.data ?? new Float32Array(0))) } };
 }
 
 async function readJson(path: string, required: boolean): Promise<Json | null> {

@@ -1,10 +1,2 @@
 /** One Float32Array holding `parts` one after another (decoded chunks, step logits, test signals). */
-export function concatFloat32(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export { concatFloat32 } from '../../src/runtime/index.js';
