@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { assertOneLineError, runMoxing } from '../helpers/cli.js';
+import { assertOneLineError } from '../helpers/cli.js';
 import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 import { parseSrt, parseVtt } from '../../src/formats/index.js';
 import { fallbackTemperatures } from '../../src/asr/whisper/index.js';
@@ -29,7 +29,7 @@ function outDir(name: string): string {
 test('transcribe writes every format atomically, prints segments, and matches openai/whisper on the clip', async () => {
   const out = outDir('all');
   // The oracle was decoded at T=0 only (random weights fail every threshold, so fallback would sample).
-  const run = await runMoxing(['transcribe', CLIP, '--model', MODEL, '--output-dir', out, '--temperature-increment-on-fallback', '0'], offline);
+  const run = await runMoxingInProcess(['transcribe', CLIP, '--model', MODEL, '--output-dir', out, '--temperature-increment-on-fallback', '0'], offline);
   assert.equal(run.code, 0, run.stderr);
   assert.deepEqual(readdirSync(out).sort(), ['en_000.json', 'en_000.srt', 'en_000.tsv', 'en_000.txt', 'en_000.vtt']);
   const json = JSON.parse(readFileSync(join(out, 'en_000.json'), 'utf8'));
@@ -50,11 +50,11 @@ test('transcribe writes every format atomically, prints segments, and matches op
 });
 
 test('several files share one model run; one bad file fails alone and the others are written', async () => {
-  // Sampling fallback with a fixed seed: both copies of the clip must still decode identically.
+  // Seeded sampling (one temperature, no fallback ladder): both copies of the clip must still decode identically.
   const out = outDir('many');
   const second = join(dir, 'second.wav');
   copyFileSync(CLIP, second);
-  const run = await runMoxingInProcess(['transcribe', CLIP, join(dir, 'missing.wav'), second, '--model', MODEL, '-o', out, '-f', 'txt', '--no-verbose', '--seed', '3'], offline);
+  const run = await runMoxingInProcess(['transcribe', CLIP, join(dir, 'missing.wav'), second, '--model', MODEL, '-o', out, '-f', 'txt', '--no-verbose', '--temperature', '0.7', '--temperature-increment-on-fallback', '0', '--seed', '3'], offline);
   assert.equal(run.code, 1);
   assert.match(run.stderr, /missing\.wav/);
   assert.deepEqual(readdirSync(out).sort(), ['en_000.txt', 'second.txt']);
