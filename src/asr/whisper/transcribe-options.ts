@@ -78,6 +78,8 @@ export interface TranscribeOptions {
   readonly hallucinationSilenceThreshold?: number | null;
   /** With wordTimestamps: the cross-attention heads to align with: 'config' (generation_config.json's, else 'default'), 'default' (openai's upper-half heads) or [[layer, head], ...]. @default 'config' */
   readonly alignmentHeads?: AlignmentHeadsOption;
+  /** Give every segment `tokenLogprobs`: the decoder's log-prob of each of its tokens (OpenAI's `include[]=logprobs`). @default false */
+  readonly tokenLogprobs?: boolean;
   /** Transcribe what a truncated or damaged file holds instead of failing with AUDIO_TRUNCATED (DecodeOptions.allowTruncated). @default false */
   readonly allowTruncated?: boolean;
   /** With allowTruncated: called once if the input is truncated, with why (one line). */
@@ -150,6 +152,7 @@ export const DEFAULT_TRANSCRIBE = Object.freeze({
   hallucinationSilenceThreshold: null,
   alignmentHeads: 'config',
   allowTruncated: DEFAULT_TRUNCATION.allowTruncated,
+  tokenLogprobs: false,
 } satisfies TranscribeSettings);
 
 /** Merges `options` over DEFAULT_TRANSCRIBE (undefined means default) and checks every value. */

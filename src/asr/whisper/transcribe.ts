@@ -19,7 +19,7 @@ import { seededRandom } from './search.js';
 import { DEFAULT_TRANSCRIBE, checkEnglishOnly, givenLanguage, resolveTranscribeOptions, seekClips, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
 import { cutWindow } from './window-segments.js';
 import { getEnd } from './timing.js';
-import { decodeWithFallback, isSilentWindow, promptTokens, toSegment, type TranscribeInput, type TranscriptionModel } from './window-decode.js';
+import { decodeWithFallback, isSilentWindow, logprobsOf, promptTokens, toSegment, type TranscribeInput, type TranscriptionModel } from './window-decode.js';
 import { resolveAlignmentHeads, skipHallucinations, timeWindowWords, type WindowSegmentDraft, type WordTimingModel } from './word-timestamps.js';
 
 /**
@@ -100,7 +100,7 @@ export async function* transcribeSamples(
       }
       drafts = timed.drafts;
     }
-    const current = windowSegments(model, drafts, { firstId: text.segments.length, windowSeek, withWords: wordTiming !== undefined }, result);
+    const current = windowSegments(model, drafts, { firstId: text.segments.length, windowSeek, withWords: wordTiming !== undefined, withLogprobs: s.tokenLogprobs }, result);
     addWindow(text, current, result, s);
     for (const segment of current) yield segment;
     reportProgress(cursor.seek);
@@ -181,14 +181,17 @@ function enterClip(clips: readonly (readonly [number, number])[], cursor: { clip
 function windowSegments(
   model: TranscriptionModel,
   drafts: readonly WindowSegmentDraft[],
-  at: { firstId: number; windowSeek: number; withWords: boolean },
+  at: { firstId: number; windowSeek: number; withWords: boolean; withLogprobs: boolean },
   result: Parameters<typeof toSegment>[1],
 ): Segment[] {
   const { tokenizer } = model;
+  let from = 0; // the drafts are consecutive slices of the window's tokens
   return drafts.map((piece, i) => {
     const text = tokenizer.decode(piece.tokens.filter((t) => t < tokenizer.eot));
     const empty = piece.start === piece.end || pyStrip(text) === '';
-    const place = { id: at.firstId + i, seek: at.windowSeek, start: piece.start, end: piece.end, text: empty ? '' : text, tokens: empty ? [] : piece.tokens };
+    const logprobs = at.withLogprobs ? { tokenLogprobs: empty ? [] : logprobsOf(result, from, piece.tokens) } : {};
+    from += piece.tokens.length;
+    const place = { id: at.firstId + i, seek: at.windowSeek, start: piece.start, end: piece.end, text: empty ? '' : text, tokens: empty ? [] : piece.tokens, ...logprobs };
     return toSegment(at.withWords ? { ...place, words: empty ? [] : piece.words } : place, result);
   });
 }
