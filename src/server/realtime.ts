@@ -23,16 +23,24 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { DEFAULT_VAD_RUNTIME, Resampler, SAMPLE_RATE, SileroVad } from '../audio/index.js';
 import { openLiveStream, type LiveEvent, type LivePolicy, type LiveTranscriber } from '../asr/live/index.js';
-import { DEFAULT_TRANSCRIBE, WhisperModel } from '../asr/whisper/index.js';
+import type { WhisperModel } from '../asr/whisper/index.js';
 import type { ModelLoadOptions } from '../hub/index.js';
 import { publicError } from './errors.js';
 import { apiKeyMatches, hostName } from './hardening.js';
-import { ModelAllowList, publicModelName } from './models.js';
+import type { ModelLease } from './model-pool.js';
+import { publicModelName } from './models.js';
 import type { SecurityOptions } from './options.js';
+import { OPENAI_MODEL, SpeechModels } from './speech-models.js';
 
 export interface RealtimePluginOptions {
-  /** Speech models a session may name, as given at start-up; the first is the default (and `whisper-1`). @default [DEFAULT_TRANSCRIBE.model] */
+  /**
+   * The app's speech models (buildApp shares one with every route): the served list a session may name, and the
+   * pool its model is held in while it streams (TTL, memory budget, /metrics). Without it the plugin makes its own.
+   */
+  speech?: SpeechModels;
+  /** Without `speech`: speech models a session may name, as given at start-up; the first is the default (and `whisper-1`). @default [DEFAULT_TRANSCRIBE.model] */
   models?: readonly string[];
+  /** Without `speech`: how its models load. */
   modelOptions?: ModelLoadOptions;
   /** Sessions open at once across the server; past it the upgrade is refused with 429. @default 8 */
   maxSessions?: number;
@@ -51,7 +59,6 @@ export interface RealtimePluginOptions {
 export const DEFAULT_REALTIME = Object.freeze({ maxSessions: 8, idleTimeoutMs: 60_000, maxMessageBytes: 1024 * 1024, maxMessagesPerSecond: 200, maxQueuedSeconds: 60 });
 
 const PATH = '/v1/realtime';
-const OPENAI_MODEL = 'whisper-1';
 const KEY_PROTOCOL = 'openai-insecure-api-key.';
 
 const Transcription = z.strictObject({
@@ -122,22 +129,19 @@ interface SessionConfig {
 }
 
 interface Shared {
-  readonly allowList: ModelAllowList;
-  readonly served: readonly string[];
-  readonly modelOptions: ModelLoadOptions | undefined;
+  readonly speech: SpeechModels;
   readonly limits: typeof DEFAULT_REALTIME;
   readonly maxTokens: number | undefined;
   vad(): Promise<SileroVad>;
 }
 
 export async function realtimePlugin(app: FastifyInstance, options: RealtimePluginOptions): Promise<void> {
-  const served = options.models && options.models.length > 0 ? options.models : [DEFAULT_TRANSCRIBE.model];
+  const speech = options.speech ?? new SpeechModels({ models: options.models, modelOptions: options.modelOptions });
+  if (!options.speech) app.addHook('onClose', () => speech.pool.close());
   const limits = { ...DEFAULT_REALTIME, ...Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k in DEFAULT_REALTIME)) } as typeof DEFAULT_REALTIME;
   let vad: Promise<SileroVad> | undefined;
   const shared: Shared = {
-    allowList: new ModelAllowList({ served }),
-    served,
-    modelOptions: options.modelOptions,
+    speech,
     limits,
     maxTokens: options.maxTokens,
     vad: () => {
@@ -239,6 +243,8 @@ class RealtimeSession {
   private readonly sessionId = id('sess');
   private config: SessionConfig;
   private stream: LiveTranscriber | undefined;
+  /** The pooled model the stream runs on, held (never unloaded) until the stream is finished or the session closes. */
+  private lease: ModelLease<WhisperModel> | undefined;
   private resampler: Resampler | undefined;
   private pending: Float32Array[] = [];
   private pendingSamples = 0;
@@ -262,12 +268,14 @@ class RealtimeSession {
     private readonly policy: LivePolicy,
     private readonly log: (error: unknown) => void,
   ) {
-    const ref = shared.served[0];
+    const ref = shared.speech.resolve(undefined);
     this.config = { rate: 24_000, ref, model: OPENAI_MODEL, language: null, prompt: '', turnDetection: { threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 } };
     ws.on('message', (data, isBinary) => this.receive(data, isBinary));
     ws.on('close', () => {
       this.closed = true;
       clearTimeout(this.idleTimer);
+      // After the operation running now (a decode may still use the model): the model becomes idle.
+      this.enqueue(async () => this.lease?.release(), null, true);
     });
     ws.on('error', () => ws.terminate());
     this.touch();
@@ -276,6 +284,7 @@ class RealtimeSession {
 
   private touch(): void {
     clearTimeout(this.idleTimer);
+    if (this.closed) return;
     this.idleTimer = setTimeout(() => {
       if (this.inFlight > 0) return this.touch();
       this.fail(new EventError('idle_timeout', `no message for ${this.shared.limits.idleTimeoutMs} ms: session closed`));
@@ -329,11 +338,16 @@ class RealtimeSession {
         // The format applies to the very next append (appends are converted as they arrive); the stream
         // so far is finished in order, and the next one opens with the new settings.
         if (next.rate !== this.config.rate) this.resampler = undefined;
-        const previous = this.stream;
+        const [previous, previousLease] = [this.stream, this.lease];
         this.stream = undefined;
+        this.lease = undefined;
         this.config = next;
         this.enqueue(async () => {
-          if (previous) this.emit(await previous.finish());
+          try {
+            if (previous) this.emit(await previous.finish());
+          } finally {
+            previousLease?.release();
+          }
           if (event.type === 'session.update') this.send({ type: 'session.updated', session: this.sessionObject() });
           else this.send({ type: 'transcription_session.updated', session: this.betaSessionObject() });
         }, eventId);
@@ -360,15 +374,14 @@ class RealtimeSession {
     const transcription = event.type === 'session.update' ? input?.transcription : event.session.input_audio_transcription;
     const turn = event.type === 'session.update' ? input?.turn_detection : event.session.turn_detection;
     let { ref, model } = this.config;
-    if (transcription?.model !== undefined && transcription.model !== OPENAI_MODEL) {
+    if (transcription?.model !== undefined) {
       try {
-        ref = this.shared.allowList.resolve(transcription.model).ref;
+        ref = this.shared.speech.resolve(transcription.model);
       } catch (error) {
-        throw new EventError('model_not_found', publicError(error).message, 'session.audio.input.transcription.model');
+        const param = event.type === 'session.update' ? 'session.audio.input.transcription.model' : 'session.input_audio_transcription.model';
+        throw new EventError('model_not_found', publicError(error).message, param);
       }
-      model = publicModelName(ref);
-    } else if (transcription?.model === OPENAI_MODEL) {
-      [ref, model] = [this.shared.served[0], OPENAI_MODEL];
+      model = transcription.model === OPENAI_MODEL ? OPENAI_MODEL : publicModelName(ref);
     }
     const defaults = { threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 };
     return {
@@ -431,17 +444,23 @@ class RealtimeSession {
   private async openStream(): Promise<LiveTranscriber> {
     if (this.stream) return this.stream;
     const c = this.config;
-    const model = await WhisperModel.load(c.ref, this.shared.modelOptions);
     const turnDetection = c.turnDetection ? { threshold: c.turnDetection.threshold, prefixPaddingMs: c.turnDetection.prefix_padding_ms, silenceDurationMs: c.turnDetection.silence_duration_ms } : null;
-    this.stream = await openLiveStream({
-      model,
-      vadModel: turnDetection ? await this.shared.vad() : undefined,
-      policy: this.policy,
-      turnDetection,
-      language: c.language ?? undefined,
-      prompt: c.prompt || undefined,
-      maxTokens: this.shared.maxTokens,
-    });
+    const lease = await this.shared.speech.acquire(c.ref);
+    try {
+      this.stream = await openLiveStream({
+        model: lease.model,
+        vadModel: turnDetection ? await this.shared.vad() : undefined,
+        policy: this.policy,
+        turnDetection,
+        language: c.language ?? undefined,
+        prompt: c.prompt || undefined,
+        maxTokens: this.shared.maxTokens,
+      });
+    } catch (error) {
+      lease.release();
+      throw error;
+    }
+    this.lease = lease;
     return this.stream;
   }
 
@@ -477,11 +496,12 @@ class RealtimeSession {
     }
   }
 
-  private enqueue(op: () => Promise<void>, eventId: string | null): void {
+  /** Queues `op` after the others; a closed session's ops are skipped, unless `always` (its clean-up). */
+  private enqueue(op: () => Promise<void>, eventId: string | null, always = false): void {
     this.inFlight++;
     this.chain = this.chain.then(async () => {
       try {
-        if (!this.closed) await op();
+        if (!this.closed || always) await op();
       } catch (error) {
         this.fail(error, eventId);
       } finally {
