@@ -32,10 +32,14 @@ export class LogprobTexts {
 
   /** The entries of `segment`'s text tokens, untrimmed, as its stream delta carries them. */
   add(segment: Segment): TokenLogprob[] {
-    const logprobs = segment.tokenLogprobs;
-    if (logprobs === undefined || logprobs.length !== segment.tokens.length) throw new MoxingError('INTERNAL', 'the segment has no token logprobs');
+    return this.addTokens(segment.tokens, segment.tokenLogprobs);
+  }
+
+  /** The entries of `tokens` (timestamps left out), `logprobs` being theirs. */
+  addTokens(tokens: readonly number[], logprobs: readonly number[] | undefined): TokenLogprob[] {
+    if (logprobs === undefined || logprobs.length !== tokens.length) throw new MoxingError('INTERNAL', 'the tokens have no log-probs');
     const out: TokenLogprob[] = [];
-    segment.tokens.forEach((id, i) => {
+    tokens.forEach((id, i) => {
       if (id >= this.tokenizer.timestampBegin) return;
       const bytes = this.tokenizer.tokenBytes(id);
       this.pending.push(bytes);

@@ -22,11 +22,12 @@ import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { DEFAULT_VAD_RUNTIME, Resampler, SAMPLE_RATE, SileroVad } from '../audio/index.js';
-import { openLiveStream, type LiveEvent, type LivePolicy, type LiveTranscriber } from '../asr/live/index.js';
+import { openLiveStream, type LiveEvent, type LivePolicy, type LiveTranscriber, type TimedWord } from '../asr/live/index.js';
 import type { WhisperModel } from '../asr/whisper/index.js';
 import type { ModelLoadOptions } from '../hub/index.js';
 import { publicError } from './errors.js';
 import { apiKeyMatches, hostName } from './hardening.js';
+import { LogprobTexts, type LogprobTokenizer, type TokenLogprob } from './logprobs.js';
 import type { ModelLease } from './model-pool.js';
 import { publicModelName } from './models.js';
 import type { SecurityOptions } from './options.js';
@@ -77,6 +78,9 @@ const TurnDetection = z.strictObject({
   idle_timeout_ms: z.number().int().min(0).nullable().optional(),
 });
 const EventId = z.string().max(200).optional();
+/** OpenAI's one include of a transcription session: the transcript tokens' log-probs on the delta and completed events. */
+const LOGPROBS_INCLUDE = 'item.input_audio_transcription.logprobs';
+const Include = z.array(z.enum([LOGPROBS_INCLUDE])).max(1).optional();
 const SessionUpdate = z.strictObject({
   type: z.literal('session.update'),
   event_id: EventId,
@@ -94,7 +98,7 @@ const SessionUpdate = z.strictObject({
           .optional(),
       })
       .optional(),
-    include: z.array(z.string()).max(0, 'logprobs are not answered by this server').optional(),
+    include: Include,
   }),
 });
 const BetaSessionUpdate = z.strictObject({
@@ -105,7 +109,7 @@ const BetaSessionUpdate = z.strictObject({
     input_audio_transcription: Transcription.optional(),
     turn_detection: TurnDetection.nullable().optional(),
     input_audio_noise_reduction: z.null().optional(),
-    include: z.array(z.string()).max(0, 'logprobs are not answered by this server').optional(),
+    include: Include,
   }),
 });
 const Append = z.strictObject({ type: z.literal('input_audio_buffer.append'), event_id: EventId, audio: z.string() });
@@ -126,6 +130,8 @@ interface SessionConfig {
   readonly language: string | null;
   readonly prompt: string;
   readonly turnDetection: { threshold: number; prefix_padding_ms: number; silence_duration_ms: number } | null;
+  /** include: item.input_audio_transcription.logprobs. */
+  readonly logprobs: boolean;
 }
 
 interface Shared {
@@ -251,7 +257,9 @@ class RealtimeSession {
   private drainQueued = false;
   /** Every operation runs in arrival order, one at a time. */
   private chain: Promise<void> = Promise.resolve();
-  private item: { id: string; transcript: string } | undefined;
+  private item: { id: string; transcript: string; logprobs: TokenLogprob[] } | undefined;
+  /** The open stream's tokenizer when it gives log-probs (its session asked for them). */
+  private logprobTokenizer: LogprobTokenizer | undefined;
   private previousItem: string | null = null;
   /** Audio since the last item ended (OpenAI refuses a commit of an empty buffer). */
   private uncommittedSamples = 0;
@@ -269,7 +277,7 @@ class RealtimeSession {
     private readonly log: (error: unknown) => void,
   ) {
     const ref = shared.speech.resolve(undefined);
-    this.config = { rate: 24_000, ref, model: OPENAI_MODEL, language: null, prompt: '', turnDetection: { threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 } };
+    this.config = { rate: 24_000, ref, model: OPENAI_MODEL, language: null, prompt: '', turnDetection: { threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 }, logprobs: false };
     ws.on('message', (data, isBinary) => this.receive(data, isBinary));
     ws.on('close', () => {
       this.closed = true;
@@ -396,6 +404,7 @@ class RealtimeSession {
           : turn === null
             ? null
             : { threshold: turn.threshold ?? defaults.threshold, prefix_padding_ms: turn.prefix_padding_ms ?? defaults.prefix_padding_ms, silence_duration_ms: turn.silence_duration_ms ?? defaults.silence_duration_ms },
+      logprobs: event.session.include === undefined ? this.config.logprobs : event.session.include.length > 0,
     };
   }
 
@@ -429,14 +438,14 @@ class RealtimeSession {
     this.pendingSamples = 0;
     const stream = await this.openStream();
     this.uncommittedSamples += samples.length;
-    if (!this.config.turnDetection) this.item ??= { id: id('item'), transcript: '' };
+    if (!this.config.turnDetection) this.item ??= { id: id('item'), transcript: '', logprobs: [] };
     this.emit(await stream.push(samples));
   }
 
   private async commit(): Promise<void> {
     await this.drain();
     if (this.uncommittedSamples === 0 || !this.stream) throw new EventError('input_audio_buffer_commit_empty', 'the input audio buffer is empty: nothing to commit');
-    this.item ??= { id: id('item'), transcript: '' };
+    this.item ??= { id: id('item'), transcript: '', logprobs: [] };
     this.send({ type: 'input_audio_buffer.committed', item_id: this.item.id, previous_item_id: this.previousItem });
     this.emit(await this.stream.commit());
   }
@@ -455,7 +464,9 @@ class RealtimeSession {
         language: c.language ?? undefined,
         prompt: c.prompt || undefined,
         maxTokens: this.shared.maxTokens,
+        tokenLogprobs: c.logprobs,
       });
+      this.logprobTokenizer = c.logprobs ? lease.model.tokenizer : undefined;
     } catch (error) {
       lease.release();
       throw error;
@@ -468,11 +479,11 @@ class RealtimeSession {
   private emit(events: readonly LiveEvent[]): void {
     for (const e of events) {
       if (e.type === 'speech_started') {
-        this.item = { id: id('item'), transcript: '' };
+        this.item = { id: id('item'), transcript: '', logprobs: [] };
         this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.round(e.start * 1000), item_id: this.item.id });
         continue;
       }
-      this.item ??= { id: id('item'), transcript: '' };
+      this.item ??= { id: id('item'), transcript: '', logprobs: [] };
       const item = this.item;
       if (e.type === 'partial') {
         this.send({ type: 'conversation.item.input_audio_transcription.partial', item_id: item.id, content_index: 0, text: e.text });
@@ -480,14 +491,17 @@ class RealtimeSession {
         this.send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: Math.round(e.end * 1000), item_id: item.id });
         this.send({ type: 'input_audio_buffer.committed', item_id: item.id, previous_item_id: this.previousItem });
       } else {
+        const logprobs = this.logprobTokenizer ? { logprobs: wordLogprobs(e.words ?? [], this.logprobTokenizer, item.transcript !== '') } : {};
         if (e.text) {
           const delta = item.transcript ? ` ${e.text}` : e.text;
           item.transcript += delta;
-          this.send({ type: 'conversation.item.input_audio_transcription.delta', item_id: item.id, content_index: 0, delta, audio_end_ms: Math.round(e.end * 1000) });
+          item.logprobs.push(...(logprobs.logprobs ?? []));
+          this.send({ type: 'conversation.item.input_audio_transcription.delta', item_id: item.id, content_index: 0, delta, ...logprobs, audio_end_ms: Math.round(e.end * 1000) });
         }
         if (e.final) {
           const seconds = Math.max(0, e.end - e.start);
-          this.send({ type: 'conversation.item.input_audio_transcription.completed', item_id: item.id, content_index: 0, transcript: item.transcript, usage: { type: 'duration', seconds: Math.ceil(seconds) } });
+          const all = this.logprobTokenizer ? { logprobs: item.logprobs } : {};
+          this.send({ type: 'conversation.item.input_audio_transcription.completed', item_id: item.id, content_index: 0, transcript: item.transcript, ...all, usage: { type: 'duration', seconds: Math.ceil(seconds) } });
           this.previousItem = item.id;
           this.item = undefined;
           this.uncommittedSamples = 0;
@@ -541,7 +555,7 @@ class RealtimeSession {
           noise_reduction: null,
         },
       },
-      include: [],
+      include: c.logprobs ? [LOGPROBS_INCLUDE] : [],
     };
   }
 
@@ -554,9 +568,21 @@ class RealtimeSession {
       input_audio_transcription: { model: c.model, language: c.language, prompt: c.prompt },
       turn_detection: c.turnDetection ? { type: 'server_vad', ...c.turnDetection } : null,
       input_audio_noise_reduction: null,
-      include: [],
+      include: c.logprobs ? [LOGPROBS_INCLUDE] : [],
     };
   }
+}
+
+/**
+ * The log-probs of a commit's words as OpenAI's entries, trimmed as its text is; `spaced`: the delta is sent
+ * after a space (not the item's first), which the first entry then carries, so that the entries spell the delta.
+ */
+function wordLogprobs(words: readonly TimedWord[], tokenizer: LogprobTokenizer, spaced: boolean): TokenLogprob[] {
+  const texts = new LogprobTexts(tokenizer);
+  for (const w of words) texts.addTokens(w.tokens ?? [], w.logprobs);
+  const entries = texts.done();
+  if (spaced && entries.length > 0) entries[0].token = ` ${entries[0].token}`;
+  return entries;
 }
 
 /** Base64 little-endian 16-bit PCM as samples in [-1, 1), refusing anything else. */

@@ -8,7 +8,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
-import { decodeWithFallback, transcribe, WhisperModel, type TranscribeOptions } from '../../../src/asr/whisper/index.js';
+import { decodeWithFallback, transcribe, WhisperModel, type BatchedOptions, type TranscribeOptions } from '../../../src/asr/whisper/index.js';
 import type { DecodingResult } from '../../../src/asr/whisper/decode.js';
 import type { WindowDecoder } from '../../../src/asr/whisper/window-decode.js';
 import type { TranscriptionResult } from '../../../src/asr/types.js';
@@ -26,7 +26,7 @@ function openaiAvgLogprob(result: DecodingResult): number {
 }
 
 /** Transcribes with every window's decodes recorded, in order. */
-async function recorded(input: string, options: TranscribeOptions): Promise<{ result: TranscriptionResult; decodes: DecodingResult[] }> {
+async function recorded(input: string, options: TranscribeOptions & BatchedOptions): Promise<{ result: TranscriptionResult; decodes: DecodingResult[] }> {
   const decodes: DecodingResult[] = [];
   const windowDecoder: WindowDecoder = {
     async decode(...args) {
