@@ -21,7 +21,7 @@ export type { DecodeOptions, StreamOptions, TruncationOptions, VadOptions, Speec
 
 // Speech: Whisper transcription and translation, batched long-form, word times; CTC recognition and alignment.
 export { transcribe, transcribeStream, WhisperModel, DEFAULT_TRANSCRIBE, DEFAULT_BATCHED, DEFAULT_WORD_TIMING, detectLanguage, restoreSegment, restoreSpeechTimestamps } from './asr/index.js';
-export type { TranscribeOptions, SpeechOptions, TranscribeProgress, BatchedOptions, LoadWhisperOptions, AlignmentHeadsOption } from './asr/index.js';
+export type { TranscribeOptions, TranscribeCheckpoint, SpeechOptions, TranscribeProgress, BatchedOptions, LoadWhisperOptions, AlignmentHeadsOption } from './asr/index.js';
 export type { TranscriptionResult, Segment, Word, Task } from './asr/index.js';
 // Live speech: a stream of audio in, partial and committed text out (LocalAgreement-2 or VAD endpointing).
 export { transcribeLive, openLiveStream, DEFAULT_LIVE, DEFAULT_TURN_DETECTION } from './asr/live/index.js';

@@ -28,6 +28,11 @@ export interface Segment {
   readonly avgLogprob: number;
   readonly compressionRatio: number;
   readonly noSpeechProb: number;
+  /**
+   * Present when asked for (TranscribeOptions.tokenLogprobs): the decoder's log-prob of each of `tokens` when
+   * it was sampled, the terms of the window's avgLogprob.
+   */
+  readonly tokenLogprobs?: readonly number[];
   /** Present when word timestamps were asked for. */
   readonly words?: readonly Word[];
   /** Who speaks it, after diarization (WhisperX's `speaker`). */

@@ -8,6 +8,7 @@ import type { SpeechModelsOptions } from '../server/speech-models.js';
 import { addFlags, fieldsOf, type Flag } from './flags.js';
 import { parseInteger } from './options.js';
 import { SERVE_JOB_FLAGS } from './job-flags.js';
+import { REALTIME_FLAG_DEFAULTS, REALTIME_FLAGS, realtimeOptions } from './realtime-flags.js';
 import { DEFAULT_JOBS, type JobOptions } from '../jobs/options.js';
 
 interface ServeCliOptions extends Partial<SecurityOptions> {
@@ -85,6 +86,7 @@ export function register(program: Command): void {
   }
   addFlags(command, POOL_FLAGS, { ...DEFAULT_MODEL_POOL, ...DEFAULT_SPEECH_MODELS });
   addFlags(command, SERVE_JOB_FLAGS, DEFAULT_JOBS);
+  addFlags(command, REALTIME_FLAGS, REALTIME_FLAG_DEFAULTS);
   command.action(async (options: ServeCliOptions, cmd: Command) => {
     const pool = fieldsOf<ModelPoolSettings & SpeechModelsOptions>(cmd, POOL_FLAGS);
     const jobs = fieldsOf<JobOptions>(cmd, SERVE_JOB_FLAGS);
@@ -108,6 +110,7 @@ export function register(program: Command): void {
       images: { model: options.imagesModel, index: options.index, classifyTrainDir: options.classifyTrain, imageRoot: options.imageRoot },
       chat: { models: options.chatModel },
       diarization: { segmentationModel: options.segmentationModel, embeddingModel: options.embeddingModel },
+      realtime: realtimeOptions(fieldsOf(cmd, REALTIME_FLAGS)),
       // Jobs are on, embedded in SQLite unless --queue names a Redis.
       jobs,
     });

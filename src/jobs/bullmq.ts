@@ -273,6 +273,7 @@ export class BullJobs implements JobBackend {
         runTranscription(record.request, this.files.uploadPath(id), {
           useModel: this.options.useModel,
           signal: controller.signal,
+          checkpoints: this.files.checkpoints(id),
           onProgress: (p) => {
             void this.script(PROGRESS, [key(id)], [run, p.progress, p.audioSecondsDone, p.audioSeconds]).catch(() => undefined);
             this.events.emit('progress', { id, progress: p.progress, audioSecondsDone: p.audioSecondsDone });

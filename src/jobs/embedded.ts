@@ -234,6 +234,7 @@ export class EmbeddedJobs implements JobBackend {
         runTranscription(request, this.files.uploadPath(row.id), {
           useModel: this.options.useModel,
           signal: controller.signal,
+          checkpoints: this.files.checkpoints(row.id),
           onProgress: (p) => {
             this.db.prepare("UPDATE jobs SET progress = ?, audio_seconds_done = ?, audio_seconds = ? WHERE id = ? AND status = 'running' AND runs = ?").run(p.progress, p.audioSecondsDone, p.audioSeconds, row.id, row.runs);
             this.events.emit('progress', { id: row.id, progress: p.progress, audioSecondsDone: p.audioSecondsDone });

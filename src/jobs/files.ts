@@ -1,6 +1,7 @@
 /**
- * The job files under the data folder: `uploads/<id>` (the audio as sent) and `results/<id>.json` (the
- * transcript). Both are written durably: a temporary file is fsync'd, renamed into place, and the folder is
+ * The job files under the data folder: `uploads/<id>` (the audio as sent), `results/<id>.json` (the
+ * transcript) and, while a job runs, `results/<id>.checkpoint.json` (where its transcription stands after its
+ * last completed window, so that a run after a crash continues from there). All are written durably: a temporary file is fsync'd, renamed into place, and the folder is
  * fsync'd, so a file that exists after a crash is whole, and an answered upload survives a power cut.
  */
 import { randomBytes } from 'node:crypto';
@@ -8,6 +9,15 @@ import { mkdirSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TranscriptionResult } from '../asr/types.js';
+import type { TranscribeCheckpoint } from '../asr/whisper/index.js';
+
+/** Where a job's run keeps its last checkpoint. */
+export interface CheckpointStore {
+  /** The last checkpoint written, or undefined (none, or not readable). */
+  read(): Promise<TranscribeCheckpoint | undefined>;
+  /** Replaces it, durably (whole or absent after a crash). */
+  write(checkpoint: TranscribeCheckpoint): Promise<void>;
+}
 import { MoxingError } from '../errors.js';
 
 /** Job ids are `job_` and 128 random bits: nobody can guess another client's job. */
@@ -52,13 +62,34 @@ export class JobFiles {
     return JSON.parse(await readFile(this.resultPath(id), 'utf8')) as TranscriptionResult;
   }
 
+  checkpointPath(id: string): string {
+    return join(this.results, `${checkId(id)}.checkpoint.json`);
+  }
+
+  /** The run's checkpoint store of job `id` (runner.ts). */
+  checkpoints(id: string): CheckpointStore {
+    const path = this.checkpointPath(id);
+    return {
+      read: async () => {
+        try {
+          const checkpoint = JSON.parse(await readFile(path, 'utf8')) as TranscribeCheckpoint;
+          return checkpoint.version === 1 && Array.isArray(checkpoint.segments) && Array.isArray(checkpoint.tokens) ? checkpoint : undefined;
+        } catch {
+          return undefined; // none yet (or unreadable): the run starts from the beginning
+        }
+      },
+      write: (checkpoint) => writeDurably(path, JSON.stringify(checkpoint)),
+    };
+  }
+
+  /** The files a finished job no longer needs: its audio and its checkpoint. */
   async removeUpload(id: string): Promise<void> {
-    await rm(this.uploadPath(id), { force: true });
+    await Promise.all([rm(this.uploadPath(id), { force: true }), rm(this.checkpointPath(id), { force: true })]);
   }
 
   /** Removes a job's files (retention, or a submit that failed to commit). */
   async remove(id: string): Promise<void> {
-    await Promise.all([rm(this.uploadPath(id), { force: true }), rm(this.resultPath(id), { force: true })]);
+    await Promise.all([rm(this.uploadPath(id), { force: true }), rm(this.resultPath(id), { force: true }), rm(this.checkpointPath(id), { force: true })]);
   }
 }
 

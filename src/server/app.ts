@@ -77,7 +77,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   }
   const chatModels = options.chat ? (options.chat.models ?? []) : [];
   if (options.audio !== false) await app.register(audioPlugin, { models: options.models, listedModels: chatModels, ...(options.diarization ? { diarization: options.diarization } : {}), ...options.audio, speech });
-  if (options.realtime !== false) await app.register(realtimePlugin, { models: options.models, modelOptions: options.audio ? options.audio.modelOptions : undefined, ...options.realtime });
+  if (options.realtime !== false) await app.register(realtimePlugin, { models: options.models, modelOptions: options.audio ? options.audio.modelOptions : undefined, ...options.realtime, ...(speech ? { speech } : {}) });
   if (options.chat !== false) await app.register(chatPlugin, { ...options.chat, listModels: options.audio === false });
   if (options.ui !== false) await app.register(uiPlugin, { ...options.ui });
   if (options.diarization !== false) await app.register(diarizationPlugin, { ...options.diarization });

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { z } from 'zod';
 import { decodeAudio, SAMPLE_RATE } from '../audio/index.js';
-import { fallbackTemperatures, transcribeStream, type BatchedOptions, type TranscribeOptions } from '../asr/whisper/index.js';
+import { fallbackTemperatures, transcribeStream, type BatchedOptions, type TranscribeOptions, type WhisperModel } from '../asr/whisper/index.js';
 import type { Segment, TranscriptionResult } from '../asr/types.js';
 import { MoxingError, quoteInput } from '../errors.js';
 import { renderTranscript } from '../formats/index.js';
@@ -19,6 +19,7 @@ import type { Diarization, DiarizerOptions, KnownSpeaker } from '../speakers/ind
 import { speakerAt } from '../speakers/assign.js';
 import { diarizerLoader } from './diarization.js';
 import { publicError } from './errors.js';
+import { LogprobTexts, transcriptLogprobs } from './logprobs.js';
 import { ModelAllowList, publicModelName } from './models.js';
 import { SpeechModels, type SpeechModelsOptions } from './speech-models.js';
 
@@ -82,6 +83,8 @@ export interface TranscriptionFields extends Fields {
   /** OpenAI's known_speaker_names[] and known_speaker_references[] (audio data URLs), in order. */
   knownNames?: string[];
   knownReferences?: string[];
+  /** `include[]=logprobs`: the text tokens' log-probs with the answer (json, or the stream's events). */
+  logprobs?: boolean;
 }
 
 export interface AudioRequest extends TranscriptionFields {
@@ -102,6 +105,7 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
   const handler = (task: SpeechTask) => async (request: FastifyRequest, reply: FastifyReply) => {
     const body = await readParts(request, TRANSCRIPTION_FIELDS);
     const ref = speech.resolve(body.model);
+    if (body.logprobs) checkLogprobs(body, task);
     if (body.response_format === 'diarized_json' || body.knownNames || body.knownReferences) {
       const known = knownSpeakers(body, task);
       const decoding = transcriptionOptions(body, task);
@@ -122,17 +126,26 @@ export async function audioPlugin(app: FastifyInstance, options: AudioPluginOpti
     }
     // The audio is decoded before the model loads: a file that is not audio costs no model. The model is held
     // (never unloaded) until the transcript is consumed.
-    const transcript = async <T>(consume: (stream: AsyncGenerator<Segment, TranscriptionResult>) => Promise<T>): Promise<T> => {
+    const transcript = async <T>(consume: (stream: AsyncGenerator<Segment, TranscriptionResult>, model: WhisperModel) => Promise<T>): Promise<T> => {
       const samples = await decodeAudio(body.file);
       const started = performance.now();
-      const out = await speech.use(ref, words, (model) => consume(transcribeStream(samples, { ...decoding, model, wordTimestamps: words, windowDecoder: speech.scheduler })));
+      const options = { ...decoding, wordTimestamps: words, tokenLogprobs: body.logprobs, windowDecoder: speech.scheduler };
+      const out = await speech.use(ref, words, (model) => consume(transcribeStream(samples, { ...options, model }), model));
       if (app.hasDecorator('metrics')) app.metrics.observeTranscription(task, samples.length / SAMPLE_RATE, (performance.now() - started) / 1000);
       return out;
     };
     // A stream is model work to its end: the slot is held until the last segment is sent.
-    if (body.stream) return app.work(request, () => transcript((stream) => streamTranscript(request, reply, stream)));
-    const result = await app.work(request, () => transcript(collect));
+    if (body.stream) {
+      return app.work(request, () => transcript((stream, model) => streamTranscript(request, reply, stream, undefined, body.logprobs ? new LogprobTexts(model.tokenizer) : undefined)));
+    }
+    const [result, logprobs] = await app.work(request, () =>
+      transcript(async (stream, model) => {
+        const done = await collect(stream);
+        return [done, body.logprobs ? transcriptLogprobs(done.segments, model.tokenizer) : undefined] as const;
+      }),
+    );
     const rendered = renderOpenAiAnswer(result, body.response_format ?? 'json', body, task);
+    if (logprobs && typeof rendered.body !== 'string') return { ...rendered.body, logprobs };
     return typeof rendered.body === 'string' ? reply.type(rendered.contentType).send(rendered.body) : rendered.body;
   };
   app.post('/v1/audio/transcriptions', handler('transcribe'));
@@ -186,8 +199,8 @@ export async function readParts<F extends FieldSchemas>(request: FastifyRequest,
       if (value !== 'word' && value !== 'segment') throw new ParamError('timestamp_granularities', `timestamp_granularities takes "word" and "segment", got ${quoteInput(value, 40)}`);
       out.granularities.push(value);
     } else if (name === 'include[]' || name === 'include') {
-      // Token logprobs are not answered yet: refused rather than silently left out.
-      throw new ParamError('include', `include ${quoteInput(value, 40)} is not supported by this server yet`);
+      if (value !== 'logprobs') throw new ParamError('include', `include takes "logprobs", got ${quoteInput(value, 40)}`);
+      out.logprobs = true;
     } else if (Object.hasOwn(schemas, name)) {
       const parsed = schemas[name].safeParse(value);
       if (!parsed.success) throw new ParamError(name, `${name} ${parsed.error.issues[0].message}, got ${quoteInput(value, 40)}`);
@@ -228,6 +241,13 @@ export function transcriptionOptions(body: TranscriptionFields, task: SpeechTask
     conditionOnPreviousText: false,
     vad: { threshold: v.threshold, speechPadMs: v.prefix_padding_ms, minSilenceMs: v.silence_duration_ms },
   };
+}
+
+/** OpenAI answers logprobs on transcriptions in json (or its stream) only: anything else is refused, not silently left out. */
+function checkLogprobs(body: TranscriptionFields, task: SpeechTask): void {
+  if (task === 'translate') throw new ParamError('include', 'include[]=logprobs is answered by /v1/audio/transcriptions only, as OpenAI does, not by translations');
+  const format = body.response_format ?? 'json';
+  if (format !== 'json') throw new ParamError('include', `include[]=logprobs needs response_format "json" (OpenAI answers logprobs in json only), got ${quoteInput(format, 40)}`);
 }
 
 export async function collect(stream: AsyncGenerator<Segment, TranscriptionResult>): Promise<TranscriptionResult> {
@@ -318,7 +338,13 @@ export function renderOpenAiAnswer(result: TranscriptionResult, format: NonNulla
  * `stream: true`: one `transcript.text.delta` per decoded segment (followed by its `transcript.text.segment` with
  * the speaker, for diarized_json), then `transcript.text.done`, as SSE. The first segment is awaited before the answer starts, so a model or input that fails answers a plain error.
  */
-async function streamTranscript(request: FastifyRequest, reply: FastifyReply, stream: AsyncGenerator<Segment, TranscriptionResult>, segmentEvent?: (segment: Segment) => unknown): Promise<void> {
+async function streamTranscript(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  stream: AsyncGenerator<Segment, TranscriptionResult>,
+  segmentEvent?: (segment: Segment) => unknown,
+  logprobs?: LogprobTexts,
+): Promise<void> {
   let next: IteratorResult<Segment, TranscriptionResult>;
   try {
     next = await stream.next();
@@ -332,10 +358,11 @@ async function streamTranscript(request: FastifyRequest, reply: FastifyReply, st
   try {
     for (; !next.done; next = await stream.next()) {
       if (reply.raw.destroyed) return; // the client left: stop decoding for nobody
-      send({ type: 'transcript.text.delta', delta: next.value.text, segment_id: next.value.id });
+      send({ type: 'transcript.text.delta', delta: next.value.text, segment_id: next.value.id, ...(logprobs ? { logprobs: logprobs.add(next.value) } : {}) });
       if (segmentEvent) send(segmentEvent(next.value));
     }
-    send({ type: 'transcript.text.done', text: next.value.text.trim(), usage: { type: 'duration', seconds: Math.ceil(next.value.duration ?? 0) } });
+    const all = logprobs ? { logprobs: logprobs.done() } : {};
+    send({ type: 'transcript.text.done', text: next.value.text.trim(), ...all, usage: { type: 'duration', seconds: Math.ceil(next.value.duration ?? 0) } });
   } catch (error) {
     request.log.error({ err: error }, 'stream failed');
     send({ type: 'error', error: { message: publicError(error).message } });

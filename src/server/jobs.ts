@@ -53,6 +53,7 @@ export async function jobsPlugin(app: FastifyInstance, options: JobsPluginOption
   app.post('/v1/jobs', async (request, reply) => {
     const body = await readParts(request, JOB_FIELDS);
     if (body.stream) throw new ParamError('stream', 'a job is not streamed: poll GET /v1/jobs/:id or give a webhook_url');
+    if (body.logprobs) throw new ParamError('include', 'jobs do not answer include[]=logprobs; ask POST /v1/audio/transcriptions with response_format "json" for them');
     const { task = 'transcribe', webhook_url: url, webhook_secret: secret, file, ...fields } = body;
     transcriptionOptions(fields, task); // the same checks as /v1/audio/*, before anything is stored
     if (fields.response_format === 'diarized_json' || fields.knownNames || fields.knownReferences) throw new ParamError('response_format', 'diarized_json is answered by /v1/audio/transcriptions, not by jobs yet');

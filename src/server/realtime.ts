@@ -22,17 +22,26 @@ import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { DEFAULT_VAD_RUNTIME, Resampler, SAMPLE_RATE, SileroVad } from '../audio/index.js';
-import { openLiveStream, type LiveEvent, type LivePolicy, type LiveTranscriber } from '../asr/live/index.js';
-import { DEFAULT_TRANSCRIBE, WhisperModel } from '../asr/whisper/index.js';
+import { openLiveStream, type LiveEvent, type LivePolicy, type LiveTranscriber, type TimedWord } from '../asr/live/index.js';
+import type { WhisperModel } from '../asr/whisper/index.js';
 import type { ModelLoadOptions } from '../hub/index.js';
 import { publicError } from './errors.js';
 import { apiKeyMatches, hostName } from './hardening.js';
-import { ModelAllowList, publicModelName } from './models.js';
+import { LogprobTexts, type LogprobTokenizer, type TokenLogprob } from './logprobs.js';
+import type { ModelLease } from './model-pool.js';
+import { publicModelName } from './models.js';
 import type { SecurityOptions } from './options.js';
+import { OPENAI_MODEL, SpeechModels } from './speech-models.js';
 
 export interface RealtimePluginOptions {
-  /** Speech models a session may name, as given at start-up; the first is the default (and `whisper-1`). @default [DEFAULT_TRANSCRIBE.model] */
+  /**
+   * The app's speech models (buildApp shares one with every route): the served list a session may name, and the
+   * pool its model is held in while it streams (TTL, memory budget, /metrics). Without it the plugin makes its own.
+   */
+  speech?: SpeechModels;
+  /** Without `speech`: speech models a session may name, as given at start-up; the first is the default (and `whisper-1`). @default [DEFAULT_TRANSCRIBE.model] */
   models?: readonly string[];
+  /** Without `speech`: how its models load. */
   modelOptions?: ModelLoadOptions;
   /** Sessions open at once across the server; past it the upgrade is refused with 429. @default 8 */
   maxSessions?: number;
@@ -51,7 +60,6 @@ export interface RealtimePluginOptions {
 export const DEFAULT_REALTIME = Object.freeze({ maxSessions: 8, idleTimeoutMs: 60_000, maxMessageBytes: 1024 * 1024, maxMessagesPerSecond: 200, maxQueuedSeconds: 60 });
 
 const PATH = '/v1/realtime';
-const OPENAI_MODEL = 'whisper-1';
 const KEY_PROTOCOL = 'openai-insecure-api-key.';
 
 const Transcription = z.strictObject({
@@ -70,6 +78,9 @@ const TurnDetection = z.strictObject({
   idle_timeout_ms: z.number().int().min(0).nullable().optional(),
 });
 const EventId = z.string().max(200).optional();
+/** OpenAI's one include of a transcription session: the transcript tokens' log-probs on the delta and completed events. */
+const LOGPROBS_INCLUDE = 'item.input_audio_transcription.logprobs';
+const Include = z.array(z.enum([LOGPROBS_INCLUDE])).max(1).optional();
 const SessionUpdate = z.strictObject({
   type: z.literal('session.update'),
   event_id: EventId,
@@ -87,7 +98,7 @@ const SessionUpdate = z.strictObject({
           .optional(),
       })
       .optional(),
-    include: z.array(z.string()).max(0, 'logprobs are not answered by this server').optional(),
+    include: Include,
   }),
 });
 const BetaSessionUpdate = z.strictObject({
@@ -98,7 +109,7 @@ const BetaSessionUpdate = z.strictObject({
     input_audio_transcription: Transcription.optional(),
     turn_detection: TurnDetection.nullable().optional(),
     input_audio_noise_reduction: z.null().optional(),
-    include: z.array(z.string()).max(0, 'logprobs are not answered by this server').optional(),
+    include: Include,
   }),
 });
 const Append = z.strictObject({ type: z.literal('input_audio_buffer.append'), event_id: EventId, audio: z.string() });
@@ -119,25 +130,24 @@ interface SessionConfig {
   readonly language: string | null;
   readonly prompt: string;
   readonly turnDetection: { threshold: number; prefix_padding_ms: number; silence_duration_ms: number } | null;
+  /** include: item.input_audio_transcription.logprobs. */
+  readonly logprobs: boolean;
 }
 
 interface Shared {
-  readonly allowList: ModelAllowList;
-  readonly served: readonly string[];
-  readonly modelOptions: ModelLoadOptions | undefined;
+  readonly speech: SpeechModels;
   readonly limits: typeof DEFAULT_REALTIME;
   readonly maxTokens: number | undefined;
   vad(): Promise<SileroVad>;
 }
 
 export async function realtimePlugin(app: FastifyInstance, options: RealtimePluginOptions): Promise<void> {
-  const served = options.models && options.models.length > 0 ? options.models : [DEFAULT_TRANSCRIBE.model];
+  const speech = options.speech ?? new SpeechModels({ models: options.models, modelOptions: options.modelOptions });
+  if (!options.speech) app.addHook('onClose', () => speech.pool.close());
   const limits = { ...DEFAULT_REALTIME, ...Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k in DEFAULT_REALTIME)) } as typeof DEFAULT_REALTIME;
   let vad: Promise<SileroVad> | undefined;
   const shared: Shared = {
-    allowList: new ModelAllowList({ served }),
-    served,
-    modelOptions: options.modelOptions,
+    speech,
     limits,
     maxTokens: options.maxTokens,
     vad: () => {
@@ -239,13 +249,17 @@ class RealtimeSession {
   private readonly sessionId = id('sess');
   private config: SessionConfig;
   private stream: LiveTranscriber | undefined;
+  /** The pooled model the stream runs on, held (never unloaded) until the stream is finished or the session closes. */
+  private lease: ModelLease<WhisperModel> | undefined;
   private resampler: Resampler | undefined;
   private pending: Float32Array[] = [];
   private pendingSamples = 0;
   private drainQueued = false;
   /** Every operation runs in arrival order, one at a time. */
   private chain: Promise<void> = Promise.resolve();
-  private item: { id: string; transcript: string } | undefined;
+  private item: { id: string; transcript: string; logprobs: TokenLogprob[] } | undefined;
+  /** The open stream's tokenizer when it gives log-probs (its session asked for them). */
+  private logprobTokenizer: LogprobTokenizer | undefined;
   private previousItem: string | null = null;
   /** Audio since the last item ended (OpenAI refuses a commit of an empty buffer). */
   private uncommittedSamples = 0;
@@ -262,12 +276,14 @@ class RealtimeSession {
     private readonly policy: LivePolicy,
     private readonly log: (error: unknown) => void,
   ) {
-    const ref = shared.served[0];
-    this.config = { rate: 24_000, ref, model: OPENAI_MODEL, language: null, prompt: '', turnDetection: { threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 } };
+    const ref = shared.speech.resolve(undefined);
+    this.config = { rate: 24_000, ref, model: OPENAI_MODEL, language: null, prompt: '', turnDetection: { threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 }, logprobs: false };
     ws.on('message', (data, isBinary) => this.receive(data, isBinary));
     ws.on('close', () => {
       this.closed = true;
       clearTimeout(this.idleTimer);
+      // After the operation running now (a decode may still use the model): the model becomes idle.
+      this.enqueue(async () => this.lease?.release(), null, true);
     });
     ws.on('error', () => ws.terminate());
     this.touch();
@@ -276,6 +292,7 @@ class RealtimeSession {
 
   private touch(): void {
     clearTimeout(this.idleTimer);
+    if (this.closed) return;
     this.idleTimer = setTimeout(() => {
       if (this.inFlight > 0) return this.touch();
       this.fail(new EventError('idle_timeout', `no message for ${this.shared.limits.idleTimeoutMs} ms: session closed`));
@@ -329,11 +346,16 @@ class RealtimeSession {
         // The format applies to the very next append (appends are converted as they arrive); the stream
         // so far is finished in order, and the next one opens with the new settings.
         if (next.rate !== this.config.rate) this.resampler = undefined;
-        const previous = this.stream;
+        const [previous, previousLease] = [this.stream, this.lease];
         this.stream = undefined;
+        this.lease = undefined;
         this.config = next;
         this.enqueue(async () => {
-          if (previous) this.emit(await previous.finish());
+          try {
+            if (previous) this.emit(await previous.finish());
+          } finally {
+            previousLease?.release();
+          }
           if (event.type === 'session.update') this.send({ type: 'session.updated', session: this.sessionObject() });
           else this.send({ type: 'transcription_session.updated', session: this.betaSessionObject() });
         }, eventId);
@@ -360,15 +382,14 @@ class RealtimeSession {
     const transcription = event.type === 'session.update' ? input?.transcription : event.session.input_audio_transcription;
     const turn = event.type === 'session.update' ? input?.turn_detection : event.session.turn_detection;
     let { ref, model } = this.config;
-    if (transcription?.model !== undefined && transcription.model !== OPENAI_MODEL) {
+    if (transcription?.model !== undefined) {
       try {
-        ref = this.shared.allowList.resolve(transcription.model).ref;
+        ref = this.shared.speech.resolve(transcription.model);
       } catch (error) {
-        throw new EventError('model_not_found', publicError(error).message, 'session.audio.input.transcription.model');
+        const param = event.type === 'session.update' ? 'session.audio.input.transcription.model' : 'session.input_audio_transcription.model';
+        throw new EventError('model_not_found', publicError(error).message, param);
       }
-      model = publicModelName(ref);
-    } else if (transcription?.model === OPENAI_MODEL) {
-      [ref, model] = [this.shared.served[0], OPENAI_MODEL];
+      model = transcription.model === OPENAI_MODEL ? OPENAI_MODEL : publicModelName(ref);
     }
     const defaults = { threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 };
     return {
@@ -383,6 +404,7 @@ class RealtimeSession {
           : turn === null
             ? null
             : { threshold: turn.threshold ?? defaults.threshold, prefix_padding_ms: turn.prefix_padding_ms ?? defaults.prefix_padding_ms, silence_duration_ms: turn.silence_duration_ms ?? defaults.silence_duration_ms },
+      logprobs: event.session.include === undefined ? this.config.logprobs : event.session.include.length > 0,
     };
   }
 
@@ -416,14 +438,14 @@ class RealtimeSession {
     this.pendingSamples = 0;
     const stream = await this.openStream();
     this.uncommittedSamples += samples.length;
-    if (!this.config.turnDetection) this.item ??= { id: id('item'), transcript: '' };
+    if (!this.config.turnDetection) this.item ??= { id: id('item'), transcript: '', logprobs: [] };
     this.emit(await stream.push(samples));
   }
 
   private async commit(): Promise<void> {
     await this.drain();
     if (this.uncommittedSamples === 0 || !this.stream) throw new EventError('input_audio_buffer_commit_empty', 'the input audio buffer is empty: nothing to commit');
-    this.item ??= { id: id('item'), transcript: '' };
+    this.item ??= { id: id('item'), transcript: '', logprobs: [] };
     this.send({ type: 'input_audio_buffer.committed', item_id: this.item.id, previous_item_id: this.previousItem });
     this.emit(await this.stream.commit());
   }
@@ -431,17 +453,25 @@ class RealtimeSession {
   private async openStream(): Promise<LiveTranscriber> {
     if (this.stream) return this.stream;
     const c = this.config;
-    const model = await WhisperModel.load(c.ref, this.shared.modelOptions);
     const turnDetection = c.turnDetection ? { threshold: c.turnDetection.threshold, prefixPaddingMs: c.turnDetection.prefix_padding_ms, silenceDurationMs: c.turnDetection.silence_duration_ms } : null;
-    this.stream = await openLiveStream({
-      model,
-      vadModel: turnDetection ? await this.shared.vad() : undefined,
-      policy: this.policy,
-      turnDetection,
-      language: c.language ?? undefined,
-      prompt: c.prompt || undefined,
-      maxTokens: this.shared.maxTokens,
-    });
+    const lease = await this.shared.speech.acquire(c.ref);
+    try {
+      this.stream = await openLiveStream({
+        model: lease.model,
+        vadModel: turnDetection ? await this.shared.vad() : undefined,
+        policy: this.policy,
+        turnDetection,
+        language: c.language ?? undefined,
+        prompt: c.prompt || undefined,
+        maxTokens: this.shared.maxTokens,
+        tokenLogprobs: c.logprobs,
+      });
+      this.logprobTokenizer = c.logprobs ? lease.model.tokenizer : undefined;
+    } catch (error) {
+      lease.release();
+      throw error;
+    }
+    this.lease = lease;
     return this.stream;
   }
 
@@ -449,11 +479,11 @@ class RealtimeSession {
   private emit(events: readonly LiveEvent[]): void {
     for (const e of events) {
       if (e.type === 'speech_started') {
-        this.item = { id: id('item'), transcript: '' };
+        this.item = { id: id('item'), transcript: '', logprobs: [] };
         this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.round(e.start * 1000), item_id: this.item.id });
         continue;
       }
-      this.item ??= { id: id('item'), transcript: '' };
+      this.item ??= { id: id('item'), transcript: '', logprobs: [] };
       const item = this.item;
       if (e.type === 'partial') {
         this.send({ type: 'conversation.item.input_audio_transcription.partial', item_id: item.id, content_index: 0, text: e.text });
@@ -461,14 +491,17 @@ class RealtimeSession {
         this.send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: Math.round(e.end * 1000), item_id: item.id });
         this.send({ type: 'input_audio_buffer.committed', item_id: item.id, previous_item_id: this.previousItem });
       } else {
+        const logprobs = this.logprobTokenizer ? { logprobs: wordLogprobs(e.words ?? [], this.logprobTokenizer, item.transcript !== '') } : {};
         if (e.text) {
           const delta = item.transcript ? ` ${e.text}` : e.text;
           item.transcript += delta;
-          this.send({ type: 'conversation.item.input_audio_transcription.delta', item_id: item.id, content_index: 0, delta, audio_end_ms: Math.round(e.end * 1000) });
+          item.logprobs.push(...(logprobs.logprobs ?? []));
+          this.send({ type: 'conversation.item.input_audio_transcription.delta', item_id: item.id, content_index: 0, delta, ...logprobs, audio_end_ms: Math.round(e.end * 1000) });
         }
         if (e.final) {
           const seconds = Math.max(0, e.end - e.start);
-          this.send({ type: 'conversation.item.input_audio_transcription.completed', item_id: item.id, content_index: 0, transcript: item.transcript, usage: { type: 'duration', seconds: Math.ceil(seconds) } });
+          const all = this.logprobTokenizer ? { logprobs: item.logprobs } : {};
+          this.send({ type: 'conversation.item.input_audio_transcription.completed', item_id: item.id, content_index: 0, transcript: item.transcript, ...all, usage: { type: 'duration', seconds: Math.ceil(seconds) } });
           this.previousItem = item.id;
           this.item = undefined;
           this.uncommittedSamples = 0;
@@ -477,11 +510,12 @@ class RealtimeSession {
     }
   }
 
-  private enqueue(op: () => Promise<void>, eventId: string | null): void {
+  /** Queues `op` after the others; a closed session's ops are skipped, unless `always` (its clean-up). */
+  private enqueue(op: () => Promise<void>, eventId: string | null, always = false): void {
     this.inFlight++;
     this.chain = this.chain.then(async () => {
       try {
-        if (!this.closed) await op();
+        if (!this.closed || always) await op();
       } catch (error) {
         this.fail(error, eventId);
       } finally {
@@ -521,7 +555,7 @@ class RealtimeSession {
           noise_reduction: null,
         },
       },
-      include: [],
+      include: c.logprobs ? [LOGPROBS_INCLUDE] : [],
     };
   }
 
@@ -534,9 +568,21 @@ class RealtimeSession {
       input_audio_transcription: { model: c.model, language: c.language, prompt: c.prompt },
       turn_detection: c.turnDetection ? { type: 'server_vad', ...c.turnDetection } : null,
       input_audio_noise_reduction: null,
-      include: [],
+      include: c.logprobs ? [LOGPROBS_INCLUDE] : [],
     };
   }
+}
+
+/**
+ * The log-probs of a commit's words as OpenAI's entries, trimmed as its text is; `spaced`: the delta is sent
+ * after a space (not the item's first), which the first entry then carries, so that the entries spell the delta.
+ */
+function wordLogprobs(words: readonly TimedWord[], tokenizer: LogprobTokenizer, spaced: boolean): TokenLogprob[] {
+  const texts = new LogprobTexts(tokenizer);
+  for (const w of words) texts.addTokens(w.tokens ?? [], w.logprobs);
+  const entries = texts.done();
+  if (spaced && entries.length > 0) entries[0].token = ` ${entries[0].token}`;
+  return entries;
 }
 
 /** Base64 little-endian 16-bit PCM as samples in [-1, 1), refusing anything else. */

@@ -6,7 +6,7 @@
 import { DecodeScheduler, DEFAULT_TRANSCRIBE, WhisperModel } from '../asr/whisper/index.js';
 import type { ModelLoadOptions } from '../hub/index.js';
 import { resolveWhisperModel } from '../hub/index.js';
-import { ModelPool, type ModelPoolEvents, type ModelPoolOptions, type ModelPoolSettings } from './model-pool.js';
+import { ModelPool, type ModelLease, type ModelPoolEvents, type ModelPoolOptions, type ModelPoolSettings } from './model-pool.js';
 import { ModelAllowList, publicModelName } from './models.js';
 import { DEFAULT_SPEECH_MODELS } from './speech-defaults.js';
 
@@ -76,6 +76,11 @@ export class SpeechModels {
   /** Runs `fn` with the model `ref` loaded (`timestamped`: the decoder with cross attentions, for word times). */
   use<T>(ref: string, timestamped: boolean, fn: (model: WhisperModel) => Promise<T>): Promise<T> {
     return this.pool.use(poolKey(ref, timestamped), fn);
+  }
+
+  /** The model `ref` (plain decoder), held in use until the lease is released: a live session holds it while it streams. */
+  acquire(ref: string): Promise<ModelLease<WhisperModel>> {
+    return this.pool.acquire(poolKey(ref, false));
   }
 
   /** Loads every served model and keeps it loaded. */

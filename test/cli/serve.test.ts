@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { serveWarnings } from '../../src/cli/serve.js';
 import { resolveSecurityOptions } from '../../src/server/index.js';
 import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
+import { RealtimeClient } from '../server/realtime-client.js';
 
 test('SIGTERM ends the server after the grace period, although a slow sender holds a connection', async () => {
   const child = spawn(process.execPath, ['bin/moxing.js', 'serve', '--port', '0', '--no-log', '--shutdown-grace-ms', '300', '--request-timeout-ms', '600000'], {
@@ -64,5 +65,49 @@ test('bad pool and batching values are refused, naming the flag', async () => {
     const run = await runMoxingInProcess(['serve', '--port', '0', ...args]);
     assert.notEqual(run.code, 0, args.join(' '));
     assert.ok(run.stderr.includes(flag), run.stderr);
+  }
+});
+
+test('serve --help lists the realtime socket\'s limits with DEFAULT_REALTIME\'s values; a bad value names its flag', async () => {
+  const help = (await runMoxingInProcess(['serve', '--help'])).stdout.replace(/\s+/g, ' ');
+  for (const [flag, value] of [['--realtime-max-sessions <n>', 8], ['--realtime-idle-timeout-ms <ms>', 60000], ['--realtime-max-message-bytes <bytes>', 1048576], ['--realtime-max-messages-per-second <n>', 200], ['--realtime-max-queued-seconds <seconds>', 60]] as const) {
+    assert.match(help, new RegExp(`${flag} [^-]*\\(default: ${value}\\)`), `${flag} is not in the help with its default`);
+  }
+  for (const [flag, value] of [['--realtime-max-sessions', '0'], ['--realtime-idle-timeout-ms', 'soon'], ['--realtime-max-message-bytes', '100'], ['--realtime-max-queued-seconds', '1.5']]) {
+    const run = await runMoxingInProcess(['serve', flag, value]);
+    assert.notEqual(run.code, 0, `${flag} ${value} was accepted`);
+    assert.ok(run.stderr.includes(flag), `${flag}: ${run.stderr}`);
+  }
+});
+
+test('the realtime flags reach the socket: a second session past --realtime-max-sessions is refused, an idle one closed, a big message cut', async () => {
+  const child = spawn(process.execPath, ['bin/moxing.js', 'serve', '--port', '0', '--no-log', '--realtime-max-sessions', '2', '--realtime-idle-timeout-ms', '1000', '--realtime-max-message-bytes', '4KiB'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, MOXING_DATA: mkdtempSync(join(tmpdir(), 'moxing-serve-')) },
+  });
+  try {
+    const url = await new Promise<URL>((resolve, reject) => {
+      let text = '';
+      child.stderr.on('data', (d: Buffer) => {
+        text += d.toString();
+        const m = text.match(/serving on (http:\/\/\S+)/);
+        if (m) resolve(new URL(m[1]));
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${text}`)));
+    });
+    const socketUrl = `ws://${url.host}/v1/realtime?intent=transcription`;
+    const idle = await RealtimeClient.open(socketUrl);
+    const big = await RealtimeClient.open(socketUrl);
+    const third = await RealtimeClient.open(socketUrl).catch((e: { status?: number }) => e);
+    assert.equal((third as { status?: number }).status, 429, 'the third session is over --realtime-max-sessions 2');
+    big.send({ type: 'input_audio_buffer.append', audio: 'A'.repeat(8 * 1024) });
+    assert.equal((await big.closed).code, 1009, 'a message over 4 KiB closes the session');
+    const started = Date.now();
+    assert.equal((await idle.closed).code, 1000);
+    assert.ok(idle.events.some((e) => e.type === 'error' && (e.error as { code: string }).code === 'idle_timeout'));
+    assert.ok(Date.now() - started < 5000, 'closed after about 1 s idle, not the default 60 s');
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.on('exit', resolve));
   }
 });

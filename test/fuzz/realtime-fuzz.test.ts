@@ -20,6 +20,7 @@ const SHARED = resolve(process.cwd(), '../shared');
 const MODEL = join(SHARED, 'models/whisper-tiny-random');
 const KEY = 'fuzz-live-key-93';
 const auth = { headers: { authorization: `Bearer ${KEY}` } };
+const LOGPROBS = 'item.input_audio_transcription.logprobs';
 
 let app: FastifyInstance;
 let url: string;
@@ -46,6 +47,10 @@ function hostile(random: () => number): string | Buffer {
     () => JSON.stringify({ ...valid, session: { type: 'transcription', audio: { input: { transcription: { model: pick(random, ['/etc/passwd', '../../models', 'no-such/model', `${MODEL}/..`, 'file:///etc/passwd']) } } } } }),
     () => JSON.stringify({ ...valid, session: { type: 'transcription', audio: { input: { turn_detection: { type: 'server_vad', threshold: pick(random, [2, -1, '0.5', null]), silence_duration_ms: 1e12 } } } } }),
     () => JSON.stringify({ ...valid, session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcm', rate: pick(random, [8000, 44100, '24000']) } } } } }),
+    () => {
+      const include = pick(random, [['logprobs'], [LOGPROBS, LOGPROBS], LOGPROBS, [null], [42], ['item.input_audio_transcription.logprobs ']]);
+      return JSON.stringify(random() < 0.5 ? { ...valid, session: { ...valid.session, include } } : { type: 'transcription_session.update', session: { include } });
+    },
     () => `{"type":"session.update","__proto__":{"polluted":true},"session":{"type":"transcription"}}`,
     () => `{"type":"input_audio_buffer.commit","constructor":{"prototype":{"polluted":true}}}`,
     () => JSON.stringify({ type: 'input_audio_buffer.append', audio: 'AAAA', extra: 1 }),
@@ -79,14 +84,15 @@ test(`${MESSAGES} hostile messages: an error event each, nothing leaked, and the
   const codes = new Set(errors.map((e) => (e.error as { code: string }).code));
   for (const code of ['invalid_json', 'invalid_event', 'unknown_event', 'invalid_value', 'model_not_found']) assert.ok(codes.has(code), `${code} among ${[...codes]}`);
 
-  // Still a working session: real audio in, a transcript out.
-  client.send({ type: 'session.update', session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcm', rate: 16000 }, transcription: { language: 'en' }, turn_detection: null } } } });
+  // Still a working session: real audio in, a transcript (with its log-probs) out.
+  client.send({ type: 'session.update', session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcm', rate: 16000 }, transcription: { language: 'en' }, turn_detection: null } }, include: [LOGPROBS] } });
   await client.next('session.updated');
   const clip = await decodeAudio(join(SHARED, 'audio/dev/single/en_001.wav'));
   for (const event of appends(clip, SAMPLE_RATE, 0.5)) client.send(event);
   client.send({ type: 'input_audio_buffer.commit' });
   const done = await client.next('conversation.item.input_audio_transcription.completed');
   assert.ok(typeof done.transcript === 'string');
+  assert.ok(Array.isArray(done.logprobs));
   await client.close();
   const health = await fetch(url.replace('ws:', 'http:').replace(/\/v1\/realtime.*/, '/health'));
   assert.equal(health.status, 200);

@@ -218,6 +218,8 @@ test(`${GENERATED_REQUESTS} hostile requests and raw-socket attacks: JSON errors
   });
   const upload = multipart([{ name: 'file', filename: 'clip.wav', value: Buffer.from(wavBase64, 'base64') }, { name: 'model', value: 'whisper-1' }, { name: 'response_format', value: 'verbose_json' }, { name: 'temperature_inc', value: '0' }]);
   validRequests.push(['transcriptions', { kind: 'valid', method: 'POST', path: '/v1/audio/transcriptions', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': upload.type }, body: upload.body }]);
+  const withLogprobs = multipart([{ name: 'file', filename: 'clip.wav', value: Buffer.from(wavBase64, 'base64') }, { name: 'include[]', value: 'logprobs' }, { name: 'temperature_inc', value: '0' }]);
+  validRequests.push(['transcriptions', { kind: 'valid', method: 'POST', path: '/v1/audio/transcriptions', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': withLogprobs.type }, body: withLogprobs.body }]);
   validRequests.push(['models', { kind: 'valid', method: 'GET', path: '/v1/models', headers: { authorization: `Bearer ${API_KEY}` } }]);
   for (const route of ['ready', 'metrics'] as const) validRequests.push([route, { kind: 'valid', method: 'GET', path: ROUTES[route].split(' ')[1], headers: { authorization: `Bearer ${API_KEY}` } }]);
   const job = multipart([{ name: 'file', filename: 'clip.wav', value: Buffer.from(wavBase64, 'base64') }, { name: 'temperature_inc', value: '0' }]);
@@ -357,6 +359,8 @@ function generateAudio(random: () => number): FuzzRequest {
       const [name, value] = pick(random, [['temperature', 'hot'], ['temperature', '7'], ['beam_size', '-1'], ['best_of', '1e9'], ['stream', 'maybe'], ['response_format', 'docx'], ['timestamp_granularities[]', 'char'], ['language', 'english123'], ['include[]', 'everything'], ['chunking_strategy', '{"type":"server_vad","threshold":9}'], ['chunking_strategy', '{not json'], ['vad', 'yes']] as const);
       return form('wrong-type', [file, { name, value }]);
     },
+    // include[]=logprobs where OpenAI does not answer it: another format, a text stream, translations, jobs, diarization.
+    () => form('bad-combination', [file, { name: 'include[]', value: 'logprobs' }, ...pick(random, [[{ name: 'response_format', value: pick(random, ['text', 'srt', 'vtt', 'verbose_json', 'diarized_json']) }], [{ name: 'stream', value: 'true' }, { name: 'response_format', value: 'text' }]])]),
     () => form('missing-file', [{ name: 'model', value: 'whisper-1' }, ...(random() < 0.5 ? [{ name: 'file', value: '', filename: 'empty.wav' }] : [])]),
     () => form('path-string', [file, { name: 'model', value: pick(random, [secretPath, '/etc/passwd', '../../models', 'no-such-owner/model', `${WHISPER}/../whisper-tiny-random`, 'file:///etc/passwd']) }]),
     () => {

@@ -1,13 +1,14 @@
 /**
  * Issue 12's durability test: `moxing serve` as a child process with a data folder, 6 jobs submitted, the
  * process SIGKILLed while 1 job runs and 5 wait, then started again. Every job must complete exactly once
- * (counted in the database's job log, written in the transaction that finishes a job), the killed job runs
- * again from the start, and each result equals that of a twin job on the same audio that was never killed.
+ * (counted in the database's job log, written in the transaction that finishes a job), the killed job continues
+ * from the checkpoint of its last completed window, and each result equals that of a twin job on the same audio
+ * that was never killed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GREEDY, LONG_CLIPS, MODEL, settled, tempDir, until } from './helpers.js';
@@ -49,9 +50,14 @@ test('SIGKILL with 1 job running and 5 queued: after a restart every job complet
     assert.equal(before.filter((j) => j.status === 'queued').length, 5);
     const killedId = running[0].id;
     assert.equal(killedId, ids[0]);
+    // Killed once its first window's checkpoint is on disk (written durably, so whole if present).
+    const checkpointPath = join(tmp.dir, 'results', `${killedId}.checkpoint.json`);
+    await until(async () => existsSync(checkpointPath), (present) => present);
     server.child.kill('SIGKILL');
     await new Promise((r) => server.child.once('exit', r));
     const killedAt = performance.now();
+    const checkpoint = JSON.parse(readFileSync(checkpointPath, 'utf8')) as { seek: number; segments: unknown[] };
+    assert.ok(checkpoint.seek > 0);
 
     server = await startServer(tmp.dir);
     const readyMs = performance.now() - killedAt;
@@ -61,6 +67,7 @@ test('SIGKILL with 1 job running and 5 queued: after a restart every job complet
     const done = await until(() => list(server.base), (jobs) => jobs.every(settled), 600_000);
     const recoveredMs = performance.now() - killedAt;
     assert.deepEqual(done.map((j) => j.status), Array(6).fill('succeeded'));
+    assert.ok(!existsSync(checkpointPath), 'the checkpoint goes once the job is done');
 
     // Twins on the same audio: job 0 (killed mid-run, run again) and job 3 (never killed) give the same bytes.
     const result = async (id: string, format: string) => (await fetch(`${server.base}/v1/jobs/${id}/result?format=${format}`)).text();
@@ -79,7 +86,7 @@ test('SIGKILL with 1 job running and 5 queued: after a restart every job complet
       assert.equal(mine.filter((e) => e.event === 'succeeded').length, 1, id);
       assert.deepEqual(mine.map((e) => `${e.event}@${e.run}`), id === killedId ? ['queued@0', 'started@1', 'requeued:restart@1', 'started@2', 'succeeded@2'] : ['queued@0', 'started@1', 'succeeded@1'], id);
     }
-    console.log(`durability: restart to listening ${readyMs.toFixed(0)} ms after the kill; killed job running again after ${runningAgainMs.toFixed(0)} ms; all 6 done ${(recoveredMs / 1000).toFixed(1)} s after the kill; the killed job restarted from the start (run 2)`);
+    console.log(`durability: restart to listening ${readyMs.toFixed(0)} ms after the kill; killed job running again after ${runningAgainMs.toFixed(0)} ms; all 6 done ${(recoveredMs / 1000).toFixed(1)} s after the kill; the killed job continued (run 2) from its checkpoint at ${(checkpoint.seek / 100).toFixed(2)} s (${checkpoint.segments.length} segments)`);
   } finally {
     server.child.kill('SIGKILL');
     tmp.cleanup();

@@ -81,7 +81,7 @@ describe('/v1/audio/* and /v1/models through the openai client', () => {
     const unknownField = await client.audio.transcriptions.create({ file: await file(), model: 'whisper-1', frobnicate: '1' } as never).catch((e: unknown) => e);
     assert.ok(unknownField instanceof OpenAI.BadRequestError);
     assert.equal(unknownField.param, 'frobnicate');
-    const logprobs = await client.audio.transcriptions.create({ file: await file(), model: 'whisper-1', include: ['logprobs'] } as never).catch((e: unknown) => e);
+    const logprobs = await client.audio.transcriptions.create({ file: await file(), model: 'whisper-1', include: ['logprobs'], response_format: 'srt' } as never).catch((e: unknown) => e);
     assert.ok(logprobs instanceof OpenAI.BadRequestError);
     assert.equal(logprobs.param, 'include');
     const notAudio = await client.audio.transcriptions.create({ file: await toFile(Buffer.from('this is not audio at all'), 'notes.wav'), model: 'whisper-1' }).catch((e: unknown) => e);

@@ -10,6 +10,9 @@ export interface TimedWord {
   readonly start: number;
   readonly end: number;
   readonly word: string;
+  /** With LiveOptions.tokenLogprobs: the word's tokens and the log-prob of each in the decode that gave the word. */
+  readonly tokens?: readonly number[];
+  readonly logprobs?: readonly number[];
 }
 
 /** whisper_streaming's `HypothesisBuffer`. */
@@ -28,7 +31,7 @@ export class HypothesisBuffer {
    * the committed words at its head is dropped, as whisper_streaming does.
    */
   insert(words: readonly TimedWord[], offset: number): void {
-    const shifted = words.map((w) => ({ start: toMs(w.start + offset), end: toMs(w.end + offset), word: w.word }));
+    const shifted = words.map((w) => ({ ...w, start: toMs(w.start + offset), end: toMs(w.end + offset) }));
     this.incoming = shifted.filter((w) => w.start > this.lastCommittedTime - 0.1);
     if (this.incoming.length === 0 || Math.abs(this.incoming[0].start - this.lastCommittedTime) >= 1) return;
     const committed = this.committedInBuffer.length;

@@ -40,6 +40,8 @@ export interface LiveOptions extends ModelLoadOptions {
   readonly noSpeechThreshold?: number | null;
   /** Most tokens one decode samples (a bound on a hallucinating decode's cost). @default 224 (nTextCtx / 2) */
   readonly maxTokens?: number;
+  /** Committed words carry their tokens and the decoder's log-prob of each (TimedWord.logprobs). @default false */
+  readonly tokenLogprobs?: boolean;
   /** A loaded Silero model to share; loaded once per call otherwise. */
   readonly vadModel?: SileroVad;
 }
@@ -69,6 +71,7 @@ export function resolveLiveOptions(options: LiveOptions = {}): LiveSettings {
     task,
     prompt: options.prompt,
     noSpeechThreshold,
+    tokenLogprobs: options.tokenLogprobs ?? false,
   });
 }
 

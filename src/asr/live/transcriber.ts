@@ -52,6 +52,8 @@ export interface LiveSettings {
   readonly noSpeechThreshold: number | null;
   /** Most tokens a decode samples; undefined: Whisper's 224. */
   readonly maxTokens: number | undefined;
+  /** Committed words carry their tokens and log-probs (TimedWord.logprobs). */
+  readonly tokenLogprobs: boolean;
 }
 
 /**
@@ -238,7 +240,7 @@ export class LiveTranscriber {
     if (this.settings.policy === 'vad') {
       const { text, segments } = await this.decode(this.slice(u.start, to), this.settings.prompt ?? '', false);
       const offset = u.start / SAMPLE_RATE;
-      const words = segments.flatMap((s) => s.words).map((w) => ({ start: toMs(w.start + offset), end: toMs(w.end + offset), word: w.word }));
+      const words = segments.flatMap((s) => s.words).map((w) => ({ ...w, start: toMs(w.start + offset), end: toMs(w.end + offset) }));
       events = [{ type: 'committed', text, start: offset, end: to / SAMPLE_RATE, words, final: true }];
     } else {
       events = await this.agree(true, to);
@@ -310,6 +312,7 @@ export class LiveTranscriber {
     const aligned = align ? tokens.slice(tokens.length % PROMPT_TOKEN_STEP) : tokens;
     const result = await this.decoder.decode({ samples, language: s.language, task: s.task, prompt: aligned, sampleLen: s.maxTokens });
     if (isSilentWindow(result, { noSpeechThreshold: s.noSpeechThreshold, logprobThreshold: -1 })) return { text: '', segments: [] };
-    return { text: result.text, segments: timedSegments(result.tokens, this.tokenizer, result.language, samples.length / SAMPLE_RATE) };
+    const logprobs = s.tokenLogprobs ? result.tokenLogprobs : undefined;
+    return { text: result.text, segments: timedSegments(result.tokens, this.tokenizer, result.language, samples.length / SAMPLE_RATE, logprobs) };
   }
 }

@@ -82,6 +82,14 @@ export interface DecodingResult {
   readonly tokens: readonly number[];
   readonly text: string;
   readonly avgLogprob: number;
+  /**
+   * The log-prob of each of `tokens` when it was sampled (openai's log_softmax over the filtered logits, in
+   * float32), the terms of avgLogprob's sum: avgLogprob = (sum of these + eotLogprob) / (tokens.length + 1),
+   * the sum taken in float32 in order.
+   */
+  readonly tokenLogprobs: readonly number[];
+  /** The log-prob of the EOT that ended the decode; 0 when it stopped at the length limit (openai adds nothing then). */
+  readonly eotLogprob: number;
   readonly noSpeechProb: number;
   readonly temperature: number;
   readonly compressionRatio: number;
@@ -266,6 +274,7 @@ export class DecodingTask {
     const selected = rankCandidates(sampled, candidates.sumLogprobs, o.lengthPenalty);
     return identity.map((a) => {
       const tokens = sampled[a][selected[a]];
+      const logprobs = candidates.tokenLogprobs[a][selected[a]];
       const text = pyStrip(decodeText(tokenizer, tokens));
       return {
         language: languages[a],
@@ -273,6 +282,8 @@ export class DecodingTask {
         tokens,
         text,
         avgLogprob: candidates.sumLogprobs[a][selected[a]] / (tokens.length + 1),
+        tokenLogprobs: logprobs.slice(0, tokens.length),
+        eotLogprob: logprobs[tokens.length] ?? 0,
         noSpeechProb: noSpeechProbs[a],
         temperature: o.temperature,
         compressionRatio: compressionRatio(text),

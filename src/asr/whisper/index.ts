@@ -4,7 +4,7 @@ export type { TranscribeInput, TranscriptionModel, WindowDecoder } from './windo
 export { decodeWithFallback, isSilentWindow, promptTokens, toSegment } from './window-decode.js';
 export type { SegmentPlace } from './window-decode.js';
 export { DEFAULT_TRANSCRIBE, FALLBACK_TEMPERATURES, fallbackTemperatures, resolveTranscribeOptions, seekClips } from './transcribe-options.js';
-export type { TranscribeOptions, TranscribeProgress, TranscribeSettings } from './transcribe-options.js';
+export type { TranscribeCheckpoint, TranscribeOptions, TranscribeProgress, TranscribeSettings } from './transcribe-options.js';
 export { WhisperModel } from './model.js';
 export type { LoadWhisperOptions, WhisperModelFiles } from './model.js';
 export { DecodingTask, decodeFeatures, decodeText, DEFAULT_DECODING } from './decode.js';

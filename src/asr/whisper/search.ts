@@ -48,10 +48,15 @@ export function sampleCategorical(row: Float32Array, temperature: number, random
   return lastPossible; // rounding left a sliver of mass: take the last possible token
 }
 
-/** The candidates of each audio: full sequences (initial tokens included) and their summed log-probs. */
+/**
+ * The candidates of each audio: full sequences (initial tokens included), their summed log-probs, and the
+ * log-prob of each sampled token that went into the sum (the EOT's too when it was sampled, not when it was
+ * only appended at the length limit).
+ */
 export interface Candidates {
   readonly tokens: number[][][];
   readonly sumLogprobs: number[][];
+  readonly tokenLogprobs: number[][][];
 }
 
 export interface UpdateResult {
@@ -74,6 +79,7 @@ export interface TokenDecoder {
 export class GreedyDecoder implements TokenDecoder {
   private readonly rows: number[][];
   private readonly sums: number[];
+  private readonly logprobs: number[][];
   private liveRows: number[];
 
   constructor(
@@ -86,6 +92,7 @@ export class GreedyDecoder implements TokenDecoder {
   ) {
     this.rows = initial.flatMap((t) => Array.from({ length: group }, () => [...t]));
     this.sums = this.rows.map(() => 0);
+    this.logprobs = this.rows.map(() => []);
     this.liveRows = this.rows.map((_, i) => i);
   }
 
@@ -100,7 +107,9 @@ export class GreedyDecoder implements TokenDecoder {
       const view = rowView(logits, this.vocab, i);
       const token = this.temperature === 0 ? argmax(view) : sampleCategorical(view, this.temperature, this.random);
       const lse = logSumExp(view, this.temperature === 0 ? view[token] : undefined);
-      this.sums[row] = f32(this.sums[row] + f32(view[token] - lse));
+      const logprob = f32(view[token] - lse);
+      this.sums[row] = f32(this.sums[row] + logprob);
+      this.logprobs[row].push(logprob);
       this.rows[row].push(token);
       if (token !== this.eot) {
         keep.push(i);
@@ -115,18 +124,22 @@ export class GreedyDecoder implements TokenDecoder {
   finalize(): Candidates {
     const tokens: number[][][] = [];
     const sumLogprobs: number[][] = [];
+    const tokenLogprobs: number[][][] = [];
     for (let r = 0; r < this.rows.length; r += this.group) {
       // Every sequence ends with at least one EOT (openai pads one).
       tokens.push(this.rows.slice(r, r + this.group).map((t) => (t[t.length - 1] === this.eot ? t : [...t, this.eot])));
       sumLogprobs.push(this.sums.slice(r, r + this.group));
+      tokenLogprobs.push(this.logprobs.slice(r, r + this.group));
     }
-    return { tokens, sumLogprobs };
+    return { tokens, sumLogprobs, tokenLogprobs };
   }
 }
 
 interface Beam {
   tokens: number[];
   sum: number;
+  /** Each sampled token's log-prob, in order. */
+  logprobs: number[];
 }
 
 /**
@@ -136,7 +149,7 @@ interface Beam {
  */
 export class BeamSearchDecoder implements TokenDecoder {
   private readonly beams: Beam[][];
-  private readonly finished: Map<string, { tokens: number[]; sum: number }>[];
+  private readonly finished: Map<string, Beam>[];
   private readonly maxCandidates: number;
   /** Audios still searching, in runner order (each holds beamSize rows). */
   private liveAudios: number[];
@@ -150,7 +163,7 @@ export class BeamSearchDecoder implements TokenDecoder {
   ) {
     this.maxCandidates = Math.round(beamSize * patience);
     if (!(beamSize >= 1 && this.maxCandidates > 0)) throw new RangeError(`invalid beam size (${beamSize}) or patience (${patience})`);
-    this.beams = initial.map((t) => Array.from({ length: beamSize }, () => ({ tokens: [...t], sum: 0 })));
+    this.beams = initial.map((t) => Array.from({ length: beamSize }, () => ({ tokens: [...t], sum: 0, logprobs: [] })));
     this.finished = initial.map(() => new Map());
     this.liveAudios = initial.map((_, i) => i);
   }
@@ -164,25 +177,26 @@ export class BeamSearchDecoder implements TokenDecoder {
     const stillLive: number[] = [];
     this.liveAudios.forEach((audio, slot) => {
       // STEP 1: every beam's top beamSize+1 continuations; equal sequences (identical first beams) merge.
-      const scores = new Map<string, { tokens: number[]; sum: number; source: number }>();
+      const scores = new Map<string, Beam & { source: number }>();
       this.beams[audio].forEach((beam, j) => {
         const row = slot * this.beamSize + j;
         const view = rowView(logits, this.vocab, row);
         const lse = logSumExp(view);
         for (const token of topK(view, this.beamSize + 1)) {
           const tokens = [...beam.tokens, token];
-          scores.set(tokens.join(','), { tokens, sum: f32(beam.sum + f32(view[token] - lse)), source: row });
+          const logprob = f32(view[token] - lse);
+          scores.set(tokens.join(','), { tokens, sum: f32(beam.sum + logprob), logprobs: [...beam.logprobs, logprob], source: row });
         }
       });
       // STEP 2: keep the best beamSize unfinished candidates; stable sort keeps insertion order on ties.
       const ranked = [...scores.entries()].sort((a, b) => b[1].sum - a[1].sum);
       const kept: Beam[] = [];
-      const newlyFinished: [string, { tokens: number[]; sum: number }][] = [];
+      const newlyFinished: [string, Beam][] = [];
       for (const [key, candidate] of ranked) {
         if (candidate.tokens[candidate.tokens.length - 1] === this.eot) {
           newlyFinished.push([key, candidate]);
         } else {
-          kept.push({ tokens: candidate.tokens, sum: candidate.sum });
+          kept.push({ tokens: candidate.tokens, sum: candidate.sum, logprobs: candidate.logprobs });
           sources.push(candidate.source);
           if (kept.length === this.beamSize) break;
         }
@@ -191,7 +205,7 @@ export class BeamSearchDecoder implements TokenDecoder {
       const done = this.finished[audio];
       for (const [key, candidate] of newlyFinished) {
         if (done.size >= this.maxCandidates) break;
-        done.set(key, { tokens: candidate.tokens, sum: candidate.sum });
+        done.set(key, { tokens: candidate.tokens, sum: candidate.sum, logprobs: candidate.logprobs });
       }
       stillLive.push(audio);
     });
@@ -214,6 +228,7 @@ export class BeamSearchDecoder implements TokenDecoder {
   finalize(): Candidates {
     const tokens: number[][][] = [];
     const sumLogprobs: number[][] = [];
+    const tokenLogprobs: number[][][] = [];
     this.finished.forEach((done, audio) => {
       if (done.size < this.beamSize) {
         // Not enough finished: add the unfinished beams, best first, closed with EOT.
@@ -221,14 +236,15 @@ export class BeamSearchDecoder implements TokenDecoder {
         for (const j of order) {
           const beam = this.beams[audio][j];
           const sequence = [...beam.tokens, this.eot];
-          done.set(sequence.join(','), { tokens: sequence, sum: beam.sum });
+          done.set(sequence.join(','), { tokens: sequence, sum: beam.sum, logprobs: beam.logprobs });
           if (done.size >= this.beamSize) break;
         }
       }
       tokens.push([...done.values()].map((c) => c.tokens));
       sumLogprobs.push([...done.values()].map((c) => c.sum));
+      tokenLogprobs.push([...done.values()].map((c) => c.logprobs));
     });
-    return { tokens, sumLogprobs };
+    return { tokens, sumLogprobs, tokenLogprobs };
   }
 }
 

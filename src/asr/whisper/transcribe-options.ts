@@ -8,7 +8,7 @@ import { MoxingError } from '../../errors.js';
 import { toLanguageCode } from '../../text/index.js';
 import type { HubOptions, Variant } from '../../hub/index.js';
 import type { RuntimeOptions } from '../../runtime/index.js';
-import type { Task } from '../types.js';
+import type { Segment, Task } from '../types.js';
 import type { DecodingOptions, DecodingResult } from './decode.js';
 import type { WhisperModel } from './model.js';
 import { pyRound } from '../../text/python.js';
@@ -78,6 +78,8 @@ export interface TranscribeOptions {
   readonly hallucinationSilenceThreshold?: number | null;
   /** With wordTimestamps: the cross-attention heads to align with: 'config' (generation_config.json's, else 'default'), 'default' (openai's upper-half heads) or [[layer, head], ...]. @default 'config' */
   readonly alignmentHeads?: AlignmentHeadsOption;
+  /** Give every segment `tokenLogprobs`: the decoder's log-prob of each of its tokens (OpenAI's `include[]=logprobs`). @default false */
+  readonly tokenLogprobs?: boolean;
   /** Transcribe what a truncated or damaged file holds instead of failing with AUDIO_TRUNCATED (DecodeOptions.allowTruncated). @default false */
   readonly allowTruncated?: boolean;
   /** With allowTruncated: called once if the input is truncated, with why (one line). */
@@ -95,6 +97,38 @@ export interface TranscribeOptions {
    * concurrent transcriptions of one model (the server). @default undefined (each transcription decodes alone)
    */
   readonly windowDecoder?: WindowDecoder;
+  /**
+   * Sequential pipeline: called after each 30 s window with where the transcription stands, enough to continue
+   * it later exactly (`resumeFrom`). It is plain JSON data (store it as JSON). @default undefined
+   */
+  readonly onCheckpoint?: (checkpoint: TranscribeCheckpoint) => void;
+  /**
+   * Continues a transcription of the same audio with the same options from a checkpoint `onCheckpoint` gave: the
+   * windows after it are decoded with the state they had, so the result is the uninterrupted run's (exactly so
+   * when decoding is deterministic: temperature 0, or a `seed`). The segments before it are not yielded again.
+   * @default undefined
+   */
+  readonly resumeFrom?: TranscribeCheckpoint;
+}
+
+/** Where a sequential transcription stands after a window (TranscribeOptions.onCheckpoint). */
+export interface TranscribeCheckpoint {
+  readonly version: 1;
+  /** Mel frames of the audio's content: a checkpoint of other audio is refused. */
+  readonly contentFrames: number;
+  /** The next window's start, in mel frames, and the clip it is in. */
+  readonly seek: number;
+  readonly clipIndex: number;
+  readonly language: string;
+  readonly languageProbs: Readonly<Record<string, number>> | null;
+  /** The text so far as tokens (the initial prompt's first) and where the next prompt may start drawing from. */
+  readonly tokens: readonly number[];
+  readonly promptResetSince: number;
+  readonly segments: readonly Segment[];
+  /** With word timestamps: where the last word ended (openai's last_speech_timestamp). */
+  readonly lastSpeechTimestamp: number;
+  /** Numbers drawn from the seeded sampler so far (replayed on resume). */
+  readonly randomDraws: number;
 }
 
 /**
@@ -113,7 +147,7 @@ export function fallbackTemperatures(start: number, increment: number): number[]
 /** Temperatures of openai's fallback: 0, then 0.2 steps up to 1. */
 export const FALLBACK_TEMPERATURES: readonly number[] = Object.freeze([0, 0.2, 0.4, 0.6, 0.8, 1]);
 
-type Callbacks = 'onProgress' | 'onLanguage' | 'onTruncated' | 'runtime' | 'hub' | 'windowDecoder';
+type Callbacks = 'onProgress' | 'onLanguage' | 'onTruncated' | 'runtime' | 'hub' | 'windowDecoder' | 'onCheckpoint' | 'resumeFrom';
 type Unset = 'model' | 'variant' | 'language' | 'beamSize' | 'bestOf' | 'patience' | 'lengthPenalty' | 'initialPrompt' | 'sampleLen' | 'seed';
 
 /** Transcription options with every default applied. */
@@ -150,6 +184,7 @@ export const DEFAULT_TRANSCRIBE = Object.freeze({
   hallucinationSilenceThreshold: null,
   alignmentHeads: 'config',
   allowTruncated: DEFAULT_TRUNCATION.allowTruncated,
+  tokenLogprobs: false,
 } satisfies TranscribeSettings);
 
 /** Merges `options` over DEFAULT_TRANSCRIBE (undefined means default) and checks every value. */

@@ -16,10 +16,20 @@ import { detectLanguage } from './language.js';
 import { WhisperModel } from './model.js';
 import { lastItems, pyRound } from '../../text/python.js';
 import { seededRandom } from './search.js';
-import { DEFAULT_TRANSCRIBE, checkEnglishOnly, givenLanguage, resolveTranscribeOptions, seekClips, windowDecodingOptions, type TranscribeOptions, type TranscribeSettings } from './transcribe-options.js';
+import {
+  DEFAULT_TRANSCRIBE,
+  checkEnglishOnly,
+  givenLanguage,
+  resolveTranscribeOptions,
+  seekClips,
+  windowDecodingOptions,
+  type TranscribeCheckpoint,
+  type TranscribeOptions,
+  type TranscribeSettings,
+} from './transcribe-options.js';
 import { cutWindow } from './window-segments.js';
 import { getEnd } from './timing.js';
-import { decodeWithFallback, isSilentWindow, promptTokens, toSegment, type TranscribeInput, type TranscriptionModel } from './window-decode.js';
+import { decodeWithFallback, isSilentWindow, logprobsOf, promptTokens, toSegment, type TranscribeInput, type TranscriptionModel } from './window-decode.js';
 import { resolveAlignmentHeads, skipHallucinations, timeWindowWords, type WindowSegmentDraft, type WordTimingModel } from './word-timestamps.js';
 
 /**
@@ -52,22 +62,39 @@ export async function* transcribeSamples(
   model: TranscriptionModel,
   samples: Float32Array,
   s: TranscribeSettings,
-  callbacks: Pick<TranscribeOptions, 'onProgress' | 'onLanguage' | 'windowDecoder'> = {},
+  callbacks: Pick<TranscribeOptions, 'onProgress' | 'onLanguage' | 'windowDecoder' | 'onCheckpoint' | 'resumeFrom'> = {},
 ): AsyncGenerator<Segment, TranscriptionResult, undefined> {
   const audio = paddedMel(model, samples);
-  const { language, languageProbs, firstWindow } = await settleLanguage(model, s, audio, callbacks);
+  const resume = callbacks.resumeFrom;
+  const { language, languageProbs, firstWindow } = resume ? resumedLanguage(model, s, resume, audio, callbacks) : await settleLanguage(model, s, audio, callbacks);
   const wordTiming = s.wordTimestamps ? wordTimingOf(model) : undefined;
   const alignmentHeads = wordTiming ? resolveAlignmentHeads(s.alignmentHeads, wordTiming) : [];
   const reportProgress = (seekFrames: number): void =>
     callbacks.onProgress?.({ doneSeconds: (Math.min(audio.contentFrames, seekFrames) * HOP_LENGTH) / SAMPLE_RATE, totalSeconds: audio.contentDuration });
-  reportProgress(0);
+  reportProgress(resume?.seek ?? 0);
 
   const clips = seekClips(s.clipTimestamps, audio.contentFrames);
   const geometry = timestampGrid(model);
-  const random = s.seed === undefined ? Math.random : seededRandom(s.seed);
-  const text = startText(model, s);
-  const cursor = { clipIndex: 0, seek: clips[0][0] };
-  let lastSpeechTimestamp = 0;
+  const sampler = countedRandom(s.seed, resume?.randomDraws ?? 0);
+  const random = sampler.random;
+  const text = resume ? resumedText(model, s, resume) : startText(model, s);
+  const cursor = resume ? { clipIndex: resume.clipIndex, seek: resume.seek } : { clipIndex: 0, seek: clips[0][0] };
+  let lastSpeechTimestamp = resume?.lastSpeechTimestamp ?? 0;
+  // After each window: the state the next one starts from, which resumeFrom restores.
+  const checkpoint = (): void =>
+    callbacks.onCheckpoint?.({
+      version: 1,
+      contentFrames: audio.contentFrames,
+      seek: cursor.seek,
+      clipIndex: cursor.clipIndex,
+      language,
+      languageProbs: languageProbs ?? null,
+      tokens: [...text.tokens],
+      promptResetSince: text.promptResetSince,
+      segments: [...text.segments],
+      lastSpeechTimestamp,
+      randomDraws: sampler.draws(),
+    });
   for (let clipEnd = enterClip(clips, cursor); clipEnd !== undefined; clipEnd = enterClip(clips, cursor)) {
     const windowSeek = cursor.seek;
     const timeOffset = (windowSeek * HOP_LENGTH) / SAMPLE_RATE;
@@ -80,6 +107,7 @@ export async function* transcribeSamples(
     if (isSilentWindow(result, s)) {
       cursor.seek += segmentFrames; // fast-forward to the next window
       reportProgress(cursor.seek);
+      checkpoint();
       continue;
     }
 
@@ -96,12 +124,14 @@ export async function* transcribeSamples(
       lastSpeechTimestamp = timed.lastSpeechTimestamp;
       if (timed.drafts === undefined) {
         reportProgress(cursor.seek);
+        checkpoint();
         continue;
       }
       drafts = timed.drafts;
     }
-    const current = windowSegments(model, drafts, { firstId: text.segments.length, windowSeek, withWords: wordTiming !== undefined }, result);
+    const current = windowSegments(model, drafts, { firstId: text.segments.length, windowSeek, withWords: wordTiming !== undefined, withLogprobs: s.tokenLogprobs }, result);
     addWindow(text, current, result, s);
+    checkpoint();
     for (const segment of current) yield segment;
     reportProgress(cursor.seek);
   }
@@ -156,6 +186,39 @@ async function settleLanguage(
   return { language, languageProbs, firstWindow };
 }
 
+/** The language a checkpoint settled, checked against the model and the audio, and reported as a detection would be. */
+function resumedLanguage(
+  model: TranscriptionModel,
+  s: TranscribeSettings,
+  resume: TranscribeCheckpoint,
+  audio: PaddedMel,
+  callbacks: Pick<TranscribeOptions, 'onLanguage'>,
+): { language: string; languageProbs: Readonly<Record<string, number>> | undefined; firstWindow: undefined } {
+  if (resume.version !== 1 || resume.contentFrames !== audio.contentFrames) {
+    throw new MoxingError('BAD_ARGUMENT', 'resumeFrom is a checkpoint of other audio (or another version): resume with the audio and options it was made with');
+  }
+  const given = givenLanguage(s, model);
+  if (given !== undefined && given !== resume.language) throw new MoxingError('BAD_ARGUMENT', `resumeFrom was made in language "${resume.language}", not "${given}"`);
+  checkEnglishOnly(model, resume.language, s.task);
+  const languageProbs = resume.languageProbs ?? undefined;
+  callbacks.onLanguage?.(resume.language, languageProbs);
+  return { language: resume.language, languageProbs, firstWindow: undefined };
+}
+
+/** The sampler, counting its draws; a seeded one resumes where a checkpoint left it (its draws replayed). */
+function countedRandom(seed: number | undefined, skip: number): { random: () => number; draws: () => number } {
+  const base = seed === undefined ? Math.random : seededRandom(seed);
+  if (seed !== undefined) for (let i = 0; i < skip; i++) base();
+  let draws = skip;
+  return {
+    random: () => {
+      draws++;
+      return base();
+    },
+    draws: () => draws,
+  };
+}
+
 /** The timestamp grid: mel frames per timestamp step (2) and its seconds (0.02 s). */
 function timestampGrid(model: TranscriptionModel): { inputStride: number; timePrecision: number } {
   const inputStride = N_FRAMES / model.dims.nAudioCtx;
@@ -181,14 +244,17 @@ function enterClip(clips: readonly (readonly [number, number])[], cursor: { clip
 function windowSegments(
   model: TranscriptionModel,
   drafts: readonly WindowSegmentDraft[],
-  at: { firstId: number; windowSeek: number; withWords: boolean },
+  at: { firstId: number; windowSeek: number; withWords: boolean; withLogprobs: boolean },
   result: Parameters<typeof toSegment>[1],
 ): Segment[] {
   const { tokenizer } = model;
+  let from = 0; // the drafts are consecutive slices of the window's tokens
   return drafts.map((piece, i) => {
     const text = tokenizer.decode(piece.tokens.filter((t) => t < tokenizer.eot));
     const empty = piece.start === piece.end || pyStrip(text) === '';
-    const place = { id: at.firstId + i, seek: at.windowSeek, start: piece.start, end: piece.end, text: empty ? '' : text, tokens: empty ? [] : piece.tokens };
+    const logprobs = at.withLogprobs ? { tokenLogprobs: empty ? [] : logprobsOf(result, from, piece.tokens) } : {};
+    from += piece.tokens.length;
+    const place = { id: at.firstId + i, seek: at.windowSeek, start: piece.start, end: piece.end, text: empty ? '' : text, tokens: empty ? [] : piece.tokens, ...logprobs };
     return toSegment(at.withWords ? { ...place, words: empty ? [] : piece.words } : place, result);
   });
 }
@@ -280,6 +346,13 @@ function startText(model: TranscriptionModel, s: TranscribeSettings): TextSoFar 
     promptResetSince: 0,
     remainingPromptLength: Math.floor(model.dims.nTextCtx / 2) - 1 - initialPromptTokens.length,
   };
+}
+
+/** The text a checkpoint holds, under the same initial prompt. */
+function resumedText(model: TranscriptionModel, s: TranscribeSettings, resume: TranscribeCheckpoint): TextSoFar {
+  const fresh = startText(model, s);
+  if (fresh.initialPromptTokens.some((t, i) => resume.tokens[i] !== t)) throw new MoxingError('BAD_ARGUMENT', 'resumeFrom was made with another initialPrompt');
+  return { ...fresh, tokens: [...resume.tokens], segments: [...resume.segments], promptResetSince: resume.promptResetSince };
 }
 
 /** openai's prompt of the next window: the text since the last reset, or the initial prompt kept ahead of the latest text. */

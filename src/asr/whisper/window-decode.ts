@@ -4,6 +4,7 @@
  * decoding with temperature fallback, the no-speech rule and the segment record. Kept apart from both loops
  * so that neither imports the other.
  */
+import { MoxingError } from '../../errors.js';
 import { pyStrip } from '../../text/index.js';
 import type { Segment } from '../types.js';
 import type { WhisperDims } from './config.js';
@@ -73,17 +74,27 @@ export interface WindowDecoder {
 }
 
 /** Where a segment sits and what it says; the decode's figures come from its DecodingResult. */
-export type SegmentPlace = Pick<Segment, 'id' | 'seek' | 'start' | 'end' | 'text' | 'tokens' | 'words'>;
+export type SegmentPlace = Pick<Segment, 'id' | 'seek' | 'start' | 'end' | 'text' | 'tokens' | 'words' | 'tokenLogprobs'>;
 
 /** The segment record of openai's `new_segment`: its place and text, and the figures of the decode it came from. */
 export function toSegment(place: SegmentPlace, result: DecodingResult): Segment {
-  const { words, ...rest } = place;
+  const { words, tokenLogprobs, ...rest } = place;
   return {
     ...rest,
     temperature: result.temperature,
     avgLogprob: result.avgLogprob,
     compressionRatio: result.compressionRatio,
     noSpeechProb: result.noSpeechProb,
+    ...(tokenLogprobs !== undefined ? { tokenLogprobs } : {}),
     ...(words !== undefined ? { words } : {}),
   };
+}
+
+/** The log-probs of `tokens`, a run of the decode's own tokens starting at `from` (segments are consecutive slices of a window's tokens). */
+export function logprobsOf(result: DecodingResult, from: number, tokens: readonly number[]): number[] {
+  const logprobs = result.tokenLogprobs.slice(from, from + tokens.length);
+  if (logprobs.length !== tokens.length || tokens.some((t, i) => result.tokens[from + i] !== t)) {
+    throw new MoxingError('INTERNAL', 'a segment\'s tokens are not the decode\'s tokens at its place');
+  }
+  return logprobs;
 }

@@ -128,7 +128,8 @@ export async function* transcribeWindows(
       const tokens = result.tokens.filter((t) => t < tokenizer.eot);
       const text = tokenizer.decode(tokens);
       if (pyStrip(text) === '') continue;
-      const place = { id: segments.length, seek: Math.round(window.start / HOP_LENGTH), start: windowSeconds(window.start), end: windowSeconds(window.end), text, tokens };
+      const logprobs = s.tokenLogprobs ? { tokenLogprobs: result.tokenLogprobs.filter((_, j) => result.tokens[j] < tokenizer.eot) } : {};
+      const place = { id: segments.length, seek: Math.round(window.start / HOP_LENGTH), start: windowSeconds(window.start), end: windowSeconds(window.end), text, tokens, ...logprobs };
       const segment = toSegment(place, result);
       segments.push(segment);
       yield segment;

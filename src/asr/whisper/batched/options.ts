@@ -62,6 +62,7 @@ export function rejectSequentialOnly(options: TranscribeOptions): void {
   if (options.conditionOnPreviousText === true) {
     throw new MoxingError('BAD_ARGUMENT', `conditionOnPreviousText: true cannot apply to batched (VAD) windows, which are decoded together and never see each other's text; set it to false or leave it out, ${drop}`);
   }
+  if (options.resumeFrom !== undefined) throw new MoxingError('BAD_ARGUMENT', `resumeFrom continues the sequential loop's windows; ${drop}`);
   // The batched windows are where the VAD finds speech; openai's seek clips belong to the sequential loop.
   const clips = options.clipTimestamps;
   if (clips !== undefined && !(clips === '0' || (Array.isArray(clips) && clips.length === 1 && clips[0] === 0))) {
