@@ -13,6 +13,7 @@ import { EmbeddedJobs } from '../../src/jobs/index.js';
 import { transcribe } from '../../src/asr/whisper/index.js';
 import { renderTranscript } from '../../src/formats/index.js';
 import { SpeechModels } from '../../src/server/speech-models.js';
+import { cutData, withDataSize } from '../audio/wav-writer.js';
 import { form, GREEDY, LONG_CLIPS, MODEL, SHORT_CLIP, settled, tempDir, until } from './helpers.js';
 
 type Job = { id: string; status: string; progress: number; audio_seconds_done: number; audio_seconds: number | null; result_url: string | null; runs: number; timings: { queued_ms: number | null; running_ms: number | null } };
@@ -169,7 +170,10 @@ test('shutdown past the grace leaves a running job queued; the next start runs i
   const first = new EmbeddedJobs(options);
   const seen: string[] = [];
   for (const event of ['queued', 'started', 'requeued', 'completed'] as const) first.events.on(event, () => seen.push(event));
-  const job = await first.submit(request, readFileSync(LONG_CLIPS[0]));
+  // 65 s of a long clip (16-bit mono at 16 kHz): three windows, so the shutdown, asked for after the first, finds
+  // work left; the restart continues from the checkpoint.
+  const dataBytes = 65 * 16000 * 2;
+  const job = await first.submit(request, Buffer.from(withDataSize(cutData(readFileSync(LONG_CLIPS[0]), dataBytes), dataBytes)));
   await until(() => first.get(job.id), (j) => (j?.audioSecondsDone ?? 0) > 0);
   await first.close(0);
   assert.deepEqual(seen, ['queued', 'started', 'requeued']);

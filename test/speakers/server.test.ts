@@ -5,7 +5,7 @@ import { buildApp } from '../../src/server/index.js';
 import { loadDiarizer } from '../../src/speakers/index.js';
 import { writeWav } from '../audio/wav-writer.js';
 import { ensureSpeakerModels } from '../models/speakers.js';
-import { conversation, EQUALITY_CASES } from './conversations.js';
+import { conversation } from './conversations.js';
 
 const WHISPER = join(resolve(process.cwd(), '../shared'), 'models/whisper-tiny-random');
 
@@ -23,7 +23,8 @@ function multipart(parts: readonly { name: string; value: string | Buffer; filen
 
 async function setup() {
   const models = await ensureSpeakerModels();
-  const c = await conversation(EQUALITY_CASES[3]);
+  // Two voices in three turns: one 30 s window, so each transcription in these tests is a single decode.
+  const c = await conversation({ seed: 301, speakers: 2, turns: 3, crosstalk: false });
   const wav = Buffer.from(writeWav({ sampleRate: 16000, channels: 1, encoding: 'f32' }, c.samples));
   const diarization = { segmentationModel: models.segmentation, embeddingModel: models.wespeaker };
   const app = await buildApp({ images: false, calc: false, models: [WHISPER], diarization });
