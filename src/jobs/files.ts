@@ -1,8 +1,9 @@
 /**
  * The job files under the data folder: `uploads/<id>` (the audio as sent), `results/<id>.json` (the
  * transcript) and, while a job runs, `results/<id>.checkpoint.json` (where its transcription stands after its
- * last completed window, so that a run after a crash continues from there). All are written durably: a temporary file is fsync'd, renamed into place, and the folder is
- * fsync'd, so a file that exists after a crash is whole, and an answered upload survives a power cut.
+ * last completed window, so that a run after a crash continues from there). All are written durably: a
+ * temporary file is fsync'd, renamed into place, and the folder is fsync'd, so a file that exists after a crash
+ * is whole, and an answered upload survives a power cut.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TranscriptionResult } from '../asr/types.js';
 import type { TranscribeCheckpoint } from '../asr/whisper/index.js';
+import { MoxingError } from '../errors.js';
 
 /** Where a job's run keeps its last checkpoint. */
 export interface CheckpointStore {
@@ -18,7 +20,6 @@ export interface CheckpointStore {
   /** Replaces it, durably (whole or absent after a crash). */
   write(checkpoint: TranscribeCheckpoint): Promise<void>;
 }
-import { MoxingError } from '../errors.js';
 
 /** Job ids are `job_` and 128 random bits: nobody can guess another client's job. */
 export const JOB_ID = /^job_[A-Za-z0-9_-]{22}$/;
