@@ -54,6 +54,7 @@ const ROUTES = {
   // The WebSocket's hostile messages are in realtime-fuzz.test.ts; over plain HTTP it answers 426.
   realtime: 'GET /v1/realtime',
   chat: 'POST /v1/chat/completions',
+  completions: 'POST /v1/completions',
   ui: 'GET /',
   uiAssets: 'GET /assets/:name',
   jobSubmit: 'POST /v1/jobs',
@@ -212,7 +213,7 @@ test(`${GENERATED_REQUESTS} hostile requests and raw-socket attacks: JSON errors
   // Answers that succeed leak nothing either (model folders, image paths, index metadata). They run after the
   // /health watch: a real transcription holds the event loop while ONNX Runtime runs (its Node binding is
   // synchronous), which is model work, not what the hostile traffic may cost.
-  const validRequests: [string, FuzzRequest][] = (['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat'] as const).map((route) => {
+  const validRequests: [string, FuzzRequest][] = (['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat', 'completions'] as const).map((route) => {
     const [method, path] = ROUTES[route].split(' ');
     return [route, { kind: 'valid', method, path, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(validBody(route)) }];
   });
@@ -306,6 +307,8 @@ function validBody(route: keyof typeof ROUTES): Record<string, unknown> {
     case 'chat':
       // Only fields OpenAI does not let be null, so every wrong type is a 400.
       return { model: chatModel, messages: [{ role: 'user', content: 'Hello' }] };
+    case 'completions':
+      return { model: chatModel, prompt: 'Hello' };
     default:
       return { model: 'llama-7b', gpu: 'h100-sxm' };
   }
@@ -318,6 +321,7 @@ const NUMERIC_FIELDS: Partial<Record<keyof typeof ROUTES, string[]>> = {
   infer: ['batch', 'contextTokens', 'gpus'], // not promptTokens: 0 (and so -0, 1e-400) is a valid prompt length
   fit: ['memoryBytesPerGpu', 'memoryUtilization', 'batch', 'contextTokens'],
   chat: ['max_tokens'],
+  completions: ['max_tokens'],
 };
 
 const IMAGE_FIELD: Partial<Record<keyof typeof ROUTES, string>> = { embeddings: 'images', search: 'image', classify: 'images' };
@@ -392,7 +396,7 @@ function generate(random: () => number): FuzzRequest {
   if (random() < 0.05) return generateUi(random);
   if (random() < 0.15) return generateAudio(random);
   if (random() < 0.08) return generateJobs(random);
-  const route = pick(random, ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat'] as const);
+  const route = pick(random, ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat', 'completions'] as const);
   const [method, path] = ROUTES[route].split(' ');
   const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
   const json = (kind: string, body: unknown, headers: Record<string, string> = auth): FuzzRequest => ({ kind, method, path, headers, body: JSON.stringify(body) });
