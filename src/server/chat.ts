@@ -10,7 +10,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ChatDelta, ChatMessage, ChatModel, ChatOptions, ChatResult } from '../chat/index.js';
 import type { ChatLoadOptions } from '../chat/load.js';
-import { MoxingError } from '../errors.js';
 import { publicError } from './errors.js';
 import { ModelAllowList, publicModelName } from './models.js';
 import { completionsRoute } from './completions.js';
