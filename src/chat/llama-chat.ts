@@ -39,7 +39,7 @@ export const DEFAULT_LLAMA_CONTEXT = 4096;
 let binding: Promise<{ module: NodeLlamaCpp; llama: Llama }> | undefined;
 
 /** node-llama-cpp and its CPU backend, once per process. */
-async function llamaBinding(): Promise<{ module: NodeLlamaCpp; llama: Llama }> {
+export async function llamaBinding(): Promise<{ module: NodeLlamaCpp; llama: Llama }> {
   binding ??= (async () => {
     let module: NodeLlamaCpp;
     try {

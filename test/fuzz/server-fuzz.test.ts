@@ -22,6 +22,7 @@ import { writeWav } from '../audio/wav-writer.js';
 import { pngDeclaring } from '../helpers/png.js';
 import { seededRandom } from '../../src/asr/whisper/search.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
+import { ensureBertModel, TINY_BERT } from '../models/bert.js';
 
 const SEED = 20261204;
 const GENERATED_REQUESTS = 1200;
@@ -55,6 +56,7 @@ const ROUTES = {
   realtime: 'GET /v1/realtime',
   chat: 'POST /v1/chat/completions',
   completions: 'POST /v1/completions',
+  textEmbeddings: 'POST /v1/embeddings',
   ui: 'GET /',
   uiAssets: 'GET /assets/:name',
   jobSubmit: 'POST /v1/jobs',
@@ -93,6 +95,7 @@ let secretPath = '';
 let goodImage = '';
 let wavBase64 = '';
 let chatModel = '';
+let embeddingModel = '';
 const stderrLines: string[] = [];
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
@@ -113,12 +116,14 @@ before(async () => {
   writeFileSync(secretPath, SECRET_CONTENT);
   const llm = await ensureLlmModel(TINY_LLM);
   chatModel = basename(llm);
+  const bert = await ensureBertModel(TINY_BERT);
+  embeddingModel = basename(bert);
   wavBase64 = Buffer.from(writeWav({ encoding: 'f32', channels: 1, sampleRate: 16000 }, new Float32Array(1600).map((_, i) => Math.sin(i / 5)))).toString('base64');
 
   server = spawn(
     process.execPath,
     ['bin/moxing.js', 'serve', '--port', '0', '--api-key', API_KEY, '--images-model', modelDir, '--index', join(tmp.dir, 'index'),
-      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16', '--model', WHISPER, '--chat-model', llm,
+      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16', '--model', WHISPER, '--model', bert, '--chat-model', llm,
       '--data-dir', join(tmp.dir, 'jobs')],
     { env: { ...process.env, HF_TOKEN, HF_ENDPOINT, MOXING_CACHE: join(tmp.dir, 'cache') }, stdio: ['ignore', openSync(join(tmp.dir, 'server.log'), 'w'), 'pipe'] },
   );
@@ -213,7 +218,7 @@ test(`${GENERATED_REQUESTS} hostile requests and raw-socket attacks: JSON errors
   // Answers that succeed leak nothing either (model folders, image paths, index metadata). They run after the
   // /health watch: a real transcription holds the event loop while ONNX Runtime runs (its Node binding is
   // synchronous), which is model work, not what the hostile traffic may cost.
-  const validRequests: [string, FuzzRequest][] = (['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat', 'completions'] as const).map((route) => {
+  const validRequests: [string, FuzzRequest][] = (['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat', 'completions', 'textEmbeddings'] as const).map((route) => {
     const [method, path] = ROUTES[route].split(' ');
     return [route, { kind: 'valid', method, path, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(validBody(route)) }];
   });
@@ -309,6 +314,8 @@ function validBody(route: keyof typeof ROUTES): Record<string, unknown> {
       return { model: chatModel, messages: [{ role: 'user', content: 'Hello' }] };
     case 'completions':
       return { model: chatModel, prompt: 'Hello' };
+    case 'textEmbeddings':
+      return { model: embeddingModel, input: ['Hello', 'world'] };
     default:
       return { model: 'llama-7b', gpu: 'h100-sxm' };
   }
@@ -322,6 +329,7 @@ const NUMERIC_FIELDS: Partial<Record<keyof typeof ROUTES, string[]>> = {
   fit: ['memoryBytesPerGpu', 'memoryUtilization', 'batch', 'contextTokens'],
   chat: ['max_tokens'],
   completions: ['max_tokens'],
+  textEmbeddings: ['dimensions'],
 };
 
 const IMAGE_FIELD: Partial<Record<keyof typeof ROUTES, string>> = { embeddings: 'images', search: 'image', classify: 'images' };
@@ -396,7 +404,7 @@ function generate(random: () => number): FuzzRequest {
   if (random() < 0.05) return generateUi(random);
   if (random() < 0.15) return generateAudio(random);
   if (random() < 0.08) return generateJobs(random);
-  const route = pick(random, ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat', 'completions'] as const);
+  const route = pick(random, ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat', 'completions', 'textEmbeddings'] as const);
   const [method, path] = ROUTES[route].split(' ');
   const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
   const json = (kind: string, body: unknown, headers: Record<string, string> = auth): FuzzRequest => ({ kind, method, path, headers, body: JSON.stringify(body) });
