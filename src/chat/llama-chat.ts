@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { MoxingError } from '../errors.js';
-import type { ModelRef } from '../hub/index.js';
+import { resolveGguf, type ModelRef } from '../hub/index.js';
 import { GenerationRun, templateMessages, type ChatDelta, type ChatMessage, type ChatModel, type ChatOptions, type ChatResult } from './chat.js';
 import { DEFAULT_GENERATE, TextTracker, type GenerateOptions } from './generate.js';
 import { JsonGrammar } from './json-grammar.js';
@@ -95,9 +95,9 @@ export class LlamaChatModel implements ChatModel {
     return new LlamaChatModel(id, module, llama, model, context, context.getSequence(), template, threads);
   }
 
-  /** GGUF files of hub repos are not fetched by this engine yet: they must be local. */
-  static async loadFromHub(ref: ModelRef, _options: ChatLoadOptions): Promise<LlamaChatModel> {
-    throw new MoxingError('BAD_ARGUMENT', `${ref.ref}: the llama.cpp engine reads local .gguf files; download the file and give its path`);
+  /** The GGUF file `options.file` selects in the hub repo `ref`, fetched through the hub client (cache, offline, HF_ENDPOINT). */
+  static async loadFromHub(ref: ModelRef, options: ChatLoadOptions = {}, id = ref.ref): Promise<LlamaChatModel> {
+    return LlamaChatModel.load(await resolveGguf(ref, options.file, options.hub), options, id);
   }
 
   promptIds(messages: readonly ChatMessage[], options: ChatOptions = {}): number[] {
