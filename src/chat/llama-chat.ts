@@ -5,14 +5,15 @@
  * The chat layer is the ONNX engine's: the GGUF's own `tokenizer.chat_template` rendered by @huggingface/jinja,
  * tools parsed the same way, stop strings and streaming by the same tracker. Sampling maps onto llama.cpp's
  * sampler (temperature, top-k, top-p, min-p, seed, repeat/presence/frequency penalties over the generated
- * tokens, logit bias); JSON output uses llama.cpp's grammar from the JSON schema. One context sequence per
+ * tokens, logit bias); JSON output uses llama.cpp's grammar from the JSON schema; logprobs are llama.cpp's
+ * probabilities of the sampled distribution. One context sequence per
  * model keeps the previous conversation's KV, so the next turn evaluates only what it adds.
  */
 import { existsSync } from 'node:fs';
 import { MoxingError } from '../errors.js';
-import type { ModelRef } from '../hub/index.js';
+import { resolveGguf, type ModelRef } from '../hub/index.js';
 import { GenerationRun, templateMessages, type ChatDelta, type ChatMessage, type ChatModel, type ChatOptions, type ChatResult } from './chat.js';
-import { DEFAULT_GENERATE, TextTracker, type GenerateOptions } from './generate.js';
+import { DEFAULT_GENERATE, TextTracker, type GenerateOptions, type TokenLogprob } from './generate.js';
 import { JsonGrammar } from './json-grammar.js';
 import type { ChatLoadOptions } from './load.js';
 import { checkSampling } from './sampling.js';
@@ -39,7 +40,7 @@ export const DEFAULT_LLAMA_CONTEXT = 4096;
 let binding: Promise<{ module: NodeLlamaCpp; llama: Llama }> | undefined;
 
 /** node-llama-cpp and its CPU backend, once per process. */
-async function llamaBinding(): Promise<{ module: NodeLlamaCpp; llama: Llama }> {
+export async function llamaBinding(): Promise<{ module: NodeLlamaCpp; llama: Llama }> {
   binding ??= (async () => {
     let module: NodeLlamaCpp;
     try {
@@ -95,9 +96,9 @@ export class LlamaChatModel implements ChatModel {
     return new LlamaChatModel(id, module, llama, model, context, context.getSequence(), template, threads);
   }
 
-  /** GGUF files of hub repos are not fetched by this engine yet: they must be local. */
-  static async loadFromHub(ref: ModelRef, _options: ChatLoadOptions): Promise<LlamaChatModel> {
-    throw new MoxingError('BAD_ARGUMENT', `${ref.ref}: the llama.cpp engine reads local .gguf files; download the file and give its path`);
+  /** The GGUF file `options.file` selects in the hub repo `ref`, fetched through the hub client (cache, offline, HF_ENDPOINT). */
+  static async loadFromHub(ref: ModelRef, options: ChatLoadOptions = {}, id = ref.ref): Promise<LlamaChatModel> {
+    return LlamaChatModel.load(await resolveGguf(ref, options.file, options.hub), options, id);
   }
 
   promptIds(messages: readonly ChatMessage[], options: ChatOptions = {}): number[] {
@@ -163,9 +164,22 @@ export class LlamaChatModel implements ChatModel {
     }
   }
 
+  /**
+   * A generated token's log-probability and the most likely alternatives, from the distribution llama.cpp sampled
+   * it from: after the sampler's temperature, top-k/top-p/min-p, penalties and bias, so at temperature 0 the
+   * model's own (as the ONNX engine reports at any temperature).
+   */
+  private logprob(token: Token, probabilities: Map<Token, number> | undefined, top: number): TokenLogprob {
+    const log = (p: number | undefined) => Math.log(Math.max(p ?? 0, Number.MIN_VALUE)); // a JSON number, never -Infinity
+    const text = (t: Token) => this.model.detokenize([t], true);
+    const best = [...(probabilities ?? new Map<Token, number>()).entries()].slice(0, top);
+    return { token, text: text(token), logprob: log(probabilities?.get(token)), top: best.map(([t, p]) => ({ token: t, text: text(t), logprob: log(p) })) };
+  }
+
   private async *run(ids: number[], options: GenerateOptions, tools: readonly ToolDefinition[], grammarState: unknown): AsyncGenerator<ChatDelta, ChatResult> {
     checkSampling(options);
-    if (options.logprobs) throw new MoxingError('BAD_ARGUMENT', 'logprobs are not available on the llama.cpp engine; use an ONNX model');
+    const topLogprobs = options.topLogprobs ?? DEFAULT_GENERATE.topLogprobs;
+    if (!Number.isInteger(topLogprobs) || topLogprobs < 0 || topLogprobs > 20) throw new MoxingError('BAD_ARGUMENT', `topLogprobs must be a whole number from 0 to 20, got ${topLogprobs}`);
     if (ids.length === 0) throw new MoxingError('BAD_ARGUMENT', 'the prompt is empty');
     const room = this.contextLength - ids.length;
     if (room <= 0) throw new MoxingError('BAD_ARGUMENT', `the prompt is ${ids.length} tokens and this model's context is ${this.contextLength}; shorten the conversation`);
@@ -183,7 +197,7 @@ export class LlamaChatModel implements ChatModel {
     const started = performance.now();
     let firstToken = 0;
     let streamed = 0;
-    const evaluation = this.sequence.evaluate(asTokens(ids.slice(shared)), {
+    const evaluateOptions = {
       temperature,
       ...(options.topK !== undefined ? { topK: options.topK } : {}),
       ...(options.topP !== undefined ? { topP: options.topP } : {}),
@@ -197,11 +211,15 @@ export class LlamaChatModel implements ChatModel {
       },
       tokenBias: bias,
       ...(grammarState ? { grammarEvaluationState: grammarState as never } : {}),
-    });
+    };
+    const evaluation = this.sequence.evaluateWithMetadata(asTokens(ids.slice(shared)), { probabilities: options.logprobs ?? false }, evaluateOptions);
+    const logprobs: TokenLogprob[] = [];
     try {
-      for await (const token of evaluation) {
+      for await (const step of evaluation) {
+        const token = step.token;
         if (firstToken === 0) firstToken = performance.now();
         options.signal?.throwIfAborted();
+        if (options.logprobs) logprobs.push(this.logprob(token, (step as { probabilities?: Map<Token, number> }).probabilities, topLogprobs));
         generated.push(token);
         tracker.push(token, maxTokens);
         const text = tracker.take();
@@ -219,6 +237,7 @@ export class LlamaChatModel implements ChatModel {
       text: tracker.text,
       promptTokens: ids.length,
       cachedTokens: shared,
+      ...(options.logprobs ? { logprobs: logprobs.slice(0, tracker.tokens.length) } : {}),
       timings: { prefillMs: (firstToken || performance.now()) - started, decodeMs: performance.now() - (firstToken || performance.now()) },
     };
     const parsed = tools.length > 0 ? parseToolCalls(completion.text, tools) : { content: completion.text, calls: [] };

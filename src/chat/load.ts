@@ -6,14 +6,17 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { MoxingError } from '../errors.js';
-import { parseModelRef } from '../hub/index.js';
+import { looksLikeGgufRepo, parseModelRef, splitGgufSelector } from '../hub/index.js';
 import type { ChatModel, Engine } from './chat.js';
 import { OnnxChatModel, type OnnxChatLoadOptions } from './onnx-chat.js';
 
 export interface ChatLoadOptions extends OnnxChatLoadOptions {
   /** @default chosen by the files: .gguf → 'llama.cpp', else 'onnx' */
   engine?: Engine;
-  /** The GGUF file in a folder or hub repo holding several (a name or a glob-free suffix such as Q4_K_M.gguf). */
+  /**
+   * The GGUF file in a folder or hub repo holding several: in a folder, a name or a suffix such as Q4_K_M.gguf;
+   * in a hub repo, an exact file name or a quantization name such as Q4_0 (as `owner/name:Q4_0` also says).
+   */
   file?: string;
   /** llama.cpp threads. @default DEFAULT_LLAMA_THREADS */
   threads?: number;
@@ -40,15 +43,27 @@ export function localGguf(ref: string, file?: string): string | undefined {
 
 export async function loadChatModel(ref: string, options: ChatLoadOptions = {}): Promise<ChatModel> {
   if (options.engine !== undefined && !ENGINES.includes(options.engine)) throw new MoxingError('BAD_ARGUMENT', `engine must be one of ${ENGINES.join(', ')}, got "${options.engine}"`);
-  const gguf = localGguf(ref, options.file);
-  const engine = options.engine ?? (gguf ? 'llama.cpp' : 'onnx');
+  const { base, file, gguf, engine } = chooseEngine(ref, options);
   if (engine === 'onnx') {
-    if (gguf && ref === gguf) throw new MoxingError('BAD_ARGUMENT', `${basename(ref)} is a GGUF file: use the llama.cpp engine`);
-    return OnnxChatModel.load(ref, options);
+    if (gguf && base === gguf) throw new MoxingError('BAD_ARGUMENT', `${basename(base)} is a GGUF file: use the llama.cpp engine`);
+    return OnnxChatModel.load(base, options);
   }
   const { LlamaChatModel } = await import('./llama-chat.js');
   if (gguf) return LlamaChatModel.load(gguf, options, ref);
-  const parsed = parseModelRef(ref);
-  if (parsed.kind === 'local') throw new MoxingError('MODEL_INVALID', `the folder ${ref} has no .gguf file for the llama.cpp engine`);
-  return LlamaChatModel.loadFromHub(parsed, options);
+  const parsed = parseModelRef(base);
+  if (parsed.kind === 'local') throw new MoxingError('MODEL_INVALID', `the folder ${base} has no .gguf file for the llama.cpp engine`);
+  return LlamaChatModel.loadFromHub(parsed, { ...options, file }, ref);
+}
+
+/**
+ * The engine a reference goes to, with its parts: a `.gguf` file or a folder holding one → llama.cpp; a hub
+ * reference with a GGUF selector (`owner/name:Q4_0`, or `file`) or a repo named *GGUF* → llama.cpp; else ONNX.
+ */
+export function chooseEngine(ref: string, options: Pick<ChatLoadOptions, 'engine' | 'file'>): { base: string; file: string | undefined; gguf: string | undefined; engine: Engine } {
+  const split = existsSync(ref) ? { ref, selector: undefined } : splitGgufSelector(ref);
+  const file = split.selector ?? options.file;
+  const gguf = localGguf(split.ref, file);
+  if (options.engine !== undefined || gguf) return { base: split.ref, file, gguf, engine: options.engine ?? 'llama.cpp' };
+  const hubGguf = !existsSync(split.ref) && looksLikeGgufRepo(parseModelRef(split.ref), file);
+  return { base: split.ref, file, gguf, engine: hubGguf ? 'llama.cpp' : 'onnx' };
 }

@@ -36,3 +36,4 @@ export type { PullOptions, PulledModel } from './pull.js';
 export type { ModelLoadOptions } from './load-options.js';
 export { resolveOnnxGraph } from './graph.js';
 export type { OnnxGraphOptions, OnnxGraphLocation } from './graph.js';
+export { pickGguf, resolveGguf, splitGgufSelector, looksLikeGgufRepo } from './gguf.js';

@@ -7,6 +7,7 @@ import { audioPlugin, type AudioPluginOptions } from './audio.js';
 import { calcPlugin, type CalcPluginOptions } from './calc.js';
 import { chatPlugin, type ChatPluginOptions } from './chat.js';
 import { diarizationPlugin, type DiarizationPluginOptions } from './diarization.js';
+import { embeddingsPlugin, type EmbeddingsPluginOptions } from './embeddings.js';
 import { installErrorHandler, publicError } from './errors.js';
 import { installHardening, serverLimits } from './hardening.js';
 import { imagesPlugin, type ImagesPluginOptions } from './images.js';
@@ -46,6 +47,8 @@ export interface AppOptions {
   realtime?: RealtimePluginOptions | false;
   /** Options of the OpenAI-compatible chat route (/v1/chat/completions), or false to leave it out. @default {} (no models served) */
   chat?: ChatPluginOptions | false;
+  /** Options of the OpenAI-compatible text embeddings route (/v1/embeddings), or false to leave it out. @default {} (the `models` and chat models are its models) */
+  embeddings?: EmbeddingsPluginOptions | false;
   /** The web UI at `/` (the Vite build), or false to leave it out. @default {} (dist/ui of the package) */
   ui?: UiPluginOptions | false;
   /** Options of the speaker diarization route (/v1/audio/diarization), or false to leave it out. @default {} */
@@ -79,6 +82,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   if (options.audio !== false) await app.register(audioPlugin, { models: options.models, listedModels: chatModels, ...(options.diarization ? { diarization: options.diarization } : {}), ...options.audio, speech });
   if (options.realtime !== false) await app.register(realtimePlugin, { models: options.models, modelOptions: options.audio ? options.audio.modelOptions : undefined, ...options.realtime, ...(speech ? { speech } : {}) });
   if (options.chat !== false) await app.register(chatPlugin, { ...options.chat, listModels: options.audio === false });
+  if (options.embeddings !== false) await app.register(embeddingsPlugin, { models: [...(options.models ?? []), ...chatModels], ...options.embeddings });
   if (options.ui !== false) await app.register(uiPlugin, { ...options.ui });
   if (options.diarization !== false) await app.register(diarizationPlugin, { ...options.diarization });
   if (!options.jobs) app.decorate('jobs', undefined);

@@ -10,9 +10,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ChatDelta, ChatMessage, ChatModel, ChatOptions, ChatResult } from '../chat/index.js';
 import type { ChatLoadOptions } from '../chat/load.js';
-import { MoxingError, clipInput } from '../errors.js';
 import { publicError } from './errors.js';
 import { ModelAllowList, publicModelName } from './models.js';
+import { completionsRoute } from './completions.js';
+import { abandoned, installOpenAiErrors, parseBody, ParamError } from './openai-shape.js';
 
 export interface ChatPluginOptions {
   /** Chat models requests may name, as given at start-up. @default [] */
@@ -23,13 +24,6 @@ export interface ChatPluginOptions {
   allowRemoteImages?: boolean;
   /** Register `GET /v1/models` (when the speech routes, which list every model, are left out). @default false */
   listModels?: boolean;
-}
-
-/** A bad field, named as OpenAI names it in `error.param`. */
-class ParamError extends MoxingError {
-  constructor(readonly param: string, message: string) {
-    super('BAD_ARGUMENT', message);
-  }
 }
 
 const text = z.string().max(1_000_000);
@@ -103,13 +97,7 @@ export async function chatPlugin(app: FastifyInstance, options: ChatPluginOption
   });
 
   // OpenAI's error shape on these routes, so its clients raise their typed errors.
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const answer = publicError(error);
-    if (answer.logged) request.log.error({ err: error }, 'request failed');
-    if (answer.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
-    const type = answer.status >= 500 ? 'server_error' : 'invalid_request_error';
-    return reply.status(answer.status).send({ error: { message: answer.message, type, param: error instanceof ParamError ? error.param : null, code: answer.code.toLowerCase() } });
-  });
+  installOpenAiErrors(app);
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = parse(request.body);
@@ -122,7 +110,7 @@ export async function chatPlugin(app: FastifyInstance, options: ChatPluginOption
     if (body.stream) {
       return app.work(request, async () => streamChat(request, reply, (await load(ref)).chat(messages, chatOptions).stream(), { id, created, model, usage: body.stream_options?.include_usage ?? false, logprobs: body.logprobs ?? false }));
     }
-    const result = await app.work(request, async () => (await load(ref)).chat(messages, { ...chatOptions, signal: abandoned(request) }).result());
+    const result = await app.work(request, async () => (await load(ref)).chat(messages, { ...chatOptions, signal: abandoned(request, reply) }).result());
     return {
       id,
       object: 'chat.completion',
@@ -134,19 +122,15 @@ export async function chatPlugin(app: FastifyInstance, options: ChatPluginOption
     };
   });
 
+  completionsRoute(app, { allowList, load });
+
   if (options.listModels) {
     app.get('/v1/models', async () => ({ object: 'list', data: allowList.names.map((id) => ({ id: publicModelName(id), object: 'model', created: 0, owned_by: 'moxing' })) }));
   }
 }
 
 function parse(body: unknown): Body {
-  const result = Body.safeParse(body ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const path = issue.path.map((p) => clipInput(String(p), 40)).join('.');
-    throw new ParamError(path || 'body', `invalid request body at "${path || '(root)'}": ${clipInput(issue.message, 200)}`);
-  }
-  return result.data;
+  return parseBody(Body, body);
 }
 
 function checkImages(message: ChatMessage, allowRemote: boolean): ChatMessage {
@@ -203,16 +187,6 @@ function openAiLogprobs(result: Pick<ChatResult, 'logprobs'>) {
     })),
     refusal: null,
   };
-}
-
-/** Aborts when the client leaves, so a non-streamed generation stops working for nobody. */
-function abandoned(request: FastifyRequest): AbortSignal {
-  const controller = new AbortController();
-  const socket = request.raw.socket;
-  const gone = () => controller.abort(new MoxingError('TIMEOUT', 'the client went away'));
-  if (socket.destroyed) gone();
-  else socket.once('close', gone);
-  return controller.signal;
 }
 
 /**

@@ -118,8 +118,22 @@ describe('llama.cpp engine (node-llama-cpp) on a generated GGUF', () => {
     }
   });
 
-  test('logprobs and images are refused with a clear error', async () => {
-    await assert.rejects(model.chat(MESSAGES, { logprobs: true }).result(), /logprobs are not available on the llama.cpp engine/);
+  test('greedy logprobs (llama.cpp\'s token probabilities) equal the ONNX engine\'s log-softmax on the same weights', async () => {
+    const ours = await model.chat(MESSAGES, { temperature: 0, maxTokens: 8, logprobs: true, topLogprobs: 3 });
+    const reference = await onnx.chat(MESSAGES, { temperature: 0, maxTokens: 8, logprobs: true, topLogprobs: 3 });
+    assert.equal(ours.logprobs?.length, 8);
+    for (const [i, entry] of (ours.logprobs ?? []).entries()) {
+      const expected = reference.logprobs![i];
+      assert.equal(entry.token, expected.token);
+      // F32 weights on two runtimes: the same distribution up to float rounding.
+      assert.ok(Math.abs(entry.logprob - expected.logprob) < 2e-3, `position ${i}: ${entry.logprob} vs ${expected.logprob}`);
+      assert.deepEqual(entry.top.map((t) => t.token), expected.top.map((t) => t.token));
+      assert.equal(entry.top[0].logprob, entry.logprob);
+    }
+    await assert.rejects(model.chat(MESSAGES, { logprobs: true, topLogprobs: 21 }).result(), /topLogprobs must be a whole number from 0 to 20/);
+  });
+
+  test('images are refused with a clear error', async () => {
     await assert.rejects(model.chat([{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AA==' } }] }]).result(), /text only/);
   });
 });

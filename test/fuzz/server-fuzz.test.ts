@@ -22,9 +22,13 @@ import { writeWav } from '../audio/wav-writer.js';
 import { pngDeclaring } from '../helpers/png.js';
 import { seededRandom } from '../../src/asr/whisper/search.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
+import { ensureBertModel, TINY_BERT } from '../models/bert.js';
 
 const SEED = 20261204;
 const GENERATED_REQUESTS = 1200;
+/** The OpenAI text routes added after the main table, fuzzed from a stream of their own so the main one stays as it was. */
+const OPENAI_TEXT_ROUTES = ['completions', 'textEmbeddings'] as const;
+const OPENAI_TEXT_REQUESTS = 200;
 const CONCURRENCY = 8;
 const SLOW_SENDERS = 6;
 /** Node, ONNX Runtime, sharp and a tiny model: a few hundred MB. A leak or a decoded bomb would pass it. */
@@ -54,6 +58,8 @@ const ROUTES = {
   // The WebSocket's hostile messages are in realtime-fuzz.test.ts; over plain HTTP it answers 426.
   realtime: 'GET /v1/realtime',
   chat: 'POST /v1/chat/completions',
+  completions: 'POST /v1/completions',
+  textEmbeddings: 'POST /v1/embeddings',
   ui: 'GET /',
   uiAssets: 'GET /assets/:name',
   jobSubmit: 'POST /v1/jobs',
@@ -92,6 +98,7 @@ let secretPath = '';
 let goodImage = '';
 let wavBase64 = '';
 let chatModel = '';
+let embeddingModel = '';
 const stderrLines: string[] = [];
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
@@ -112,12 +119,14 @@ before(async () => {
   writeFileSync(secretPath, SECRET_CONTENT);
   const llm = await ensureLlmModel(TINY_LLM);
   chatModel = basename(llm);
+  const bert = await ensureBertModel(TINY_BERT);
+  embeddingModel = basename(bert);
   wavBase64 = Buffer.from(writeWav({ encoding: 'f32', channels: 1, sampleRate: 16000 }, new Float32Array(1600).map((_, i) => Math.sin(i / 5)))).toString('base64');
 
   server = spawn(
     process.execPath,
     ['bin/moxing.js', 'serve', '--port', '0', '--api-key', API_KEY, '--images-model', modelDir, '--index', join(tmp.dir, 'index'),
-      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16', '--model', WHISPER, '--chat-model', llm,
+      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16', '--model', WHISPER, '--model', bert, '--chat-model', llm,
       '--data-dir', join(tmp.dir, 'jobs')],
     { env: { ...process.env, HF_TOKEN, HF_ENDPOINT, MOXING_CACHE: join(tmp.dir, 'cache') }, stdio: ['ignore', openSync(join(tmp.dir, 'server.log'), 'w'), 'pipe'] },
   );
@@ -160,9 +169,10 @@ test('every route the app registers is in the fuzz table', async () => {
   for (const route of registered) assert.ok(covered.has(route), `${route} is not fuzzed: add it to ROUTES and the generators`);
 });
 
-test(`${GENERATED_REQUESTS} hostile requests and raw-socket attacks: JSON errors, no leaks, /health within ${HEALTH_BOUND_MS} ms, bounded RSS`, async () => {
+test(`${GENERATED_REQUESTS + OPENAI_TEXT_REQUESTS} hostile requests and raw-socket attacks: JSON errors, no leaks, /health within ${HEALTH_BOUND_MS} ms, bounded RSS`, async () => {
   const random = seededRandom(SEED);
-  const requests = Array.from({ length: GENERATED_REQUESTS }, () => generate(random));
+  const openAiRandom = seededRandom(SEED + 1);
+  const requests = [...Array.from({ length: GENERATED_REQUESTS }, () => generate(random)), ...Array.from({ length: OPENAI_TEXT_REQUESTS }, () => generate(openAiRandom, OPENAI_TEXT_ROUTES))];
   const statuses = new Map<number, number>();
   const kinds = new Map<string, number>();
   const failures: string[] = [];
@@ -212,7 +222,7 @@ test(`${GENERATED_REQUESTS} hostile requests and raw-socket attacks: JSON errors
   // Answers that succeed leak nothing either (model folders, image paths, index metadata). They run after the
   // /health watch: a real transcription holds the event loop while ONNX Runtime runs (its Node binding is
   // synchronous), which is model work, not what the hostile traffic may cost.
-  const validRequests: [string, FuzzRequest][] = (['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat'] as const).map((route) => {
+  const validRequests: [string, FuzzRequest][] = (['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat', 'completions', 'textEmbeddings'] as const).map((route) => {
     const [method, path] = ROUTES[route].split(' ');
     return [route, { kind: 'valid', method, path, headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(validBody(route)) }];
   });
@@ -286,6 +296,10 @@ function send(r: FuzzRequest): Promise<{ status: number; text: string }> {
   });
 }
 
+/** The JSON routes the generic generators break (the OpenAI text routes have their own stream). */
+const JSON_ROUTES = ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat'] as const;
+type JsonRoute = (typeof JSON_ROUTES)[number] | (typeof OPENAI_TEXT_ROUTES)[number];
+
 function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)];
 }
@@ -308,6 +322,10 @@ function validBody(route: keyof typeof ROUTES): Record<string, unknown> {
     case 'chat':
       // Only fields OpenAI does not let be null, so every wrong type is a 400.
       return { model: chatModel, messages: [{ role: 'user', content: 'Hello' }] };
+    case 'completions':
+      return { model: chatModel, prompt: 'Hello' };
+    case 'textEmbeddings':
+      return { model: embeddingModel, input: ['Hello', 'world'] };
     default:
       return { model: 'llama-7b', gpu: 'h100-sxm' };
   }
@@ -320,6 +338,8 @@ const NUMERIC_FIELDS: Partial<Record<keyof typeof ROUTES, string[]>> = {
   infer: ['batch', 'contextTokens', 'gpus'], // not promptTokens: 0 (and so -0, 1e-400) is a valid prompt length
   fit: ['memoryBytesPerGpu', 'memoryUtilization', 'batch', 'contextTokens'],
   chat: ['max_tokens'],
+  completions: ['max_tokens'],
+  textEmbeddings: ['dimensions'],
 };
 
 const IMAGE_FIELD: Partial<Record<keyof typeof ROUTES, string>> = { embeddings: 'images', search: 'image', classify: 'images' };
@@ -391,12 +411,14 @@ function generateUi(random: () => number): FuzzRequest {
   return { kind: 'ui-asset', method: 'GET', path: `/assets/${name}`, headers: {} };
 }
 
-function generate(random: () => number): FuzzRequest {
-  if (random() < 0.04) return generateOps(random);
-  if (random() < 0.05) return generateUi(random);
-  if (random() < 0.15) return generateAudio(random);
-  if (random() < 0.08) return generateJobs(random);
-  const route = pick(random, ['embeddings', 'search', 'classify', 'params', 'train', 'infer', 'fit', 'chat'] as const);
+function generate(random: () => number, routes?: readonly JsonRoute[]): FuzzRequest {
+  if (!routes) {
+    if (random() < 0.04) return generateOps(random);
+    if (random() < 0.05) return generateUi(random);
+    if (random() < 0.15) return generateAudio(random);
+    if (random() < 0.08) return generateJobs(random);
+  }
+  const route = pick(random, routes ?? JSON_ROUTES);
   const [method, path] = ROUTES[route].split(' ');
   const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
   const json = (kind: string, body: unknown, headers: Record<string, string> = auth): FuzzRequest => ({ kind, method, path, headers, body: JSON.stringify(body) });
@@ -414,7 +436,7 @@ function generate(random: () => number): FuzzRequest {
     () => {
       const fields = Object.keys(body);
       const field = pick(random, fields);
-      return json('wrong-type', { ...body, [field]: pick(random, [42, true, null, [], {}, [1, 2], '12', { $gt: '' }]) === body[field] ? 7 : pick(random, [true, null, [], {}, [1, 2], { $gt: '' }]) });
+      return json('wrong-type', { ...body, [field]: pick(random, [42, true, null, [], {}, [1, 2], '12', { $gt: '' }]) === body[field] ? 7 : pick(random, field === 'input' ? [true, null, [], {}, [-1, 2], { $gt: '' }] : [true, null, [], {}, [1, 2], { $gt: '' }]) }); // [1, 2] is a valid embeddings input (token ids)
     },
     () => {
       const fields = NUMERIC_FIELDS[route];

@@ -1,5 +1,5 @@
 /**
- * The moxing web UI: four pages behind a hash route (#/transcribe, #/live, #/images, #/calculator), so the
+ * The moxing web UI: five pages behind a hash route (#/transcribe, #/live, #/images, #/chat, #/calculator), so the
  * server serves one index.html and nothing routes on its side. The API key is asked for once and kept in
  * localStorage.
  */
@@ -7,6 +7,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { apiKey, setApiKey } from './api.js';
 import { CalculatorPage } from './pages/calculator.js';
+import { ChatPage } from './pages/chat.js';
 import { ImagesPage } from './pages/images.js';
 import { LivePage } from './pages/live.js';
 import { TranscribePage } from './pages/transcribe.js';
@@ -16,6 +17,7 @@ const PAGES = {
   transcribe: { title: 'Transcribe', Page: TranscribePage },
   live: { title: 'Live', Page: LivePage },
   images: { title: 'Images', Page: ImagesPage },
+  chat: { title: 'Chat', Page: ChatPage },
   calculator: { title: 'Calculator', Page: CalculatorPage },
 } as const;
 type PageId = keyof typeof PAGES;
