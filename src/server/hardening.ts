@@ -62,8 +62,13 @@ export async function installHardening(app: FastifyInstance, security: SecurityO
   app.decorate('security', security);
   // zod validates every body (strict, no coercion, errors naming the field); route schemas are documentation.
   app.setValidatorCompiler(() => (data) => ({ value: data }));
-  app.decorate('work', function work<T>(request: FastifyRequest, fn: () => Promise<T>): Promise<T> {
-    return limiter.run(fn, abandonSignal(request));
+  app.decorate('work', async function work<T>(request: FastifyRequest, fn: () => Promise<T>): Promise<T> {
+    const abandoned = abandonSignal(request);
+    try {
+      return await limiter.run(fn, abandoned.signal);
+    } finally {
+      abandoned.dispose(); // a keep-alive socket outlives its requests: one close listener each would pile up
+    }
   });
 
   if (security.allowedHosts !== 'any') {
@@ -109,7 +114,7 @@ export async function installHardening(app: FastifyInstance, security: SecurityO
  * Aborts when the request's answer can no longer matter: its client went away, or its handler time ran out.
  * Not `request.signal` alone: on Node 20 fastify aborts that when the request body has been read.
  */
-function abandonSignal(request: FastifyRequest): AbortSignal {
+function abandonSignal(request: FastifyRequest): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const socket = request.raw.socket;
   const gone = (): void => controller.abort(new MoxingError('TIMEOUT', 'the client went away before its work started'));
@@ -119,8 +124,9 @@ function abandonSignal(request: FastifyRequest): AbortSignal {
     const reason = request.signal.reason as { code?: string } | undefined;
     if (reason?.code === 'FST_ERR_HANDLER_TIMEOUT') controller.abort(reason);
   });
-  controller.signal.addEventListener('abort', () => socket.off('close', gone));
-  return controller.signal;
+  const dispose = (): void => void socket.off('close', gone);
+  controller.signal.addEventListener('abort', dispose);
+  return { signal: controller.signal, dispose };
 }
 
 /** Whether `token` is the API key, compared in constant time (the HTTP hook's rule, for the WebSocket upgrade too). */

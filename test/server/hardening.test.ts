@@ -396,3 +396,21 @@ function rawExchange(port: number, send: (socket: import('node:net').Socket) => 
     setTimeout(() => socket.destroy(), 8000).unref();
   });
 }
+
+test('work on a keep-alive connection leaves no close listener behind: 30 requests, one socket, none left', async () => {
+  const a = await app();
+  let socket: import('node:net').Socket | undefined;
+  a.get('/test/work', async (request) => {
+    socket = request.raw.socket;
+    return a.work(request, async () => ({ listeners: request.raw.socket.listenerCount('close') }));
+  });
+  await a.listen({ host: '127.0.0.1', port: 0 });
+  const base = `http://127.0.0.1:${(a.server.address() as AddressInfo).port}`;
+  const counts: number[] = [];
+  for (let i = 0; i < 30; i++) counts.push(((await (await fetch(`${base}/test/work`)).json()) as { listeners: number }).listeners);
+  // The same socket served every request (keep-alive), and each request found the same listeners: its own
+  // and the server's, never the earlier requests'.
+  assert.ok(socket && !socket.destroyed);
+  assert.equal(new Set(counts).size, 1, counts.join(','));
+  assert.ok(socket.listenerCount('close') < counts[0], 'and the last one went with its request');
+});
