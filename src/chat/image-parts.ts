@@ -30,14 +30,14 @@ export function imageUrls(messages: readonly ChatMessage[]): string[] {
 export function dataUrlBytes(url: string, maxBytes: number): Uint8Array {
   if (/^https?:/i.test(url)) throw new MoxingError('BAD_ARGUMENT', 'remote image URLs are not fetched; send the image as a data: URL (data:image/png;base64,...)');
   const match = /^data:([^,]*),/i.exec(url);
-  if (!match) throw new MoxingError('BAD_ARGUMENT', `an image URL must be a data: URL (data:image/png;base64,...), got "${url.slice(0, 30)}…"`);
+  if (!match) throw new MoxingError('BAD_ARGUMENT', 'an image URL must be a data: URL (data:image/png;base64,...)');
   const payload = url.slice(match[0].length);
   const base64 = /;base64$/i.test(match[1]);
   // Base64 is 4 characters per 3 bytes: refuse before decoding what would be too large.
   const estimate = base64 ? Math.floor((payload.length * 3) / 4) : payload.length;
   if (estimate > maxBytes) throw new MoxingError('PAYLOAD_TOO_LARGE', `an image is about ${estimate} bytes, more than the ${maxBytes}-byte limit; send a smaller image`);
   if (base64 && !/^[A-Za-z0-9+/]*={0,2}$/.test(payload)) throw new MoxingError('IMAGE_INVALID', 'an image data: URL is not valid base64');
-  const bytes = base64 ? Buffer.from(payload, 'base64') : Buffer.from(decodeURIComponent(payload), 'latin1');
+  const bytes = base64 ? Buffer.from(payload, 'base64') : percentDecoded(payload);
   if (bytes.byteLength === 0) throw new MoxingError('FILE_EMPTY', 'an image data: URL holds no bytes');
   return bytes;
 }
@@ -53,4 +53,12 @@ export async function decodeImages(messages: readonly ChatMessage[], limits: Rea
     images.push(await loadImage(bytes));
   }
   return images;
+}
+
+function percentDecoded(payload: string): Buffer {
+  try {
+    return Buffer.from(decodeURIComponent(payload), 'latin1');
+  } catch (cause) {
+    throw new MoxingError('IMAGE_INVALID', 'an image data: URL has a broken %-escape; send it base64-encoded', { cause });
+  }
 }
