@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
-import { Tensor, float32, int64, loadSession, type RuntimeOptions } from '../runtime/index.js';
+import { Tensor, float32, inputShapes, int64, loadSession, type RuntimeOptions } from '../runtime/index.js';
 import type { RgbImage } from '../vision/image.js';
 import type { TokenEmbedder } from './onnx-model.js';
 import { readJsonFile } from './tokenizer.js';
@@ -73,6 +73,11 @@ export class VisionParts {
     return new VisionParts(layout, encoder, embedder, new VlmImageProcessor(layout, preprocessor, processorConfig), imageTokenId, imageToken);
   }
 
+  /** Rank of the LLaVA encoder's pixel_values: 4, or 5 for exports that take [batch, patches, 3, H, W]. */
+  private get pixelRank(): number {
+    return inputShapes(this.encoder).get('pixel_values')?.length ?? 4;
+  }
+
   /** Embeds ids with embed_tokens: [rows, T] → [rows, T, hidden]. */
   readonly embed: TokenEmbedder = async (ids) => {
     const out = await this.embedder.run({ input_ids: int64(ids.flat(), [ids.length, ids[0].length]) });
@@ -106,7 +111,7 @@ export class VisionParts {
       const { tiles, height, width } = image;
       const feeds: Record<string, Tensor> = this.layout === 'idefics3'
         ? { pixel_values: float32(image.pixels, [1, tiles, 3, height, width]), pixel_attention_mask: new Tensor('bool', new Uint8Array(tiles * height * width).fill(1), [1, tiles, height, width]) }
-        : { pixel_values: float32(image.pixels, [1, 3, height, width]) };
+        : { pixel_values: float32(image.pixels, this.pixelRank === 5 ? [1, 1, 3, height, width] : [1, 3, height, width]) };
       const out = (await this.encoder.run(feeds)).image_features as Tensor;
       if (out.type !== 'float32') throw new MoxingError('MODEL_INVALID', `the vision encoder gives ${out.type} features; float32 is supported`);
       const hidden = out.dims[out.dims.length - 1];

@@ -8,6 +8,7 @@ import { templateMessages, type ChatMessage } from '../../src/chat/chat.js';
 import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
 import { argmax } from '../../src/chat/sampling.js';
 import { loadImage } from '../../src/vision/image.js';
+import { quantizeFile } from '../../src/quantize/index.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
 import { ensureVlmModel, imageSeqLen, TINY_LLAVA, TINY_SMOLVLM, type VlmSpec } from '../models/vlm.js';
 import { pngDeclaring } from '../helpers/png.js';
@@ -110,6 +111,65 @@ for (const spec of [TINY_LLAVA, TINY_SMOLVLM]) {
     });
   });
 }
+
+describe('vision-language options', () => {
+  test('SmolVLM without image splitting (one global tile) equals transformers.js too', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-nosplit-'));
+    try {
+      cpSync(await ensureVlmModel(TINY_SMOLVLM), folder, { recursive: true });
+      const config = JSON.parse(readFileSync(join(folder, 'preprocessor_config.json'), 'utf8'));
+      writeFileSync(join(folder, 'preprocessor_config.json'), JSON.stringify({ ...config, do_image_splitting: false }));
+      const model = await OnnxChatModel.load(folder);
+      const image = await png(150, 90, 2);
+      const messages = ask('And this one?', image);
+      const theirs = await transformersGreedy(TINY_SMOLVLM, folder, model, messages, image, 12);
+      const ours = await model.chat(messages, { temperature: 0, maxTokens: 12 });
+      assert.equal((await model.prompt(messages)).ids.filter((id) => id === model.visionParts!.imageTokenId).length, imageSeqLen(TINY_SMOLVLM));
+      assert.deepEqual((await model.prompt(messages)).ids, theirs.promptIds);
+      assert.deepEqual(ours.tokens, theirs.tokens);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('two images expand in order: each gets its own features, and swapping them changes the answer', async () => {
+    const model = await OnnxChatModel.load(await ensureVlmModel(TINY_LLAVA));
+    const [a, b] = [await png(40, 40, 2), await png(40, 40, 9)];
+    const both = await model.prompt(ask('Compare them.', a, b));
+    assert.equal(both.ids.filter((id) => id === model.visionParts!.imageTokenId).length, 2 * imageSeqLen(TINY_LLAVA));
+    const ab = await model.chat(ask('Compare them.', a, b), { temperature: 0, maxTokens: 10 });
+    const ba = await model.chat(ask('Compare them.', b, a), { temperature: 0, maxTokens: 10 });
+    assert.notDeepEqual(ab.tokens, ba.tokens);
+    assert.deepEqual(ab.tokens, await uncachedGreedy(model, ask('Compare them.', a, b), 10));
+  });
+
+  test('a q4 variant of the three files loads and tracks fp32's logits; a missing variant is a clear error', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-q4-'));
+    try {
+      cpSync(await ensureVlmModel(TINY_LLAVA), folder, { recursive: true });
+      for (const name of ['vision_encoder', 'embed_tokens', 'decoder_model_merged']) quantizeFile(join(folder, 'onnx', `${name}.onnx`), join(folder, 'onnx', `${name}_q4.onnx`), { to: 'q4', accuracyLevel: 0 });
+      const q4 = await OnnxChatModel.load(folder, { variant: 'q4' });
+      assert.equal(q4.vision, true);
+      const fp32 = await OnnxChatModel.load(folder);
+      const messages = ask('What is it?', await png(40, 40));
+      const logits = async (m: OnnxChatModel) => {
+        const { ids, embed } = await m.prompt(messages);
+        return m.decoder.start([ids], undefined, embed).prefill();
+      };
+      const [quantized, full] = [await logits(q4), await logits(fp32)];
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < full.length; i++) {
+        diff = Math.max(diff, Math.abs(quantized[i] - full[i]));
+        scale = Math.max(scale, Math.abs(full[i]));
+      }
+      assert.ok(diff > 0 && diff < 0.5 * scale, `q4 logits differ by ${diff} on a scale of ${scale}`);
+      await assert.rejects(OnnxChatModel.load(folder, { variant: 'q8' }), { code: 'MODEL_INVALID', message: /vision_encoder_quantized\.onnx/ });
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('vision-language input errors', () => {
   test('an image to a text-only model is refused', async () => {
