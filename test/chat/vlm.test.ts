@@ -143,7 +143,7 @@ describe('vision-language options', () => {
     assert.deepEqual(ab.tokens, await uncachedGreedy(model, ask('Compare them.', a, b), 10));
   });
 
-  test('a q4 variant of the three files loads and tracks fp32's logits; a missing variant is a clear error', async () => {
+  test('a q4 variant of the three files loads and tracks the fp32 logits; a missing variant is a clear error', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-q4-'));
     try {
       cpSync(await ensureVlmModel(TINY_LLAVA), folder, { recursive: true });
