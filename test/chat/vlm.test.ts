@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
@@ -12,6 +12,7 @@ import { quantizeFile } from '../../src/quantize/index.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
 import { ensureVlmModel, imageSeqLen, TINY_LLAVA, TINY_SMOLVLM, type VlmSpec } from '../models/vlm.js';
 import { pngDeclaring } from '../helpers/png.js';
+import { startFakeHub } from '../hub/fake-hub.js';
 
 /** A deterministic, textured RGB PNG. */
 async function png(width: number, height: number, seed = 1): Promise<Buffer> {
@@ -167,6 +168,29 @@ describe('vision-language options', () => {
       await assert.rejects(OnnxChatModel.load(folder, { variant: 'q8' }), { code: 'MODEL_INVALID', message: /vision_encoder_quantized\.onnx/ });
     } finally {
       rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a vision-language model from the hub', () => {
+  test('a hub id downloads the three files and the processor configs (not model.onnx) and answers as the folder does', async () => {
+    const source = await ensureVlmModel(TINY_SMOLVLM);
+    const files: Record<string, { bytes: Buffer }> = {};
+    for (const name of readdirSync(source, { recursive: true }) as string[]) if (statSync(join(source, name)).isFile()) files[name.split('\\').join('/')] = { bytes: readFileSync(join(source, name)) };
+    const hub = await startFakeHub({ 'test-org/smolvlm-tiny': files });
+    const cacheDir = mkdtempSync(join(tmpdir(), 'moxing-vlm-hub-'));
+    try {
+      const model = await OnnxChatModel.load('test-org/smolvlm-tiny', { hub: { endpoint: hub.endpoint, cacheDir, offline: false, token: undefined } });
+      assert.equal(model.vision, true);
+      const fetched = new Set(hub.requests.map((r) => r.url));
+      for (const name of ['onnx/vision_encoder.onnx', 'onnx/embed_tokens.onnx', 'onnx/decoder_model_merged.onnx', 'preprocessor_config.json', 'processor_config.json']) assert.ok([...fetched].some((u) => u.includes(name)), `${name} was fetched`);
+      assert.ok(![...fetched].some((u) => u.includes('onnx/model.onnx')));
+      const messages = ask('What is it?', await png(90, 60, 4));
+      const local = await (await OnnxChatModel.load(source)).chat(messages, { temperature: 0, maxTokens: 8 });
+      assert.deepEqual((await model.chat(messages, { temperature: 0, maxTokens: 8 })).tokens, local.tokens);
+    } finally {
+      await hub.close();
+      rmSync(cacheDir, { recursive: true, force: true });
     }
   });
 });
