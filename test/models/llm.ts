@@ -179,7 +179,7 @@ export function trainBpe(corpus: string, mergeCount: number): Tokenizer {
   return { vocab, merges };
 }
 
-export function rmsNorm(layers: Layers, x: string, name: string, dim: number, eps: number): string {
+function rmsNorm(layers: Layers, x: string, name: string, dim: number, eps: number): string {
   const g = layers.g;
   const weight = layers.param(layers.bank.normal(`${name}.weight`, [dim], layers.init.normStd, 1));
   const meanSquare = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: attr.ints([-1]), keepdims: attr.int(1) });
