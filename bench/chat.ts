@@ -4,7 +4,8 @@
  * vocabulary so the run fits this VM): moxing ONNX (fp32; q4 at accuracy level 0 and 4), transformers.js on the
  * same q4 file, and moxing's llama.cpp engine on a Q4_0 GGUF of the same weights at 1 and 2 threads (the
  * measurement behind DEFAULT_LLAMA_THREADS); ONNX Runtime at 1 and 2 intra-op threads too. Every run generates exactly --tokens tokens (end-of-sequence banned).
- * Options: --layers 4 --prompt 128 --tokens 48.
+ * Then bench/chat-vlm.ts: a SmolVLM-256M-shaped model's time to first token with one image.
+ * Options: --layers 4 --prompt 128 --tokens 48 (--repeats 3 for the VLM row).
  */
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -17,7 +18,7 @@ import { loadChatModel } from '../src/chat/load.js';
 import { ChatTokenizer, type ChatModel } from '../src/chat/index.js';
 import { printTable } from './lib.js';
 
-const { values } = parseArgs({ options: { layers: { type: 'string', default: '4' }, prompt: { type: 'string', default: '128' }, tokens: { type: 'string', default: '48' } } });
+const { values } = parseArgs({ options: { layers: { type: 'string', default: '4' }, prompt: { type: 'string', default: '128' }, tokens: { type: 'string', default: '48' }, repeats: { type: 'string', default: '3' } } });
 const tokens = Number(values.tokens);
 const promptTokens = Number(values.prompt);
 const spec: LlmSpec = { name: 'qwen-0.5b-shaped', hidden: 896, layers: Number(values.layers), heads: 14, kvHeads: 2, intermediate: 4864, merges: 200, tied: true, seed: 5, ropeTheta: 1_000_000 };
@@ -81,3 +82,6 @@ for (const threads of [1, 2]) await measure(`moxing llama.cpp Q4_0, ${threads} t
 
 console.log(`\nchat engines: hidden 896, ${spec.layers} layers, GQA 14/2, intermediate 4864, prompt ≈${promptTokens} tokens, ${tokens} generated; load average ${loadavg()[0].toFixed(1)}\n`);
 printTable(['engine', 'prefill tok/s', 'decode tok/s'], rows.map((r) => [r.name, r.prefill.toFixed(0), r.decode.toFixed(1)]));
+
+// The vision-language row: time to first token with one image (its own file, also runnable alone).
+await import('./chat-vlm.js');

@@ -6,7 +6,7 @@
 import { MoxingError } from '../errors.js';
 import type { Completion, FinishReason, GenerateOptions } from './generate.js';
 import type { JsonLimits } from './json-grammar.js';
-import type { TemplateMessage } from './tokenizer.js';
+import type { TemplateMessage, TemplatePart } from './tokenizer.js';
 import type { ToolCall, ToolChoice, ToolDefinition } from './tools.js';
 
 export type ContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
@@ -147,11 +147,25 @@ export function messageText(message: ChatMessage, allowImages: boolean): string 
   return texts.join('\n');
 }
 
-/** OpenAI messages as chat templates read them: text content, `developer` as `system`, tool-call arguments as objects. */
-export function templateMessages(messages: readonly ChatMessage[], allowImages = false): TemplateMessage[] {
+/**
+ * A message's content as vision-language templates read it: a list of `{type: 'text', text}` and
+ * `{type: 'image'}` parts (a plain string becomes one text part), as transformers' processors pass it.
+ */
+export function contentParts(message: ChatMessage): TemplatePart[] {
+  const content = message.content;
+  if (content === null) return [];
+  if (typeof content === 'string') return [{ type: 'text', text: content }];
+  return content.map((part) => (part.type === 'text' ? { type: 'text', text: part.text } : { type: 'image' }));
+}
+
+/**
+ * OpenAI messages as chat templates read them: `developer` as `system`, tool-call arguments as objects, and the
+ * content as text, or (`vision`: a vision-language model's template) as a list of text and image parts.
+ */
+export function templateMessages(messages: readonly ChatMessage[], vision = false): TemplateMessage[] {
   if (messages.length === 0) throw new MoxingError('BAD_ARGUMENT', 'messages must hold at least one message');
   return messages.map((m) => {
-    const out: TemplateMessage = { role: m.role === 'developer' ? 'system' : m.role, content: messageText(m, allowImages) ?? '' };
+    const out: TemplateMessage = { role: m.role === 'developer' ? 'system' : m.role, content: vision ? contentParts(m) : (messageText(m, false) ?? '') };
     if (m.role === 'assistant' && m.tool_calls && m.tool_calls.length > 0) {
       out.tool_calls = m.tool_calls.map((call) => {
         let args: unknown = call.function.arguments;

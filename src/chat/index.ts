@@ -16,3 +16,5 @@ export { ChatTokenizer } from './tokenizer.js';
 export { loadChatModel, localGguf, ENGINES } from './load.js';
 export type { ChatLoadOptions } from './load.js';
 export { DEFAULT_Q4_ACCURACY_LEVEL } from './onnx-chat.js';
+export { DEFAULT_IMAGE_LIMITS } from './image-parts.js';
+export type { ImageLimits } from './image-parts.js';

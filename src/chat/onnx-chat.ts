@@ -14,7 +14,9 @@ import { GrammarConstraint, type TokenConstraint } from './constraint.js';
 import { decodeLoop, type Completion, type GenerateOptions } from './generate.js';
 import { JsonGrammar } from './json-grammar.js';
 import { withAccuracyLevel } from './q4.js';
-import { OnnxDecoder, type PrefixCache } from './onnx-model.js';
+import { OnnxDecoder, type PrefixCache, type TokenEmbedder } from './onnx-model.js';
+import { decodeImages, imageUrls, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './image-parts.js';
+import { isVlmFolder, VisionParts, vlmFiles, VLM_CONFIG_FILES, VLM_OPTIONAL_FILES } from './vlm.js';
 import { ChatTokenizer, readJsonFile } from './tokenizer.js';
 import { parseToolCalls, toolCallGrammar, toolCallHoldBack, toolsFor, type ToolDefinition } from './tools.js';
 
@@ -31,6 +33,8 @@ export interface OnnxChatLoadOptions extends Omit<ModelLoadOptions, 'variant'> {
    * the file's. @default 4
    */
   q4AccuracyLevel?: number | false;
+  /** Limits on the images of one request (vision-language models). @default DEFAULT_IMAGE_LIMITS */
+  imageLimits?: Partial<ImageLimits>;
 }
 
 export const DEFAULT_Q4_ACCURACY_LEVEL = 4;
@@ -74,9 +78,14 @@ function readConfig(config: Record<string, unknown>, generation: Record<string, 
   };
 }
 
+/** A prompt's ids, and for images the embedder that puts their features in place. */
+interface Prompt {
+  ids: number[];
+  embed?: TokenEmbedder;
+}
+
 export class OnnxChatModel implements ChatModel {
   readonly engine = 'onnx' as const;
-  readonly vision = false;
   private prefix: PrefixCache | undefined;
 
   private constructor(
@@ -84,22 +93,24 @@ export class OnnxChatModel implements ChatModel {
     readonly decoder: OnnxDecoder,
     readonly tokenizer: ChatTokenizer,
     readonly contextLength: number,
+    /** The vision encoder and embeddings of a vision-language model (the three-file layout). */
+    readonly visionParts?: VisionParts,
+    private readonly imageLimits: Readonly<ImageLimits> = DEFAULT_IMAGE_LIMITS,
   ) {}
+
+  get vision(): boolean {
+    return this.visionParts !== undefined;
+  }
 
   static async load(ref: string, options: OnnxChatLoadOptions = {}): Promise<OnnxChatModel> {
     const variant = options.variant ?? 'fp32';
     const file = onnxChatFile(variant);
-    const parsed = parseModelRef(ref);
-    let dir: string;
-    if (parsed.kind === 'local') {
-      dir = parsed.dir;
-      if (!existsSync(join(dir, file))) throw new MoxingError('MODEL_INVALID', `the model folder ${dir} has no ${file}; pick another --variant or export the model to ONNX`);
-    } else {
-      dir = await resolveModel(parsed, { ...options.hub, files: [...CONFIG_FILES, file], optionalFiles: [...OPTIONAL_FILES], pullArgs: variant === 'fp32' ? undefined : `--variant ${variant}` });
-    }
-    const config = readConfig(await readJsonFile(join(dir, 'config.json'), true), await readJsonFile(join(dir, 'generation_config.json'), false));
+    const suffix = CHAT_VARIANT_SUFFIXES[variant];
+    const { dir, vlm } = await locate(ref, variant, file, options);
+    const rawConfig = await readJsonFile(join(dir, 'config.json'), true);
+    const config = readConfig(rawConfig, await readJsonFile(join(dir, 'generation_config.json'), false));
     const tokenizer = await ChatTokenizer.load(dir, config.eosIds);
-    const path = join(dir, file);
+    const path = join(dir, vlm ? vlmFiles(suffix).decoder : file);
     const level = options.q4AccuracyLevel ?? DEFAULT_Q4_ACCURACY_LEVEL;
     let session: InferenceSession | undefined;
     if ((variant === 'q4' || variant === 'q4f16') && level !== false) {
@@ -107,18 +118,30 @@ export class OnnxChatModel implements ChatModel {
       if (rewrite) session = await loadSessionFromBytes(`${resolvePath(path)}#accuracy_level=${level}`, () => rewrite.bytes, options.runtime);
     }
     session ??= await loadSession(path, options.runtime);
+    const vision = vlm ? await VisionParts.load(dir, suffix, rawConfig, (t) => tokenizer.tokenizer.token_to_id(t), (id) => tokenizer.tokenizer.id_to_token(id), options.runtime) : undefined;
     const vocabSize = config.vocabSize || tokenizer.size;
-    const decoder = new OnnxDecoder(session, { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, vocabSize }, config.padId ?? tokenizer.eosIds[0] ?? 0);
-    return new OnnxChatModel(ref, decoder, tokenizer, config.contextLength);
+    const shape = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, vocabSize };
+    const decoder = new OnnxDecoder(session, shape, config.padId ?? tokenizer.eosIds[0] ?? 0, vision ? { embed: vision.embed, prefixBarrier: vision.imageTokenId } : {});
+    return new OnnxChatModel(ref, decoder, tokenizer, config.contextLength, vision, { ...DEFAULT_IMAGE_LIMITS, ...options.imageLimits });
   }
 
-  /** The prompt ids of a conversation, as the template renders it. */
+  /** The prompt ids of a text conversation, as the template renders it. */
   promptIds(messages: readonly ChatMessage[], options: ChatOptions = {}): number[] {
     const tools = options.toolChoice === 'none' ? [] : (options.tools ?? []);
     return this.tokenizer.encode(this.tokenizer.render(templateMessages(messages, this.vision), { tools }));
   }
 
+  /** The prompt of a conversation with its images: ids with the image tokens expanded, and their embedder. */
+  async prompt(messages: readonly ChatMessage[], options: ChatOptions = {}): Promise<Prompt> {
+    if (!this.visionParts) return { ids: this.promptIds(messages, options) };
+    const tools = options.toolChoice === 'none' ? [] : (options.tools ?? []);
+    const text = this.tokenizer.render(templateMessages(messages, true), { tools });
+    const images = await decodeImages(messages, this.imageLimits);
+    return this.visionParts.prompt(text, images, (t) => this.tokenizer.encode(t));
+  }
+
   async countTokens(messages: readonly ChatMessage[], options: ChatOptions = {}): Promise<number> {
+    if (this.visionParts && imageUrls(messages).length > 0) return (await this.prompt(messages, options)).ids.length;
     return this.promptIds(messages, options).length;
   }
 
@@ -127,7 +150,7 @@ export class OnnxChatModel implements ChatModel {
   }
 
   generate(prompt: string, options: GenerateOptions = {}): GenerationRun<ChatResult> {
-    return new GenerationRun(() => this.runPrompt(this.tokenizer.encode(prompt), options, undefined, [], false));
+    return new GenerationRun(() => this.runPrompt({ ids: this.tokenizer.encode(prompt) }, options, undefined, [], false));
   }
 
   /** Greedy or sampled completions of several prompts at once (left-padded rows); each as it would be alone. */
@@ -156,19 +179,19 @@ export class OnnxChatModel implements ChatModel {
   private async *runChat(messages: readonly ChatMessage[], options: ChatOptions): AsyncGenerator<ChatDelta, ChatResult> {
     const choice = options.toolChoice ?? 'auto';
     const tools = options.tools && options.tools.length > 0 ? toolsFor(options.tools, choice) : [];
-    const ids = this.promptIds(messages, options);
+    const prompt = await this.prompt(messages, options);
     let grammar: JsonGrammar | undefined;
     const format = options.responseFormat ?? { type: 'text' };
     if (tools.length > 0 && (choice === 'required' || typeof choice === 'object')) grammar = toolCallGrammar(tools, options.jsonLimits);
     else if (format.type === 'json_object') grammar = JsonGrammar.anyObject(options.jsonLimits);
     else if (format.type === 'json_schema') grammar = JsonGrammar.fromSchema(format.json_schema.schema ?? true, options.jsonLimits);
     const constraint = grammar ? new GrammarConstraint(grammar, this.tokenizer.tokenBytes()) : undefined;
-    return yield* this.runPrompt(ids, options, constraint, tools, true);
+    return yield* this.runPrompt(prompt, options, constraint, tools, true);
   }
 
-  private async *runPrompt(ids: number[], options: GenerateOptions, constraint: TokenConstraint | undefined, tools: readonly ToolDefinition[], keepPrefix: boolean): AsyncGenerator<ChatDelta, ChatResult> {
+  private async *runPrompt({ ids, embed }: Prompt, options: GenerateOptions, constraint: TokenConstraint | undefined, tools: readonly ToolDefinition[], keepPrefix: boolean): AsyncGenerator<ChatDelta, ChatResult> {
     if (ids.length === 0) throw new MoxingError('BAD_ARGUMENT', 'the prompt is empty');
-    const state = this.decoder.start([ids], keepPrefix ? this.prefix : undefined);
+    const state = this.decoder.start([ids], keepPrefix ? this.prefix : undefined, embed);
     const loop = decodeLoop(state, this.codec(), {
       ...options,
       maxTokens: this.budget(ids.length, options.maxTokens),
@@ -199,4 +222,22 @@ export class OnnxChatModel implements ChatModel {
     if (streamed < completion.text.length) yield { content: completion.text.slice(streamed), tokens: [] };
     return { ...completion, message: { role: 'assistant', content: completion.text } };
   }
+}
+
+/** The model's folder (downloading what a hub model needs) and whether it is a three-file VLM. */
+async function locate(ref: string, variant: ChatVariant, file: string, options: OnnxChatLoadOptions): Promise<{ dir: string; vlm: boolean }> {
+  const suffix = CHAT_VARIANT_SUFFIXES[variant];
+  const parsed = parseModelRef(ref);
+  if (parsed.kind === 'local') {
+    const dir = parsed.dir;
+    if (existsSync(join(dir, file))) return { dir, vlm: false };
+    if (isVlmFolder(dir, suffix)) return { dir, vlm: true };
+    throw new MoxingError('MODEL_INVALID', `the model folder ${dir} has neither ${file} nor the vision-language files ${Object.values(vlmFiles(suffix)).join(', ')}; pick another --variant or export the model to ONNX`);
+  }
+  const pullArgs = variant === 'fp32' ? undefined : `--variant ${variant}`;
+  const configDir = await resolveModel(parsed, { ...options.hub, files: [...CONFIG_FILES], optionalFiles: [...OPTIONAL_FILES], pullArgs });
+  const vlm = (await readJsonFile(join(configDir, 'config.json'), true)).vision_config !== undefined;
+  const files = vlm ? [...CONFIG_FILES, ...VLM_CONFIG_FILES, ...Object.values(vlmFiles(suffix))] : [...CONFIG_FILES, file];
+  const dir = await resolveModel(parsed, { ...options.hub, files, optionalFiles: [...OPTIONAL_FILES, ...(vlm ? VLM_OPTIONAL_FILES : [])], pullArgs });
+  return { dir, vlm };
 }

@@ -35,6 +35,22 @@ export interface DecoderState {
   feed(tokens: readonly (readonly number[])[]): Promise<Float32Array>;
 }
 
+/**
+ * Token embeddings for a decoder that takes `inputs_embeds` (the VLM layout): ids [rows, T] → [rows, T, hidden]
+ * float32. A prompt's embedder may overwrite rows (image features at the image token).
+ */
+export type TokenEmbedder = (ids: readonly (readonly number[])[]) => Promise<Tensor>;
+
+export interface DecoderOptions {
+  /** Embeds ids for a decoder whose input is `inputs_embeds` instead of `input_ids`. */
+  embed?: TokenEmbedder;
+  /**
+   * A token whose KV depends on more than its id (the image token: its row is an image feature), so a prefix
+   * cache is reused only up to its first occurrence.
+   */
+  prefixBarrier?: number;
+}
+
 export interface DecoderShape {
   readonly layers: number;
   readonly kvHeads: number;
@@ -46,15 +62,20 @@ export class OnnxDecoder {
   readonly kvType: KvType;
   private readonly keepLogitsInput: boolean;
   private readonly hasPositions: boolean;
+  /** The decoder reads `inputs_embeds` (made by `options.embed`) rather than `input_ids`. */
+  readonly takesEmbeddings: boolean;
 
   constructor(
     readonly session: InferenceSession,
     readonly shape: DecoderShape,
     /** Token id used for left padding. */
     readonly padId: number,
+    readonly options: DecoderOptions = {},
   ) {
     const names = this.pastNames();
-    const missing = ['input_ids', 'attention_mask', ...names].filter((n) => !session.inputNames.includes(n));
+    this.takesEmbeddings = !session.inputNames.includes('input_ids') && session.inputNames.includes('inputs_embeds');
+    if (this.takesEmbeddings && !options.embed) throw new MoxingError('MODEL_INVALID', 'the decoder takes inputs_embeds; load it with its embed_tokens model (the vision-language layout)');
+    const missing = [this.takesEmbeddings ? 'inputs_embeds' : 'input_ids', 'attention_mask', ...names].filter((n) => !session.inputNames.includes(n));
     if (missing.length > 0) {
       throw new MoxingError('MODEL_INVALID', `the decoder has no input ${missing.slice(0, 4).join(', ')} (inputs: ${session.inputNames.slice(0, 8).join(', ')}…); it is not an onnx-community decoder-only export with ${shape.layers} layers`);
     }
@@ -82,16 +103,17 @@ export class OnnxDecoder {
 
   /**
    * One forward pass: `ids` [rows, T] after `cache`, with `mask` [rows, cache.length + T] and `positions`
-   * [rows, T]. Returns the logits at the last position of each row and the grown cache.
+   * [rows, T]. Returns the logits at the last position of each row and the grown cache. `embed` replaces the
+   * decoder's own embedder for this pass (a prompt with images).
    */
-  async forward(ids: readonly (readonly number[])[], mask: readonly (readonly number[])[], positions: readonly (readonly number[])[], cache: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> {
+  async forward(ids: readonly (readonly number[])[], mask: readonly (readonly number[])[], positions: readonly (readonly number[])[], cache: KvCache, embed?: TokenEmbedder): Promise<{ logits: Float32Array; cache: KvCache }> {
     const rows = ids.length;
     const length = ids[0].length;
     const total = cache.length + length;
-    const feeds: Record<string, Tensor> = {
-      input_ids: int64(ids.flat(), [rows, length]),
-      attention_mask: int64(mask.flat(), [rows, total]),
-    };
+    const feeds: Record<string, Tensor> = { attention_mask: int64(mask.flat(), [rows, total]) };
+    const embedder = embed ?? this.options.embed;
+    if (this.takesEmbeddings && embedder) feeds.inputs_embeds = await embedder(ids);
+    else feeds.input_ids = int64(ids.flat(), [rows, length]);
     if (this.hasPositions) feeds.position_ids = int64(positions.flat(), [rows, length]);
     if (this.keepLogitsInput) feeds.num_logits_to_keep = int64([1], []);
     this.pastNames().forEach((name, i) => (feeds[name] = cache.tensors[i]));
@@ -110,9 +132,12 @@ export class OnnxDecoder {
     return { logits: last, cache: { tensors, rows, length: total } };
   }
 
-  /** A decoding state over `prompts` (left-padded to one length), fed by the first `feed`. */
-  start(prompts: readonly (readonly number[])[], reuse?: PrefixCache): OnnxDecoderState {
-    return new OnnxDecoderState(this, prompts, reuse);
+  /**
+   * A decoding state over `prompts` (left-padded to one length), fed by the first `feed`. `promptEmbed` embeds
+   * the prompt's tokens in place of the decoder's embedder (image features at the image tokens).
+   */
+  start(prompts: readonly (readonly number[])[], reuse?: PrefixCache, promptEmbed?: TokenEmbedder): OnnxDecoderState {
+    return new OnnxDecoderState(this, prompts, reuse, promptEmbed);
   }
 }
 
@@ -149,6 +174,7 @@ export class OnnxDecoderState implements DecoderState {
     private readonly decoder: OnnxDecoder,
     prompts: readonly (readonly number[])[],
     private readonly reuse?: PrefixCache,
+    private readonly promptEmbed?: TokenEmbedder,
   ) {
     if (prompts.length === 0 || prompts.some((p) => p.length === 0)) throw new MoxingError('BAD_ARGUMENT', 'every prompt needs at least one token');
     this.rows = prompts.length;
@@ -177,14 +203,16 @@ export class OnnxDecoderState implements DecoderState {
       const prompt = prompts[0];
       const shared = commonPrefix(this.reuse.tokens, prompt);
       // At least one token must be fed to get logits.
-      const keep = Math.min(shared, prompt.length - 1, this.reuse.cache.length);
+      const barrier = this.decoder.options.prefixBarrier;
+      const before = (tokens: readonly number[]) => (barrier === undefined || !tokens.includes(barrier) ? Infinity : tokens.indexOf(barrier));
+      const keep = Math.min(shared, prompt.length - 1, this.reuse.cache.length, before(this.reuse.tokens), before(prompt));
       if (keep > 0) {
         this.cache = truncateCache(this.reuse.cache, keep);
         this.tokens[0] = prompt.slice(0, keep);
         this.mask[0] = new Array(keep).fill(1);
         this.nextPosition[0] = keep;
         this.reused = keep;
-        return this.feed([prompt.slice(keep)]);
+        return this.step([prompt.slice(keep)], this.promptEmbed);
       }
     }
     const width = Math.max(...prompts.map((p) => p.length));
@@ -194,7 +222,7 @@ export class OnnxDecoderState implements DecoderState {
       let seen = 0;
       return row.map((m) => (m === 1 ? seen++ : 1));
     });
-    const { logits, cache } = await this.decoder.forward(padded, mask, positions, this.cache);
+    const { logits, cache } = await this.decoder.forward(padded, mask, positions, this.cache, this.promptEmbed);
     this.cache = cache;
     this.mask = mask;
     prompts.forEach((p, r) => {
@@ -206,11 +234,15 @@ export class OnnxDecoderState implements DecoderState {
 
   async feed(tokens: readonly (readonly number[])[]): Promise<Float32Array> {
     if (this.prompts) throw new MoxingError('INTERNAL', 'prefill first');
+    return this.step(tokens);
+  }
+
+  private async step(tokens: readonly (readonly number[])[], embed?: TokenEmbedder): Promise<Float32Array> {
     if (tokens.length !== this.rows) throw new MoxingError('INTERNAL', `feed got ${tokens.length} rows for ${this.rows}`);
     const length = tokens[0].length;
     const positions = tokens.map((t, r) => t.map((_, i) => this.nextPosition[r] + i));
     const mask = this.mask.map((row) => [...row, ...new Array(length).fill(1)]);
-    const { logits, cache } = await this.decoder.forward(tokens, mask, positions, this.cache);
+    const { logits, cache } = await this.decoder.forward(tokens, mask, positions, this.cache, embed);
     this.cache = cache;
     this.mask = mask;
     tokens.forEach((t, r) => {

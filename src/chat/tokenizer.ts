@@ -15,10 +15,13 @@ import { MoxingError } from '../errors.js';
 
 type Json = Record<string, unknown>;
 
+/** A content part as vision-language chat templates read it. */
+export type TemplatePart = { type: 'text'; text: string } | { type: 'image' };
+
 /** A message as a chat template reads it (OpenAI's shape, with tool-call arguments as objects). */
 export interface TemplateMessage {
   role: string;
-  content: string | null;
+  content: string | null | TemplatePart[];
   tool_calls?: Array<{ id?: string; type: 'function'; function: { name: string; arguments: unknown } }>;
   tool_call_id?: string;
   name?: string;

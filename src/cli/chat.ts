@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { MoxingError } from '../errors.js';
-import type { ChatMessage, ChatModel, ChatOptions, ChatResult, GenerationRun } from '../chat/index.js';
+import type { ChatMessage, ChatModel, ChatOptions, ChatResult, ContentPart, GenerationRun } from '../chat/index.js';
+import { readImageFile } from '../vision/image.js';
 import { DEFAULT_GENERATE, DEFAULT_SAMPLING } from '../chat/index.js';
 import { addFlags, fieldsOf, type Flag } from './flags.js';
 import { parseChoice, parseInteger, parseNumber } from './options.js';
@@ -104,11 +105,23 @@ async function responseFormat(options: ChatFlags): Promise<ChatOptions['response
   return { type: 'json_schema', json_schema: { name: 'output', schema } };
 }
 
+/** `--image` files as data-URL image parts. */
+async function imageParts(files: readonly string[]): Promise<ContentPart[]> {
+  const parts: ContentPart[] = [];
+  for (const file of files) parts.push({ type: 'image_url', image_url: { url: `data:application/octet-stream;base64,${(await readImageFile(file)).toString('base64')}` } });
+  return parts;
+}
+
+/** A user turn: the text, after the images when there are any. */
+function userMessage(text: string, images: readonly ContentPart[]): ChatMessage {
+  return { role: 'user', content: images.length > 0 ? [...images, { type: 'text', text }] : text };
+}
+
 /**
  * The REPL: each line is a user turn, answers stream, the conversation is kept (so the model's prefix cache
  * makes each turn cost only its new tokens); /reset forgets it, /exit or end of input leaves.
  */
-export async function runRepl(model: ChatModel, input: NodeJS.ReadableStream, out: { write(text: string): unknown }, options: ChatOptions & { system?: string }): Promise<ChatMessage[]> {
+export async function runRepl(model: ChatModel, input: NodeJS.ReadableStream, out: { write(text: string): unknown }, options: ChatOptions & { system?: string; images?: readonly ContentPart[] }): Promise<ChatMessage[]> {
   const start = (): ChatMessage[] => (options.system ? [{ role: 'system', content: options.system }] : []);
   let history = start();
   const lines = createInterface({ input, terminal: false });
@@ -125,7 +138,8 @@ export async function runRepl(model: ChatModel, input: NodeJS.ReadableStream, ou
       out.write('> ');
       continue;
     }
-    history.push({ role: 'user', content: text });
+    // The images go with the first user turn after each start or /reset.
+    history.push(userMessage(text, history.some((m) => m.role === 'user') ? [] : (options.images ?? [])));
     const result = await emit(model.chat(history, options), false, out);
     history.push({ role: 'assistant', content: result.message.content ?? '' });
     out.write('> ');
@@ -155,12 +169,13 @@ export function register(program: Command): void {
     const model = await loadModel(options);
     try {
       if (options.image.length > 0 && !model.vision) throw new MoxingError('BAD_ARGUMENT', `${model.id} reads text only; --image needs a vision-language model`);
+      const images = await imageParts(options.image);
       const chatOptions: ChatOptions = { ...sampling, ...(format ? { responseFormat: format } : {}) };
       if (text === undefined) {
-        await runRepl(model, process.stdin, process.stdout, { ...chatOptions, system: options.system });
+        await runRepl(model, process.stdin, process.stdout, { ...chatOptions, system: options.system, images });
         return;
       }
-      const messages: ChatMessage[] = [...(options.system ? [{ role: 'system' as const, content: options.system }] : []), { role: 'user', content: text }];
+      const messages: ChatMessage[] = [...(options.system ? [{ role: 'system' as const, content: options.system }] : []), userMessage(text, images)];
       await emit(model.chat(messages, chatOptions), options.json, process.stdout);
     } finally {
       await model.dispose();

@@ -83,10 +83,12 @@ export async function chatPlugin(app: FastifyInstance, options: ChatPluginOption
   const served = options.models ?? [];
   const allowList = new ModelAllowList({ served });
   const loaded = new Map<string, Promise<ChatModel>>();
-  const load = (ref: string): Promise<ChatModel> => {
+  const loadModel = (ref: string): Promise<ChatModel> => {
     let model = loaded.get(ref);
     if (!model) {
-      model = import('../chat/load.js').then(({ loadChatModel }) => loadChatModel(ref, options.modelOptions));
+      // Images of a request are held to the image routes' limits.
+      const imageLimits = { maxImagePixels: app.security.maxImagePixels, maxImageBytes: app.security.imageBodyLimitBytes, ...options.modelOptions?.imageLimits };
+      model = import('../chat/load.js').then(({ loadChatModel }) => loadChatModel(ref, { ...options.modelOptions, imageLimits }));
       loaded.set(ref, model);
       model.catch(() => loaded.delete(ref));
     }
@@ -99,10 +101,18 @@ export async function chatPlugin(app: FastifyInstance, options: ChatPluginOption
   // OpenAI's error shape on these routes, so its clients raise their typed errors.
   installOpenAiErrors(app);
 
-  app.post('/v1/chat/completions', async (request, reply) => {
+  // Images travel as base64 data URLs inside the JSON: the image routes' body limit.
+  app.post('/v1/chat/completions', { bodyLimit: app.security.imageBodyLimitBytes }, async (request, reply) => {
     const body = parse(request.body);
     const ref = allowList.resolve(body.model).ref;
     const messages = body.messages.map((m) => checkImages(m as ChatMessage, options.allowRemoteImages ?? false));
+    const load = async (ref: string): Promise<ChatModel> => {
+      const model = await loadModel(ref);
+      if (!model.vision && messages.some((m) => Array.isArray(m.content) && m.content.some((part) => part.type === 'image_url'))) {
+        throw new ParamError('messages', `${publicModelName(body.model)} reads text only: remove the image_url parts, or use a vision-language model`);
+      }
+      return model;
+    };
     const chatOptions = toChatOptions(body);
     const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
     const created = Math.floor(Date.now() / 1000);
@@ -122,7 +132,7 @@ export async function chatPlugin(app: FastifyInstance, options: ChatPluginOption
     };
   });
 
-  completionsRoute(app, { allowList, load });
+  completionsRoute(app, { allowList, load: loadModel });
 
   if (options.listModels) {
     app.get('/v1/models', async () => ({ object: 'list', data: allowList.names.map((id) => ({ id: publicModelName(id), object: 'model', created: 0, owned_by: 'moxing' })) }));
@@ -137,7 +147,7 @@ function checkImages(message: ChatMessage, allowRemote: boolean): ChatMessage {
   if (Array.isArray(message.content)) {
     for (const part of message.content) {
       if (part.type === 'image_url' && !part.image_url.url.startsWith('data:') && !allowRemote) {
-        throw new ParamError('messages', 'image URLs must be data: URLs on this server (start it with --allow-remote-images to fetch http URLs)');
+        throw new ParamError('messages', 'image URLs must be data: URLs (data:image/png;base64,...); this server does not fetch remote images');
       }
     }
   }

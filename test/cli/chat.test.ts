@@ -1,14 +1,16 @@
 /** `moxing chat` and `moxing generate` in process: one-shot answers equal the library's, the REPL, and bad input. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import sharp from 'sharp';
 import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 import { runRepl } from '../../src/cli/chat.js';
 import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
+import { ensureVlmModel, TINY_SMOLVLM } from '../models/vlm.js';
 
 describe('moxing chat / generate', () => {
   let dir = '';
@@ -62,6 +64,26 @@ describe('moxing chat / generate', () => {
     const second = await model.chat([{ role: 'system', content: 'Be kind.' }, { role: 'user', content: 'Hello' }, { role: 'assistant', content: first.message.content }, { role: 'user', content: 'How are you?' }], { temperature: 0, maxTokens: 6 });
     assert.equal(history[2].content, first.message.content, 'after /reset the same first turn gives the same answer');
     assert.ok(printed.includes(`${first.message.content}\n> ${second.message.content}\n> (conversation reset)`), printed);
+  });
+
+  test('chat --image --json with a vision-language model prints the library\'s greedy answer about the image', async () => {
+    const vlm = await ensureVlmModel(TINY_SMOLVLM);
+    const image = join(tmp, 'picture.png');
+    const pixels = Buffer.alloc(90 * 60 * 3);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 29 + (i % 7) * 13) % 256;
+    writeFileSync(image, await sharp(pixels, { raw: { width: 90, height: 60, channels: 3 } }).png().toBuffer());
+    const run = await runMoxingInProcess(['chat', 'What is this?', '--model', vlm, '--image', image, '--max-tokens', '8', '--temperature', '0', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const printed = JSON.parse(run.stdout);
+    const library = await OnnxChatModel.load(vlm);
+    const url = `data:image/png;base64,${readFileSync(image).toString('base64')}`;
+    const expected = await library.chat([{ role: 'user', content: [{ type: 'image_url', image_url: { url } }, { type: 'text', text: 'What is this?' }] }], { temperature: 0, maxTokens: 8 });
+    assert.ok(expected.tokens.length > 0);
+    assert.deepEqual(printed.tokens, expected.tokens);
+    assert.equal(printed.text, expected.message.content);
+    const missing = await runMoxingInProcess(['chat', 'hi', '--model', vlm, '--image', join(tmp, 'nope.png')]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /image not found/);
   });
 
   test('bad input: unknown model, an image for a text model, a bad flag value, an unreadable schema', async () => {

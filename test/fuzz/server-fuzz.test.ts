@@ -23,12 +23,14 @@ import { pngDeclaring } from '../helpers/png.js';
 import { seededRandom } from '../../src/asr/whisper/search.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
 import { ensureBertModel, TINY_BERT } from '../models/bert.js';
+import { ensureVlmModel, TINY_LLAVA } from '../models/vlm.js';
 
 const SEED = 20261204;
 const GENERATED_REQUESTS = 1200;
 /** The OpenAI text routes added after the main table, fuzzed from a stream of their own so the main one stays as it was. */
 const OPENAI_TEXT_ROUTES = ['completions', 'textEmbeddings'] as const;
 const OPENAI_TEXT_REQUESTS = 200;
+const CHAT_IMAGE_REQUESTS = 60;
 const CONCURRENCY = 8;
 const SLOW_SENDERS = 6;
 /** Node, ONNX Runtime, sharp and a tiny model: a few hundred MB. A leak or a decoded bomb would pass it. */
@@ -99,6 +101,7 @@ let goodImage = '';
 let wavBase64 = '';
 let chatModel = '';
 let embeddingModel = '';
+let visionModel = '';
 const stderrLines: string[] = [];
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
@@ -121,12 +124,14 @@ before(async () => {
   chatModel = basename(llm);
   const bert = await ensureBertModel(TINY_BERT);
   embeddingModel = basename(bert);
+  const vlm = await ensureVlmModel(TINY_LLAVA);
+  visionModel = basename(vlm);
   wavBase64 = Buffer.from(writeWav({ encoding: 'f32', channels: 1, sampleRate: 16000 }, new Float32Array(1600).map((_, i) => Math.sin(i / 5)))).toString('base64');
 
   server = spawn(
     process.execPath,
     ['bin/moxing.js', 'serve', '--port', '0', '--api-key', API_KEY, '--images-model', modelDir, '--index', join(tmp.dir, 'index'),
-      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16', '--model', WHISPER, '--model', bert, '--chat-model', llm,
+      '--classify-train', train, '--request-timeout-ms', '2000', '--rate-limit-per-minute', '1000000', '--max-queued-work', '16', '--model', WHISPER, '--model', bert, '--chat-model', llm, '--chat-model', vlm,
       '--data-dir', join(tmp.dir, 'jobs')],
     { env: { ...process.env, HF_TOKEN, HF_ENDPOINT, MOXING_CACHE: join(tmp.dir, 'cache') }, stdio: ['ignore', openSync(join(tmp.dir, 'server.log'), 'w'), 'pipe'] },
   );
@@ -169,10 +174,20 @@ test('every route the app registers is in the fuzz table', async () => {
   for (const route of registered) assert.ok(covered.has(route), `${route} is not fuzzed: add it to ROUTES and the generators`);
 });
 
-test(`${GENERATED_REQUESTS + OPENAI_TEXT_REQUESTS} hostile requests and raw-socket attacks: JSON errors, no leaks, /health within ${HEALTH_BOUND_MS} ms, bounded RSS`, async () => {
+test(`${GENERATED_REQUESTS + OPENAI_TEXT_REQUESTS + CHAT_IMAGE_REQUESTS} hostile requests and raw-socket attacks: JSON errors, no leaks, /health within ${HEALTH_BOUND_MS} ms, bounded RSS`, async () => {
   const random = seededRandom(SEED);
+  // The text routes' and the image-chat requests draw from streams of their own, so the other routes' requests
+  // stay as they were. The vision model is loaded first (ONNX Runtime builds sessions on the event loop): loading
+  // is model work, not what hostile traffic may cost.
   const openAiRandom = seededRandom(SEED + 1);
-  const requests = [...Array.from({ length: GENERATED_REQUESTS }, () => generate(random)), ...Array.from({ length: OPENAI_TEXT_REQUESTS }, () => generate(openAiRandom, OPENAI_TEXT_ROUTES))];
+  const imageRandom = seededRandom(SEED + 2);
+  const warm = await send({ kind: 'warm-up', method: 'POST', path: '/v1/chat/completions', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: visionModel, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1 }) });
+  assert.equal(warm.status, 200, warm.text);
+  const requests = [
+    ...Array.from({ length: GENERATED_REQUESTS }, () => generate(random)),
+    ...Array.from({ length: OPENAI_TEXT_REQUESTS }, () => generate(openAiRandom, OPENAI_TEXT_ROUTES)),
+    ...Array.from({ length: CHAT_IMAGE_REQUESTS }, () => generateChatImages(imageRandom)),
+  ];
   const statuses = new Map<number, number>();
   const kinds = new Map<string, number>();
   const failures: string[] = [];
@@ -230,6 +245,8 @@ test(`${GENERATED_REQUESTS + OPENAI_TEXT_REQUESTS} hostile requests and raw-sock
   validRequests.push(['transcriptions', { kind: 'valid', method: 'POST', path: '/v1/audio/transcriptions', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': upload.type }, body: upload.body }]);
   const withLogprobs = multipart([{ name: 'file', filename: 'clip.wav', value: Buffer.from(wavBase64, 'base64') }, { name: 'include[]', value: 'logprobs' }, { name: 'temperature_inc', value: '0' }]);
   validRequests.push(['transcriptions', { kind: 'valid', method: 'POST', path: '/v1/audio/transcriptions', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': withLogprobs.type }, body: withLogprobs.body }]);
+  const imageChat = { model: visionModel, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${goodImage}` } }, { type: 'text', text: 'What is it?' }] }], max_tokens: 4 };
+  validRequests.push(['chat', { kind: 'valid', method: 'POST', path: '/v1/chat/completions', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(imageChat) }]);
   validRequests.push(['models', { kind: 'valid', method: 'GET', path: '/v1/models', headers: { authorization: `Bearer ${API_KEY}` } }]);
   for (const route of ['ready', 'metrics'] as const) validRequests.push([route, { kind: 'valid', method: 'GET', path: ROUTES[route].split(' ')[1], headers: { authorization: `Bearer ${API_KEY}` } }]);
   const job = multipart([{ name: 'file', filename: 'clip.wav', value: Buffer.from(wavBase64, 'base64') }, { name: 'temperature_inc', value: '0' }]);
@@ -409,6 +426,24 @@ function generateUi(random: () => number): FuzzRequest {
   if (random() < 0.3) return { kind: 'foreign-host', method: 'GET', path: pick(random, ['/', '/assets/index.js']), headers: { host: pick(random, ['evil.example', '169.254.169.254']) } };
   const name = pick(random, ['..%2f..%2fpackage.json', '%2e%2e%2f%2e%2e%2fetc%2fpasswd', '..%5c..%5cpackage.json', '.build-stamp', '.env', '', 'index.html', `${'a'.repeat(300)}.js`, 'x.js%00.html', '%c0%ae%c0%ae%2fpasswd', encodeURIComponent(secretPath)]);
   return { kind: 'ui-asset', method: 'GET', path: `/assets/${name}`, headers: {} };
+}
+
+/** Hostile image_url parts of chat messages: bombs, broken or non-image bytes, other URL schemes, paths, too many, an image to a text model. */
+function generateChatImages(random: () => number): FuzzRequest {
+  const good = Buffer.from(goodImage, 'base64');
+  const url = pick(random, [
+    `data:image/png;base64,${pngDeclaring(20000, 20000).toString('base64')}`,
+    `data:image/png;base64,${good.subarray(0, Math.floor(random() * good.length)).toString('base64')}`,
+    `data:image/png;base64,${Buffer.from(wavBase64, 'base64').toString('base64')}`,
+    'data:image/png;base64,!!!not base64!!!', 'data:,', 'data:image/png,%ZZ', 'data:', `data:text/plain,${SECRET_CONTENT}`,
+    'http://127.0.0.1:9/secret-mirror/a.png', 'https://169.254.169.254/latest/meta-data', `file://${secretPath}`, secretPath, '../../etc/passwd', '',
+  ]);
+  const parts = pick(random, [1, 1, 1, 9, 40]);
+  const text = pick(random, ['What is it?', 'what is <image> here?', '<image><image>']);
+  const content = [...Array.from({ length: parts }, () => ({ type: 'image_url', image_url: { url: parts > 1 ? `data:image/png;base64,${goodImage}` : url } })), { type: 'text', text }];
+  const model = random() < 0.2 ? chatModel : visionModel;
+  const body = { model, messages: [{ role: pick(random, ['user', 'user', 'system', 'assistant']), content }], max_tokens: 2 };
+  return { kind: 'chat-image', method: 'POST', path: '/v1/chat/completions', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
 function generate(random: () => number, routes?: readonly JsonRoute[]): FuzzRequest {

@@ -33,3 +33,5 @@ export type { SpecialLayout, VocabularyLayout } from './whisper-files.js';
 export { N_FRAMES, N_AUDIO_CTX, sinusoids } from './whisper-graphs.js';
 export { ensureLlmModel, writeLlmModel, llmSpecHash, TINY_LLM, CHATML_TOOLS_TEMPLATE, LLM_SPECIALS } from './llm.js';
 export type { LlmSpec } from './llm.js';
+export { ensureVlmModel, writeVlmModel, TINY_LLAVA, TINY_SMOLVLM, SMOLVLM_256M_SHAPED } from './vlm.js';
+export type { VlmSpec, VlmKind } from './vlm.js';

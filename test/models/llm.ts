@@ -119,7 +119,7 @@ export const CHATML_TOOLS_TEMPLATE = `{%- if tools %}
 `;
 
 /** The fixed text the BPE merges are learned from: chat, JSON and a little code. */
-const CORPUS = [
+export const LLM_CORPUS = [
   'The quick brown fox jumps over the lazy dog. Hello! How are you today? I am fine, thank you.',
   'You are a helpful assistant. What is the weather in Paris? The weather in Paris is sunny and warm.',
   '{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}} [1, 2, 3] true false null',
@@ -206,14 +206,18 @@ function repeatKv(g: GraphBuilder, x: string, kvHeads: number, rep: number, head
 const ELEM_FLOAT = 1;
 const ELEM_FLOAT16 = 10;
 
-export function llmGraph(spec: LlmSpec, vocabSize: number, bank: WeightBank): ModelProto {
+/**
+ * The decoder graph. With `embedsInput` it takes `inputs_embeds` [batch, seq, hidden] instead of `input_ids`
+ * (a VLM's `decoder_model_merged.onnx`; the embedding table then serves only a tied head).
+ */
+export function llmGraph(spec: LlmSpec, vocabSize: number, bank: WeightBank, embedsInput = false): ModelProto {
   const { hidden: d, heads, kvHeads, layers: layerCount, intermediate } = spec;
   const headDim = d / heads;
   const kvType: DType = spec.kvDtype ?? 'float32';
   const eps = 1e-5;
   const g = new GraphBuilder('main_graph');
   const L = new Layers(g, bank, { weightStd: 1, biasStd: 0, normStd: 0.1, fanIn: true });
-  const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
+  const ids = embedsInput ? g.input('inputs_embeds', 'float32', ['batch_size', 'sequence_length', d]) : g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const mask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
   const positions = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
   const past: Array<[string, string]> = [];
@@ -223,8 +227,8 @@ export function llmGraph(spec: LlmSpec, vocabSize: number, bank: WeightBank): Mo
       g.input(`past_key_values.${i}.value`, kvType, ['batch_size', kvHeads, 'past_sequence_length', headDim]),
     ]);
   }
-  const embedding = L.param(bank.normal('model.embed_tokens.weight', [vocabSize, d], 1));
-  let x = g.op('Gather', [embedding, ids], { axis: attr.int(0) });
+  const embedding = embedsInput && !spec.tied ? '' : L.param(bank.normal('model.embed_tokens.weight', [vocabSize, d], 1));
+  let x = embedsInput ? ids : g.op('Gather', [embedding, ids], { axis: attr.int(0) });
 
   // Rotary tables from position_ids: [B, 1, T, Dh].
   const theta = spec.ropeTheta ?? 10000;
@@ -342,7 +346,7 @@ export function writeLlmModel(spec: LlmSpec, dir: string): void {
     throw new Error(`llm spec ${spec.name}: hidden ${spec.hidden} must split into ${spec.heads} heads of even width, in groups of ${spec.kvHeads}`);
   }
   mkdirSync(join(dir, 'onnx'), { recursive: true });
-  const vocabSize = writeSideFiles(spec, dir, trainBpe(CORPUS, spec.merges));
+  const vocabSize = writeSideFiles(spec, dir, trainBpe(LLM_CORPUS, spec.merges));
   saveModel(llmGraph(spec, vocabSize, new WeightBank(spec.seed)), join(dir, 'onnx', 'model.onnx'));
 }
 

@@ -7,6 +7,9 @@ import { Ajv } from 'ajv';
 import { buildApp } from '../../src/server/app.js';
 import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
+import { ensureVlmModel, TINY_LLAVA } from '../models/vlm.js';
+import { pngDeclaring } from '../helpers/png.js';
+import sharp from 'sharp';
 
 const API_KEY = 'chat-test-key';
 
@@ -140,5 +143,57 @@ describe('POST /v1/chat/completions with the official openai client', () => {
     const ids = list.data.map((m) => m.id);
     assert.ok(ids.includes(model), ids.join(', '));
     assert.ok(!ids.some((id) => id.includes('/')), ids.join(', '));
+  });
+});
+
+describe('POST /v1/chat/completions with image_url parts (a vision-language model)', () => {
+  let app: FastifyInstance;
+  let client: OpenAI;
+  let model = '';
+  let library: OnnxChatModel;
+  let picture = '';
+
+  before(async () => {
+    const dir = await ensureVlmModel(TINY_LLAVA);
+    model = basename(dir);
+    library = await OnnxChatModel.load(dir);
+    const pixels = Buffer.alloc(40 * 36 * 3);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 31 + (i % 5) * 17) % 256;
+    picture = `data:image/png;base64,${(await sharp(pixels, { raw: { width: 40, height: 36, channels: 3 } }).png().toBuffer()).toString('base64')}`;
+    app = await buildApp({ security: { apiKey: API_KEY, maxImagePixels: 1_000_000 }, chat: { models: [dir] } });
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    client = new OpenAI({ baseURL: `${address}/v1`, apiKey: API_KEY, maxRetries: 0 });
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  test('a greedy answer about a data-URL image equals the library\'s, streamed and not; usage counts the image tokens', async () => {
+    const messages = [{ role: 'user' as const, content: [{ type: 'image_url' as const, image_url: { url: picture } }, { type: 'text' as const, text: 'What is this?' }] }];
+    const expected = await library.chat(messages, { temperature: 0, maxTokens: 10 });
+    const answer = await client.chat.completions.create({ model, messages, temperature: 0, max_tokens: 10 });
+    assert.equal(answer.choices[0].message.content, expected.message.content);
+    assert.equal(answer.usage?.prompt_tokens, (await library.prompt(messages)).ids.length);
+    const stream = await client.chat.completions.create({ model, messages, temperature: 0, max_tokens: 10, stream: true });
+    let content = '';
+    for await (const chunk of stream) content += chunk.choices[0]?.delta.content ?? '';
+    assert.equal(content, expected.message.content);
+  });
+
+  test('bad images are OpenAI errors: not an image, a pixel bomb, a remote URL, too many', async () => {
+    const expectError = async (url: string, status: number, pattern: RegExp, count = 1) => {
+      const content = [...new Array(count).fill({ type: 'image_url', image_url: { url } }), { type: 'text', text: 'hi' }];
+      await assert.rejects(client.chat.completions.create({ model, messages: [{ role: 'user', content }] } as never), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.APIError, String(error));
+        assert.equal(error.status, status);
+        assert.match(error.message, pattern);
+        assert.equal((error.error as { type?: unknown }).type, 'invalid_request_error');
+        return true;
+      });
+    };
+    await expectError(`data:image/png;base64,${Buffer.from('no image here').toString('base64')}`, 400, /not a readable image/);
+    await expectError(`data:image/png;base64,${pngDeclaring(4000, 4000).toString('base64')}`, 413, /4000x4000 pixels/);
+    await expectError('https://example.com/cat.png', 400, /data: URLs/);
+    await expectError(picture, 400, /at most 8/, 9);
   });
 });

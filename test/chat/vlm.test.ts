@@ -1,0 +1,229 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import sharp from 'sharp';
+import { templateMessages, type ChatMessage } from '../../src/chat/chat.js';
+import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
+import { argmax } from '../../src/chat/sampling.js';
+import { loadImage } from '../../src/vision/image.js';
+import { quantizeFile } from '../../src/quantize/index.js';
+import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
+import { ensureVlmModel, imageSeqLen, TINY_LLAVA, TINY_SMOLVLM, type VlmSpec } from '../models/vlm.js';
+import { pngDeclaring } from '../helpers/png.js';
+import { startFakeHub } from '../hub/fake-hub.js';
+
+/** A deterministic, textured RGB PNG. */
+async function png(width: number, height: number, seed = 1): Promise<Buffer> {
+  const data = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 37 * seed + Math.floor(i / 3) * 11 + ((i * i) % 251)) % 256;
+  return sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+
+const dataUrl = (bytes: Buffer) => `data:image/png;base64,${bytes.toString('base64')}`;
+
+function ask(question: string, ...images: Buffer[]): ChatMessage[] {
+  return [{ role: 'user', content: [...images.map((b) => ({ type: 'image_url' as const, image_url: { url: dataUrl(b) } })), { type: 'text' as const, text: question }] }];
+}
+
+/** Greedy decoding that recomputes the whole sequence, image features included, at every step (no KV cache). */
+async function uncachedGreedy(model: OnnxChatModel, messages: ChatMessage[], steps: number): Promise<number[]> {
+  const { ids: prompt, embed } = await model.prompt(messages);
+  const ids = [...prompt];
+  const out: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const { logits } = await model.decoder.forward([ids], [ids.map(() => 1)], [ids.map((_, p) => p)], model.decoder.emptyCache(1), embed);
+    const token = argmax(logits);
+    if (model.tokenizer.eosIds.includes(token)) break;
+    out.push(token);
+    ids.push(token);
+  }
+  return out;
+}
+
+/** transformers.js's processor and greedy generate() on the same folder, image and rendered prompt. */
+async function transformersGreedy(spec: VlmSpec, folder: string, model: OnnxChatModel, messages: ChatMessage[], image: Buffer, steps: number) {
+  const tjs = await import('@huggingface/transformers');
+  tjs.env.allowRemoteModels = false;
+  tjs.env.allowLocalModels = true;
+  tjs.env.localModelPath = `${dirname(folder)}/`;
+  const processor = await tjs.AutoProcessor.from_pretrained(basename(folder));
+  const Model = spec.kind === 'llava' ? tjs.LlavaForConditionalGeneration : tjs.SmolVLMForConditionalGeneration;
+  const reference = await Model.from_pretrained(basename(folder), { dtype: 'fp32' });
+  try {
+    const text = model.tokenizer.render(templateMessages(messages, true));
+    const raw = await tjs.RawImage.fromBlob(new Blob([new Uint8Array(image)]));
+    const inputs = spec.kind === 'llava' ? await processor(raw, text) : await processor(text, [raw]);
+    const promptIds = (inputs.input_ids.tolist() as bigint[][])[0].map(Number);
+    const output = (await reference.generate({ ...inputs, max_new_tokens: steps, do_sample: false })) as { tolist(): bigint[][] };
+    const tokens = output.tolist()[0].slice(promptIds.length).map(Number).filter((t) => !model.tokenizer.eosIds.includes(t));
+    return { promptIds, tokens, pixels: inputs.pixel_values.data as Float32Array };
+  } finally {
+    await reference.dispose();
+  }
+}
+
+for (const spec of [TINY_LLAVA, TINY_SMOLVLM]) {
+  describe(`ONNX vision-language engine, ${spec.kind} layout (generated ${spec.name})`, () => {
+    // SmolVLM: 200x80 → 128x51 → 128x64: one row of two 64x64 tiles plus the global image.
+    const size = spec.kind === 'llava' ? [48, 40] : [200, 80];
+
+    test('greedy tokens equal transformers.js generate() on the same files, prompt and pixels included', async () => {
+      const folder = await ensureVlmModel(spec);
+      const model = await OnnxChatModel.load(folder);
+      assert.equal(model.vision, true);
+      const image = await png(size[0], size[1]);
+      const messages = ask('What is in this image?', image);
+      const theirs = await transformersGreedy(spec, folder, model, messages, image, 16);
+      const ours = await model.prompt(messages);
+      assert.deepEqual(ours.ids, theirs.promptIds, 'the expanded prompt');
+      const imageTokens = ours.ids.filter((id) => id === model.visionParts!.imageTokenId).length;
+      assert.equal(imageTokens, spec.kind === 'llava' ? imageSeqLen(spec) : 3 * imageSeqLen(spec));
+      if (spec.kind === 'smolvlm') assert.ok(model.tokenizer.decode(ours.ids, false).includes('<row_1_col_2>'), 'the image was split into a row of two tiles');
+      const processed = await model.visionParts!.processor.process(await loadImage(image));
+      assert.equal(processed.pixels.length, theirs.pixels.length);
+      let diff = 0;
+      for (let i = 0; i < processed.pixels.length; i++) diff = Math.max(diff, Math.abs(processed.pixels[i] - theirs.pixels[i]));
+      assert.ok(diff < 1e-4, `pixel values differ by ${diff}`);
+      const result = await model.chat(messages, { temperature: 0, maxTokens: 16 });
+      assert.ok(result.tokens.length >= 4, 'the random model generates some tokens');
+      assert.deepEqual(result.tokens, theirs.tokens);
+    });
+
+    test('cached decoding with an image equals full recompute; the image changes the answer', async () => {
+      const model = await OnnxChatModel.load(await ensureVlmModel(spec));
+      const messages = ask('Describe it.', await png(size[0], size[1], 3));
+      const cached = await model.chat(messages, { temperature: 0, maxTokens: 12 });
+      assert.deepEqual(cached.tokens, await uncachedGreedy(model, messages, 12));
+      const other = await model.chat(ask('Describe it.', await png(size[0], size[1], 7)), { temperature: 0, maxTokens: 12 });
+      assert.notDeepEqual(other.tokens, cached.tokens);
+    });
+
+    test('the prefix cache stops at the first image: the same text with another image answers as a fresh model', async () => {
+      const folder = await ensureVlmModel(spec);
+      const model = await OnnxChatModel.load(folder);
+      await model.chat(ask('Describe it.', await png(size[0], size[1], 3)), { temperature: 0, maxTokens: 4 });
+      const messages = ask('Describe it.', await png(size[0], size[1], 5));
+      const reused = await model.chat(messages, { temperature: 0, maxTokens: 10 });
+      const fresh = await (await OnnxChatModel.load(folder)).chat(messages, { temperature: 0, maxTokens: 10 });
+      assert.ok(reused.cachedTokens > 0 && reused.cachedTokens < reused.promptTokens - imageSeqLen(spec), `cached ${reused.cachedTokens}`);
+      assert.deepEqual(reused.tokens, fresh.tokens);
+    });
+  });
+}
+
+describe('vision-language options', () => {
+  test('SmolVLM without image splitting (one global tile) equals transformers.js too', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-nosplit-'));
+    try {
+      cpSync(await ensureVlmModel(TINY_SMOLVLM), folder, { recursive: true });
+      const config = JSON.parse(readFileSync(join(folder, 'preprocessor_config.json'), 'utf8'));
+      writeFileSync(join(folder, 'preprocessor_config.json'), JSON.stringify({ ...config, do_image_splitting: false }));
+      const model = await OnnxChatModel.load(folder);
+      const image = await png(150, 90, 2);
+      const messages = ask('And this one?', image);
+      const theirs = await transformersGreedy(TINY_SMOLVLM, folder, model, messages, image, 12);
+      const ours = await model.chat(messages, { temperature: 0, maxTokens: 12 });
+      assert.equal((await model.prompt(messages)).ids.filter((id) => id === model.visionParts!.imageTokenId).length, imageSeqLen(TINY_SMOLVLM));
+      assert.deepEqual((await model.prompt(messages)).ids, theirs.promptIds);
+      assert.deepEqual(ours.tokens, theirs.tokens);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('two images expand in order: each gets its own features, and swapping them changes the answer', async () => {
+    const model = await OnnxChatModel.load(await ensureVlmModel(TINY_LLAVA));
+    const [a, b] = [await png(40, 40, 2), await png(40, 40, 9)];
+    const both = await model.prompt(ask('Compare them.', a, b));
+    assert.equal(both.ids.filter((id) => id === model.visionParts!.imageTokenId).length, 2 * imageSeqLen(TINY_LLAVA));
+    const ab = await model.chat(ask('Compare them.', a, b), { temperature: 0, maxTokens: 10 });
+    const ba = await model.chat(ask('Compare them.', b, a), { temperature: 0, maxTokens: 10 });
+    assert.notDeepEqual(ab.tokens, ba.tokens);
+    assert.deepEqual(ab.tokens, await uncachedGreedy(model, ask('Compare them.', a, b), 10));
+  });
+
+  test('a q4 variant of the three files loads and tracks the fp32 logits; a missing variant is a clear error', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-q4-'));
+    try {
+      cpSync(await ensureVlmModel(TINY_LLAVA), folder, { recursive: true });
+      for (const name of ['vision_encoder', 'embed_tokens', 'decoder_model_merged']) quantizeFile(join(folder, 'onnx', `${name}.onnx`), join(folder, 'onnx', `${name}_q4.onnx`), { to: 'q4', accuracyLevel: 0 });
+      const q4 = await OnnxChatModel.load(folder, { variant: 'q4' });
+      assert.equal(q4.vision, true);
+      const fp32 = await OnnxChatModel.load(folder);
+      const messages = ask('What is it?', await png(40, 40));
+      const logits = async (m: OnnxChatModel) => {
+        const { ids, embed } = await m.prompt(messages);
+        return m.decoder.start([ids], undefined, embed).prefill();
+      };
+      const [quantized, full] = [await logits(q4), await logits(fp32)];
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < full.length; i++) {
+        diff = Math.max(diff, Math.abs(quantized[i] - full[i]));
+        scale = Math.max(scale, Math.abs(full[i]));
+      }
+      assert.ok(diff > 0 && diff < 0.5 * scale, `q4 logits differ by ${diff} on a scale of ${scale}`);
+      await assert.rejects(OnnxChatModel.load(folder, { variant: 'q8' }), { code: 'MODEL_INVALID', message: /vision_encoder_quantized\.onnx/ });
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a vision-language model from the hub', () => {
+  test('a hub id downloads the three files and the processor configs (not model.onnx) and answers as the folder does', async () => {
+    const source = await ensureVlmModel(TINY_SMOLVLM);
+    const files: Record<string, { bytes: Buffer }> = {};
+    for (const name of readdirSync(source, { recursive: true }) as string[]) if (statSync(join(source, name)).isFile()) files[name.split('\\').join('/')] = { bytes: readFileSync(join(source, name)) };
+    const hub = await startFakeHub({ 'test-org/smolvlm-tiny': files });
+    const cacheDir = mkdtempSync(join(tmpdir(), 'moxing-vlm-hub-'));
+    try {
+      const model = await OnnxChatModel.load('test-org/smolvlm-tiny', { hub: { endpoint: hub.endpoint, cacheDir, offline: false, token: undefined } });
+      assert.equal(model.vision, true);
+      const fetched = new Set(hub.requests.map((r) => r.url));
+      for (const name of ['onnx/vision_encoder.onnx', 'onnx/embed_tokens.onnx', 'onnx/decoder_model_merged.onnx', 'preprocessor_config.json', 'processor_config.json']) assert.ok([...fetched].some((u) => u.includes(name)), `${name} was fetched`);
+      assert.ok(![...fetched].some((u) => u.includes('onnx/model.onnx')));
+      const messages = ask('What is it?', await png(90, 60, 4));
+      const local = await (await OnnxChatModel.load(source)).chat(messages, { temperature: 0, maxTokens: 8 });
+      assert.deepEqual((await model.chat(messages, { temperature: 0, maxTokens: 8 })).tokens, local.tokens);
+    } finally {
+      await hub.close();
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('vision-language input errors', () => {
+  test('an image to a text-only model is refused', async () => {
+    const model = await OnnxChatModel.load(await ensureLlmModel(TINY_LLM));
+    assert.equal(model.vision, false);
+    await assert.rejects(model.chat(ask('What is this?', await png(8, 8))).result(), { code: 'BAD_ARGUMENT', message: /reads text only/ });
+  });
+
+  test('too many images, a non-image, a remote URL, an oversized or pixel-bomb image, and an image token in text are clear errors', async () => {
+    const model = await OnnxChatModel.load(await ensureVlmModel(TINY_LLAVA), { imageLimits: { maxImages: 2, maxImageBytes: 50_000, maxImagePixels: 1_000_000 } });
+    const small = await png(16, 16);
+    await assert.rejects(model.chat(ask('three?', small, small, small)).result(), { code: 'BAD_ARGUMENT', message: /3 images; at most 2/ });
+    await assert.rejects(model.chat(ask('text?', Buffer.from('hello, not an image'))).result(), { code: 'IMAGE_INVALID' });
+    const remote: ChatMessage[] = [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }] }];
+    await assert.rejects(model.chat(remote).result(), { code: 'BAD_ARGUMENT', message: /remote image URLs are not fetched/ });
+    await assert.rejects(model.chat(ask('big?', Buffer.alloc(60_000, 1))).result(), { code: 'PAYLOAD_TOO_LARGE' });
+    await assert.rejects(model.chat(ask('bomb?', pngDeclaring(5000, 5000))).result(), { code: 'PAYLOAD_TOO_LARGE', message: /5000x5000/ });
+    await assert.rejects(model.chat(ask('what is <image> here?', small)).result(), { code: 'BAD_ARGUMENT', message: /2 image placeholders .* for 1 images/ });
+  });
+
+  test('image features that do not match the image tokens are an error naming both counts', async () => {
+    const broken = mkdtempSync(join(tmpdir(), 'moxing-vlm-'));
+    try {
+      cpSync(await ensureVlmModel(TINY_LLAVA), broken, { recursive: true });
+      const config = JSON.parse(readFileSync(join(broken, 'processor_config.json'), 'utf8'));
+      writeFileSync(join(broken, 'processor_config.json'), JSON.stringify({ ...config, num_additional_image_tokens: 0 }));
+      const model = await OnnxChatModel.load(broken);
+      await assert.rejects(model.chat(ask('count?', await png(40, 40))).result(), { code: 'MODEL_INVALID', message: /gave 17 image features for 16 image tokens/ });
+    } finally {
+      rmSync(broken, { recursive: true, force: true });
+    }
+  });
+});
