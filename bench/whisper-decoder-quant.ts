@@ -7,13 +7,14 @@
  * - today's q8 with the lm-head (the tied vocabulary projection, the largest MatMul of a step) as MatMulNBits 8-bit;
  * - MatMulNBits 4-bit with an 8-bit lm-head.
  * Every candidate decodes with the q8 encoder. Measured per candidate:
- * 1. the cached decoder step as moxing runs it (DecoderRunner.step: ORT run and KV handling), one row, the median
- *    of `--steps` steps per round, rounds interleaved across candidates so load changes hit all of them;
+ * 1. the cached decoder step as moxing runs it (DecoderRunner.step: ORT run and KV handling), one row: the median
+ *    over `--rounds` × `--steps` steps, the candidates taking turns step by step so load changes hit all alike;
  * 2. logits against the fp32 decoder, teacher-forced on the fp32 greedy tokens over the fp32 encoder's features
  *    of dev clips: max |Δ logit| and how many steps' argmax differs;
  * 3. greedy transcripts of the dev clips (openai's transcribe, T = 0, no fallback): how many equal fp32's and today's
- *    q8's.
- * Options: --clips 4 --steps 24 --rounds 3 --threads N. Compare ratios within one run: the machine may be shared.
+ *    q8's, and how many tokens each keeps equal to fp32's before the first difference.
+ * Options: --clips 4 --steps 24 --rounds 3 --threads N --sample-len 48 (tokens per window of the transcripts: a random
+ * model rarely ends a window, and a shorter cap keeps the run short). Compare ratios within one run: the machine may be shared.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '24' },
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string' },
+    'sample-len': { type: 'string', default: '48' },
   },
 });
 const runtime = values.threads ? { intraOpThreads: Number(values.threads) } : {};
@@ -119,9 +121,26 @@ function argmax(logits: Float32Array): number {
 const steps = Number(values.steps);
 console.log(`base-sized random model ${base}; ${clips.length} en dev clips; ${steps} steps; ${values.rounds} rounds; threads ${values.threads ?? 'default'}; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
-// 2. Logits against fp32, teacher-forced on fp32's greedy tokens.
+// fp32's greedy tokens and logits: the reference of 2.
 const reference: Awaited<ReturnType<typeof teacherForced>>[] = [];
 for (const f of features) reference.push(await teacherForced(fp32, f, undefined, steps));
+// 1. Step time: the candidates take turns step by step, so load changes on a shared machine hit all of them alike.
+const stepTimes: number[][] = CANDIDATES.map(() => []);
+for (let r = 0; r < Number(values.rounds); r++) {
+  const runners = models.map((model) => model.createRunner(features[0], [0]));
+  for (const runner of runners) await runner.prefill([prompt]);
+  for (const token of reference[0].tokens) {
+    for (let m = 0; m < runners.length; m++) {
+      const t = performance.now();
+      await runners[m].step([token]);
+      stepTimes[m].push(performance.now() - t);
+    }
+  }
+}
+
+console.log(CANDIDATES.map((cand, m) => `${cand.name}: step ${median(stepTimes[m]).toFixed(2)} ms`).join('; '));
+
+// 2. Logits against fp32 (teacher-forced on fp32's greedy tokens).
 const maxDiff = CANDIDATES.map(() => 0);
 const argmaxChanged = CANDIDATES.map(() => 0);
 for (let m = 0; m < models.length; m++) {
@@ -135,36 +154,47 @@ for (let m = 0; m < models.length; m++) {
   }
 }
 
-// 1. Step time, rounds interleaved across candidates.
-const stepTimes: number[][] = CANDIDATES.map(() => []);
-for (let r = 0; r < Number(values.rounds); r++) {
-  for (let m = 0; m < models.length; m++) stepTimes[m].push(median((await teacherForced(models[m], features[0], reference[0].tokens, steps)).stepMs));
-}
-
 // 3. Greedy transcripts.
-const options = { language: 'en', temperature: 0, compressionRatioThreshold: null, logprobThreshold: null, noSpeechThreshold: null } as const;
-const textOf = async (model: WhisperModel, samples: Float32Array) => (await transcribe(samples, { ...options, model })).text;
-const fp32Texts: string[] = [];
-for (const samples of audio) fp32Texts.push(await textOf(fp32, samples));
-const texts: string[][] = [];
+const options = {
+  language: 'en',
+  temperature: 0,
+  sampleLen: Number(values['sample-len']),
+  compressionRatioThreshold: null,
+  logprobThreshold: null,
+  noSpeechThreshold: null,
+} as const;
+/** The greedy transcript's tokens, all windows joined. */
+const tokensOf = async (model: WhisperModel, samples: Float32Array) => (await transcribe(samples, { ...options, model })).segments.flatMap((s) => s.tokens);
+const fp32Tokens: number[][] = [];
+for (const samples of audio) fp32Tokens.push(await tokensOf(fp32, samples));
+const transcripts: number[][][] = [];
 for (const model of models) {
-  const own: string[] = [];
-  for (const samples of audio) own.push(await textOf(model, samples));
-  texts.push(own);
+  const own: number[][] = [];
+  for (const samples of audio) own.push(await tokensOf(model, samples));
+  transcripts.push(own);
 }
+const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((t, i) => t === b[i]);
+/** Tokens before the first difference, summed over the clips. */
+const commonPrefix = (a: readonly number[][], b: readonly number[][]) =>
+  a.reduce((n, x, c) => {
+    let i = 0;
+    while (i < x.length && i < b[c].length && x[i] === b[c][i]) i++;
+    return n + i;
+  }, 0);
 
 const step0 = median(stepTimes[0]);
 const positions = features.length * (steps + 1);
 printTable(
-  ['decoder', 'step', 'vs q8 today', 'max |Δ logit| vs fp32', 'argmax changed', '= fp32 text', '= q8 text'],
+  ['decoder', 'step', 'vs q8 today', 'max |Δ logit| vs fp32', 'argmax changed', '= fp32 transcript', 'tokens before 1st change vs fp32', '= q8 transcript'],
   CANDIDATES.map((c, m) => [
     c.name,
     `${median(stepTimes[m]).toFixed(2)} ms`,
     `${(step0 / median(stepTimes[m])).toFixed(2)}x`,
     maxDiff[m].toFixed(3),
     `${argmaxChanged[m]}/${positions}`,
-    `${texts[m].filter((t, i) => t === fp32Texts[i]).length}/${audio.length}`,
-    `${texts[m].filter((t, i) => t === texts[0][i]).length}/${audio.length}`,
+    `${transcripts[m].filter((t, i) => same(t, fp32Tokens[i])).length}/${audio.length}`,
+    `${commonPrefix(transcripts[m], fp32Tokens)}/${fp32Tokens.reduce((n, t) => n + t.length, 0)}`,
+    `${transcripts[m].filter((t, i) => same(t, transcripts[0][i])).length}/${audio.length}`,
   ]),
 );
 const scale = Math.max(...reference.flatMap((r) => r.logits.map((l) => l.reduce((m, v) => Math.max(m, Math.abs(v)), 0))));
