@@ -6,7 +6,8 @@
  * padding). sherpa-onnx runs in a child process (bench/sherpa-whisper-child.mjs): it SIGSEGVs on model metadata it
  * does not expect. It decodes each segment until end-of-text or its own cap (6 tokens per second of audio, at most
  * n_text_ctx / 2): it cannot be forced to an exact token count, so the table shows its windows (segments) and
- * tokens beside its wall time.
+ * tokens beside its wall time. The int8 row quantizes both files as export-onnx.py does (quantize_dynamic on the
+ * MatMuls, int8 weights; here moxing's dynamic q8 rewrite, embeddings left float).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sileroModelPath } from '../src/audio/index.js';
+import { quantizeFile } from '../src/quantize/index.js';
 import type { RunnerReport } from './lib.js';
 import { sherpaWhisperFiles, writeSherpaWhisper, type SherpaWhisperFiles } from './sherpa-whisper.js';
 
@@ -51,13 +53,25 @@ export function sherpaSkipReason(): string | undefined {
   }
 }
 
-/** The sherpa-onnx export of `modelDir`, written next to its ONNX files once (rewritten when they are newer). */
-export async function ensureSherpaExport(modelDir: string): Promise<SherpaWhisperFiles> {
+/** The weights of a sherpa-onnx row: the float32 export, or its `*.int8.onnx` files (export-onnx.py's names). */
+export type SherpaWeights = 'fp32' | 'int8';
+
+/**
+ * The sherpa-onnx export of `modelDir` in `weights`, written next to its ONNX files once (rewritten when they are
+ * newer).
+ */
+export async function ensureSherpaExport(modelDir: string, weights: SherpaWeights = 'fp32'): Promise<SherpaWhisperFiles> {
   const dir = join(modelDir, 'sherpa-onnx');
-  const files = sherpaWhisperFiles(dir);
+  let files = sherpaWhisperFiles(dir);
   const source = statSync(join(modelDir, 'onnx', 'decoder_model_merged.onnx')).mtimeMs;
-  if (existsSync(files.tokens) && statSync(files.tokens).mtimeMs >= source) return files;
-  return writeSherpaWhisper(modelDir, dir);
+  if (!existsSync(files.tokens) || statSync(files.tokens).mtimeMs < source) files = await writeSherpaWhisper(modelDir, dir);
+  if (weights === 'fp32') return files;
+  const int8 = { ...files, encoder: files.encoder.replace(/\.onnx$/, '.int8.onnx'), decoder: files.decoder.replace(/\.onnx$/, '.int8.onnx') };
+  for (const part of ['encoder', 'decoder'] as const) {
+    if (existsSync(int8[part]) && statSync(int8[part]).mtimeMs >= statSync(files[part]).mtimeMs) continue;
+    quantizeFile(files[part], int8[part], { to: 'q8', method: 'dynamic', embeddingMinElements: Number.MAX_SAFE_INTEGER, force: true });
+  }
+  return int8;
 }
 
 /** Runs one job in the child process. */
@@ -84,8 +98,8 @@ export function sherpaTokenCap(samples: number, nTextCtx = 448): number {
 }
 
 /** The benchmark row: VAD + offline Whisper on `wav`, the fastest of `repeats`. */
-export async function sherpaRunner(modelDir: string, wav: string, threads: number | undefined, repeats: number): Promise<RunnerReport> {
-  const files = await ensureSherpaExport(modelDir);
+export async function sherpaRunner(modelDir: string, wav: string, weights: SherpaWeights, threads: number | undefined, repeats: number): Promise<RunnerReport> {
+  const files = await ensureSherpaExport(modelDir, weights);
   const result = await runSherpaWhisper({ ...files, threads: threads ?? cpus().length, audio: wav, vad: sileroModelPath(), repeats });
-  return { runner: 'sherpa-onnx', wallMs: result.wallMs, peakRssBytes: Number.NaN, extra: { windows: result.windows, tokens: result.tokens } };
+  return { runner: `sherpa-onnx-${weights}`, wallMs: result.wallMs, peakRssBytes: Number.NaN, extra: { windows: result.windows, tokens: result.tokens } };
 }

@@ -72,7 +72,8 @@ const RUNNER_NAMES: Record<string, string> = {
   'moxing-q8': 'moxing q8 batched+VAD',
   'whisper.cpp-f16': 'whisper.cpp whisper-cli f16',
   'whisper.cpp-q8_0': 'whisper.cpp whisper-cli q8_0',
-  'sherpa-onnx': 'sherpa-onnx VAD + Whisper',
+  'sherpa-onnx-fp32': 'sherpa-onnx VAD + Whisper fp32',
+  'sherpa-onnx-int8': 'sherpa-onnx VAD + Whisper int8',
 };
 
 const wav = speechWav(seconds);
@@ -124,10 +125,13 @@ for (const name of values.models.split(',')) {
     const skip = sherpaSkipReason();
     if (skip) peerNotes.push(skip);
     else {
-      try {
-        reports.push(await sherpaRunner(modelDir, wav, threads, Number(values.repeats)));
-      } catch (error) {
-        peerNotes.push(`sherpa-onnx skipped: ${(error as Error).message.split('\n')[0]}`);
+      for (const weights of ['fp32', 'int8'] as const) {
+        try {
+          reports.push(await sherpaRunner(modelDir, wav, weights, threads, Number(values.repeats)));
+        } catch (error) {
+          peerNotes.push(`sherpa-onnx ${weights} skipped: ${(error as Error).message.split('\n')[0]}`);
+          break;
+        }
       }
     }
   }
