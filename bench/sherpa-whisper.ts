@@ -289,16 +289,20 @@ export async function writeSherpaWhisper(modelDir: string, outDir: string): Prom
   if (c.encoder_attention_heads !== c.decoder_attention_heads) throw new Error('sherpa-onnx export: encoder and decoder head counts differ');
   const onnx = join(modelDir, 'onnx');
   const bank = new StoredWeights(storedWeights([join(onnx, 'encoder_model.onnx'), join(onnx, 'decoder_model_merged.onnx')]));
-  const temp = `${outDir}.tmp-${process.pid}`;
-  rmSync(temp, { recursive: true, force: true });
-  mkdirSync(temp, { recursive: true });
   const metadata = await encoderMetadata(modelDir, c);
   const encoder: ModelProto = { ...encoderGraph(c, bank), metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value: String(value) })) };
-  saveModel(encoder, join(temp, 'encoder.onnx'));
-  saveModel(decoderGraph(c, bank), join(temp, 'decoder.onnx'));
-  writeFileSync(join(temp, 'tokens.txt'), await tokensText(modelDir));
-  rmSync(outDir, { recursive: true, force: true });
-  renameSync(temp, outDir);
+  const decoder = decoderGraph(c, bank);
+  const temp = `${outDir}.tmp-${process.pid}`;
+  try {
+    mkdirSync(temp, { recursive: true });
+    saveModel(encoder, join(temp, 'encoder.onnx'));
+    saveModel(decoder, join(temp, 'decoder.onnx'));
+    writeFileSync(join(temp, 'tokens.txt'), await tokensText(modelDir));
+    rmSync(outDir, { recursive: true, force: true });
+    renameSync(temp, outDir);
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+  }
   return sherpaWhisperFiles(outDir);
 }
 
