@@ -8,7 +8,9 @@
  * default: each library's own, all cores).
  * --runners moxing,moxing-batched: only these ONNX runners (ratios are then against the first one kept).
  * Peers, each optional (skipped with a one-line reason): whisper.cpp's whisper-cli from $WHISPER_CPP_DIR on the
- * same weights written as ggml f16 and q8_0 (bench/whisper-cpp.ts).
+ * same weights written as ggml f16 and q8_0 (bench/whisper-cpp.ts); sherpa-onnx-node's VAD + offline Whisper on the
+ * same weights written in sherpa-onnx's export layout (bench/sherpa-onnx.ts). --peers whisper.cpp,sherpa-onnx: which
+ * peers to run (default both; `none` for neither).
  * --profile: instead, where one token of the sequential loop goes, per phase, and the decoder step against
  * its bytes / memory bandwidth (bench/whisper-loop-profile.ts), fp32 and q8, median of --rounds (3).
  */
@@ -22,6 +24,7 @@ import { quantizeModelDir } from '../src/quantize/index.js';
 import { mb, printTable, runChild, workDir, type RunnerReport } from './lib.js';
 import { speechWav } from './speech-audio.js';
 import { whisperCli, whisperCppRunner } from './whisper-cpp.js';
+import { sherpaRunner, sherpaSkipReason } from './sherpa-onnx.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +39,7 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     runners: { type: 'string' },
+    peers: { type: 'string', default: 'whisper.cpp,sherpa-onnx' },
   },
 });
 const seconds = Number(values.seconds);
@@ -68,6 +72,8 @@ const RUNNER_NAMES: Record<string, string> = {
   'moxing-q8': 'moxing q8 batched+VAD',
   'whisper.cpp-f16': 'whisper.cpp whisper-cli f16',
   'whisper.cpp-q8_0': 'whisper.cpp whisper-cli q8_0',
+  'sherpa-onnx-fp32': 'sherpa-onnx VAD + Whisper fp32',
+  'sherpa-onnx-int8': 'sherpa-onnx VAD + Whisper int8',
 };
 
 const wav = speechWav(seconds);
@@ -101,15 +107,31 @@ for (const name of values.models.split(',')) {
   }
   // Peers on the same weights in their own formats; each row is optional, skipped with a one-line reason.
   const peerNotes: string[] = [];
-  const cli = whisperCli();
-  if ('skip' in cli) peerNotes.push(cli.skip);
-  else {
+  const peers = values.peers.split(',');
+  const threads = values.threads ? Number(values.threads) : undefined;
+  const cli = peers.includes('whisper.cpp') ? whisperCli() : undefined;
+  if (cli && 'skip' in cli) peerNotes.push(cli.skip);
+  else if (cli) {
     for (const weights of ['f16', 'q8_0'] as const) {
       try {
-        reports.push(await whisperCppRunner(cli.cli, modelDir, wav, weights, values.threads ? Number(values.threads) : undefined, Number(values.repeats)));
+        reports.push(await whisperCppRunner(cli.cli, modelDir, wav, weights, threads, Number(values.repeats)));
       } catch (error) {
         peerNotes.push(`whisper.cpp ${weights} skipped: ${(error as Error).message.split('\n')[0]}`);
         break;
+      }
+    }
+  }
+  if (peers.includes('sherpa-onnx')) {
+    const skip = sherpaSkipReason();
+    if (skip) peerNotes.push(skip);
+    else {
+      for (const weights of ['fp32', 'int8'] as const) {
+        try {
+          reports.push(await sherpaRunner(modelDir, wav, weights, threads, Number(values.repeats)));
+        } catch (error) {
+          peerNotes.push(`sherpa-onnx ${weights} skipped: ${(error as Error).message.split('\n')[0]}`);
+          break;
+        }
       }
     }
   }

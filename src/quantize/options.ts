@@ -35,6 +35,11 @@ export interface QuantizeOptions {
    * @default false
    */
   readonly activationMatMuls?: boolean;
+  /**
+   * The tied output projection (a decoder's lm-head, read through Transpose of the token embedding) as MatMulNBits
+   * of these bits with `accuracyLevel`, whatever the method (e.g. dynamic q8 elsewhere). Unset: as every other MatMul.
+   */
+  readonly headBits?: 4 | 8;
   /** Gather tables (embeddings) with at least this many elements become int8 rows. @default 1048576 */
   readonly embeddingMinElements: number;
   /** Overwrite existing quantized files. @default false */
@@ -73,6 +78,9 @@ export function resolveQuantizeOptions(options: Partial<QuantizeOptions> = {}): 
   if (!Number.isInteger(o.blockSize) || o.blockSize < 16 || (o.blockSize & (o.blockSize - 1)) !== 0) {
     throw new MoxingError('BAD_ARGUMENT', `block size must be a power of two of at least 16, got ${o.blockSize}`);
   }
+  if (o.headBits !== undefined && o.headBits !== 4 && o.headBits !== 8) {
+    throw new MoxingError('BAD_ARGUMENT', `lm-head bits must be 4 or 8, got ${String(o.headBits)}`);
+  }
   if (![0, 1, 2, 3, 4].includes(o.accuracyLevel)) {
     throw new MoxingError('BAD_ARGUMENT', `accuracy level must be 0 to 4, got ${o.accuracyLevel}`);
   }
@@ -86,5 +94,6 @@ export function resolveQuantizeOptions(options: Partial<QuantizeOptions> = {}): 
     accuracyLevel: o.accuracyLevel,
     embeddingMinElements: o.embeddingMinElements,
     activationMatMuls: o.activationMatMuls ?? false,
+    ...(o.headBits ? { headBits: o.headBits } : {}),
   };
 }

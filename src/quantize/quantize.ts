@@ -26,7 +26,7 @@ export interface QuantizedFile extends RewriteStats {
 export function quantizeModel(model: ModelProto, options: Partial<QuantizeOptions> = {}): RewriteStats {
   const settings = resolveQuantizeOptions(options);
   const stats = rewriteModel(model, settings);
-  if ((settings.method === 'matmulnbits' || stats.activationMatMuls > 0) && !(model.opsetImport ?? []).some((o) => o.domain === 'com.microsoft')) {
+  if ((settings.method === 'matmulnbits' || settings.headBits || stats.activationMatMuls > 0) && !(model.opsetImport ?? []).some((o) => o.domain === 'com.microsoft')) {
     model.opsetImport = [...(model.opsetImport ?? []), onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 })];
   }
   return stats;

@@ -25,7 +25,9 @@ export function rewriteMatMul(state: RewriteState, n: NodeProto, g: GraphProto):
   state.touched.add(w.name);
   if (w.layout === 'nk') state.stats.tiedHeads++;
   state.stats.matmuls++;
-  return state.settings.method === 'matmulnbits' ? rewriteWeightNBits(state, n, w) : rewriteWeightDynamic(state, n, w);
+  const { headBits, method, bits } = state.settings;
+  if (w.layout === 'nk' && headBits) return rewriteWeightNBits(state, n, w, headBits);
+  return method === 'matmulnbits' ? rewriteWeightNBits(state, n, w, bits) : rewriteWeightDynamic(state, n, w);
 }
 
 function weightOf(index: GraphIndex, n: NodeProto): Weight | undefined {
@@ -46,11 +48,11 @@ function weightOf(index: GraphIndex, n: NodeProto): Weight | undefined {
   return data ? { view: nMajor(data, dims[1], dims[0]), owner: source, layout: 'nk', name: source.tensor.name ?? '' } : undefined;
 }
 
-/** Weight-only blocks of `bits` (com.microsoft MatMulNBits); activations stay float32. */
-function rewriteWeightNBits(state: RewriteState, n: NodeProto, w: Weight): NodeProto[] {
+/** Weight-only blocks of `bits` (com.microsoft MatMulNBits); activations stay float32 (or int8 in-kernel at accuracy level 4). */
+function rewriteWeightNBits(state: RewriteState, n: NodeProto, w: Weight, bits: 4 | 8): NodeProto[] {
   const [a] = n.input ?? [];
   const [y] = n.output ?? [];
-  const { bits, blockSize, symmetric, accuracyLevel } = state.settings;
+  const { blockSize, symmetric, accuracyLevel } = state.settings;
   const { k, n: cols } = w.view;
   const [bq, scales, zp] = state.once(`${w.name}|${w.layout}|nbits${bits}`, w.owner.graph, () => {
     const q = quantizeBlockwise(w.view, bits, blockSize, symmetric);

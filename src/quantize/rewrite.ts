@@ -28,6 +28,8 @@ export interface RewriteSettings {
   readonly embeddingMinElements: number;
   /** Dynamic method: also quantize MatMuls of two activations (attention scores Q·Kᵀ; see rewrite-matmul.ts). */
   readonly activationMatMuls: boolean;
+  /** The tied output projection (lm-head) as MatMulNBits of these bits, whatever `method` and `bits` (undefined: as the rest). */
+  readonly headBits?: 4 | 8;
 }
 
 export interface RewriteStats {
