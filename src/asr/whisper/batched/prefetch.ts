@@ -9,8 +9,12 @@
  * WindowReader would copy them: no copy of the whole input, and the caller's array is left untouched.
  * Each mel batch comes back transferred. One request at a time: with `aheadByOne` the worker prepares the
  * next batch while the model runs on this one, and never more.
+ *
+ * Worker threads are kept warm between runs (up to IDLE_WORKERS_KEPT, for IDLE_WORKER_MS): a thread's start,
+ * module loading included, costs more than a short input's whole mel. Each run talks to its thread over a
+ * MessageChannel of its own, so nothing of one run reaches the next.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { MelBins } from '../../../audio/constants.js';
 import { MoxingError } from '../../../errors.js';
 import { windowSamples, type AudioWindow } from './mel.js';
@@ -25,6 +29,10 @@ export interface MelWorkerOptions {
 
 /** How long `close` waits for the worker to stop its reading in order before terminating it. */
 const CLOSE_WAIT_MS = 2000;
+/** Idle threads kept for the next runs (a server runs a few batched requests at once). */
+const IDLE_WORKERS_KEPT = 2;
+/** An idle thread past this is stopped: a process that stopped transcribing gets its memory back. */
+const IDLE_WORKER_MS = 30_000;
 
 // From the TypeScript sources (tsx), the worker must load the .ts entry through tsx's API: tsx's loader
 // does not reach worker threads on Node 20. From the build, it imports the compiled .js next to this one.
@@ -42,7 +50,8 @@ function tsxApiUrl(): string | undefined {
 
 /**
  * The worker's program: plain JavaScript (as vision/lanes.ts), so it runs the same from the sources and
- * from the build. A failure to load the entry answers every request with that failure.
+ * from the build. Each run arrives as `{port, init}` and is served on its port. A failure to load the entry
+ * answers every request of every run with that failure.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -50,16 +59,45 @@ const entry = workerData.tsxApi
   ? import(workerData.tsxApi).then((api) => api.tsImport(workerData.entry, workerData.entry))
   : import(workerData.entry);
 entry.then(
-  (m) => m.serveMelBatches(parentPort, workerData.init),
+  (m) => parentPort.on('message', ({ port, init }) => m.serveMelBatches(port, init)),
   (error) => {
     const failure = { name: 'Error', message: 'the mel worker could not load ' + workerData.entry + ': ' + (error && error.message) };
-    parentPort.on('message', (request) => {
-      if (request.type === 'close') { parentPort.postMessage({ type: 'closed' }); parentPort.close(); }
-      else parentPort.postMessage({ type: 'error', error: failure });
-    });
+    parentPort.on('message', ({ port }) => port.on('message', (request) => {
+      if (request.type === 'close') { port.postMessage({ type: 'closed' }); port.close(); }
+      else port.postMessage({ type: 'error', error: failure });
+    }));
   },
 );
 `;
+
+/** Threads waiting for their next run, each with the timer that stops it. */
+const idleWorkers: { worker: Worker; timer: NodeJS.Timeout }[] = [];
+
+function takeWorker(): Worker {
+  const kept = idleWorkers.pop();
+  if (kept) {
+    clearTimeout(kept.timer);
+    return kept.worker;
+  }
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { entry: ENTRY_URL, tsxApi: tsxApiUrl() } });
+  // Idle, it must not keep the process alive (a consumer may drop the stream without closing it).
+  worker.unref();
+  return worker;
+}
+
+/** A thread whose run ended in order: kept for the next run, or stopped when enough are kept. */
+function giveBack(worker: Worker): void {
+  worker.unref();
+  if (idleWorkers.length >= IDLE_WORKERS_KEPT) return void worker.terminate().catch(() => undefined);
+  const kept = {
+    worker,
+    timer: setTimeout(() => {
+      idleWorkers.splice(idleWorkers.indexOf(kept), 1);
+      void worker.terminate().catch(() => undefined);
+    }, IDLE_WORKER_MS).unref(),
+  };
+  idleWorkers.push(kept);
+}
 
 interface Pending {
   readonly resolve: (mel: Float32Array) => void;
@@ -72,6 +110,8 @@ interface Pending {
  */
 export class MelWorker {
   private readonly worker: Worker;
+  /** This run's end of its channel to the thread. */
+  private readonly port: MessagePort;
   private readonly samples: Float32Array | undefined;
   private pending: Pending | undefined;
   private failure: Error | undefined;
@@ -89,17 +129,23 @@ export class MelWorker {
           : { kind: 'bytes', bytes: input, ffmpegPath, allowTruncated };
     this.samples = input instanceof Float32Array ? input : undefined;
     const init: MelWorkerInit = { input: source, nMels };
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { entry: ENTRY_URL, tsxApi: tsxApiUrl(), init } });
-    // Idle, it must not keep the process alive (a consumer may drop the stream without closing it).
-    this.worker.unref();
-    this.worker.on('message', (reply: MelWorkerReply) => this.receive(reply));
-    this.worker.on('error', (error) => this.fail(error));
-    this.worker.on('exit', (code) => {
-      this.exited = true;
-      this.onClosed?.();
-      this.fail(new MoxingError('INTERNAL', `the mel worker stopped unexpectedly (exit code ${code})`));
-    });
+    this.worker = takeWorker();
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.port.on('message', (reply: MelWorkerReply) => this.receive(reply));
+    this.port.unref(); // idle, the run must not keep the process alive either
+    this.worker.on('error', this.onError);
+    this.worker.on('exit', this.onExit);
+    this.worker.postMessage({ port: port2, init }, [port2]);
   }
+
+  private readonly onError = (error: Error): void => this.fail(error);
+
+  private readonly onExit = (code: number): void => {
+    this.exited = true;
+    this.onClosed?.();
+    this.fail(new MoxingError('INTERNAL', `the mel worker stopped unexpectedly (exit code ${code})`));
+  };
 
   /** The mel of `windows` [windows.length, nMels, 3000], read after those of the previous request. */
   prepare(windows: readonly AudioWindow[]): Promise<Float32Array> {
@@ -109,9 +155,9 @@ export class MelWorker {
     const samples = this.samples ? windows.map((w) => windowSamples(this.samples as Float32Array, w)) : undefined;
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
-      this.worker.ref(); // a request in flight keeps the process alive until its answer
+      this.port.ref(); // a request in flight keeps the process alive until its answer
       const request: MelWorkerRequest = { type: 'prepare', windows, ...(samples ? { samples } : {}) };
-      this.worker.postMessage(request, samples?.map((s) => s.buffer as ArrayBuffer) ?? []);
+      this.port.postMessage(request, samples?.map((s) => s.buffer as ArrayBuffer) ?? []);
     });
   }
 
@@ -129,15 +175,20 @@ export class MelWorker {
     const pending = this.pending;
     this.pending = undefined;
     pending?.reject(new MoxingError('INTERNAL', 'the mel worker was closed'));
-    if (this.exited) return;
-    this.worker.ref();
-    const closed = new Promise<void>((resolve) => (this.onClosed = resolve));
+    if (this.exited) return this.port.close();
+    this.port.ref();
+    const closed = new Promise<boolean>((resolve) => (this.onClosed = () => resolve(true)));
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
-    this.worker.postMessage({ type: 'close' } satisfies MelWorkerRequest);
-    await Promise.race([closed, timeout]);
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS)));
+    this.port.postMessage({ type: 'close' } satisfies MelWorkerRequest);
+    const inOrder = await Promise.race([closed, timeout]);
     clearTimeout(timer);
-    await this.worker.terminate().catch(() => undefined);
+    this.port.close();
+    this.worker.off('error', this.onError);
+    this.worker.off('exit', this.onExit);
+    // A thread that closed its run in order is clean for the next; one that did not answer is stopped.
+    if (inOrder && !this.exited) giveBack(this.worker);
+    else await this.worker.terminate().catch(() => undefined);
   }
 
   private receive(reply: MelWorkerReply): void {
@@ -147,7 +198,7 @@ export class MelWorker {
     }
     const pending = this.pending;
     this.pending = undefined;
-    if (!this.closing) this.worker.unref();
+    if (!this.closing) this.port.unref();
     if (reply.type === 'batch') pending?.resolve(reply.mel);
     else pending?.reject(fromFailure(reply.error));
   }
