@@ -1,11 +1,12 @@
 /**
- * `moxing serve`'s limits of the realtime socket (server/realtime.ts DEFAULT_REALTIME), declared from a table
+ * `moxing serve`'s limits of the realtime socket (DEFAULT_REALTIME, server/speech-defaults.ts), declared from a table
  * (src/cli/flags.ts) under the library's field names with a `realtime` prefix, so that the flags say what they
  * limit: maxSessions → --realtime-max-sessions. The prefix comes off before the options reach the server.
  */
 import { parseBytes } from '../calc/units.js';
 import { MoxingError } from '../errors.js';
-import { DEFAULT_REALTIME, type RealtimePluginOptions } from '../server/realtime.js';
+import type { RealtimePluginOptions } from '../server/realtime.js';
+import { DEFAULT_REALTIME } from '../server/speech-defaults.js';
 import type { Flag } from './flags.js';
 import { parseInteger } from './options.js';
 

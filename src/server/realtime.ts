@@ -26,6 +26,7 @@ import { openLiveStream, type LiveEvent, type LivePolicy, type LiveTranscriber, 
 import type { WhisperModel } from '../asr/whisper/index.js';
 import type { ModelLoadOptions } from '../hub/index.js';
 import { publicError } from './errors.js';
+import { DEFAULT_REALTIME } from './speech-defaults.js';
 import { apiKeyMatches, hostName } from './hardening.js';
 import { LogprobTexts, type LogprobTokenizer, type TokenLogprob } from './logprobs.js';
 import type { ModelLease } from './model-pool.js';
@@ -57,7 +58,6 @@ export interface RealtimePluginOptions {
   maxTokens?: number;
 }
 
-export const DEFAULT_REALTIME = Object.freeze({ maxSessions: 8, idleTimeoutMs: 60_000, maxMessageBytes: 1024 * 1024, maxMessagesPerSecond: 200, maxQueuedSeconds: 60 });
 
 const PATH = '/v1/realtime';
 const KEY_PROTOCOL = 'openai-insecure-api-key.';
