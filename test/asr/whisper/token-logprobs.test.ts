@@ -8,6 +8,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
+import { decodeAudio } from '../../../src/audio/index.js';
 import { decodeWithFallback, transcribe, WhisperModel, type BatchedOptions, type TranscribeOptions } from '../../../src/asr/whisper/index.js';
 import type { DecodingResult } from '../../../src/asr/whisper/decode.js';
 import type { WindowDecoder } from '../../../src/asr/whisper/window-decode.js';
@@ -15,7 +16,7 @@ import type { TranscriptionResult } from '../../../src/asr/types.js';
 
 const SHARED = resolve(process.cwd(), '../shared');
 const MODEL = join(SHARED, 'models/whisper-tiny-random');
-const LONG = join(SHARED, 'audio/dev/long/en_long_00.wav');
+const LONG_CLIP = join(SHARED, 'audio/dev/long/en_long_00.wav');
 const SINGLE = join(SHARED, 'audio/dev/single/es_003.wav');
 
 /** openai's avg_logprob from the token log-probs: a float32 running sum, over the token count plus one. */
@@ -26,7 +27,7 @@ function openaiAvgLogprob(result: DecodingResult): number {
 }
 
 /** Transcribes with every window's decodes recorded, in order. */
-async function recorded(input: string, options: TranscribeOptions & BatchedOptions): Promise<{ result: TranscriptionResult; decodes: DecodingResult[] }> {
+async function recorded(input: string | Float32Array, options: TranscribeOptions & BatchedOptions): Promise<{ result: TranscriptionResult; decodes: DecodingResult[] }> {
   const decodes: DecodingResult[] = [];
   const windowDecoder: WindowDecoder = {
     async decode(...args) {
@@ -40,12 +41,15 @@ async function recorded(input: string, options: TranscribeOptions & BatchedOptio
 
 describe('token log-probs', () => {
   let model: WhisperModel;
+  /** The first 40 s of a long clip: two windows in sequence, and a few VAD windows. */
+  let long: Float32Array;
   before(async () => {
     model = await WhisperModel.load(MODEL);
+    long = (await decodeAudio(LONG_CLIP)).subarray(0, 40 * 16000);
   });
 
   test('greedy, sequential: each window\'s segments carry its decode\'s log-probs, which make up its avg_logprob exactly', async () => {
-    const { result, decodes } = await recorded(LONG, { model, temperature: 0, tokenLogprobs: true });
+    const { result, decodes } = await recorded(long, { model, temperature: 0, tokenLogprobs: true });
     const windows = [...new Set(result.segments.map((s) => s.seek))];
     assert.ok(windows.length >= 2, 'the long clip spans several windows');
     // Windows judged silent give no segment: the decodes that gave segments, in order, are matched by avg_logprob.
@@ -84,7 +88,7 @@ describe('token log-probs', () => {
   });
 
   test('the batched pipeline gives each window\'s text tokens their log-probs too', async () => {
-    const { result, decodes } = await recorded(LONG, { model, temperature: 0, vad: true, tokenLogprobs: true });
+    const { result, decodes } = await recorded(long, { model, temperature: 0, vad: true, tokenLogprobs: true });
     assert.ok(result.segments.length > 0);
     const eot = model.tokenizer.eot;
     for (const s of result.segments) {
