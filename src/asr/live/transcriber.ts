@@ -62,6 +62,11 @@ const MAX_BUFFER_SAMPLES = N_SAMPLES - SAMPLE_RATE;
 /** Prompt tokens are cut (oldest first) to a multiple of this, so that streams' decodes line up in one batch. */
 const PROMPT_TOKEN_STEP = 8;
 
+interface Decoded {
+  readonly text: string;
+  readonly segments: TimedSegment[];
+}
+
 interface Utterance {
   /** First sample of its audio (padding included). */
   start: number;
@@ -222,10 +227,13 @@ export class LiveTranscriber {
         this.begin(cut);
       }
       const current = this.utterance!;
-      if (this.received - current.decodedUpTo < this.settings.minChunkS * SAMPLE_RATE) return events;
-      current.decodedUpTo = this.received;
-      const { text } = await this.decode(this.slice(current.start, this.received), this.settings.prompt ?? '', false);
-      return [...events, { type: 'partial', text }];
+      const upTo = this.received;
+      if (upTo - current.decodedUpTo < this.settings.minChunkS * SAMPLE_RATE) return events;
+      const partial = await this.decode(this.slice(current.start, upTo), this.settings.prompt ?? '', { align: false, partial: true });
+      // Dropped for other streams' finals: asked again at the next push, with the audio that came meanwhile.
+      if (!partial) return events;
+      current.decodedUpTo = upTo;
+      return [...events, { type: 'partial', text: partial.text }];
     }
     if (this.received - u.decodedUpTo < this.settings.minChunkS * SAMPLE_RATE) return [];
     return this.agree(false, this.received);
@@ -236,7 +244,7 @@ export class LiveTranscriber {
     const u = this.utterance!;
     let events: LiveEvent[];
     if (this.settings.policy === 'vad') {
-      const { text, segments } = await this.decode(this.slice(u.start, to), this.settings.prompt ?? '', false);
+      const { text, segments } = await this.settle(this.slice(u.start, to), this.settings.prompt ?? '', false);
       const offset = u.start / SAMPLE_RATE;
       const words = segments.flatMap((s) => s.words).map((w) => ({ start: toMs(w.start + offset), end: toMs(w.end + offset), word: w.word }));
       events = [{ type: 'committed', text, start: offset, end: to / SAMPLE_RATE, words, final: true }];
@@ -265,7 +273,7 @@ export class LiveTranscriber {
     u.decodedUpTo = to;
     const from = Math.round(this.bufferOffset * SAMPLE_RATE);
     const prompt = [this.settings.prompt, promptText(this.committed, this.bufferOffset)].filter((p) => p).join(' ');
-    const { segments } = await this.decode(this.slice(from, to), prompt, true);
+    const { segments } = await this.settle(this.slice(from, to), prompt, true);
     this.hypothesis.insert(segments.flatMap((s) => s.words), this.bufferOffset);
     const settled = this.hypothesis.flush();
     const bufferSamples = to - from;
@@ -303,12 +311,19 @@ export class LiveTranscriber {
     this.dropBefore(Math.round(time * SAMPLE_RATE));
   }
 
-  /** Decodes `samples` with `prompt`; `align` cuts the prompt to PROMPT_TOKEN_STEP (it grows with the commits). */
-  private async decode(samples: Float32Array, prompt: string, align: boolean): Promise<{ text: string; segments: TimedSegment[] }> {
+  /** A decode that settles text (never dropped); `align` cuts the prompt to PROMPT_TOKEN_STEP (it grows with the commits). */
+  private async settle(samples: Float32Array, prompt: string, align: boolean): Promise<Decoded> {
+    return (await this.decode(samples, prompt, { align, partial: false }))!;
+  }
+
+  /** Decodes `samples` with `prompt`; a partial's decode may be dropped (undefined). */
+  private async decode(samples: Float32Array, prompt: string, how: { align: boolean; partial: boolean }): Promise<Decoded | undefined> {
     const s = this.settings;
     const tokens = prompt ? this.tokenizer.encode(' ' + pyStrip(prompt)) : [];
-    const aligned = align ? tokens.slice(tokens.length % PROMPT_TOKEN_STEP) : tokens;
-    const result = await this.decoder.decode({ samples, language: s.language, task: s.task, prompt: aligned, sampleLen: s.maxTokens });
+    const aligned = how.align ? tokens.slice(tokens.length % PROMPT_TOKEN_STEP) : tokens;
+    const request = { samples, language: s.language, task: s.task, prompt: aligned, sampleLen: s.maxTokens };
+    const result = how.partial ? await this.decoder.decodePartial(request) : await this.decoder.decode(request);
+    if (!result) return undefined;
     if (isSilentWindow(result, { noSpeechThreshold: s.noSpeechThreshold, logprobThreshold: -1 })) return { text: '', segments: [] };
     return { text: result.text, segments: timedSegments(result.tokens, this.tokenizer, result.language, samples.length / SAMPLE_RATE) };
   }

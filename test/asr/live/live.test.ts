@@ -99,7 +99,7 @@ test('local-agreement: every mid-utterance commit is the agreed head of the prev
   assert.ok(committed(events).some((e) => !e.final && e.text.length > 0), 'something was agreed on before the utterances ended');
 });
 
-test('two streams decoded in one batch give exactly the events each gives alone', async () => {
+test('two streams decoded in one batch give the commits and turns each gives alone (partials may be dropped for finals)', async () => {
   const other = concat(silence(0.3), await clip('en_000.wav'), silence(1));
   for (const policy of ['vad', 'local-agreement'] as const) {
     const options: LiveOptions = { model, vadModel, policy, language: 'en', minChunkS: 1, maxTokens: 24 };
@@ -121,12 +121,35 @@ test('two streams decoded in one batch give exactly the events each gives alone'
     const [fa, fb] = await Promise.all([a.finish(), b.finish()]);
     together[0].push(...fa);
     together[1].push(...fb);
-    assert.deepEqual(together[0], aloneA, policy);
-    assert.deepEqual(together[1], aloneB, policy);
+    // A partial queued beside another stream's final is dropped, and asked again at its next push: partials
+    // may differ, and nothing else (a dropped partial is never a local-agreement step).
+    const settled = (events: readonly LiveEvent[]) => events.filter((e) => e.type !== 'partial');
+    assert.deepEqual(settled(together[0]), settled(aloneA), policy);
+    assert.deepEqual(settled(together[1]), settled(aloneB), policy);
+    if (policy === 'local-agreement') assert.deepEqual(together, [aloneA, aloneB], 'local-agreement drops nothing');
     const windows = decoder.stats.windows - before.windows;
     const batches = decoder.stats.batches - before.batches;
     assert.ok(decoder.stats.widest >= 2 && batches < windows, `${policy}: ${windows} windows in ${batches} batches`);
   }
+});
+
+test('decodes that settle text go first, in a batch of their own; partials queued beside them are dropped', async () => {
+  const decoder = new LiveDecoder(model);
+  const samples = (await clip('en_001.wav')).subarray(0, 2 * SAMPLE_RATE);
+  const request = { samples, language: 'en', task: 'transcribe' as const, prompt: [], sampleLen: 8 };
+  // A partial alone is decoded: dropping needs a settling decode due beside it.
+  const alone = await decoder.decodePartial(request);
+  assert.ok(alone !== undefined);
+  // A batch is running (a partial); meanwhile two partials and a final queue up: the final goes next, alone.
+  const running = decoder.decodePartial(request);
+  await new Promise((resolve) => setImmediate(resolve)); // the batch starts in the next turn
+  const queued = [decoder.decodePartial(request), decoder.decode(request), decoder.decodePartial(request)];
+  const [first, dropped, final, droppedToo] = await Promise.all([running, ...queued]);
+  assert.deepEqual(first?.tokens, alone.tokens);
+  assert.deepEqual(final?.tokens, alone.tokens, 'the final decodes the same window to the same tokens');
+  assert.equal(dropped, undefined);
+  assert.equal(droppedToo, undefined);
+  assert.deepEqual({ ...decoder.stats }, { batches: 3, windows: 3, widest: 1, dropped: 2 });
 });
 
 test('turnDetection null: nothing is cut until the end of the input, then one final commit of all of it', async () => {
