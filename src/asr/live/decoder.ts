@@ -35,6 +35,13 @@ export interface LiveDecodeRequest {
   readonly prompt: readonly number[];
   /** Most tokens to sample. @default nTextCtx / 2 (224) */
   readonly sampleLen?: number;
+  /** Return the window's encoder output with the result (word timing runs on it). @default false */
+  readonly keepFeatures?: boolean;
+}
+
+/** A decode's result, with its window's encoder output ([1, nAudioCtx, d_model]) when the request kept it. */
+export interface LiveDecodeResult extends DecodingResult {
+  readonly features?: AudioFeatures;
 }
 
 /** What the model behind a LiveDecoder must offer: the batched pipeline's model. */
@@ -54,7 +61,7 @@ interface Pending {
   readonly request: LiveDecodeRequest;
   /** A partial: dropped (resolved undefined) when decodes that settle text are due. */
   readonly droppable: boolean;
-  readonly resolve: (result: DecodingResult | undefined) => void;
+  readonly resolve: (result: LiveDecodeResult | undefined) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -98,16 +105,16 @@ export class LiveDecoder {
   }
 
   /** A decode that settles text: never dropped, and ahead of partials. */
-  decode(request: LiveDecodeRequest): Promise<DecodingResult> {
-    return this.enqueue(request, false) as Promise<DecodingResult>;
+  decode(request: LiveDecodeRequest): Promise<LiveDecodeResult> {
+    return this.enqueue(request, false) as Promise<LiveDecodeResult>;
   }
 
   /** A partial's decode: undefined when it was dropped for decodes that settle text (ask again with newer audio). */
-  decodePartial(request: LiveDecodeRequest): Promise<DecodingResult | undefined> {
+  decodePartial(request: LiveDecodeRequest): Promise<LiveDecodeResult | undefined> {
     return this.enqueue(request, true);
   }
 
-  private enqueue(request: LiveDecodeRequest, droppable: boolean): Promise<DecodingResult | undefined> {
+  private enqueue(request: LiveDecodeRequest, droppable: boolean): Promise<LiveDecodeResult | undefined> {
     if (request.samples.length > N_SAMPLES) throw new MoxingError('INTERNAL', `a live window is at most 30 s, got ${request.samples.length} samples`);
     return new Promise((resolve, reject) => {
       this.queue.push({ request, droppable, resolve, reject });
@@ -152,7 +159,7 @@ export class LiveDecoder {
     return settling.slice(0, this.maxBatch);
   }
 
-  private async run(requests: readonly LiveDecodeRequest[]): Promise<DecodingResult[]> {
+  private async run(requests: readonly LiveDecodeRequest[]): Promise<LiveDecodeResult[]> {
     const { model } = this;
     this.stats.batches++;
     this.stats.windows += requests.length;
@@ -173,7 +180,7 @@ export class LiveDecoder {
       const decoded = await tasks[rows[0]].run(sub, rows.map((i) => tasks[i].initialTokens));
       rows.forEach((row, j) => (results[row] = decoded[j]));
     }
-    return results;
+    return results.map((result, i) => (requests[i].keepFeatures ? { ...result, features: encoded[i] } : result));
   }
 }
 

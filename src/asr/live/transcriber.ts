@@ -18,10 +18,10 @@ import { N_SAMPLES, SAMPLE_RATE, type SileroVad, type VadStream } from '../../au
 import { pyStrip } from '../../text/index.js';
 import type { Task } from '../types.js';
 import { isSilentWindow } from '../whisper/window-decode.js';
-import { HypothesisBuffer, promptText, toMs, trimPoint, type TimedWord } from './agreement.js';
+import { HypothesisBuffer, promptText, shiftWord, trimPoint, type TimedWord } from './agreement.js';
 import type { LiveDecoder } from './decoder.js';
 import { Endpointer, type TurnDetection } from './endpoint.js';
-import { timedSegments, type LiveTokenizer, type TimedSegment } from './words.js';
+import { alignedSegments, timedSegments, type LiveTokenizer, type LiveWordTiming, type TimedSegment } from './words.js';
 
 export type LivePolicy = 'vad' | 'local-agreement';
 
@@ -32,7 +32,8 @@ export type LiveEvent =
   | { readonly type: 'partial'; readonly text: string }
   /**
    * Settled text (never revised). `final`: the last commit of its utterance (its text may be empty), after
-   * which the next partial belongs to a new utterance.
+   * which the next partial belongs to a new utterance. `words`, with word timestamps: the text's words
+   * (joined, the text), times in seconds of the stream and probabilities as openai's word timing gives them.
    */
   | { readonly type: 'committed'; readonly text: string; readonly start: number; readonly end: number; readonly words?: readonly TimedWord[]; readonly final: boolean }
   /** The VAD heard speech stop at `end`; the utterance's final commit follows. */
@@ -52,6 +53,8 @@ export interface LiveSettings {
   readonly noSpeechThreshold: number | null;
   /** Most tokens a decode samples; undefined: Whisper's 224. */
   readonly maxTokens: number | undefined;
+  /** Commits carry their words timed by cross-attention DTW (every settling decode runs one more decoder pass). */
+  readonly wordTimestamps: boolean;
 }
 
 /**
@@ -95,8 +98,11 @@ export class LiveTranscriber {
     private readonly decoder: LiveDecoder,
     vadModel: SileroVad | undefined,
     readonly settings: LiveSettings,
+    /** The timestamped decoder and its alignment heads, for `settings.wordTimestamps`. */
+    private readonly wordTiming?: LiveWordTiming,
   ) {
     this.tokenizer = decoder.model.tokenizer as unknown as LiveTokenizer & { encode(text: string): number[] };
+    if (settings.wordTimestamps && !wordTiming) throw new TypeError('word timestamps need the timestamped decoder');
     if (settings.turnDetection) {
       if (!vadModel) throw new TypeError('turn detection needs the Silero model');
       this.vad = vadModel.stream();
@@ -246,8 +252,8 @@ export class LiveTranscriber {
     if (this.settings.policy === 'vad') {
       const { text, segments } = await this.settle(this.slice(u.start, to), this.settings.prompt ?? '', false);
       const offset = u.start / SAMPLE_RATE;
-      const words = segments.flatMap((s) => s.words).map((w) => ({ start: toMs(w.start + offset), end: toMs(w.end + offset), word: w.word }));
-      events = [{ type: 'committed', text, start: offset, end: to / SAMPLE_RATE, words, final: true }];
+      const words = this.settings.wordTimestamps ? { words: segments.flatMap((s) => s.words).map((w) => shiftWord(w, offset)) } : {};
+      events = [{ type: 'committed', text, start: offset, end: to / SAMPLE_RATE, ...words, final: true }];
     } else {
       events = await this.agree(true, to);
     }
@@ -301,7 +307,7 @@ export class LiveTranscriber {
     const text = pyStrip(words.map((w) => w.word).join(''));
     // An empty final sits where the audio or the text so far ended, whichever is later.
     const start = words[0]?.start ?? Math.max(to / SAMPLE_RATE, this.committed.at(-1)?.end ?? 0);
-    return { type: 'committed', text, start, end: words.at(-1)?.end ?? start, words, final };
+    return { type: 'committed', text, start, end: words.at(-1)?.end ?? start, ...(this.settings.wordTimestamps ? { words } : {}), final };
   }
 
   /** whisper_streaming's `chunk_at`: the buffer starts at `time` from now on. */
@@ -321,10 +327,17 @@ export class LiveTranscriber {
     const s = this.settings;
     const tokens = prompt ? this.tokenizer.encode(' ' + pyStrip(prompt)) : [];
     const aligned = how.align ? tokens.slice(tokens.length % PROMPT_TOKEN_STEP) : tokens;
-    const request = { samples, language: s.language, task: s.task, prompt: aligned, sampleLen: s.maxTokens };
+    // A partial's words are never shown: only settling decodes are timed.
+    const timed = s.wordTimestamps && !how.partial;
+    const request = { samples, language: s.language, task: s.task, prompt: aligned, sampleLen: s.maxTokens, keepFeatures: timed };
     const result = how.partial ? await this.decoder.decodePartial(request) : await this.decoder.decode(request);
     if (!result) return undefined;
     if (isSilentWindow(result, { noSpeechThreshold: s.noSpeechThreshold, logprobThreshold: -1 })) return { text: '', segments: [] };
-    return { text: result.text, segments: timedSegments(result.tokens, this.tokenizer, result.language, samples.length / SAMPLE_RATE) };
+    const duration = samples.length / SAMPLE_RATE;
+    const segments =
+      timed && result.features
+        ? await alignedSegments(this.wordTiming!, this.tokenizer, { tokens: result.tokens, language: result.language, task: s.task, features: result.features }, duration)
+        : timedSegments(result.tokens, this.tokenizer, result.language, duration);
+    return { text: result.text, segments };
   }
 }

@@ -7,7 +7,9 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { LiveDecoder, openLiveStream, transcribeLive, windowMel, type LiveEvent, type LiveOptions } from '../../../src/asr/live/index.js';
-import { WhisperModel, decodeFeatures } from '../../../src/asr/whisper/index.js';
+import { WhisperModel, decodeFeatures, resolveAlignmentHeads, timeWindowWords } from '../../../src/asr/whisper/index.js';
+import { cutWindow } from '../../../src/asr/whisper/window-segments.js';
+import type { WindowSegmentDraft } from '../../../src/asr/whisper/word-timestamps.js';
 import { SAMPLE_RATE, SileroVad, decodeAudio } from '../../../src/audio/index.js';
 import { isMoxingError } from '../../../src/errors.js';
 import { concatFloat32 } from '../../helpers/arrays.js';
@@ -33,11 +35,14 @@ async function collect(source: Iterable<Float32Array>, options: LiveOptions): Pr
 const committed = (events: readonly LiveEvent[]) => events.filter((e) => e.type === 'committed');
 
 let model: WhisperModel;
+/** The same weights with the timestamped decoder (cross attentions), for word timestamps. */
+let timedModel: WhisperModel;
 let vadModel: SileroVad;
 /** Two sentences, each after a pause: 0.6 s silence, en_001 (3.2 s), 1.5 s silence, en_002 (3.2 s), 1 s silence. */
 let speech: Float32Array;
 before(async () => {
   model = await WhisperModel.load(MODEL);
+  timedModel = await WhisperModel.load(MODEL, { timestamped: true });
   vadModel = await SileroVad.load();
   speech = concat(silence(0.6), await clip('en_001.wav'), silence(1.5), await clip('en_002.wav'), silence(1));
 });
@@ -63,7 +68,64 @@ test('vad policy: one final commit per utterance, the same whatever the piece si
     const [offline] = await decodeFeatures(model, await model.encode(windowMel(samples, 80), 1), { language: 'en', temperature: 0, sampleLen: 48 });
     assert.equal(c.text, offline.text);
     assert.ok(c.text.length > 0);
+    assert.equal(c.words, undefined, 'words only when asked for');
   }
+});
+
+type Commit = Extract<LiveEvent, { type: 'committed' }>;
+
+/** Words of a commit: its text joined, each with a probability, in order, inside the commit. */
+function assertWordsOf(c: Commit): void {
+  const words = c.words ?? [];
+  assert.equal(words.map((w) => w.word).join('').trim(), c.text);
+  let previousEnd = c.start;
+  for (const w of words) {
+    assert.ok(typeof w.probability === 'number' && w.probability >= 0 && w.probability <= 1, `${w.word}: probability ${w.probability}`);
+    assert.ok(w.start >= previousEnd - 1e-9 && w.start <= w.end, `${w.word} [${w.start}, ${w.end}] after ${previousEnd}`);
+    previousEnd = w.end;
+  }
+  assert.ok(previousEnd <= c.end + 1e-9, `the last word ends by ${c.end}`);
+}
+
+test('vad policy with word timestamps: each commit\'s words are openai\'s word timing of its utterance decoded alone, whatever the piece size', async () => {
+  const options: LiveOptions = { model: timedModel, vadModel, policy: 'vad', language: 'en', minChunkS: 10, maxTokens: 48, wordTimestamps: true };
+  const small = await collect(pieces(speech, 0.1), options);
+  assert.deepEqual(await collect(pieces(speech, 0.37), options), small, 'the same words whatever the pieces');
+  assert.deepEqual(await collect([speech], options), small, 'and all of it in one push');
+  const commits = committed(small);
+  assert.equal(commits.length, 2);
+  const { tokenizer } = timedModel;
+  const heads = resolveAlignmentHeads('config', timedModel);
+  for (const c of commits) {
+    assertWordsOf(c);
+    assert.ok(c.words!.length > 0);
+    // Offline: the utterance's audio as one window, decoded, cut into segments (the unfinished tail kept, to
+    // the end of the audio) and timed by openai's add_word_timestamps; then shifted to the commit's start.
+    const samples = speech.subarray(Math.round(c.start * SAMPLE_RATE), Math.round(c.end * SAMPLE_RATE));
+    const features = await timedModel.encode(windowMel(samples, 80), 1);
+    const [offline] = await decodeFeatures(timedModel, features, { language: 'en', temperature: 0, sampleLen: 48 });
+    const frames = Math.floor(samples.length / 160);
+    const cut = cutWindow(offline.tokens, tokenizer.timestampBegin, { timeOffset: 0, segmentFrames: frames, inputStride: 2, timePrecision: 0.02 });
+    const drafts: WindowSegmentDraft[] = cut.segments.map((s) => ({ ...s, words: [] }));
+    const tail = offline.tokens.slice(cut.segments.reduce((n, s) => n + s.tokens.length, 0));
+    if (tail.length > 0) drafts.push({ start: (tail[0] - tokenizer.timestampBegin) * 0.02, end: samples.length / SAMPLE_RATE, tokens: tail, words: [] });
+    await timeWindowWords(drafts, {
+      model: timedModel, features, heads, sotSequence: tokenizer.sotSequence('en', 'transcribe'), noTimestamps: tokenizer.noTimestamps, eot: tokenizer.eot,
+      splitToWordTokens: (t) => tokenizer.splitToWordTokens(t, 'en'), numFrames: frames, seekFrames: 0, lastSpeechTimestamp: 0,
+      prependPunctuations: '"\'“¿([{-', appendPunctuations: '"\'.。,，!！?？:：”)]}、',
+    });
+    const expected = drafts.flatMap((d) => d.words);
+    assert.deepEqual(c.words!.map((w) => [w.word, w.probability]), expected.map((w) => [w.word, w.probability]));
+    // Shifted by the utterance's start, to the millisecond (commit times are rounded to it).
+    c.words!.forEach((w, i) => {
+      assert.ok(Math.abs(w.start - (expected[i].start + c.start)) <= 0.0005 + 1e-9, `${w.word} start ${w.start} vs ${expected[i].start} + ${c.start}`);
+      assert.ok(Math.abs(w.end - (expected[i].end + c.start)) <= 0.0005 + 1e-9, `${w.word} end`);
+    });
+  }
+});
+
+test('word timestamps need the timestamped decoder: a clear error before any audio', async () => {
+  await assert.rejects(openLiveStream({ model, wordTimestamps: true }), (e) => isMoxingError(e) && e.code === 'MODEL_INVALID' && /timestamped/.test(e.message));
 });
 
 test('no decode runs while the VAD hears silence or noise below the threshold', async () => {
@@ -77,8 +139,8 @@ test('no decode runs while the VAD hears silence or noise below the threshold', 
   assert.equal(decoder.stats.windows, before, '13 s of silence and hum per policy cost no decode');
 });
 
-test('local-agreement: every mid-utterance commit is the agreed head of the previous hypothesis; finals close each utterance', async () => {
-  const events = await collect(pieces(speech, 0.25), { model, vadModel, policy: 'local-agreement', language: 'en', minChunkS: 0.5, maxTokens: 24 });
+test('local-agreement: every mid-utterance commit is the agreed head of the previous hypothesis; finals close each utterance; words timed by DTW', async () => {
+  const events = await collect(pieces(speech, 0.25), { model: timedModel, vadModel, policy: 'local-agreement', language: 'en', minChunkS: 0.5, maxTokens: 24, wordTimestamps: true });
   let previousPartial: string | undefined;
   let finals = 0;
   let lastEnd = 0;
@@ -87,13 +149,13 @@ test('local-agreement: every mid-utterance commit is the agreed head of the prev
     if (e.type === 'speech_started') previousPartial = undefined;
     if (e.type !== 'committed') continue;
     assert.ok(e.start >= lastEnd - 0.1, 'commits move forward in time');
+    assertWordsOf(e);
     lastEnd = e.end;
     if (e.final) {
       finals++;
       continue;
     }
     assert.ok(previousPartial !== undefined && previousPartial.startsWith(e.text), `"${e.text}" was the head of the last hypothesis "${previousPartial}"`);
-    assert.equal(e.words?.map((w) => w.word).join('').trim(), e.text);
   }
   assert.equal(finals, 2, 'one final commit per utterance');
   assert.ok(committed(events).some((e) => !e.final && e.text.length > 0), 'something was agreed on before the utterances ended');
