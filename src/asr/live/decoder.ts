@@ -5,11 +5,13 @@
  * row to a batch instead of a turn in a queue (whisper_streaming's streams take turns, WhisperLive's second
  * client multiplies everyone's latency).
  *
- * Decodes that settle text (finals, LocalAgreement steps) go before partials: a batch holds them alone, and
- * the partials waiting beside them are dropped (resolved undefined). Their streams were blocked on them and
- * had newer audio waiting: back from the drop, they take that audio (and hear their own turn ends sooner) and
- * ask again. Measured with 4 streams (bench:live, VAD policy): partials queued beside finals made each final
- * wait for every stream's partial, and p95 committed latency grew 7x over one stream.
+ * Partials are what may wait or go. Decodes that settle text (finals, LocalAgreement steps) go first, in a
+ * batch of their own; a partial asked for while a batch runs is dropped at once (resolved undefined), and a
+ * batch holds one partial, the others asked for with it dropped. A dropped partial's stream is not blocked on
+ * a stale decode: it takes the audio that came meanwhile (hearing its own turn end sooner) and asks again.
+ * Why (bench:live, VAD policy, tiny model, 4 streams): the encoder runs a 30 s window per row, so a batch of
+ * four partials took 1.3-2 s on a loaded machine; every final waited for one, then ran with the next
+ * partials queued beside it, and p95 committed latency was about 7x that of one stream.
  *
  * Each request is one window of at most 30 s, decoded greedily with timestamp tokens, as openai/whisper
  * decodes the first window of `transcribe()` (the same log-mel with 30 s of padding, the same window cut).
@@ -77,6 +79,11 @@ export class LiveDecoder {
     readonly model: LiveModel,
     /** Most windows decoded at once; more wait for the next batch. */
     readonly maxBatch = 8,
+    /**
+     * Most partials in a batch. A final due while partials run waits for their batch, whose cost grows with its
+     * rows (the encoder runs a window at a time): one keeps that wait to one window's decode.
+     */
+    readonly partialRows = 1,
   ) {}
 
   /** One decoder per model object, so every stream on a model shares it. */
@@ -111,6 +118,11 @@ export class LiveDecoder {
 
   /** A partial's decode: undefined when it was dropped for decodes that settle text (ask again with newer audio). */
   decodePartial(request: LiveDecodeRequest): Promise<LiveDecodeResult | undefined> {
+    // Behind a running batch it would be stale when its turn came, and its stream blocked meanwhile.
+    if (this.running) {
+      this.stats.dropped++;
+      return Promise.resolve(undefined);
+    }
     return this.enqueue(request, true);
   }
 
@@ -146,17 +158,17 @@ export class LiveDecoder {
     }
   }
 
-  /** Decodes that settle text first, alone (the partials beside them dropped); else the oldest partials. */
+  /** Decodes that settle text first, alone; else the oldest `partialRows` partials. The partials left are dropped. */
   private nextBatch(): Pending[] {
     const settling = this.queue.filter((p) => !p.droppable);
-    if (settling.length === 0) return this.queue.splice(0, this.maxBatch);
+    const batch = settling.length > 0 ? settling.slice(0, this.maxBatch) : this.queue.slice(0, this.partialRows);
     for (const p of this.queue) {
-      if (!p.droppable) continue;
+      if (!p.droppable || batch.includes(p)) continue;
       this.stats.dropped++;
       p.resolve(undefined);
     }
-    this.queue = settling.slice(this.maxBatch);
-    return settling.slice(0, this.maxBatch);
+    this.queue = settling.slice(batch.length);
+    return batch;
   }
 
   private async run(requests: readonly LiveDecodeRequest[]): Promise<LiveDecodeResult[]> {

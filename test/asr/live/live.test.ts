@@ -161,48 +161,58 @@ test('local-agreement: every mid-utterance commit is the agreed head of the prev
   assert.ok(committed(events).some((e) => !e.final && e.text.length > 0), 'something was agreed on before the utterances ended');
 });
 
-test('two streams decoded in one batch give the commits and turns each gives alone (partials may be dropped for finals)', async () => {
+/** Streams fed in the same turns, as a server's clients' appends arrive together; the events and the decoder's work. */
+async function together(audios: readonly Float32Array[], options: LiveOptions): Promise<{ events: LiveEvent[][]; windows: number; batches: number; dropped: number }> {
+  const decoder = LiveDecoder.for(options.model as WhisperModel);
+  const before = { ...decoder.stats };
+  const streams = await Promise.all(audios.map(() => openLiveStream(options)));
+  const events: LiveEvent[][] = audios.map(() => []);
+  // Pieces of min-chunk length: each stream asks for a decode at every piece while it hears speech.
+  const split = audios.map((a) => [...pieces(a, 1)]);
+  for (let i = 0; i < Math.max(...split.map((p) => p.length)); i++) {
+    const answers = await Promise.all(streams.map((s, k) => (split[k][i] ? s.push(split[k][i]) : [])));
+    answers.forEach((a, k) => events[k].push(...a));
+  }
+  (await Promise.all(streams.map((s) => s.finish()))).forEach((a, k) => events[k].push(...a));
+  const after = decoder.stats;
+  return { events, windows: after.windows - before.windows, batches: after.batches - before.batches, dropped: after.dropped - before.dropped };
+}
+
+test('streams decoded together give the commits and turns each gives alone; finals and agreement steps batch, partials may be dropped', async () => {
   const other = concat(silence(0.3), await clip('en_000.wav'), silence(1));
+  const settled = (events: readonly LiveEvent[]) => events.filter((e) => e.type !== 'partial');
   for (const policy of ['vad', 'local-agreement'] as const) {
     const options: LiveOptions = { model, vadModel, policy, language: 'en', minChunkS: 1, maxTokens: 24 };
-    // Pieces of min-chunk length: both streams decode at every piece while both hear speech.
     const aloneA = await collect(pieces(speech, 1), options);
     const aloneB = await collect(pieces(other, 1), options);
-    const decoder = LiveDecoder.for(model);
-    const before = { ...decoder.stats };
-    // Both streams get each piece in the same turn, as two clients' appends arrive together on a server.
-    const [a, b] = [await openLiveStream(options), await openLiveStream(options)];
-    const together: [LiveEvent[], LiveEvent[]] = [[], []];
-    const piecesA = [...pieces(speech, 1)];
-    const piecesB = [...pieces(other, 1)];
-    for (let i = 0; i < Math.max(piecesA.length, piecesB.length); i++) {
-      const [ea, eb] = await Promise.all([piecesA[i] ? a.push(piecesA[i]) : [], piecesB[i] ? b.push(piecesB[i]) : []]);
-      together[0].push(...ea);
-      together[1].push(...eb);
+    const run = await together([speech, other], options);
+    const label = `${policy}: ${run.windows} windows in ${run.batches} batches, ${run.dropped} partials dropped`;
+    if (policy === 'local-agreement') {
+      // Every decode settles text: none is dropped, and the streams' steps share batches.
+      assert.deepEqual(run.events, [aloneA, aloneB], label);
+      assert.ok(run.dropped === 0 && run.batches < run.windows, label);
+      continue;
     }
-    const [fa, fb] = await Promise.all([a.finish(), b.finish()]);
-    together[0].push(...fa);
-    together[1].push(...fb);
-    // A partial queued beside another stream's final is dropped, and asked again at its next push: partials
-    // may differ, and nothing else (a dropped partial is never a local-agreement step).
-    const settled = (events: readonly LiveEvent[]) => events.filter((e) => e.type !== 'partial');
-    assert.deepEqual(settled(together[0]), settled(aloneA), policy);
-    assert.deepEqual(settled(together[1]), settled(aloneB), policy);
-    if (policy === 'local-agreement') assert.deepEqual(together, [aloneA, aloneB], 'local-agreement drops nothing');
-    const windows = decoder.stats.windows - before.windows;
-    const batches = decoder.stats.batches - before.batches;
-    assert.ok(decoder.stats.widest >= 2 && batches < windows, `${policy}: ${windows} windows in ${batches} batches`);
+    // A partial asked for while another stream's decode runs (or beside it) is dropped, and asked for again at
+    // the stream's next push: partials may differ, and nothing else.
+    assert.deepEqual(run.events.map(settled), [settled(aloneA), settled(aloneB)], label);
+    assert.ok(run.dropped > 0, label);
+    // The same speech on two streams: their turns end together, and their finals go in one batch.
+    const twins = await together([speech, speech], options);
+    assert.deepEqual(twins.events.map(settled), [settled(aloneA), settled(aloneA)]);
+    assert.ok(twins.batches < twins.windows, `twins: ${twins.windows} windows in ${twins.batches} batches`);
   }
 });
 
-test('decodes that settle text go first, in a batch of their own; partials queued beside them are dropped', async () => {
+test('decodes that settle text go first, in a batch of their own; partials never wait behind a batch, and go one at a time', async () => {
   const decoder = new LiveDecoder(model);
   const samples = (await clip('en_001.wav')).subarray(0, 2 * SAMPLE_RATE);
   const request = { samples, language: 'en', task: 'transcribe' as const, prompt: [], sampleLen: 8 };
   // A partial alone is decoded: dropping needs a settling decode due beside it.
   const alone = await decoder.decodePartial(request);
   assert.ok(alone !== undefined);
-  // A batch is running (a partial); meanwhile two partials and a final queue up: the final goes next, alone.
+  // A batch is running (a partial); meanwhile two partials and a final are asked for: the final goes next,
+  // alone, and the partials are dropped at once (they would be stale by their turn, their streams blocked).
   const running = decoder.decodePartial(request);
   await new Promise((resolve) => setImmediate(resolve)); // the batch starts in the next turn
   const queued = [decoder.decodePartial(request), decoder.decode(request), decoder.decodePartial(request)];
@@ -212,6 +222,10 @@ test('decodes that settle text go first, in a batch of their own; partials queue
   assert.equal(dropped, undefined);
   assert.equal(droppedToo, undefined);
   assert.deepEqual({ ...decoder.stats }, { batches: 3, windows: 3, widest: 1, dropped: 2 });
+  // Partials asked for in one turn while it is idle: the first is decoded, alone; the others are dropped.
+  const together = await Promise.all([decoder.decodePartial(request), decoder.decodePartial(request), decoder.decodePartial(request)]);
+  assert.deepEqual(together.map((r) => r?.tokens), [alone.tokens, undefined, undefined]);
+  assert.deepEqual({ ...decoder.stats }, { batches: 4, windows: 4, widest: 1, dropped: 4 });
 });
 
 test('turnDetection null: nothing is cut until the end of the input, then one final commit of all of it', async () => {
