@@ -55,13 +55,13 @@ export interface LiveDecoderStats {
   windows: number;
   /** Largest batch seen. */
   widest: number;
-  /** Partials dropped for decodes that settle text. */
+  /** Partials dropped: asked for while a batch ran, or beside decodes that settle text or an older partial. */
   dropped: number;
 }
 
 interface Pending {
   readonly request: LiveDecodeRequest;
-  /** A partial: dropped (resolved undefined) when decodes that settle text are due. */
+  /** A partial: dropped (resolved undefined) unless it is the oldest and nothing settling is due. */
   readonly droppable: boolean;
   readonly resolve: (result: LiveDecodeResult | undefined) => void;
   readonly reject: (error: unknown) => void;
@@ -116,7 +116,7 @@ export class LiveDecoder {
     return this.enqueue(request, false) as Promise<LiveDecodeResult>;
   }
 
-  /** A partial's decode: undefined when it was dropped for decodes that settle text (ask again with newer audio). */
+  /** A partial's decode: undefined when it was dropped (ask again with newer audio), see the module's comment. */
   decodePartial(request: LiveDecodeRequest): Promise<LiveDecodeResult | undefined> {
     // Behind a running batch it would be stale when its turn came, and its stream blocked meanwhile.
     if (this.running) {
