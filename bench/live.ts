@@ -13,10 +13,10 @@
  * --policies vad,local-agreement --max-tokens 32 (--model and --policy are the same flags). Each run takes
  * the audio's length (paced) plus model loading; the plan and its estimated wall time print first.
  *
- * The issue's full measurement, on a quiet machine (about 65 minutes; the base-sized model is generated on
+ * The issue's full measurement, on a quiet machine (about an hour; the base-sized model is generated on
  * first use, cached afterwards):
  *   npm run bench:live                                   # tiny and base, both policies, 1/2/4 streams, 300 s
- *   npm run bench:live -- --model base                   # base only (about 32 minutes)
+ *   npm run bench:live -- --model base                   # base only (about 31 minutes)
  *   npm run bench:live -- --model base --policy vad --streams 1,4
  */
 import { cpus, loadavg } from 'node:os';
