@@ -10,7 +10,14 @@
  *
  * The random models hallucinate: every decode runs to --max-tokens, so decode cost is that of a real model
  * producing that many tokens. Options: --seconds 300 --speed 1 --streams 1,2,4 --models tiny,base
- * --policies vad,local-agreement --max-tokens 32.
+ * --policies vad,local-agreement --max-tokens 32 (--model and --policy are the same flags). Each run takes
+ * the audio's length (paced) plus model loading; the plan and its estimated wall time print first.
+ *
+ * The issue's full measurement, on a quiet machine (about an hour; the base-sized model is generated on
+ * first use, cached afterwards):
+ *   npm run bench:live                                   # tiny and base, both policies, 1/2/4 streams, 300 s
+ *   npm run bench:live -- --model base                   # base only (about 31 minutes)
+ *   npm run bench:live -- --model base --policy vad --streams 1,4
  */
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -29,13 +36,30 @@ const { values } = parseArgs({
     speed: { type: 'string', default: '1' },
     streams: { type: 'string', default: '1,2,4' },
     models: { type: 'string', default: 'tiny,base' },
+    model: { type: 'string' },
     policies: { type: 'string', default: 'vad,local-agreement' },
+    policy: { type: 'string' },
     'max-tokens': { type: 'string', default: '32' },
   },
 });
 const seconds = Number(values.seconds);
 const speed = Number(values.speed);
 const maxTokens = Number(values['max-tokens']);
+const MODEL_NAMES = ['tiny', 'base'];
+const POLICIES = ['vad', 'local-agreement'];
+const modelNames = listFlag('--model(s)', values.model ?? values.models, MODEL_NAMES);
+const policies = listFlag('--polic(y|ies)', values.policy ?? values.policies, POLICIES);
+const streamCounts = values.streams.split(',').map(Number);
+if (!streamCounts.every((n) => Number.isInteger(n) && n >= 1 && n <= 16)) throw new Error(`--streams takes whole numbers from 1 to 16, got ${values.streams}`);
+if (!(seconds >= 2 && speed > 0 && Number.isInteger(maxTokens) && maxTokens >= 1)) throw new Error('--seconds must be at least 2, --speed above 0, --max-tokens a whole number');
+
+/** A comma-separated flag, each item one of `allowed`. */
+function listFlag(flag: string, value: string, allowed: readonly string[]): string[] {
+  const items = value.split(',');
+  const unknown = items.filter((v) => !allowed.includes(v));
+  if (unknown.length > 0) throw new Error(`${flag}: unknown ${unknown.join(', ')} (choose from ${allowed.join(', ')})`);
+  return items;
+}
 const TINY = fileURLToPath(new URL('../../shared/models/whisper-tiny-random', import.meta.url));
 const APPEND_SECONDS = 0.1;
 
@@ -43,6 +67,8 @@ interface Run {
   latencies: number[];
   partials: number;
   cpuShare: number;
+  /** Error events (a session that fell 60 s behind drops audio: input_audio_buffer_overflow). */
+  errors: number;
 }
 
 async function run(model: string, policy: string, streams: number, audio: Float32Array): Promise<Run> {
@@ -79,15 +105,17 @@ async function run(model: string, policy: string, streams: number, audio: Float3
       // The commit's answer: its transcript, or "empty" when the VAD had already closed the last turn.
       return Promise.race([c.next('error', () => true, from), c.next('input_audio_buffer.committed', () => true, from).then(() => c.next('conversation.item.input_audio_transcription.completed', () => true, c.events.length))]);
     });
-    await Promise.race([Promise.all(answered), new Promise((resolve) => setTimeout(resolve, 600_000))]);
+    await Promise.race([Promise.all(answered), new Promise((resolve) => setTimeout(resolve, 600_000).unref())]);
     const cpu = process.cpuUsage(cpuBefore);
     const wall = performance.now() - started;
     const latencies: number[] = [];
     let partials = 0;
+    let errors = 0;
     const stoppedAt = new Map<string, number>();
     for (const c of clients) {
       for (const e of c.events) {
         if (e.type === 'conversation.item.input_audio_transcription.partial') partials++;
+        if (e.type === 'error' && (e.error as { code?: string }).code !== 'input_audio_buffer_commit_empty') errors++;
         const arrived = (e as unknown as { arrivedAt?: number }).arrivedAt;
         // A delta ends where its last word does; a completion (also when its text is empty) where its turn stopped.
         const end = e.type === 'conversation.item.input_audio_transcription.delta' ? (e.audio_end_ms as number) : e.type === 'conversation.item.input_audio_transcription.completed' ? stoppedAt.get(e.item_id as string) : undefined;
@@ -96,7 +124,7 @@ async function run(model: string, policy: string, streams: number, audio: Float3
       }
     }
     await Promise.all(clients.map((c) => c.close()));
-    return { latencies, partials: partials / streams / (audio.length / SAMPLE_RATE), cpuShare: (cpu.user + cpu.system) / 1000 / wall / cpus().length };
+    return { latencies, partials: partials / streams / (audio.length / SAMPLE_RATE), cpuShare: (cpu.user + cpu.system) / 1000 / wall / cpus().length, errors };
   } finally {
     await app.close();
   }
@@ -119,20 +147,26 @@ RealtimeClient.open = async (url, options) => {
 
 const audio = await decodeAudio(speechWav(seconds));
 const models: [string, string][] = [];
-for (const name of values.models.split(',')) {
+for (const name of modelNames) {
   if (name === 'tiny') models.push(['tiny (fixture)', TINY]);
-  else if (name === 'base') models.push(['base-sized random', await ensureWhisperModel(BASE_WHISPER)]);
+  else models.push(['base-sized random', await ensureWhisperModel(BASE_WHISPER)]);
 }
+const runs = models.length * policies.length * streamCounts.length;
 console.log(`live: ${seconds} s of espeak-ng speech at ${speed}x real time, appends of ${APPEND_SECONDS * 1000} ms, --max-tokens ${maxTokens}; ${cpus().length} cores, load ${loadavg()[0].toFixed(1)} (a shared machine)`);
+console.log(`${runs} runs, about ${Math.ceil((runs * (seconds / speed + 10)) / 60)} minutes`);
 const rows: string[][] = [];
+const ms = (v: number) => (Number.isNaN(v) ? '-' : `${(v / 1000).toFixed(2)} s`);
 for (const [label, dir] of models) {
-  for (const policy of values.policies.split(',')) {
-    for (const streams of values.streams.split(',').map(Number)) {
+  for (const policy of policies) {
+    let oneStreamP95: number | undefined;
+    for (const streams of streamCounts) {
       const r = await run(dir, policy, streams, audio);
-      const ms = (v: number) => (Number.isNaN(v) ? '-' : `${(v / 1000).toFixed(2)} s`);
-      rows.push([label, policy, String(streams), String(r.latencies.length), ms(percentile(r.latencies, 50)), ms(percentile(r.latencies, 95)), r.partials.toFixed(2), `${(r.cpuShare * 100).toFixed(0)}%`]);
+      const p95 = percentile(r.latencies, 95);
+      if (streams === 1) oneStreamP95 = p95;
+      const ratio = oneStreamP95 === undefined || streams === 1 ? '-' : `${(p95 / oneStreamP95).toFixed(2)}x`;
+      rows.push([label, policy, String(streams), String(r.latencies.length), ms(percentile(r.latencies, 50)), ms(p95), ratio, r.partials.toFixed(2), `${(r.cpuShare * 100).toFixed(0)}%`, String(r.errors), loadavg()[0].toFixed(1)]);
       console.error(rows.at(-1)!.join('  '));
     }
   }
 }
-printTable(['model', 'policy', 'streams', 'commits', 'p50', 'p95', 'partials/s', 'CPU'], rows);
+printTable(['model', 'policy', 'streams', 'commits', 'p50', 'p95', 'p95 vs 1 stream', 'partials/s', 'CPU', 'errors', 'load'], rows);

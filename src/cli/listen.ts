@@ -2,13 +2,14 @@
  * `moxing listen`: live transcription of the microphone (ffmpeg capture), of a file paced in real time, or of
  * raw 16-bit PCM on stdin; in this process (asr/live) or against a server's /v1/realtime with --url. On a
  * terminal the unsettled text shows in place and each utterance stays as a line once it settles; elsewhere
- * each settled utterance is printed as `[start --> end] text`. --output writes the session as srt, vtt or json.
+ * each settled utterance is printed as `[start --> end] text`. --output writes the session as srt, vtt or json
+ * (with --word-timestamps, each segment's words, which the srt/vtt writers pack lines from).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { extname } from 'node:path';
 import type { Command } from 'commander';
 import { openLiveStream, DEFAULT_LIVE, type LiveEvent, type LiveOptions } from '../asr/live/index.js';
-import type { Segment, TranscriptionResult } from '../asr/types.js';
+import type { Segment, TranscriptionResult, Word } from '../asr/types.js';
 import { Resampler, SAMPLE_RATE, decodeAudio, resolveFfmpegPath } from '../audio/index.js';
 import { writeFilesAtomically } from '../atomic-write.js';
 import { MoxingError } from '../errors.js';
@@ -36,6 +37,7 @@ const LISTEN_FLAGS: readonly Flag[] = [
   { field: 'minChunkS', value: '<s>', description: 'new audio between decodes', parse: parseNumber('--min-chunk-s', 0.1, 10) },
   { field: 'maxTokens', value: '<n>', description: 'most tokens one decode samples', parse: parseInteger('--max-tokens', 1, 224) },
   { field: 'prompt', value: '<text>', description: 'text to prompt every decode with (names, spelling)' },
+  { field: 'wordTimestamps', description: 'time every committed word by cross attention, as transcribe does, into --output (needs the timestamped decoder export; in-process only)' },
 ];
 
 /** Microphone capture per OS: ffmpeg's input format and default device. */
@@ -62,6 +64,7 @@ export function register(program: Command): void {
     const sources = [file !== undefined, options.mic !== undefined, options.stdin === true].filter(Boolean).length;
     if (sources !== 1) throw new MoxingError('BAD_ARGUMENT', 'give exactly one source: a FILE, --mic or --stdin');
     if (options.translate && options.url) throw new MoxingError('BAD_ARGUMENT', '--translate runs in-process only: the Realtime protocol has no translate task; leave out --url');
+    if (live.wordTimestamps && options.url) throw new MoxingError('BAD_ARGUMENT', '--word-timestamps runs in-process only: the Realtime protocol carries no word times; leave out --url');
     const view = new LiveView(process.stdout.isTTY === true);
     const audio = file !== undefined ? paced(await decodeAudio(file), options.speed) : options.stdin ? pcmFrom(process.stdin, options.rate) : microphone(options);
     const events = options.url ? remoteEvents(audio, options.url, options.apiKey ?? process.env.MOXING_API_KEY, live) : localEvents(audio, { ...live, task: options.translate ? 'translate' : 'transcribe' });
@@ -208,21 +211,24 @@ async function* remoteEvents(audio: AsyncIterable<Float32Array>, base: string, a
 /** What the terminal shows, and the session kept for --output. */
 class LiveView {
   private readonly segments: Segment[] = [];
-  private utterance: { start: number; texts: string[] } | undefined;
+  private utterance: { start: number; texts: string[]; words: Word[] | undefined } | undefined;
   private partial = '';
 
   constructor(private readonly tty: boolean) {}
 
   show(e: LiveEvent): void {
-    if (e.type === 'speech_started') this.utterance = { start: e.start, texts: [] };
+    if (e.type === 'speech_started') this.utterance = { start: e.start, texts: [], words: undefined };
     else if (e.type === 'partial') this.partial = e.text;
     else if (e.type === 'committed') {
-      this.utterance ??= { start: e.start, texts: [] };
+      this.utterance ??= { start: e.start, texts: [], words: undefined };
       if (e.text) this.utterance.texts.push(e.text);
+      // Word times come with every commit when asked for (each commit's words are its text).
+      if (e.words) (this.utterance.words ??= []).push(...e.words.map((w) => ({ word: w.word, start: w.start, end: w.end, probability: w.probability ?? 0 })));
       this.partial = '';
       if (e.final) {
         const text = this.utterance.texts.join(' ');
-        if (text) this.segments.push({ id: this.segments.length, seek: 0, start: this.utterance.start, end: Math.max(this.utterance.start, e.end), text: ` ${text}`, tokens: [], temperature: 0, avgLogprob: 0, compressionRatio: 0, noSpeechProb: 0 });
+        const words = this.utterance.words ? { words: this.utterance.words } : {};
+        if (text) this.segments.push({ id: this.segments.length, seek: 0, start: this.utterance.start, end: Math.max(this.utterance.start, e.end), text: ` ${text}`, tokens: [], temperature: 0, avgLogprob: 0, compressionRatio: 0, noSpeechProb: 0, ...words });
         this.line(text ? (this.tty ? text : `[${clock(this.utterance.start)} --> ${clock(e.end)}] ${text}`) : '');
         this.utterance = undefined;
         return;

@@ -54,6 +54,28 @@ test('a file: one settled line per utterance, the library\'s final commit of it,
   assert.deepEqual(cues.map((c) => c.text), expected.map((e) => e.text));
 });
 
+test('--word-timestamps: the json session carries each commit\'s words as the library times them; srt cues are packed from them', async () => {
+  const pieces = function* (samples: Float32Array) {
+    for (let s = 0; s < samples.length; s += 1600) yield samples.subarray(s, s + 1600);
+  };
+  const words: { word: string; start: number; end: number; probability?: number }[] = [];
+  const options = { model: await WhisperModel.load(MODEL, { timestamped: true }), language: 'en', policy: 'vad' as const, minChunkS: 10, maxTokens: 24, wordTimestamps: true };
+  for await (const e of transcribeLive(pieces(await decodeAudio(CLIP)), options)) if (e.type === 'committed') words.push(...(e.words ?? []));
+  assert.ok(words.length >= 2 && words.every((w) => typeof w.probability === 'number'), `${words.length} timed words`);
+  const json = join(dir, 'session.json');
+  const run = await runMoxingInProcess(['listen', CLIP, ...FLAGS, '--word-timestamps', '--output', json]);
+  assert.equal(run.code, 0, run.stderr);
+  const session = JSON.parse(readFileSync(json, 'utf8')) as { segments: { text: string; words: { word: string; start: number; end: number; probability: number }[] }[] };
+  assert.deepEqual(session.segments.map((s) => s.text.trim()), expected.map((e) => e.text));
+  assert.deepEqual(session.segments.flatMap((s) => s.words), words);
+  for (const s of session.segments) assert.equal(s.words.map((w) => w.word).join('').trim(), s.text.trim());
+  const srt = join(dir, 'session-words.srt');
+  assert.equal((await runMoxingInProcess(['listen', CLIP, ...FLAGS, '--word-timestamps', '--output', srt])).code, 0);
+  const cues = parseSrt(readFileSync(srt, 'utf8'));
+  assert.equal(cues[0].start, words[0].start, 'the first cue starts at the first word, not at the turn');
+  assert.equal(cues.map((c) => c.text).join(' ').replace(/\s+/g, ' '), words.map((w) => w.word).join('').trim().replace(/\s+/g, ' '));
+});
+
 test('--url: the same lines from a server\'s /v1/realtime', async () => {
   const app = await buildApp({ images: false, calc: false, models: [MODEL], security: { apiKey: 'k1' }, realtime: { maxTokens: 24 } });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -93,6 +115,7 @@ test('bad sources and flags: a clear error, a non-zero exit, no output file', as
     [['listen', ...FLAGS], /exactly one source/],
     [['listen', CLIP, '--stdin', ...FLAGS], /exactly one source/],
     [['listen', CLIP, '--translate', '--url', 'http://127.0.0.1:9', '--speed', '0'], /in-process only/],
+    [['listen', CLIP, '--word-timestamps', '--url', 'http://127.0.0.1:9', '--speed', '0'], /--word-timestamps runs in-process only/],
     [['listen', CLIP, ...FLAGS, '--output', join(dir, 'x.docx')], /\.srt, \.vtt or \.json/],
     [['listen', CLIP, '--policy', 'greedy'], /--policy/],
     [['listen', join(dir, 'missing.wav'), ...FLAGS, '--output', output], /missing\.wav|not found|no such/i],

@@ -13,6 +13,8 @@ export interface TimedWord {
   /** With LiveOptions.tokenLogprobs: the word's tokens and the log-prob of each in the decode that gave the word. */
   readonly tokens?: readonly number[];
   readonly logprobs?: readonly number[];
+  /** Mean token probability of the word: only with word timestamps (openai `probability`). */
+  readonly probability?: number;
 }
 
 /** whisper_streaming's `HypothesisBuffer`. */
@@ -31,7 +33,7 @@ export class HypothesisBuffer {
    * the committed words at its head is dropped, as whisper_streaming does.
    */
   insert(words: readonly TimedWord[], offset: number): void {
-    const shifted = words.map((w) => ({ ...w, start: toMs(w.start + offset), end: toMs(w.end + offset) }));
+    const shifted = words.map((w) => shiftWord(w, offset));
     this.incoming = shifted.filter((w) => w.start > this.lastCommittedTime - 0.1);
     if (this.incoming.length === 0 || Math.abs(this.incoming[0].start - this.lastCommittedTime) >= 1) return;
     const committed = this.committedInBuffer.length;
@@ -69,6 +71,11 @@ export class HypothesisBuffer {
   complete(): readonly TimedWord[] {
     return this.buffer;
   }
+}
+
+/** `word` moved by `offset` seconds (a buffer's start in the stream). */
+export function shiftWord(word: TimedWord, offset: number): TimedWord {
+  return { ...word, start: toMs(word.start + offset), end: toMs(word.end + offset) };
 }
 
 /** Seconds rounded to the millisecond, so that times shifted by an offset print as they should. */

@@ -5,6 +5,14 @@
  * row to a batch instead of a turn in a queue (whisper_streaming's streams take turns, WhisperLive's second
  * client multiplies everyone's latency).
  *
+ * Partials are what may wait or go. Decodes that settle text (finals, LocalAgreement steps) go first, in a
+ * batch of their own; a partial asked for while a batch runs is dropped at once (resolved undefined), and a
+ * batch holds one partial, the others asked for with it dropped. A dropped partial's stream is not blocked on
+ * a stale decode: it takes the audio that came meanwhile (hearing its own turn end sooner) and asks again.
+ * Why (bench:live, VAD policy, tiny model, 4 streams): the encoder runs a 30 s window per row, so a batch of
+ * four partials took 1.3-2 s on a loaded machine; every final waited for one, then ran with the next
+ * partials queued beside it, and p95 committed latency was about 7x that of one stream.
+ *
  * Each request is one window of at most 30 s, decoded greedily with timestamp tokens, as openai/whisper
  * decodes the first window of `transcribe()` (the same log-mel with 30 s of padding, the same window cut).
  * Rows whose initial tokens have the same length decode in one DecodingTask, each with its own prompt
@@ -29,6 +37,13 @@ export interface LiveDecodeRequest {
   readonly prompt: readonly number[];
   /** Most tokens to sample. @default nTextCtx / 2 (224) */
   readonly sampleLen?: number;
+  /** Return the window's encoder output with the result (word timing runs on it). @default false */
+  readonly keepFeatures?: boolean;
+}
+
+/** A decode's result, with its window's encoder output ([1, nAudioCtx, d_model]) when the request kept it. */
+export interface LiveDecodeResult extends DecodingResult {
+  readonly features?: AudioFeatures;
 }
 
 /** What the model behind a LiveDecoder must offer: the batched pipeline's model. */
@@ -40,16 +55,20 @@ export interface LiveDecoderStats {
   windows: number;
   /** Largest batch seen. */
   widest: number;
+  /** Partials dropped: asked for while a batch ran, or beside decodes that settle text or an older partial. */
+  dropped: number;
 }
 
 interface Pending {
   readonly request: LiveDecodeRequest;
-  readonly resolve: (result: DecodingResult) => void;
+  /** A partial: dropped (resolved undefined) unless it is the oldest and nothing settling is due. */
+  readonly droppable: boolean;
+  readonly resolve: (result: LiveDecodeResult | undefined) => void;
   readonly reject: (error: unknown) => void;
 }
 
 export class LiveDecoder {
-  readonly stats: LiveDecoderStats = { batches: 0, windows: 0, widest: 0 };
+  readonly stats: LiveDecoderStats = { batches: 0, windows: 0, widest: 0, dropped: 0 };
   private queue: Pending[] = [];
   private running = false;
   private scheduled = false;
@@ -60,6 +79,11 @@ export class LiveDecoder {
     readonly model: LiveModel,
     /** Most windows decoded at once; more wait for the next batch. */
     readonly maxBatch = 8,
+    /**
+     * Most partials in a batch. A final due while partials run waits for their batch, whose cost grows with its
+     * rows (the encoder runs a window at a time): one keeps that wait to one window's decode.
+     */
+    readonly partialRows = 1,
   ) {}
 
   /** One decoder per model object, so every stream on a model shares it. */
@@ -87,10 +111,25 @@ export class LiveDecoder {
     }
   }
 
-  decode(request: LiveDecodeRequest): Promise<DecodingResult> {
+  /** A decode that settles text: never dropped, and ahead of partials. */
+  decode(request: LiveDecodeRequest): Promise<LiveDecodeResult> {
+    return this.enqueue(request, false) as Promise<LiveDecodeResult>;
+  }
+
+  /** A partial's decode: undefined when it was dropped (ask again with newer audio), see the module's comment. */
+  decodePartial(request: LiveDecodeRequest): Promise<LiveDecodeResult | undefined> {
+    // Behind a running batch it would be stale when its turn came, and its stream blocked meanwhile.
+    if (this.running) {
+      this.stats.dropped++;
+      return Promise.resolve(undefined);
+    }
+    return this.enqueue(request, true);
+  }
+
+  private enqueue(request: LiveDecodeRequest, droppable: boolean): Promise<LiveDecodeResult | undefined> {
     if (request.samples.length > N_SAMPLES) throw new MoxingError('INTERNAL', `a live window is at most 30 s, got ${request.samples.length} samples`);
     return new Promise((resolve, reject) => {
-      this.queue.push({ request, resolve, reject });
+      this.queue.push({ request, droppable, resolve, reject });
       this.schedule();
     });
   }
@@ -107,7 +146,7 @@ export class LiveDecoder {
 
   private async drain(): Promise<void> {
     this.running = true;
-    const batch = this.queue.splice(0, this.maxBatch);
+    const batch = this.nextBatch();
     try {
       const results = await this.run(batch.map((p) => p.request));
       batch.forEach((p, i) => p.resolve(results[i]));
@@ -119,7 +158,20 @@ export class LiveDecoder {
     }
   }
 
-  private async run(requests: readonly LiveDecodeRequest[]): Promise<DecodingResult[]> {
+  /** Decodes that settle text first, alone; else the oldest `partialRows` partials. The partials left are dropped. */
+  private nextBatch(): Pending[] {
+    const settling = this.queue.filter((p) => !p.droppable);
+    const batch = settling.length > 0 ? settling.slice(0, this.maxBatch) : this.queue.slice(0, this.partialRows);
+    for (const p of this.queue) {
+      if (!p.droppable || batch.includes(p)) continue;
+      this.stats.dropped++;
+      p.resolve(undefined);
+    }
+    this.queue = settling.slice(batch.length);
+    return batch;
+  }
+
+  private async run(requests: readonly LiveDecodeRequest[]): Promise<LiveDecodeResult[]> {
     const { model } = this;
     this.stats.batches++;
     this.stats.windows += requests.length;
@@ -140,7 +192,7 @@ export class LiveDecoder {
       const decoded = await tasks[rows[0]].run(sub, rows.map((i) => tasks[i].initialTokens));
       rows.forEach((row, j) => (results[row] = decoded[j]));
     }
-    return results;
+    return results.map((result, i) => (requests[i].keepFeatures ? { ...result, features: encoded[i] } : result));
   }
 }
 

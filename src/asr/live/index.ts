@@ -9,15 +9,17 @@ import type { ModelLoadOptions } from '../../hub/index.js';
 import type { Task } from '../types.js';
 import { DEFAULT_TRANSCRIBE } from '../whisper/transcribe-options.js';
 import { WhisperModel } from '../whisper/model.js';
+import { resolveAlignmentHeads, type AlignmentHeadsOption } from '../whisper/word-timestamps.js';
 import { LiveDecoder } from './decoder.js';
 import { resolveTurnDetection, type TurnDetection } from './endpoint.js';
 import { LiveTranscriber, type LiveEvent, type LivePolicy, type LiveSettings } from './transcriber.js';
+import type { LiveWordTiming } from './words.js';
 
 export { HypothesisBuffer, promptText, trimPoint, PROMPT_CHARS, type TimedWord } from './agreement.js';
-export { LiveDecoder, windowMel, type LiveDecodeRequest, type LiveDecoderStats, type LiveModel } from './decoder.js';
+export { LiveDecoder, windowMel, type LiveDecodeRequest, type LiveDecodeResult, type LiveDecoderStats, type LiveModel } from './decoder.js';
 export { Endpointer, DEFAULT_TURN_DETECTION, resolveTurnDetection, type TurnDetection, type TurnEdge } from './endpoint.js';
 export { LiveTranscriber, type LiveEvent, type LivePolicy, type LiveSettings } from './transcriber.js';
-export { timedSegments, type TimedSegment } from './words.js';
+export { alignedSegments, timedSegments, type LiveWordTiming, type TimedSegment } from './words.js';
 
 export interface LiveOptions extends ModelLoadOptions {
   /** A Whisper reference, or a loaded model (streams on one model object share its batched decoder). @default DEFAULT_TRANSCRIBE.model */
@@ -42,11 +44,18 @@ export interface LiveOptions extends ModelLoadOptions {
   readonly maxTokens?: number;
   /** Committed words carry their tokens and the decoder's log-prob of each (TimedWord.logprobs). @default false */
   readonly tokenLogprobs?: boolean;
+  /**
+   * Commits carry `words`: word, start, end and probability as openai's word timing gives them (cross-attention
+   * DTW; the timestamped decoder, loaded with it when `model` is a reference). @default false
+   */
+  readonly wordTimestamps?: boolean;
+  /** With wordTimestamps: the heads to align with, as TranscribeOptions.alignmentHeads. @default 'config' */
+  readonly alignmentHeads?: AlignmentHeadsOption;
   /** A loaded Silero model to share; loaded once per call otherwise. */
   readonly vadModel?: SileroVad;
 }
 
-export const DEFAULT_LIVE = Object.freeze({ policy: 'local-agreement' as LivePolicy, minChunkS: 1, bufferTrimS: 15, task: 'transcribe' as Task, noSpeechThreshold: 0.6 });
+export const DEFAULT_LIVE = Object.freeze({ policy: 'local-agreement' as LivePolicy, minChunkS: 1, bufferTrimS: 15, task: 'transcribe' as Task, noSpeechThreshold: 0.6, wordTimestamps: false });
 
 /** The settings of a live stream, checked. */
 export function resolveLiveOptions(options: LiveOptions = {}): LiveSettings {
@@ -61,6 +70,10 @@ export function resolveLiveOptions(options: LiveOptions = {}): LiveSettings {
   const noSpeechThreshold = options.noSpeechThreshold === undefined ? DEFAULT_LIVE.noSpeechThreshold : options.noSpeechThreshold;
   const maxTokens = options.maxTokens;
   if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens >= 1 && maxTokens <= 224)) throw new MoxingError('BAD_ARGUMENT', `maxTokens must be a whole number from 1 to 224, got ${String(maxTokens)}`);
+  const wordTimestamps = options.wordTimestamps ?? DEFAULT_LIVE.wordTimestamps;
+  const tokenLogprobs = options.tokenLogprobs ?? false;
+  // DTW's words are not the decoder's tokens (punctuation merged): which log-probs a word has is not settled.
+  if (wordTimestamps && tokenLogprobs) throw new MoxingError('BAD_ARGUMENT', 'wordTimestamps and tokenLogprobs cannot be asked for together in a live stream: pick one');
   return Object.freeze({
     maxTokens,
     policy,
@@ -71,7 +84,8 @@ export function resolveLiveOptions(options: LiveOptions = {}): LiveSettings {
     task,
     prompt: options.prompt,
     noSpeechThreshold,
-    tokenLogprobs: options.tokenLogprobs ?? false,
+    tokenLogprobs,
+    wordTimestamps,
   });
 }
 
@@ -81,12 +95,17 @@ export async function openLiveStream(options: LiveOptions = {}): Promise<LiveTra
   const model =
     options.model instanceof WhisperModel
       ? options.model
-      : await WhisperModel.load(options.model ?? DEFAULT_TRANSCRIBE.model, { variant: options.variant, runtime: options.runtime, hub: options.hub });
+      : await WhisperModel.load(options.model ?? DEFAULT_TRANSCRIBE.model, { variant: options.variant, runtime: options.runtime, hub: options.hub, timestamped: settings.wordTimestamps });
   if (settings.language !== undefined && !model.isMultilingual && settings.language !== 'en') {
     throw new MoxingError('BAD_ARGUMENT', `this model is English-only; it cannot transcribe language "${settings.language}"`);
   }
   const vad = settings.turnDetection ? (options.vadModel ?? (await SileroVad.load(undefined, { runtime: DEFAULT_VAD_RUNTIME }))) : undefined;
-  return new LiveTranscriber(LiveDecoder.for(model), vad, settings);
+  let wordTiming: LiveWordTiming | undefined;
+  if (settings.wordTimestamps) {
+    model.requireCrossAttentions();
+    wordTiming = { model, heads: resolveAlignmentHeads(options.alignmentHeads ?? DEFAULT_TRANSCRIBE.alignmentHeads, model) };
+  }
+  return new LiveTranscriber(LiveDecoder.for(model), vad, settings, wordTiming);
 }
 
 /**

@@ -18,10 +18,10 @@ import { N_SAMPLES, SAMPLE_RATE, type SileroVad, type VadStream } from '../../au
 import { pyStrip } from '../../text/index.js';
 import type { Task } from '../types.js';
 import { isSilentWindow } from '../whisper/window-decode.js';
-import { HypothesisBuffer, promptText, toMs, trimPoint, type TimedWord } from './agreement.js';
+import { HypothesisBuffer, promptText, shiftWord, trimPoint, type TimedWord } from './agreement.js';
 import type { LiveDecoder } from './decoder.js';
 import { Endpointer, type TurnDetection } from './endpoint.js';
-import { timedSegments, type LiveTokenizer, type TimedSegment } from './words.js';
+import { alignedSegments, timedSegments, type LiveTokenizer, type LiveWordTiming, type TimedSegment } from './words.js';
 
 export type LivePolicy = 'vad' | 'local-agreement';
 
@@ -32,7 +32,8 @@ export type LiveEvent =
   | { readonly type: 'partial'; readonly text: string }
   /**
    * Settled text (never revised). `final`: the last commit of its utterance (its text may be empty), after
-   * which the next partial belongs to a new utterance.
+   * which the next partial belongs to a new utterance. `words`, with word timestamps: the text's words
+   * (joined, the text), times in seconds of the stream and probabilities as openai's word timing gives them.
    */
   | { readonly type: 'committed'; readonly text: string; readonly start: number; readonly end: number; readonly words?: readonly TimedWord[]; readonly final: boolean }
   /** The VAD heard speech stop at `end`; the utterance's final commit follows. */
@@ -54,6 +55,8 @@ export interface LiveSettings {
   readonly maxTokens: number | undefined;
   /** Committed words carry their tokens and log-probs (TimedWord.logprobs). */
   readonly tokenLogprobs: boolean;
+  /** Commits carry their words timed by cross-attention DTW (every settling decode runs one more decoder pass). */
+  readonly wordTimestamps: boolean;
 }
 
 /**
@@ -63,6 +66,11 @@ export interface LiveSettings {
 const MAX_BUFFER_SAMPLES = N_SAMPLES - SAMPLE_RATE;
 /** Prompt tokens are cut (oldest first) to a multiple of this, so that streams' decodes line up in one batch. */
 const PROMPT_TOKEN_STEP = 8;
+
+interface Decoded {
+  readonly text: string;
+  readonly segments: TimedSegment[];
+}
 
 interface Utterance {
   /** First sample of its audio (padding included). */
@@ -92,8 +100,11 @@ export class LiveTranscriber {
     private readonly decoder: LiveDecoder,
     vadModel: SileroVad | undefined,
     readonly settings: LiveSettings,
+    /** The timestamped decoder and its alignment heads, for `settings.wordTimestamps`. */
+    private readonly wordTiming?: LiveWordTiming,
   ) {
     this.tokenizer = decoder.model.tokenizer as unknown as LiveTokenizer & { encode(text: string): number[] };
+    if (settings.wordTimestamps && !wordTiming) throw new TypeError('word timestamps need the timestamped decoder');
     if (settings.turnDetection) {
       if (!vadModel) throw new TypeError('turn detection needs the Silero model');
       this.vad = vadModel.stream();
@@ -224,10 +235,13 @@ export class LiveTranscriber {
         this.begin(cut);
       }
       const current = this.utterance!;
-      if (this.received - current.decodedUpTo < this.settings.minChunkS * SAMPLE_RATE) return events;
-      current.decodedUpTo = this.received;
-      const { text } = await this.decode(this.slice(current.start, this.received), this.settings.prompt ?? '', false);
-      return [...events, { type: 'partial', text }];
+      const upTo = this.received;
+      if (upTo - current.decodedUpTo < this.settings.minChunkS * SAMPLE_RATE) return events;
+      const partial = await this.decode(this.slice(current.start, upTo), this.settings.prompt ?? '', { align: false, partial: true });
+      // Dropped for other streams' finals: asked again at the next push, with the audio that came meanwhile.
+      if (!partial) return events;
+      current.decodedUpTo = upTo;
+      return [...events, { type: 'partial', text: partial.text }];
     }
     if (this.received - u.decodedUpTo < this.settings.minChunkS * SAMPLE_RATE) return [];
     return this.agree(false, this.received);
@@ -238,10 +252,12 @@ export class LiveTranscriber {
     const u = this.utterance!;
     let events: LiveEvent[];
     if (this.settings.policy === 'vad') {
-      const { text, segments } = await this.decode(this.slice(u.start, to), this.settings.prompt ?? '', false);
+      const { text, segments } = await this.settle(this.slice(u.start, to), this.settings.prompt ?? '', false);
       const offset = u.start / SAMPLE_RATE;
-      const words = segments.flatMap((s) => s.words).map((w) => ({ ...w, start: toMs(w.start + offset), end: toMs(w.end + offset) }));
-      events = [{ type: 'committed', text, start: offset, end: to / SAMPLE_RATE, words, final: true }];
+      // Words when asked for: timed by DTW (wordTimestamps), or carrying their tokens' log-probs (tokenLogprobs).
+      const shown = this.settings.wordTimestamps || this.settings.tokenLogprobs;
+      const words = shown ? { words: segments.flatMap((s) => s.words).map((w) => shiftWord(w, offset)) } : {};
+      events = [{ type: 'committed', text, start: offset, end: to / SAMPLE_RATE, ...words, final: true }];
     } else {
       events = await this.agree(true, to);
     }
@@ -267,7 +283,7 @@ export class LiveTranscriber {
     u.decodedUpTo = to;
     const from = Math.round(this.bufferOffset * SAMPLE_RATE);
     const prompt = [this.settings.prompt, promptText(this.committed, this.bufferOffset)].filter((p) => p).join(' ');
-    const { segments } = await this.decode(this.slice(from, to), prompt, true);
+    const { segments } = await this.settle(this.slice(from, to), prompt, true);
     this.hypothesis.insert(segments.flatMap((s) => s.words), this.bufferOffset);
     const settled = this.hypothesis.flush();
     const bufferSamples = to - from;
@@ -295,7 +311,7 @@ export class LiveTranscriber {
     const text = pyStrip(words.map((w) => w.word).join(''));
     // An empty final sits where the audio or the text so far ended, whichever is later.
     const start = words[0]?.start ?? Math.max(to / SAMPLE_RATE, this.committed.at(-1)?.end ?? 0);
-    return { type: 'committed', text, start, end: words.at(-1)?.end ?? start, words, final };
+    return { type: 'committed', text, start, end: words.at(-1)?.end ?? start, ...(this.settings.wordTimestamps ? { words } : {}), final };
   }
 
   /** whisper_streaming's `chunk_at`: the buffer starts at `time` from now on. */
@@ -305,14 +321,27 @@ export class LiveTranscriber {
     this.dropBefore(Math.round(time * SAMPLE_RATE));
   }
 
-  /** Decodes `samples` with `prompt`; `align` cuts the prompt to PROMPT_TOKEN_STEP (it grows with the commits). */
-  private async decode(samples: Float32Array, prompt: string, align: boolean): Promise<{ text: string; segments: TimedSegment[] }> {
+  /** A decode that settles text (never dropped); `align` cuts the prompt to PROMPT_TOKEN_STEP (it grows with the commits). */
+  private async settle(samples: Float32Array, prompt: string, align: boolean): Promise<Decoded> {
+    return (await this.decode(samples, prompt, { align, partial: false }))!;
+  }
+
+  /** Decodes `samples` with `prompt`; a partial's decode may be dropped (undefined). */
+  private async decode(samples: Float32Array, prompt: string, how: { align: boolean; partial: boolean }): Promise<Decoded | undefined> {
     const s = this.settings;
     const tokens = prompt ? this.tokenizer.encode(' ' + pyStrip(prompt)) : [];
-    const aligned = align ? tokens.slice(tokens.length % PROMPT_TOKEN_STEP) : tokens;
-    const result = await this.decoder.decode({ samples, language: s.language, task: s.task, prompt: aligned, sampleLen: s.maxTokens });
+    const aligned = how.align ? tokens.slice(tokens.length % PROMPT_TOKEN_STEP) : tokens;
+    // A partial's words are never shown: only settling decodes are timed.
+    const timed = s.wordTimestamps && !how.partial;
+    const request = { samples, language: s.language, task: s.task, prompt: aligned, sampleLen: s.maxTokens, keepFeatures: timed };
+    const result = how.partial ? await this.decoder.decodePartial(request) : await this.decoder.decode(request);
+    if (!result) return undefined;
     if (isSilentWindow(result, { noSpeechThreshold: s.noSpeechThreshold, logprobThreshold: -1 })) return { text: '', segments: [] };
-    const logprobs = s.tokenLogprobs ? result.tokenLogprobs : undefined;
-    return { text: result.text, segments: timedSegments(result.tokens, this.tokenizer, result.language, samples.length / SAMPLE_RATE, logprobs) };
+    const duration = samples.length / SAMPLE_RATE;
+    const segments =
+      timed && result.features
+        ? await alignedSegments(this.wordTiming!, this.tokenizer, { tokens: result.tokens, language: result.language, task: s.task, features: result.features }, duration)
+        : timedSegments(result.tokens, this.tokenizer, result.language, duration, s.tokenLogprobs ? result.tokenLogprobs : undefined);
+    return { text: result.text, segments };
   }
 }

@@ -7,7 +7,9 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { LiveDecoder, openLiveStream, transcribeLive, windowMel, type LiveEvent, type LiveOptions } from '../../../src/asr/live/index.js';
-import { WhisperModel, decodeFeatures } from '../../../src/asr/whisper/index.js';
+import { WhisperModel, decodeFeatures, resolveAlignmentHeads, timeWindowWords } from '../../../src/asr/whisper/index.js';
+import { cutWindow } from '../../../src/asr/whisper/window-segments.js';
+import type { WindowSegmentDraft } from '../../../src/asr/whisper/word-timestamps.js';
 import { SAMPLE_RATE, SileroVad, decodeAudio } from '../../../src/audio/index.js';
 import { isMoxingError } from '../../../src/errors.js';
 import { concatFloat32 } from '../../helpers/arrays.js';
@@ -33,11 +35,14 @@ async function collect(source: Iterable<Float32Array>, options: LiveOptions): Pr
 const committed = (events: readonly LiveEvent[]) => events.filter((e) => e.type === 'committed');
 
 let model: WhisperModel;
+/** The same weights with the timestamped decoder (cross attentions), for word timestamps. */
+let timedModel: WhisperModel;
 let vadModel: SileroVad;
 /** Two sentences, each after a pause: 0.6 s silence, en_001 (3.2 s), 1.5 s silence, en_002 (3.2 s), 1 s silence. */
 let speech: Float32Array;
 before(async () => {
   model = await WhisperModel.load(MODEL);
+  timedModel = await WhisperModel.load(MODEL, { timestamped: true });
   vadModel = await SileroVad.load();
   speech = concat(silence(0.6), await clip('en_001.wav'), silence(1.5), await clip('en_002.wav'), silence(1));
 });
@@ -63,7 +68,64 @@ test('vad policy: one final commit per utterance, the same whatever the piece si
     const [offline] = await decodeFeatures(model, await model.encode(windowMel(samples, 80), 1), { language: 'en', temperature: 0, sampleLen: 48 });
     assert.equal(c.text, offline.text);
     assert.ok(c.text.length > 0);
+    assert.equal(c.words, undefined, 'words only when asked for');
   }
+});
+
+type Commit = Extract<LiveEvent, { type: 'committed' }>;
+
+/** Words of a commit: its text joined, each with a probability, in order, inside the commit. */
+function assertWordsOf(c: Commit): void {
+  const words = c.words ?? [];
+  assert.equal(words.map((w) => w.word).join('').trim(), c.text);
+  let previousEnd = c.start;
+  for (const w of words) {
+    assert.ok(typeof w.probability === 'number' && w.probability >= 0 && w.probability <= 1, `${w.word}: probability ${w.probability}`);
+    assert.ok(w.start >= previousEnd - 1e-9 && w.start <= w.end, `${w.word} [${w.start}, ${w.end}] after ${previousEnd}`);
+    previousEnd = w.end;
+  }
+  assert.ok(previousEnd <= c.end + 1e-9, `the last word ends by ${c.end}`);
+}
+
+test('vad policy with word timestamps: each commit\'s words are openai\'s word timing of its utterance decoded alone, whatever the piece size', async () => {
+  const options: LiveOptions = { model: timedModel, vadModel, policy: 'vad', language: 'en', minChunkS: 10, maxTokens: 48, wordTimestamps: true };
+  const small = await collect(pieces(speech, 0.1), options);
+  assert.deepEqual(await collect(pieces(speech, 0.37), options), small, 'the same words whatever the pieces');
+  assert.deepEqual(await collect([speech], options), small, 'and all of it in one push');
+  const commits = committed(small);
+  assert.equal(commits.length, 2);
+  const { tokenizer } = timedModel;
+  const heads = resolveAlignmentHeads('config', timedModel);
+  for (const c of commits) {
+    assertWordsOf(c);
+    assert.ok(c.words!.length > 0);
+    // Offline: the utterance's audio as one window, decoded, cut into segments (the unfinished tail kept, to
+    // the end of the audio) and timed by openai's add_word_timestamps; then shifted to the commit's start.
+    const samples = speech.subarray(Math.round(c.start * SAMPLE_RATE), Math.round(c.end * SAMPLE_RATE));
+    const features = await timedModel.encode(windowMel(samples, 80), 1);
+    const [offline] = await decodeFeatures(timedModel, features, { language: 'en', temperature: 0, sampleLen: 48 });
+    const frames = Math.floor(samples.length / 160);
+    const cut = cutWindow(offline.tokens, tokenizer.timestampBegin, { timeOffset: 0, segmentFrames: frames, inputStride: 2, timePrecision: 0.02 });
+    const drafts: WindowSegmentDraft[] = cut.segments.map((s) => ({ ...s, words: [] }));
+    const tail = offline.tokens.slice(cut.segments.reduce((n, s) => n + s.tokens.length, 0));
+    if (tail.length > 0) drafts.push({ start: (tail[0] - tokenizer.timestampBegin) * 0.02, end: samples.length / SAMPLE_RATE, tokens: tail, words: [] });
+    await timeWindowWords(drafts, {
+      model: timedModel, features, heads, sotSequence: tokenizer.sotSequence('en', 'transcribe'), noTimestamps: tokenizer.noTimestamps, eot: tokenizer.eot,
+      splitToWordTokens: (t) => tokenizer.splitToWordTokens(t, 'en'), numFrames: frames, seekFrames: 0, lastSpeechTimestamp: 0,
+      prependPunctuations: '"\'“¿([{-', appendPunctuations: '"\'.。,，!！?？:：”)]}、',
+    });
+    const expected = drafts.flatMap((d) => d.words);
+    assert.deepEqual(c.words!.map((w) => [w.word, w.probability]), expected.map((w) => [w.word, w.probability]));
+    // Shifted by the utterance's start, to the millisecond (commit times are rounded to it).
+    c.words!.forEach((w, i) => {
+      assert.ok(Math.abs(w.start - (expected[i].start + c.start)) <= 0.0005 + 1e-9, `${w.word} start ${w.start} vs ${expected[i].start} + ${c.start}`);
+      assert.ok(Math.abs(w.end - (expected[i].end + c.start)) <= 0.0005 + 1e-9, `${w.word} end`);
+    });
+  }
+});
+
+test('word timestamps need the timestamped decoder: a clear error before any audio', async () => {
+  await assert.rejects(openLiveStream({ model, wordTimestamps: true }), (e) => isMoxingError(e) && e.code === 'MODEL_INVALID' && /timestamped/.test(e.message));
 });
 
 test('no decode runs while the VAD hears silence or noise below the threshold', async () => {
@@ -77,8 +139,8 @@ test('no decode runs while the VAD hears silence or noise below the threshold', 
   assert.equal(decoder.stats.windows, before, '13 s of silence and hum per policy cost no decode');
 });
 
-test('local-agreement: every mid-utterance commit is the agreed head of the previous hypothesis; finals close each utterance', async () => {
-  const events = await collect(pieces(speech, 0.25), { model, vadModel, policy: 'local-agreement', language: 'en', minChunkS: 0.5, maxTokens: 24 });
+test('local-agreement: every mid-utterance commit is the agreed head of the previous hypothesis; finals close each utterance; words timed by DTW', async () => {
+  const events = await collect(pieces(speech, 0.25), { model: timedModel, vadModel, policy: 'local-agreement', language: 'en', minChunkS: 0.5, maxTokens: 24, wordTimestamps: true });
   let previousPartial: string | undefined;
   let finals = 0;
   let lastEnd = 0;
@@ -87,46 +149,83 @@ test('local-agreement: every mid-utterance commit is the agreed head of the prev
     if (e.type === 'speech_started') previousPartial = undefined;
     if (e.type !== 'committed') continue;
     assert.ok(e.start >= lastEnd - 0.1, 'commits move forward in time');
+    assertWordsOf(e);
     lastEnd = e.end;
     if (e.final) {
       finals++;
       continue;
     }
     assert.ok(previousPartial !== undefined && previousPartial.startsWith(e.text), `"${e.text}" was the head of the last hypothesis "${previousPartial}"`);
-    assert.equal(e.words?.map((w) => w.word).join('').trim(), e.text);
   }
   assert.equal(finals, 2, 'one final commit per utterance');
   assert.ok(committed(events).some((e) => !e.final && e.text.length > 0), 'something was agreed on before the utterances ended');
 });
 
-test('two streams decoded in one batch give exactly the events each gives alone', async () => {
+/** Streams fed in the same turns, as a server's clients' appends arrive together; the events and the decoder's work. */
+async function together(audios: readonly Float32Array[], options: LiveOptions): Promise<{ events: LiveEvent[][]; windows: number; batches: number; dropped: number }> {
+  const decoder = LiveDecoder.for(options.model as WhisperModel);
+  const before = { ...decoder.stats };
+  const streams = await Promise.all(audios.map(() => openLiveStream(options)));
+  const events: LiveEvent[][] = audios.map(() => []);
+  // Pieces of min-chunk length: each stream asks for a decode at every piece while it hears speech.
+  const split = audios.map((a) => [...pieces(a, 1)]);
+  for (let i = 0; i < Math.max(...split.map((p) => p.length)); i++) {
+    const answers = await Promise.all(streams.map((s, k) => (split[k][i] ? s.push(split[k][i]) : [])));
+    answers.forEach((a, k) => events[k].push(...a));
+  }
+  (await Promise.all(streams.map((s) => s.finish()))).forEach((a, k) => events[k].push(...a));
+  const after = decoder.stats;
+  return { events, windows: after.windows - before.windows, batches: after.batches - before.batches, dropped: after.dropped - before.dropped };
+}
+
+test('streams decoded together give the commits and turns each gives alone; finals and agreement steps batch, partials may be dropped', async () => {
   const other = concat(silence(0.3), await clip('en_000.wav'), silence(1));
+  const settled = (events: readonly LiveEvent[]) => events.filter((e) => e.type !== 'partial');
   for (const policy of ['vad', 'local-agreement'] as const) {
     const options: LiveOptions = { model, vadModel, policy, language: 'en', minChunkS: 1, maxTokens: 24 };
-    // Pieces of min-chunk length: both streams decode at every piece while both hear speech.
     const aloneA = await collect(pieces(speech, 1), options);
     const aloneB = await collect(pieces(other, 1), options);
-    const decoder = LiveDecoder.for(model);
-    const before = { ...decoder.stats };
-    // Both streams get each piece in the same turn, as two clients' appends arrive together on a server.
-    const [a, b] = [await openLiveStream(options), await openLiveStream(options)];
-    const together: [LiveEvent[], LiveEvent[]] = [[], []];
-    const piecesA = [...pieces(speech, 1)];
-    const piecesB = [...pieces(other, 1)];
-    for (let i = 0; i < Math.max(piecesA.length, piecesB.length); i++) {
-      const [ea, eb] = await Promise.all([piecesA[i] ? a.push(piecesA[i]) : [], piecesB[i] ? b.push(piecesB[i]) : []]);
-      together[0].push(...ea);
-      together[1].push(...eb);
+    const run = await together([speech, other], options);
+    const label = `${policy}: ${run.windows} windows in ${run.batches} batches, ${run.dropped} partials dropped`;
+    if (policy === 'local-agreement') {
+      // Every decode settles text: none is dropped, and the streams' steps share batches.
+      assert.deepEqual(run.events, [aloneA, aloneB], label);
+      assert.ok(run.dropped === 0 && run.batches < run.windows, label);
+      continue;
     }
-    const [fa, fb] = await Promise.all([a.finish(), b.finish()]);
-    together[0].push(...fa);
-    together[1].push(...fb);
-    assert.deepEqual(together[0], aloneA, policy);
-    assert.deepEqual(together[1], aloneB, policy);
-    const windows = decoder.stats.windows - before.windows;
-    const batches = decoder.stats.batches - before.batches;
-    assert.ok(decoder.stats.widest >= 2 && batches < windows, `${policy}: ${windows} windows in ${batches} batches`);
+    // A partial asked for while another stream's decode runs (or beside it) is dropped, and asked for again at
+    // the stream's next push: partials may differ, and nothing else.
+    assert.deepEqual(run.events.map(settled), [settled(aloneA), settled(aloneB)], label);
+    assert.ok(run.dropped > 0, label);
+    // The same speech on two streams: their turns end together, and their finals go in one batch.
+    const twins = await together([speech, speech], options);
+    assert.deepEqual(twins.events.map(settled), [settled(aloneA), settled(aloneA)]);
+    assert.ok(twins.batches < twins.windows, `twins: ${twins.windows} windows in ${twins.batches} batches`);
   }
+});
+
+test('decodes that settle text go first, in a batch of their own; partials never wait behind a batch, and go one at a time', async () => {
+  const decoder = new LiveDecoder(model);
+  const samples = (await clip('en_001.wav')).subarray(0, 2 * SAMPLE_RATE);
+  const request = { samples, language: 'en', task: 'transcribe' as const, prompt: [], sampleLen: 8 };
+  // A partial alone is decoded: dropping needs a settling decode due beside it.
+  const alone = await decoder.decodePartial(request);
+  assert.ok(alone !== undefined);
+  // A batch is running (a partial); meanwhile two partials and a final are asked for: the final goes next,
+  // alone, and the partials are dropped at once (they would be stale by their turn, their streams blocked).
+  const running = decoder.decodePartial(request);
+  await new Promise((resolve) => setImmediate(resolve)); // the batch starts in the next turn
+  const queued = [decoder.decodePartial(request), decoder.decode(request), decoder.decodePartial(request)];
+  const [first, dropped, final, droppedToo] = await Promise.all([running, ...queued]);
+  assert.deepEqual(first?.tokens, alone.tokens);
+  assert.deepEqual(final?.tokens, alone.tokens, 'the final decodes the same window to the same tokens');
+  assert.equal(dropped, undefined);
+  assert.equal(droppedToo, undefined);
+  assert.deepEqual({ ...decoder.stats }, { batches: 3, windows: 3, widest: 1, dropped: 2 });
+  // Partials asked for in one turn while it is idle: the first is decoded, alone; the others are dropped.
+  const together = await Promise.all([decoder.decodePartial(request), decoder.decodePartial(request), decoder.decodePartial(request)]);
+  assert.deepEqual(together.map((r) => r?.tokens), [alone.tokens, undefined, undefined]);
+  assert.deepEqual({ ...decoder.stats }, { batches: 4, windows: 4, widest: 1, dropped: 4 });
 });
 
 test('turnDetection null: nothing is cut until the end of the input, then one final commit of all of it', async () => {
