@@ -33,7 +33,8 @@ export type LiveEvent =
   /**
    * Settled text (never revised). `final`: the last commit of its utterance (its text may be empty), after
    * which the next partial belongs to a new utterance. `words`, with word timestamps: the text's words
-   * (joined, the text), times in seconds of the stream and probabilities as openai's word timing gives them.
+   * (joined, the text), times in seconds of the stream and probabilities as openai's word timing gives them;
+   * with token log-probs: the words with their tokens and log-probs, times spread over the decode's segments.
    */
   | { readonly type: 'committed'; readonly text: string; readonly start: number; readonly end: number; readonly words?: readonly TimedWord[]; readonly final: boolean }
   /** The VAD heard speech stop at `end`; the utterance's final commit follows. */
@@ -311,7 +312,8 @@ export class LiveTranscriber {
     const text = pyStrip(words.map((w) => w.word).join(''));
     // An empty final sits where the audio or the text so far ended, whichever is later.
     const start = words[0]?.start ?? Math.max(to / SAMPLE_RATE, this.committed.at(-1)?.end ?? 0);
-    return { type: 'committed', text, start, end: words.at(-1)?.end ?? start, ...(this.settings.wordTimestamps ? { words } : {}), final };
+    const shown = this.settings.wordTimestamps || this.settings.tokenLogprobs;
+    return { type: 'committed', text, start, end: words.at(-1)?.end ?? start, ...(shown ? { words } : {}), final };
   }
 
   /** whisper_streaming's `chunk_at`: the buffer starts at `time` from now on. */
