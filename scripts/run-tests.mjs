@@ -5,8 +5,9 @@
 // substring.
 //
 // Start-up is most of a small file's cost (node, tsx, then ONNX Runtime, sharp, fastify: about a second of
-// CPU), so the files of one folder share one process: a generated entry under .tmp/test-groups/<pid>/ imports them
-// in turn and node:test runs their tests one after another, as it runs one file's. A file runs in a process of
+// CPU), so the files under one folder of test/ (test/asr/**, test/server/**...) share one process: a generated
+// entry under .tmp/test-groups/<pid>/ imports them in turn and node:test runs their tests one after another, as
+// it runs one file's. The largest entries start first. A file runs in a process of
 // its own when it is slow (the tier above: each is long enough to pay its start-up), when it is given alone, or
 // when it sets process-wide hooks that would reach the other files (a top-level before/beforeEach/afterEach,
 // process.on('unhandledRejection')), or when it registers its tests after a top-level await (another file's test
@@ -46,17 +47,22 @@ function entries() {
   const alone = (f) => SLOW.test(f) || PROCESS_WIDE.test(readFileSync(f, 'utf8'));
   const folders = new Map();
   for (const f of files.filter((f) => !alone(f))) {
-    const folder = f.slice(0, f.lastIndexOf('/'));
+    const folder = f.slice(0, f.lastIndexOf('/')).split('/').slice(0, 2).join('/');
     folders.set(folder, [...(folders.get(folder) ?? []), f]);
   }
   mkdirSync(GROUPS_DIR, { recursive: true });
   const grouped = [...folders].map(([folder, members]) => {
-    if (members.length === 1) return members[0];
+    if (members.length === 1) return { entry: members[0], members };
     const entry = join(GROUPS_DIR, `${folder.replaceAll('/', '_')}.test.mjs`);
     writeFileSync(entry, `${members.map((f) => `await import(${JSON.stringify(pathToFileURL(resolve(f)).href)});`).join('\n')}\n`);
-    return entry;
+    return { entry, members };
   });
-  return [...files.filter(alone), ...grouped].sort();
+  // The largest first (source size stands for run time), so that no long entry starts last and runs alone.
+  const weight = (members) => members.reduce((sum, f) => sum + statSync(f).size, 0);
+  return [...files.filter(alone).map((f) => ({ entry: f, members: [f] })), ...grouped]
+    .map((e) => ({ ...e, weight: weight(e.members) }))
+    .sort((a, b) => b.weight - a.weight)
+    .map((e) => e.entry);
 }
 
 const result = spawnSync(
