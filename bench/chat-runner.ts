@@ -60,6 +60,8 @@ const engines: Record<string, () => Promise<{ prefill: number; decode: number }>
 };
 const run = engines[engine];
 if (!run) throw new Error(`unknown engine ${engine}: one of ${Object.keys(engines).join(', ')}`);
+// The process before the model: Node, tsx and the engines' libraries (what any row pays before its weights).
+const baselineRss = process.memoryUsage().rss;
 const started = performance.now();
 const { prefill, decode } = await run();
-emitReport({ runner: engine, wallMs: performance.now() - started, peakRssBytes: peakRssBytes(), extra: { prefill, decode } });
+emitReport({ runner: engine, wallMs: performance.now() - started, peakRssBytes: peakRssBytes(), extra: { prefill, decode, baselineRss } });

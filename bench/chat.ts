@@ -5,12 +5,13 @@
  * file, and moxing's llama.cpp engine on a Q4_0 GGUF of the same weights at 1 and 2 threads (the measurement
  * behind DEFAULT_LLAMA_THREADS). Every run generates exactly --tokens tokens (end-of-sequence banned). Each row
  * runs in its own process (bench/chat-runner.ts), so its peak RSS is its own; it is shown against the bytes of
- * the weight file that row reads.
+ * the weight file that row reads, and beside the process's RSS before it loads the model (Node, tsx, the engine's
+ * libraries).
  * Then bench/chat-vlm.ts: a SmolVLM-256M-shaped model's time to first token with one image.
  *
  * Options: --layers 4 --vocab <learned> --prompt 128 --tokens 48 (--repeats 3 for the VLM row);
  * --full: Qwen2.5-0.5B's whole shape (24 layers, vocabulary 151,936; about 2 GB of fp32 weights, generated once
- * into bench/.work/models); --only <substring> runs only the rows whose engine name contains it (no VLM row).
+ * into bench/.work/models); --only <a>,<b> runs only the rows whose name contains one of them (no VLM row). Each row prints as it ends.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,16 +61,18 @@ rows.push({ name: 'transformers.js q4 (same file)', engine: 'transformers-q4', t
 
 const runner = join(import.meta.dirname, 'chat-runner.ts');
 const table: string[][] = [];
-for (const row of rows.filter((r) => values.only === undefined || r.name.includes(values.only))) {
+const only = values.only?.split(',');
+for (const row of rows.filter((r) => only === undefined || only.some((part) => r.name.includes(part)))) {
   const report = await runChild(runner, [row.engine, dir, gguf, String(row.threads), values.prompt, values.tokens]);
   const weightBytes = statSync(row.weights).size;
-  const { prefill, decode } = report.extra as { prefill: number; decode: number };
-  table.push([row.name, prefill.toFixed(0), decode.toFixed(1), mb(report.peakRssBytes), mb(weightBytes), (report.peakRssBytes / weightBytes).toFixed(2)]);
+  const { prefill, decode, baselineRss } = report.extra as { prefill: number; decode: number; baselineRss: number };
+  table.push([row.name, prefill.toFixed(0), decode.toFixed(1), mb(report.peakRssBytes), mb(baselineRss), mb(weightBytes), (report.peakRssBytes / weightBytes).toFixed(2)]);
+  console.log(table[table.length - 1].join(' | '));
 }
 
 const vocabulary = vocab === undefined ? 'a small vocabulary' : `vocabulary ${vocab}`;
 console.log(`\nchat engines: hidden 896, ${layers} layers, GQA 14/2, intermediate 4864, ${vocabulary}, prompt ≈${values.prompt} tokens, ${values.tokens} generated; load average ${loadavg()[0].toFixed(1)}\n`);
-printTable(['engine', 'prefill tok/s', 'decode tok/s', 'peak RSS', 'weight file', 'RSS / weights'], table);
+printTable(['engine', 'prefill tok/s', 'decode tok/s', 'peak RSS', 'RSS before load', 'weight file', 'peak RSS / weights'], table);
 
 // The vision-language row: time to first token with one image (its own file, also runnable alone).
 if (values.only === undefined) await import('./chat-vlm.js');
