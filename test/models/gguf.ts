@@ -5,11 +5,11 @@
  * are permuted as llama.cpp's converter permutes them (llama.cpp rotates adjacent pairs, transformers rotates
  * halves), so the F32 file computes what the ONNX graph computes.
  */
-import { writeFileSync, mkdirSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, existsSync, openSync, renameSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { WeightBank } from './layers.js';
-import { CHATML_TOOLS_TEMPLATE, LLM_SPECIALS, llmGraph, llmSpecHash, writeLlmModel, type LlmSpec } from './llm.js';
+import { CHATML_TOOLS_TEMPLATE, LLM_SPECIALS, llmGraph, llmSpecHash, llmTokenizer, type LlmSpec } from './llm.js';
 import { TEST_MODELS_DIR } from './whisper.js';
 
 const enum ValueType {
@@ -32,8 +32,8 @@ export interface GgufTensor {
   /** ggml dims, innermost first (a torch [out, in] weight is [in, out]). */
   dims: readonly number[];
   type: GgmlType;
-  /** Row-major float32 values, innermost dimension fastest. */
-  data: Float32Array;
+  /** Row-major float32 values, innermost dimension fastest; or made on demand, when the file is written. */
+  data: Float32Array | (() => Float32Array);
 }
 
 class Writer {
@@ -155,22 +155,36 @@ export function writeGguf(path: string, metadata: Record<string, GgufValue>, ten
         break;
     }
   }
-  const blobs = tensors.map((t) => (t.type === 'F32' ? Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength) : quantizeQ4_0(t.data)));
   let offset = 0;
-  tensors.forEach((t, i) => {
+  for (const t of tensors) {
     w.string(t.name);
     w.u32(t.dims.length);
     for (const d of t.dims) w.u64(d);
     w.u32(GGML_TYPE[t.type]);
     w.u64(offset);
-    offset += Math.ceil(blobs[i].length / ALIGNMENT) * ALIGNMENT;
-  });
-  w.pad();
-  for (const blob of blobs) {
-    w.push(blob);
-    w.pad();
+    offset += Math.ceil(tensorBytes(t) / ALIGNMENT) * ALIGNMENT;
   }
-  writeFileSync(path, w.bytes());
+  w.pad();
+  // Tensor data streams to the file one tensor at a time: a 0.5 B model never sits in memory twice.
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, w.bytes());
+    for (const t of tensors) {
+      const data = typeof t.data === 'function' ? t.data() : t.data;
+      const blob = t.type === 'F32' ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : quantizeQ4_0(data);
+      if (blob.length !== tensorBytes(t)) throw new Error(`gguf tensor ${t.name}: ${data.length} values for dims ${t.dims.join('x')}`);
+      writeSync(fd, blob);
+      const extra = (ALIGNMENT - (blob.length % ALIGNMENT)) % ALIGNMENT;
+      if (extra > 0) writeSync(fd, Buffer.alloc(extra));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tensorBytes(t: GgufTensor): number {
+  const values = t.dims.reduce((a, b) => a * b, 1);
+  return t.type === 'F32' ? values * 4 : (values / 32) * 18;
 }
 
 /** [rows, cols] row-major → [cols, rows]. */
@@ -198,12 +212,9 @@ function permuteRows(data: Float32Array, heads: number, headDim: number, cols: n
 
 /** The tiny llama of `spec` as GGUF (the ONNX model's weights and tokenizer), F32 or with Q4_0 matrices. */
 export function writeLlmGguf(spec: LlmSpec, path: string, type: GgmlType = 'F32', name = spec.name): void {
-  // The ONNX folder's tokenizer is the source of the vocabulary: write it aside and read it back.
-  const side = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  writeLlmModel(spec, side);
-  const tokenizer = JSON.parse(readFileSync(join(side, 'tokenizer.json'), 'utf8'));
-  rmSync(side, { recursive: true, force: true });
-  const vocab = tokenizer.model.vocab as Record<string, number>;
+  // The ONNX folder's tokenizer (test/models/llm.ts writes the same one into tokenizer.json).
+  const tokenizer = llmTokenizer(spec);
+  const vocab = tokenizer.vocab;
   const base = Object.keys(vocab).length;
   const tokens: string[] = new Array(base + LLM_SPECIALS.length);
   for (const [piece, id] of Object.entries(vocab)) tokens[id] = piece;
@@ -214,10 +225,13 @@ export function writeLlmGguf(spec: LlmSpec, path: string, type: GgmlType = 'F32'
   llmGraph(spec, vocabSize, bank); // draws every weight into the bank
   const { hidden: d, heads, kvHeads, intermediate: ff } = spec;
   const headDim = d / heads;
+  // Transposed when written: one matrix's copy at a time.
   const matrix = (weight: string, inDim: number, outDim: number, permuteHeads?: number): GgufTensor => {
-    let torch = transpose(bank.values(weight), inDim, outDim); // [out, in]
-    if (permuteHeads !== undefined) torch = permuteRows(torch, permuteHeads, headDim, inDim);
-    return { name: '', dims: [inDim, outDim], type, data: torch };
+    const data = () => {
+      const torch = transpose(bank.values(weight), inDim, outDim); // [out, in]
+      return permuteHeads === undefined ? torch : permuteRows(torch, permuteHeads, headDim, inDim);
+    };
+    return { name: '', dims: [inDim, outDim], type, data };
   };
   const vector = (weight: string, dim: number): GgufTensor => ({ name: '', dims: [dim], type: 'F32', data: bank.values(weight) });
   const tensors: GgufTensor[] = [{ name: 'token_embd.weight', dims: [d, vocabSize], type, data: bank.values('model.embed_tokens.weight') }];
@@ -258,7 +272,7 @@ export function writeLlmGguf(spec: LlmSpec, path: string, type: GgmlType = 'F32'
       'tokenizer.ggml.pre': { type: 'string', value: 'gpt-2' },
       'tokenizer.ggml.tokens': { type: 'strings', value: tokens },
       'tokenizer.ggml.token_type': { type: 'i32s', value: types },
-      'tokenizer.ggml.merges': { type: 'strings', value: tokenizer.model.merges as string[] },
+      'tokenizer.ggml.merges': { type: 'strings', value: tokenizer.merges },
       'tokenizer.ggml.bos_token_id': { type: 'u32', value: id('<|im_start|>') },
       'tokenizer.ggml.eos_token_id': { type: 'u32', value: id('<|im_end|>') },
       'tokenizer.ggml.padding_token_id': { type: 'u32', value: id('<|endoftext|>') },

@@ -35,6 +35,12 @@ export interface LlmSpec {
   intermediate: number;
   /** BPE merges learned on top of the 256 byte tokens. */
   merges: number;
+  /**
+   * The whole vocabulary (embedding and LM head rows), specials included, when larger than the learned one: the
+   * BPE vocabulary is padded with pieces no merge reaches (a real model's rare tokens), so the matmuls and the
+   * tokenizer have a real model's size (Qwen2.5's 151,936). @default 256 + merges + the specials
+   */
+  vocab?: number;
   /** The LM head is the transposed embedding (tie_word_embeddings). */
   tied: boolean;
   seed: number;
@@ -128,7 +134,7 @@ export const LLM_CORPUS = [
   'Numbers: 0 1 2 3 4 5 6 7 8 9 10 100 1000 3.14 -2.5. Questions, answers, tools, images and text.',
 ].join('\n');
 
-interface Tokenizer {
+export interface Tokenizer {
   vocab: Record<string, number>;
   merges: string[];
 }
@@ -177,6 +183,21 @@ export function trainBpe(corpus: string, mergeCount: number): Tokenizer {
     });
   }
   return { vocab, merges };
+}
+
+/** `tokenizer` padded to `total` entries with the specials, by pieces that no merge produces. */
+function padVocabulary(tokenizer: Tokenizer, total: number | undefined): Tokenizer {
+  const learned = Object.keys(tokenizer.vocab).length;
+  if (total === undefined) return tokenizer;
+  if (total < learned + LLM_SPECIALS.length) throw new Error(`llm vocab ${total} is smaller than the ${learned + LLM_SPECIALS.length} learned and special tokens`);
+  const vocab = { ...tokenizer.vocab };
+  for (let id = learned; id < total - LLM_SPECIALS.length; id++) vocab[`<pad${id}>`] = id;
+  return { vocab, merges: tokenizer.merges };
+}
+
+/** The byte-level BPE of `spec` (learned on LLM_CORPUS, padded to `spec.vocab`). */
+export function llmTokenizer(spec: LlmSpec): Tokenizer {
+  return padVocabulary(trainBpe(LLM_CORPUS, spec.merges), spec.vocab);
 }
 
 function rmsNorm(layers: Layers, x: string, name: string, dim: number, eps: number): string {
@@ -346,7 +367,7 @@ export function writeLlmModel(spec: LlmSpec, dir: string): void {
     throw new Error(`llm spec ${spec.name}: hidden ${spec.hidden} must split into ${spec.heads} heads of even width, in groups of ${spec.kvHeads}`);
   }
   mkdirSync(join(dir, 'onnx'), { recursive: true });
-  const vocabSize = writeSideFiles(spec, dir, trainBpe(LLM_CORPUS, spec.merges));
+  const vocabSize = writeSideFiles(spec, dir, llmTokenizer(spec));
   saveModel(llmGraph(spec, vocabSize, new WeightBank(spec.seed)), join(dir, 'onnx', 'model.onnx'));
 }
 

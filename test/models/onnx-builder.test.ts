@@ -1,11 +1,12 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, Rng, attr, decodeModel, encodeModel, modelProto, normalQuantile, saveModel, tensor } from './onnx-builder.js';
 import { Layers, WeightBank, causalMask, dimOf } from './layers.js';
+import { TINY_LLM, llmGraph } from './llm.js';
 
 async function run(model: ReturnType<typeof modelProto>, feeds: Record<string, ort.Tensor>) {
   const session = await ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: 1 });
@@ -129,6 +130,18 @@ describe('GraphBuilder', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+test('saveModel streams exactly the bytes encodeModel makes (initializers, graph outputs, opsets)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moxing-builder-'));
+  try {
+    for (const model of [modelProto(llmGraph(TINY_LLM, 300, new WeightBank(3)), { opset: 17 }), modelProto(new GraphBuilder('empty').build())]) {
+      saveModel(model, join(dir, 'model.onnx'));
+      assert.deepEqual(readFileSync(join(dir, 'model.onnx')), Buffer.from(encodeModel(model)));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('Layers', () => {

@@ -15,7 +15,7 @@
  * saveModel(modelProto(g.build()), 'mlp.onnx');
  * ```
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import onnxProto from 'onnx-proto';
 
@@ -374,10 +374,48 @@ export function encodeModel(model: ModelProto): Uint8Array {
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
 }
 
-/** Writes a model to `path`, creating its folder. */
+/**
+ * Writes a model to `path`, creating its folder: the same bytes as `encodeModel`, streamed one initializer at a
+ * time, so a 2 GB model is never held twice (protobuf has each field written in declaration order: the model's
+ * fields before `graph`, then the graph as node, name, initializers, the rest; then the model's later fields).
+ */
 export function saveModel(model: ModelProto, path: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, encodeModel(model));
+  const { graph, opsetImport, metadataProps, trainingInfo, functions, ...head } = model;
+  const { node, name, initializer, ...graphRest } = graph ?? {};
+  const graphHead = onnx.GraphProto.encode(onnx.GraphProto.create({ node, name })).finish();
+  const graphTail = onnx.GraphProto.encode(onnx.GraphProto.create(graphRest)).finish();
+  const tensors = initializer ?? [];
+  const tensorSizes = tensors.map((t) => onnx.TensorProto.encode(onnx.TensorProto.create(t)).len);
+  const graphLength = graphHead.length + graphTail.length + tensorSizes.reduce((sum, size) => sum + 1 + varint(size).length + size, 0);
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, onnx.ModelProto.encode(onnx.ModelProto.create(head)).finish());
+    if (graph) {
+      writeSync(fd, Buffer.from([58, ...varint(graphLength)])); // field 7, length-delimited
+      writeSync(fd, graphHead);
+      tensors.forEach((t, i) => {
+        writeSync(fd, Buffer.from([42, ...varint(tensorSizes[i])])); // field 5, length-delimited
+        writeSync(fd, onnx.TensorProto.encode(onnx.TensorProto.create(t)).finish());
+      });
+      writeSync(fd, graphTail);
+    }
+    writeSync(fd, onnx.ModelProto.encode(onnx.ModelProto.create({ opsetImport, metadataProps, trainingInfo, functions })).finish());
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A protobuf base-128 varint (lengths beyond 32 bits included). */
+function varint(value: number): number[] {
+  const bytes: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    bytes.push((rest % 0x80) | 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  bytes.push(rest);
+  return bytes;
 }
 
 /** Parses a model file's bytes (for tests that inspect a graph). */
