@@ -10,10 +10,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ChatDelta, ChatMessage, ChatModel, ChatOptions, ChatResult } from '../chat/index.js';
 import type { ChatLoadOptions } from '../chat/load.js';
-import { publicError } from './errors.js';
 import { ModelAllowList, publicModelName } from './models.js';
 import { completionsRoute } from './completions.js';
-import { abandoned, installOpenAiErrors, parseBody, ParamError } from './openai-shape.js';
+import { abandoned, answerEvents, installOpenAiErrors, parseBody, ParamError } from './openai-shape.js';
 
 export interface ChatPluginOptions {
   /** Chat models requests may name, as given at start-up. @default [] */
@@ -205,15 +204,6 @@ function openAiLogprobs(result: Pick<ChatResult, 'logprobs'>) {
  * so a model or request that fails answers a plain error.
  */
 async function streamChat(request: FastifyRequest, reply: FastifyReply, stream: AsyncGenerator<ChatDelta, ChatResult>, meta: { id: string; created: number; model: string; usage: boolean; logprobs: boolean }): Promise<void> {
-  let next: IteratorResult<ChatDelta, ChatResult>;
-  try {
-    next = await stream.next();
-  } catch (error) {
-    await stream.return(undefined as never).catch(() => undefined);
-    throw error;
-  }
-  reply.hijack();
-  reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   const chunk = (delta: Record<string, unknown>, finish: string | null = null, extra: Record<string, unknown> = {}) => ({
     id: meta.id,
     object: 'chat.completion.chunk',
@@ -222,11 +212,10 @@ async function streamChat(request: FastifyRequest, reply: FastifyReply, stream: 
     system_fingerprint: null,
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish, ...extra }],
   });
-  const send = (event: unknown): boolean => reply.raw.write(`data: ${JSON.stringify(event)}\n\n`);
-  let logprobsSent = 0;
-  try {
+  await answerEvents(request, reply, stream, async (first, send) => {
     send(chunk({ role: 'assistant', content: '' }));
     let toolIndex = 0;
+    let next = first;
     for (; !next.done; next = await stream.next()) {
       if (reply.raw.destroyed) return; // the client left: stop generating for nobody
       const delta = next.value;
@@ -234,19 +223,9 @@ async function streamChat(request: FastifyRequest, reply: FastifyReply, stream: 
       for (const call of delta.toolCalls ?? []) send(chunk({ tool_calls: [{ index: toolIndex++, id: call.id, type: 'function', function: call.function }] }));
     }
     const result = next.value;
-    if (meta.logprobs && result.logprobs && result.logprobs.length > logprobsSent) {
-      send(chunk({}, null, { logprobs: openAiLogprobs({ logprobs: result.logprobs.slice(logprobsSent) }) }));
-      logprobsSent = result.logprobs.length;
-    }
+    if (meta.logprobs && result.logprobs && result.logprobs.length > 0) send(chunk({}, null, { logprobs: openAiLogprobs(result) }));
     send(chunk({}, result.finishReason));
     if (meta.usage) send({ id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model, system_fingerprint: null, choices: [], usage: usage(result) });
     reply.raw.write('data: [DONE]\n\n');
-  } catch (error) {
-    request.log.error({ err: error }, 'stream failed');
-    const answer = publicError(error);
-    send({ error: { message: answer.message, type: answer.status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: answer.code.toLowerCase() } });
-  } finally {
-    await stream.return(undefined as never).catch(() => undefined);
-    reply.raw.end();
-  }
+  });
 }

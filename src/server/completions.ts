@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { ChatDelta, ChatModel, ChatResult, GenerateOptions, TokenLogprob } from '../chat/index.js';
 import type { ModelAllowList } from './models.js';
 import { publicModelName } from './models.js';
-import { abandoned, openAiError, parseBody, ParamError } from './openai-shape.js';
+import { abandoned, answerEvents, parseBody, ParamError } from './openai-shape.js';
 
 /** OpenAI's default for this route (the chat route's is the model's room). */
 export const DEFAULT_COMPLETION_MAX_TOKENS = 16;
@@ -105,18 +105,9 @@ export function completionLogprobs(entries: readonly TokenLogprob[], startOffset
  * before the answer starts, so a request that fails answers a plain error.
  */
 async function streamCompletion(request: FastifyRequest, reply: FastifyReply, stream: AsyncGenerator<ChatDelta, ChatResult>, meta: { id: string; created: number; model: string; includeUsage: boolean; logprobs: boolean }): Promise<void> {
-  let next: IteratorResult<ChatDelta, ChatResult>;
-  try {
-    next = await stream.next();
-  } catch (error) {
-    await stream.return(undefined as never).catch(() => undefined);
-    throw error;
-  }
-  reply.hijack();
-  reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  const send = (event: unknown): boolean => reply.raw.write(`data: ${JSON.stringify(event)}\n\n`);
   const chunk = (text: string, finish: string | null = null, logprobs: unknown = null) => ({ ...envelope(meta), choices: [{ text, index: 0, logprobs, finish_reason: finish }] });
-  try {
+  await answerEvents(request, reply, stream, async (first, send) => {
+    let next = first;
     for (; !next.done; next = await stream.next()) {
       if (reply.raw.destroyed) return; // the client left: stop generating for nobody
       if (next.value.content) send(chunk(next.value.content));
@@ -125,11 +116,5 @@ async function streamCompletion(request: FastifyRequest, reply: FastifyReply, st
     send(chunk('', result.finishReason, meta.logprobs ? completionLogprobs(result.logprobs ?? []) : null));
     if (meta.includeUsage) send({ ...envelope(meta), choices: [], usage: usage(result) });
     reply.raw.write('data: [DONE]\n\n');
-  } catch (error) {
-    request.log.error({ err: error }, 'stream failed');
-    send(openAiError(error).body);
-  } finally {
-    await stream.return(undefined as never).catch(() => undefined);
-    reply.raw.end();
-  }
+  });
 }

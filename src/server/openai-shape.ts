@@ -62,3 +62,35 @@ export function abandoned(request: FastifyRequest, reply: FastifyReply): AbortSi
   }
   return controller.signal;
 }
+
+/**
+ * Answers `stream` as OpenAI's server-sent events. Its first item is awaited before the answer starts, so a
+ * model or request that fails answers a plain error; then `write` sends the events. A failure midway is sent as
+ * an error event, and the stream and the answer are always ended.
+ */
+export async function answerEvents<T, R>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  stream: AsyncGenerator<T, R>,
+  write: (first: IteratorResult<T, R>, send: (event: unknown) => boolean) => Promise<void>,
+): Promise<void> {
+  let first: IteratorResult<T, R>;
+  try {
+    first = await stream.next();
+  } catch (error) {
+    await stream.return(undefined as never).catch(() => undefined);
+    throw error;
+  }
+  reply.hijack();
+  reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const send = (event: unknown): boolean => reply.raw.write(`data: ${JSON.stringify(event)}\n\n`);
+  try {
+    await write(first, send);
+  } catch (error) {
+    request.log.error({ err: error }, 'stream failed');
+    send(openAiError(error).body);
+  } finally {
+    await stream.return(undefined as never).catch(() => undefined);
+    reply.raw.end();
+  }
+}
