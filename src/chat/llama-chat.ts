@@ -55,6 +55,24 @@ export async function llamaBinding(): Promise<{ module: NodeLlamaCpp; llama: Lla
   return binding;
 }
 
+/** llama.cpp's thread count: the one given, checked, or DEFAULT_LLAMA_THREADS. */
+export function llamaThreads(threads: number | undefined): number {
+  const n = threads ?? DEFAULT_LLAMA_THREADS;
+  if (!Number.isInteger(n) || n < 1) throw new MoxingError('BAD_ARGUMENT', `threads must be a whole number ≥ 1, got ${n}`);
+  return n;
+}
+
+/** The GGUF file at `path` loaded by llama.cpp, or a MODEL_INVALID error naming it. */
+export async function loadGguf(path: string): Promise<{ module: NodeLlamaCpp; llama: Llama; model: LlamaModel }> {
+  if (!existsSync(path)) throw new MoxingError('MODEL_INVALID', `no GGUF file at ${path}`);
+  const { module, llama } = await llamaBinding();
+  try {
+    return { module, llama, model: await llama.loadModel({ modelPath: path }) };
+  } catch (cause) {
+    throw new MoxingError('MODEL_INVALID', `llama.cpp could not load ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
 export class LlamaChatModel implements ChatModel {
   readonly engine = 'llama.cpp' as const;
   readonly vision = false;
@@ -76,17 +94,9 @@ export class LlamaChatModel implements ChatModel {
   }
 
   static async load(path: string, options: ChatLoadOptions = {}, id = path): Promise<LlamaChatModel> {
-    if (!existsSync(path)) throw new MoxingError('MODEL_INVALID', `no GGUF file at ${path}`);
     if (options.variant !== undefined && options.variant !== 'fp32') throw new MoxingError('BAD_ARGUMENT', '--variant picks ONNX weights; a GGUF file carries its own quantization (pick the file instead)');
-    const threads = options.threads ?? DEFAULT_LLAMA_THREADS;
-    if (!Number.isInteger(threads) || threads < 1) throw new MoxingError('BAD_ARGUMENT', `threads must be a whole number ≥ 1, got ${threads}`);
-    const { module, llama } = await llamaBinding();
-    let model: LlamaModel;
-    try {
-      model = await llama.loadModel({ modelPath: path });
-    } catch (cause) {
-      throw new MoxingError('MODEL_INVALID', `llama.cpp could not load ${path}: ${(cause as Error).message}`, { cause });
-    }
+    const threads = llamaThreads(options.threads);
+    const { module, llama, model } = await loadGguf(path);
     const contextSize = options.contextSize ?? Math.min(model.trainContextSize, DEFAULT_LLAMA_CONTEXT);
     const context = await model.createContext({ contextSize, threads, sequences: 1 });
     const meta = model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } };

@@ -4,9 +4,8 @@
  * beginning and end tokens the vocabulary asks for. The vectors are L2-normalised, as llama.cpp's own server
  * answers `/v1/embeddings`.
  */
-import { existsSync } from 'node:fs';
 import { MoxingError } from '../errors.js';
-import { DEFAULT_LLAMA_CONTEXT, DEFAULT_LLAMA_THREADS, llamaBinding } from '../chat/llama-chat.js';
+import { DEFAULT_LLAMA_CONTEXT, llamaThreads, loadGguf } from '../chat/llama-chat.js';
 import { checkLength, type EmbeddingInput, type EmbeddingModel, type EmbeddingResult } from './embedding-model.js';
 import { normalizeL2 } from './pooling.js';
 
@@ -39,15 +38,8 @@ export class LlamaEmbeddingModel implements EmbeddingModel {
   }
 
   static async load(path: string, options: LlamaEmbeddingLoadOptions = {}, id = path): Promise<LlamaEmbeddingModel> {
-    if (!existsSync(path)) throw new MoxingError('MODEL_INVALID', `no GGUF file at ${path}`);
-    const threads = options.threads ?? DEFAULT_LLAMA_THREADS;
-    const { llama } = await llamaBinding();
-    let model: LlamaModel;
-    try {
-      model = await llama.loadModel({ modelPath: path });
-    } catch (cause) {
-      throw new MoxingError('MODEL_INVALID', `llama.cpp could not load ${path}: ${(cause as Error).message}`, { cause });
-    }
+    const threads = llamaThreads(options.threads);
+    const { model } = await loadGguf(path);
     const contextSize = options.contextSize ?? Math.min(model.trainContextSize, DEFAULT_LLAMA_CONTEXT);
     const context = await model.createEmbeddingContext({ contextSize, threads });
     const vocab = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } }).tokenizer?.ggml?.tokens?.length ?? 0;

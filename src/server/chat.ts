@@ -12,6 +12,7 @@ import type { ChatDelta, ChatMessage, ChatModel, ChatOptions, ChatResult } from 
 import type { ChatLoadOptions } from '../chat/load.js';
 import { ModelAllowList, publicModelName } from './models.js';
 import { completionsRoute } from './completions.js';
+import { loadedOnce } from './loaded-once.js';
 import { abandoned, answerEvents, installOpenAiErrors, parseBody, ParamError } from './openai-shape.js';
 
 export interface ChatPluginOptions {
@@ -81,20 +82,10 @@ type Body = z.infer<typeof Body>;
 export async function chatPlugin(app: FastifyInstance, options: ChatPluginOptions): Promise<void> {
   const served = options.models ?? [];
   const allowList = new ModelAllowList({ served });
-  const loaded = new Map<string, Promise<ChatModel>>();
-  const loadModel = (ref: string): Promise<ChatModel> => {
-    let model = loaded.get(ref);
-    if (!model) {
-      // Images of a request are held to the image routes' limits.
-      const imageLimits = { maxImagePixels: app.security.maxImagePixels, maxImageBytes: app.security.imageBodyLimitBytes, ...options.modelOptions?.imageLimits };
-      model = import('../chat/load.js').then(({ loadChatModel }) => loadChatModel(ref, { ...options.modelOptions, imageLimits }));
-      loaded.set(ref, model);
-      model.catch(() => loaded.delete(ref));
-    }
-    return model;
-  };
-  app.addHook('onClose', async () => {
-    for (const model of loaded.values()) await model.then((m) => m.dispose(), () => undefined);
+  const loadModel = loadedOnce(app, (ref): Promise<ChatModel> => {
+    // Images of a request are held to the image routes' limits.
+    const imageLimits = { maxImagePixels: app.security.maxImagePixels, maxImageBytes: app.security.imageBodyLimitBytes, ...options.modelOptions?.imageLimits };
+    return import('../chat/load.js').then(({ loadChatModel }) => loadChatModel(ref, { ...options.modelOptions, imageLimits }));
   });
 
   // OpenAI's error shape on these routes, so its clients raise their typed errors.

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { EmbeddingInput, EmbeddingLoadOptions, EmbeddingModel } from '../embeddings/index.js';
 import { ModelAllowList, publicModelName } from './models.js';
+import { loadedOnce } from './loaded-once.js';
 import { installOpenAiErrors, parseBody, ParamError } from './openai-shape.js';
 
 export interface EmbeddingsPluginOptions {
@@ -32,24 +33,14 @@ const Body = z.strictObject({
 
 export async function embeddingsPlugin(app: FastifyInstance, options: EmbeddingsPluginOptions): Promise<void> {
   const allowList = new ModelAllowList({ served: options.models ?? [] });
-  const loaded = new Map<string, Promise<EmbeddingModel>>();
-  const load = (ref: string, name: string): Promise<EmbeddingModel> => {
-    let model = loaded.get(ref);
-    if (!model) {
-      model = import('../embeddings/load.js').then(({ loadEmbeddingModel }) => loadEmbeddingModel(ref, options.modelOptions)).catch((cause: unknown) => {
-        // A served Whisper or chat-only export is not an embedding model: say so, not "the model is broken".
-        const code = (cause as { code?: string }).code;
-        if (code === 'MODEL_INVALID' || code === 'CONFIG_INVALID' || code === 'TOKENIZER_INVALID') throw new ParamError('model', `model ${JSON.stringify(publicModelName(name))} cannot make text embeddings (it is not a sentence-embedding export or a GGUF)`);
-        throw cause;
-      });
-      loaded.set(ref, model);
-      model.catch(() => loaded.delete(ref));
-    }
-    return model;
-  };
-  app.addHook('onClose', async () => {
-    for (const model of loaded.values()) await model.then((m) => m.dispose(), () => undefined);
-  });
+  const loadModel = loadedOnce(app, (ref): Promise<EmbeddingModel> => import('../embeddings/load.js').then(({ loadEmbeddingModel }) => loadEmbeddingModel(ref, options.modelOptions)));
+  const load = (ref: string, name: string): Promise<EmbeddingModel> =>
+    loadModel(ref).catch((cause: unknown) => {
+      // A served Whisper or chat-only export is not an embedding model: say so, not "the model is broken".
+      const code = (cause as { code?: string }).code;
+      if (code === 'MODEL_INVALID' || code === 'CONFIG_INVALID' || code === 'TOKENIZER_INVALID') throw new ParamError('model', `model ${JSON.stringify(publicModelName(name))} cannot make text embeddings (it is not a sentence-embedding export or a GGUF)`);
+      throw cause;
+    });
   installOpenAiErrors(app);
 
   app.post('/v1/embeddings', async (request) => {
