@@ -111,3 +111,13 @@ export function saveFile(name: string, data: BlobPart, type: string): void {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+/** A picked file as a `data:` URL (how images travel in JSON bodies). */
+export function readAsDataUrl(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(new Error(`the file ${file.name} could not be read`));
+    reader.readAsDataURL(file);
+  });
+}

@@ -5,7 +5,7 @@
  * shown in words).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { apiFetch, apiJson, describeError } from '../api.js';
+import { apiFetch, apiJson, describeError, readAsDataUrl } from '../api.js';
 
 type Part = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
 
@@ -206,13 +206,4 @@ async function* streamChat(body: Record<string, unknown>, signal: AbortSignal): 
     }
   }
   throw new Error('the stream ended before the answer did');
-}
-
-function readAsDataUrl(file: File): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(String(reader.result));
-    reader.onerror = () => reject(new Error(`the file ${file.name} could not be read`));
-    reader.readAsDataURL(file);
-  });
 }

@@ -1,6 +1,6 @@
 /** Images: search the server's image index with a picture; the nearest images as a grid with their scores. */
 import { useState } from 'preact/hooks';
-import { apiJson, describeError } from '../api.js';
+import { apiJson, describeError, readAsDataUrl } from '../api.js';
 
 interface Hit {
   path: string;
@@ -83,13 +83,4 @@ export function ImagesPage() {
       )}
     </div>
   );
-}
-
-function readAsDataUrl(file: File): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(String(reader.result));
-    reader.onerror = () => reject(new Error(`the file ${file.name} could not be read`));
-    reader.readAsDataURL(file);
-  });
 }
