@@ -70,13 +70,31 @@ entry.then(
 );
 `;
 
-/** Threads waiting for their next run, each with the timer that stops it. */
-const idleWorkers: { worker: Worker; timer: NodeJS.Timeout }[] = [];
+/** Threads waiting for their next run, each with the timer that stops it and its watch for a crash. */
+interface KeptWorker {
+  readonly worker: Worker;
+  readonly timer: NodeJS.Timeout;
+  readonly onExit: () => void;
+}
+const idleWorkers: KeptWorker[] = [];
+
+/** The threads kept idle now (tests look at them). */
+export function keptMelWorkers(): readonly Worker[] {
+  return idleWorkers.map((k) => k.worker);
+}
+
+/** Takes `kept` out of the idle list (to run, or because it stopped). */
+function forget(kept: KeptWorker): void {
+  const at = idleWorkers.indexOf(kept);
+  if (at >= 0) idleWorkers.splice(at, 1);
+  clearTimeout(kept.timer);
+  kept.worker.off('exit', kept.onExit);
+}
 
 function takeWorker(): Worker {
   const kept = idleWorkers.pop();
   if (kept) {
-    clearTimeout(kept.timer);
+    forget(kept);
     return kept.worker;
   }
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { entry: ENTRY_URL, tsxApi: tsxApiUrl() } });
@@ -89,13 +107,16 @@ function takeWorker(): Worker {
 function giveBack(worker: Worker): void {
   worker.unref();
   if (idleWorkers.length >= IDLE_WORKERS_KEPT) return void worker.terminate().catch(() => undefined);
-  const kept = {
+  const kept: KeptWorker = {
     worker,
     timer: setTimeout(() => {
-      idleWorkers.splice(idleWorkers.indexOf(kept), 1);
+      forget(kept);
       void worker.terminate().catch(() => undefined);
     }, IDLE_WORKER_MS).unref(),
+    // A kept thread that dies while idle is never handed out: its exit would go unseen by the next run.
+    onExit: () => forget(kept),
   };
+  worker.once('exit', kept.onExit);
   idleWorkers.push(kept);
 }
 

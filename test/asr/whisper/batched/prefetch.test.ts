@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aheadByOne, melBatch, windowSamples } from '../../../../src/asr/whisper/batched/mel.js';
-import { MelWorker } from '../../../../src/asr/whisper/batched/prefetch.js';
+import { keptMelWorkers, MelWorker } from '../../../../src/asr/whisper/batched/prefetch.js';
 import { WindowReader, type AudioWindow } from '../../../../src/asr/whisper/index.js';
 import { SAMPLE_RATE, decodeAudio, streamAudio } from '../../../../src/audio/index.js';
 import { MoxingError } from '../../../../src/errors.js';
@@ -129,4 +129,22 @@ test('MelWorker refuses misuse and closing twice is harmless', async () => {
   assert.equal((await first).length, 80 * 3000);
   await Promise.all([worker.close(), worker.close()]);
   await assert.rejects(worker.prepare([{ start: 0, end: S }]), (e) => e instanceof MoxingError && /after close/.test(e.message));
+});
+
+test('a closed run leaves its thread kept for the next; a kept thread that dies while idle is not handed out', { timeout: 30_000 }, async () => {
+  const run = async (): Promise<number> => {
+    const worker = new MelWorker(new Float32Array(S), 80);
+    try {
+      return (await worker.prepare([{ start: 0, end: S }])).length;
+    } finally {
+      await worker.close();
+    }
+  };
+  assert.equal(await run(), 80 * 3000);
+  const kept = keptMelWorkers();
+  assert.ok(kept.length >= 1, 'the thread is kept after its run closed in order');
+  await Promise.all(kept.map((w) => w.terminate()));
+  assert.equal(keptMelWorkers().length, 0, 'a thread that stopped leaves the idle list');
+  // The next run starts a thread of its own and is answered (a dead thread would leave it waiting forever).
+  assert.equal(await run(), 80 * 3000);
 });
