@@ -1,7 +1,6 @@
 /** `moxing serve` as a process: it stops on SIGTERM within its grace period even while a client trickles bytes. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,23 +8,15 @@ import { join } from 'node:path';
 import { serveWarnings } from '../../src/cli/serve.js';
 import { resolveSecurityOptions } from '../../src/server/index.js';
 import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
+import { SERVING_ON, startMoxing } from '../helpers/cli.js';
 import { RealtimeClient } from '../server/realtime-client.js';
 
+const scratch = (): string => mkdtempSync(join(tmpdir(), 'moxing-serve-'));
+
 test('SIGTERM ends the server after the grace period, although a slow sender holds a connection', async () => {
-  const child = spawn(process.execPath, ['bin/moxing.js', 'serve', '--port', '0', '--no-log', '--shutdown-grace-ms', '300', '--request-timeout-ms', '600000'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    // The job store goes to a throwaway folder, not the user's data folder.
-    env: { ...process.env, MOXING_DATA: mkdtempSync(join(tmpdir(), 'moxing-serve-')) },
-  });
-  const url = await new Promise<URL>((resolve, reject) => {
-    let text = '';
-    child.stderr.on('data', (d: Buffer) => {
-      text += d.toString();
-      const m = text.match(/serving on (http:\/\/\S+)/);
-      if (m) resolve(new URL(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${text}`)));
-  });
+  // The job store goes to a throwaway folder, not the user's data folder.
+  const { child, line } = await startMoxing(['serve', '--port', '0', '--no-log', '--shutdown-grace-ms', '300', '--request-timeout-ms', '600000'], SERVING_ON, { MOXING_DATA: scratch() });
+  const url = new URL(line);
   const socket = connect(Number(url.port), url.hostname);
   socket.on('error', () => undefined);
   await new Promise((r) => socket.once('connect', r));
@@ -81,20 +72,9 @@ test('serve --help lists the realtime socket\'s limits with DEFAULT_REALTIME\'s 
 });
 
 test('the realtime flags reach the socket: a second session past --realtime-max-sessions is refused, an idle one closed, a big message cut', async () => {
-  const child = spawn(process.execPath, ['bin/moxing.js', 'serve', '--port', '0', '--no-log', '--realtime-max-sessions', '2', '--realtime-idle-timeout-ms', '1000', '--realtime-max-message-bytes', '4KiB'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, MOXING_DATA: mkdtempSync(join(tmpdir(), 'moxing-serve-')) },
-  });
+  const { child, line } = await startMoxing(['serve', '--port', '0', '--no-log', '--realtime-max-sessions', '2', '--realtime-idle-timeout-ms', '1000', '--realtime-max-message-bytes', '4KiB'], SERVING_ON, { MOXING_DATA: scratch() });
   try {
-    const url = await new Promise<URL>((resolve, reject) => {
-      let text = '';
-      child.stderr.on('data', (d: Buffer) => {
-        text += d.toString();
-        const m = text.match(/serving on (http:\/\/\S+)/);
-        if (m) resolve(new URL(m[1]));
-      });
-      child.on('exit', (code) => reject(new Error(`exited ${code}: ${text}`)));
-    });
+    const url = new URL(line);
     const socketUrl = `ws://${url.host}/v1/realtime?intent=transcription`;
     const idle = await RealtimeClient.open(socketUrl);
     const big = await RealtimeClient.open(socketUrl);

@@ -1,5 +1,5 @@
 /** Runs the real `moxing` binary (bin/moxing.js → src/cli/main.ts through tsx) as a user would. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface CliRun {
   readonly code: number | null;
@@ -16,6 +16,26 @@ export function runMoxing(args: readonly string[], env: NodeJS.ProcessEnv = {}):
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** `moxing serve`'s line once it listens; its group is the base URL. */
+export const SERVING_ON = /serving on (http:\/\/\S+)/;
+
+/**
+ * Starts `moxing ARGS...` as a long-running process and waits for the stderr line matching `ready`; `line` is
+ * its first group (serve's base URL with SERVING_ON). A process that exits first rejects with what it printed.
+ */
+export function startMoxing(args: readonly string[], ready: RegExp = SERVING_ON, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(process.execPath, ['bin/moxing.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stderr.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = text.match(ready);
+      if (m) resolve({ child, line: m[1] ?? m[0] });
+    });
+    child.on('exit', (code) => reject(new Error(`moxing ${args[0]} exited with ${code}: ${text}`)));
   });
 }
 

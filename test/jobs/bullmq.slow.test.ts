@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -14,24 +14,12 @@ import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { transcribe } from '../../src/asr/whisper/index.js';
 import { renderTranscript } from '../../src/formats/index.js';
+import { startMoxing } from '../helpers/cli.js';
 import { GREEDY, LONG_CLIPS, MODEL, settled, SHORT_CLIP, tempDir, until } from './helpers.js';
 import { startRedis } from './redis.js';
 
 type Job = { id: string; status: string; audio_seconds_done: number; runs: number; webhook: { state: string } | null };
 const SECRET = `whsec_${Buffer.from('the secret of the redis test 32b').toString('base64')}`;
-
-function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, ['bin/moxing.js', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let text = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      text += d.toString();
-      const m = text.match(ready);
-      if (m) resolve({ child, line: m[1] ?? m[0] });
-    });
-    child.on('exit', (code) => reject(new Error(`${args[0]} exited with ${code}: ${text}`)));
-  });
-}
 
 test('2 workers, 20 jobs on BullMQ: each completes once; a SIGKILLed worker\'s job is finished by the other', async () => {
   const tmp = tempDir('moxing-bullmq-');
@@ -55,10 +43,10 @@ test('2 workers, 20 jobs on BullMQ: each completes once; a SIGKILLed worker\'s j
   try {
     const data = join(tmp.dir, 'shared');
     const queue = ['--queue', redis.url, '--data-dir', data, '--allow-private-webhooks'];
-    const server = await start(['serve', '--port', '0', '--no-log', '--model', MODEL, '--job-concurrency', '0', ...queue], /serving on (http:\/\/\S+)/);
+    const server = await startMoxing(['serve', '--port', '0', '--no-log', '--model', MODEL, '--job-concurrency', '0', ...queue]);
     children.push(server.child);
     const base = server.line;
-    const workers = await Promise.all([0, 1].map(() => start(['worker', ...queue, '--job-concurrency', '1', '--lock-duration-ms', '10000', '--stalled-interval-ms', '1000'], /running up to/)));
+    const workers = await Promise.all([0, 1].map(() => startMoxing(['worker', ...queue, '--job-concurrency', '1', '--lock-duration-ms', '10000', '--stalled-interval-ms', '1000'], /running up to/)));
     children.push(...workers.map((w) => w.child));
 
     const submit = async (path: string, extra: Record<string, string> = {}): Promise<string> => {

@@ -7,26 +7,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { startMoxing } from '../helpers/cli.js';
 import { GREEDY, LONG_CLIPS, MODEL, settled, tempDir, until } from './helpers.js';
 
 type Job = { id: string; status: string; audio_seconds_done: number; runs: number };
 
-function startServer(dataDir: string): Promise<{ child: ChildProcess; base: string; startedAt: number }> {
+async function startServer(dataDir: string): Promise<{ child: ChildProcess; base: string; startedAt: number }> {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, ['bin/moxing.js', 'serve', '--port', '0', '--no-log', '--model', MODEL, '--data-dir', dataDir, '--job-concurrency', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let text = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      text += d.toString();
-      const m = text.match(/serving on (http:\/\/\S+)/);
-      if (m) resolve({ child, base: m[1], startedAt });
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${text}`)));
-  });
+  const { child, line } = await startMoxing(['serve', '--port', '0', '--no-log', '--model', MODEL, '--data-dir', dataDir, '--job-concurrency', '1']);
+  return { child, base: line, startedAt };
 }
 
 test('SIGKILL with 1 job running and 5 queued: after a restart every job completes exactly once, with the results of an unkilled run', async () => {
