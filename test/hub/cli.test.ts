@@ -4,15 +4,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeHub, whisperRepo, type FakeHub } from './fake-hub.js';
-import { runMoxing, type CliRun } from '../helpers/cli.js';
+import type { CliRun } from '../helpers/cli.js';
 import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 
-// Asynchronous on purpose: the fake hub lives in this process and must keep answering while the CLI runs.
+// In this process, so the fake hub keeps answering while the command runs; the env is the command's.
 function moxing(args: string[], env: Record<string, string>): Promise<CliRun> {
-  return runMoxing(args, { MOXING_OFFLINE: '', HF_HUB_OFFLINE: '', ...env });
-}
-
-function moxingInProcess(args: string[], env: Record<string, string>): Promise<CliRun> {
   return runMoxingInProcess(args, { MOXING_OFFLINE: undefined, HF_HUB_OFFLINE: undefined, ...env });
 }
 
@@ -81,13 +77,13 @@ describe('moxing pull and moxing models', () => {
 
   it('fails with one line and a non-zero exit on an unknown model and an unknown repo', async () => {
     const env = { HF_ENDPOINT: hub.endpoint, MOXING_CACHE: cache };
-    const unknown = await moxingInProcess(['pull', 'whisper-tinny'], env);
+    const unknown = await moxing(['pull', 'whisper-tinny'], env);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /unknown model.*Did you mean whisper-tiny/);
-    const absent = await moxingInProcess(['pull', 'acme/absent'], env);
+    const absent = await moxing(['pull', 'acme/absent'], env);
     assert.equal(absent.code, 1);
     assert.match(absent.stderr, /acme\/absent\/resolve\/main\/.* answered 401.*no such repository; check the model name/);
-    const dashes = await moxingInProcess(['pull', 'acme/my--model'], env);
+    const dashes = await moxing(['pull', 'acme/my--model'], env);
     assert.equal(dashes.code, 1);
     assert.match(dashes.stderr, /^moxing: "acme\/my--model" is not a valid hub repo id: the hub forbids "--" and "\.\." in repo ids/);
 
