@@ -2,7 +2,9 @@
  * OpenAI's `logprobs` of a transcript (`include[]=logprobs`): `{token, logprob, bytes}` for each token of the
  * text, with the decoder's own log-probabilities (Segment.tokenLogprobs). Timestamp tokens are not text and are
  * left out. A token is given the text it completes: byte-level BPE can split a character over several tokens,
- * whose text is then "" until the last of them, so the tokens' texts always add up to the transcript's.
+ * whose text is then "" until the last of them, so the tokens' texts always add up to the transcript's. Bytes
+ * that can never make a character (a lead byte followed by ASCII, which random and real decoders both emit)
+ * become U+FFFD at once, as the transcript's decode has them, instead of holding back every later token's text.
  * `bytes` are each token's own bytes.
  */
 import type { Segment } from '../asr/types.js';
@@ -20,12 +22,10 @@ export interface LogprobTokenizer {
   tokenBytes(id: number): Uint8Array;
 }
 
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
-const LENIENT_UTF8 = new TextDecoder('utf-8');
-
 /** Turns segments into OpenAI's entries as they come (a character split over two segments completes in the second). */
 export class LogprobTexts {
-  private pending: Uint8Array[] = [];
+  /** A streaming decoder: it returns what the bytes so far complete and keeps an unfinished character's bytes. */
+  private readonly utf8 = new TextDecoder('utf-8');
   private readonly entries: TokenLogprob[] = [];
 
   constructor(private readonly tokenizer: LogprobTokenizer) {}
@@ -42,9 +42,7 @@ export class LogprobTexts {
     tokens.forEach((id, i) => {
       if (id >= this.tokenizer.timestampBegin) return;
       const bytes = this.tokenizer.tokenBytes(id);
-      this.pending.push(bytes);
-      const text = this.completedText();
-      out.push({ token: text ?? '', logprob: logprobs[i], bytes: [...bytes] });
+      out.push({ token: this.utf8.decode(bytes, { stream: true }), logprob: logprobs[i], bytes: [...bytes] });
     });
     this.entries.push(...out);
     return out.map((e) => ({ ...e }));
@@ -56,19 +54,9 @@ export class LogprobTexts {
    */
   done(): TokenLogprob[] {
     const last = this.entries.at(-1);
-    if (this.pending.length > 0 && last) last.token += LENIENT_UTF8.decode(Buffer.concat(this.pending));
-    this.pending = [];
+    const rest = this.utf8.decode();
+    if (last) last.token += rest;
     return trimLogprobs(this.entries);
-  }
-
-  private completedText(): string | undefined {
-    try {
-      const text = STRICT_UTF8.decode(Buffer.concat(this.pending));
-      this.pending = [];
-      return text;
-    } catch {
-      return undefined; // a character not complete yet
-    }
   }
 }
 

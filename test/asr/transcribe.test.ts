@@ -8,9 +8,10 @@ import { transcribe as transcribeWhisper } from '../../src/asr/whisper/index.js'
 import { decodeAudio } from '../../src/audio/index.js';
 import { isMoxingError } from '../../src/errors.js';
 import { ensureWav2Vec2Model } from '../models/wav2vec2.js';
+import { TERSE_WHISPER, ensureWhisperModelSync } from '../models/index.js';
 
 const SHARED = resolve(process.cwd(), '../shared');
-const WHISPER = join(SHARED, 'models/whisper-tiny-random');
+const WHISPER = ensureWhisperModelSync(TERSE_WHISPER);
 const CLIP = join(SHARED, 'audio/dev/single/en_000.wav');
 const greedy = { temperature: 0, language: 'en' } as const;
 

@@ -13,9 +13,10 @@ import { assertOneLineError, type CliRun } from '../helpers/cli.js';
 import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 import { ensureWav2Vec2Model } from '../models/wav2vec2.js';
 import { cutData, writeWav } from '../audio/wav-writer.js';
+import { TERSE_WHISPER, ensureWhisperModelSync } from '../models/index.js';
 
 const SHARED = resolve(process.cwd(), '../shared');
-const MODEL = join(SHARED, 'models/whisper-tiny-random');
+const MODEL = ensureWhisperModelSync(TERSE_WHISPER);
 const CLIP = join(SHARED, 'audio/dev/single/en_000.wav');
 const dir = mkdtempSync(join(tmpdir(), 'moxing-audio-input-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

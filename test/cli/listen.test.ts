@@ -15,9 +15,10 @@ import { SAMPLE_RATE, decodeAudio } from '../../src/audio/index.js';
 import { writeWav } from '../audio/wav-writer.js';
 import { buildApp } from '../../src/server/index.js';
 import { parseSrt } from '../../src/formats/index.js';
+import { TERSE_WHISPER, ensureWhisperModelSync } from '../models/index.js';
 
 const SHARED = resolve(process.cwd(), '../shared');
-const MODEL = join(SHARED, 'models/whisper-tiny-random');
+const MODEL = ensureWhisperModelSync(TERSE_WHISPER);
 /** Two sentences with pauses, written in before(): turns the VAD closes. */
 let CLIP: string;
 const FLAGS = ['--model', MODEL, '--language', 'en', '--policy', 'vad', '--min-chunk-s', '10', '--max-tokens', '24', '--speed', '0'];

@@ -16,15 +16,10 @@ export function generateOnce(root: string, name: string, write: (temp: string) =
   if (!result) {
     result = Promise.resolve().then(async () => {
       if (existsSync(dir)) return dir;
-      const temp = join(root, `.tmp-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
+      const temp = tempFolder(root, name);
       try {
         await write(temp);
-        try {
-          renameSync(temp, dir);
-        } catch (error) {
-          // Another process finished the same model first: theirs is identical.
-          if (!existsSync(dir)) throw error;
-        }
+        moveInto(temp, dir);
       } finally {
         rmSync(temp, { recursive: true, force: true });
       }
@@ -34,4 +29,31 @@ export function generateOnce(root: string, name: string, write: (temp: string) =
     result.catch(() => pending.delete(dir));
   }
   return result;
+}
+
+/** generateOnce for a synchronous `write`, for a test file's top level (which must not await: run-tests.mjs). */
+export function generateOnceSync(root: string, name: string, write: (temp: string) => void): string {
+  const dir = join(root, name);
+  if (existsSync(dir)) return dir;
+  const temp = tempFolder(root, name);
+  try {
+    write(temp);
+    moveInto(temp, dir);
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+function tempFolder(root: string, name: string): string {
+  return join(root, `.tmp-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+function moveInto(temp: string, dir: string): void {
+  try {
+    renameSync(temp, dir);
+  } catch (error) {
+    // Another process finished the same model first: theirs is identical.
+    if (!existsSync(dir)) throw error;
+  }
 }

@@ -18,6 +18,8 @@ export { Layers, WeightBank, DEFAULT_INIT, gelu, splitHeads, mergeHeads, dimOf, 
 export type { InitScales } from './layers.js';
 export {
   ensureWhisperModel,
+  ensureWhisperModelSync,
+  TERSE_WHISPER,
   writeWhisperModel,
   whisperSpecHash,
   vocabularyLayout,

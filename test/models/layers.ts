@@ -21,6 +21,16 @@ export class WeightBank {
     return this.make(name, dims, () => this.rng.fork(name).normal(count(dims), std, mean));
   }
 
+  /** normal(), with the draws of some rows (first index) multiplied: `rows` maps a row to its factor. */
+  normalScaledRows(name: string, dims: readonly number[], std: number, rows: ReadonlyMap<number, number>): TensorProto {
+    return this.make(name, dims, () => {
+      const values = this.rng.fork(name).normal(count(dims), std, 0);
+      const width = count(dims.slice(1));
+      for (const [row, factor] of rows) for (let i = row * width; i < (row + 1) * width; i++) values[i] *= factor;
+      return values;
+    });
+  }
+
   /** The values of a tensor drawn earlier (for reference implementations in tests). */
   values(name: string): Float32Array {
     const t = this.tensors.get(name);

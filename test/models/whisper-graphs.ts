@@ -26,6 +26,8 @@ export interface WhisperSizes {
 export interface WhisperDims extends WhisperSizes {
   vocabSize: number;
   seed: number;
+  /** The end-of-text token's embedding row drawn this many times wider (see WhisperModelSpec.eotScale). @default 1 */
+  eotScale?: { token: number; factor: number };
 }
 
 /** Frames of log-mel input per 30 s window, and encoder positions after the stride-2 conv. */
@@ -147,7 +149,8 @@ function decoderBody(g: GraphBuilder, dims: WhisperDims, bank: WeightBank, mode:
   const { dModel: d, heads } = dims;
   const headDim = d / heads;
   const L = new Layers(g, bank, INIT);
-  const embed = L.param(bank.normal('model.decoder.embed_tokens.weight', [dims.vocabSize, d], embedStd(d)));
+  const rows = new Map(dims.eotScale ? [[dims.eotScale.token, dims.eotScale.factor]] : []);
+  const embed = L.param(bank.normalScaledRows('model.decoder.embed_tokens.weight', [dims.vocabSize, d], embedStd(d), rows));
   const positions = L.param(bank.normal('model.decoder.embed_positions.weight', [dims.maxTargetPositions, d], embedStd(d)));
   let mask = '';
   let x = g.within('decoder', () => {

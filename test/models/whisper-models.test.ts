@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import {
+  TERSE_WHISPER,
   TINY_WHISPER,
   decodeModel,
   ensureWhisperModel,
+  ensureWhisperModelSync,
   specialLayout,
   writeWhisperModel,
   WHISPER_ONNX_FILES,
@@ -148,6 +150,23 @@ describe('generated Whisper: export layout', () => {
     assert.ok(names.length >= 10);
     for (const name of names) assert.ok(readFileSync(join(dir, name)).equals(readFileSync(join(FIXTURE, name))), name);
   });
+});
+
+test('the terse twin: the fixture twin\'s weights but a 2.35x end-of-text row (tied: also its output row)', async () => {
+  const embedding = (dir: string): Float32Array => {
+    const graph = decodeModel(readFileSync(join(dir, 'onnx', 'decoder_model.onnx'))).graph!;
+    const raw = graph.initializer!.find((t) => t.name === 'model.decoder.embed_tokens.weight')!.rawData as Uint8Array;
+    return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  };
+  const twin = embedding(await ensureWhisperModel(FIXTURE_TWIN));
+  const terse = embedding(ensureWhisperModelSync(TERSE_WHISPER));
+  const d = FIXTURE_TWIN.dModel;
+  const eot = specialLayout('multilingual').eot;
+  assert.equal(terse.length, twin.length);
+  for (let i = 0; i < twin.length; i++) {
+    const expected = Math.floor(i / d) === eot ? twin[i] * 2.35 : twin[i];
+    if (Math.abs(terse[i] - expected) > 1e-6) assert.fail(`weight ${i} (row ${Math.floor(i / d)}): ${terse[i]} != ${expected}`);
+  }
 });
 
 describe('generated Whisper: determinism and caching', () => {

@@ -18,7 +18,7 @@ import { WeightBank } from './layers.js';
 import { saveModel } from './onnx-builder.js';
 import { decoderMergedModel, decoderModel, decoderWithPastModel, encoderModel, type WhisperDims, type WhisperSizes } from './whisper-graphs.js';
 import { specialLayout, writeWhisperSideFiles, type VocabularyLayout } from './whisper-files.js';
-import { generateOnce } from './generate-once.js';
+import { generateOnce, generateOnceSync } from './generate-once.js';
 
 /** The ONNX files of an export, without the `.onnx` suffix. */
 export const WHISPER_ONNX_FILES = [
@@ -53,6 +53,12 @@ export interface WhisperModelSpec {
   files?: readonly WhisperOnnxFile[];
   /** [layer, head] pairs for generation_config.json. @default alternate heads of the decoder's upper half */
   alignmentHeads?: ReadonlyArray<readonly [number, number]>;
+  /**
+   * The end-of-text token's embedding row (tied: its output row too) drawn this many times wider than the others,
+   * so its logit is wide and wins now and then: the model ends its text after some tokens, as a trained one does,
+   * instead of running every window to the 224-token limit. @default 1 (no different from the other rows)
+   */
+  eotScale?: number;
 }
 
 /** A tiny multilingual model for runner tests: d_model 64, 2 + 2 layers, 80 mels. */
@@ -65,6 +71,27 @@ export const TINY_WHISPER: Readonly<WhisperModelSpec> = Object.freeze({
   nMels: 80,
   vocab: 'multilingual',
   seed: 1,
+} satisfies WhisperModelSpec);
+
+/**
+ * The shared fixture's sizes (d_model 48, 4 + 3 layers, every ONNX file, timestamped decoder included), with an
+ * end-of-text row 2.35x wider: it ends a window's text after a few dozen tokens (3 to about 120 on the dev clips)
+ * where the shared fixture runs nearly every window to the 224-token limit. For tests of the machinery around
+ * decoding (servers, jobs, streams, pipelines against each other), which run several times faster on it; tests
+ * against openai's outputs use the shared fixture, which they were computed on.
+ */
+export const TERSE_WHISPER: Readonly<WhisperModelSpec> = Object.freeze({
+  name: 'whisper-tiny-terse',
+  dModel: 48,
+  encoderLayers: 4,
+  decoderLayers: 3,
+  heads: 2,
+  ffnDim: 384,
+  decoderFfnDim: 192,
+  nMels: 80,
+  vocab: 'multilingual',
+  seed: 0,
+  eotScale: 2.35,
 } satisfies WhisperModelSpec);
 
 /**
@@ -108,6 +135,7 @@ function resolve(spec: WhisperModelSpec): Required<WhisperModelSpec> {
     maxTargetPositions: spec.maxTargetPositions ?? 448,
     files: [...(spec.files ?? WHISPER_ONNX_FILES)].sort(),
     alignmentHeads: spec.alignmentHeads ?? alignmentHeads(spec.decoderLayers, spec.heads),
+    eotScale: spec.eotScale ?? 1,
   };
   if (!Number.isInteger(spec.dModel / spec.heads) || (spec.dModel / spec.heads) % 2 !== 0) {
     throw new Error(`whisper spec ${spec.name}: dModel ${spec.dModel} must split into ${spec.heads} heads of even width`);
@@ -121,7 +149,9 @@ function resolve(spec: WhisperModelSpec): Required<WhisperModelSpec> {
 /** The cache key of a spec: same spec and generator version → same folder and same bytes. */
 export function whisperSpecHash(spec: WhisperModelSpec): string {
   const r = resolve(spec);
-  const canonical = JSON.stringify([GENERATOR_VERSION, Object.keys(r).sort().map((k) => [k, r[k as keyof typeof r]])]);
+  // eotScale joined the spec later: at its default it leaves the key (and the cached folders) as they were.
+  const keys = Object.keys(r).filter((k) => k !== 'eotScale' || r.eotScale !== 1);
+  const canonical = JSON.stringify([GENERATOR_VERSION, keys.sort().map((k) => [k, r[k as keyof typeof r]])]);
   return createHash('sha256').update(canonical).digest('hex').slice(0, 12);
 }
 
@@ -148,7 +178,9 @@ export function writeWhisperModel(spec: WhisperModelSpec, dir: string): void {
     nMels: r.nMels,
     maxTargetPositions: r.maxTargetPositions,
   };
-  const dims: WhisperDims = { ...sizes, vocabSize: specialLayout(layout).vocabSize, seed: r.seed };
+  const special = specialLayout(layout);
+  const eotScale = r.eotScale === 1 ? {} : { eotScale: { token: special.eot, factor: r.eotScale } };
+  const dims: WhisperDims = { ...sizes, vocabSize: special.vocabSize, seed: r.seed, ...eotScale };
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   // Encoder and decoder draw from separate banks keyed by tensor name, so each file is independent of the others.
   const bank = new WeightBank(r.seed);
@@ -175,4 +207,9 @@ export interface EnsureOptions {
  */
 export function ensureWhisperModel(spec: WhisperModelSpec, options: EnsureOptions = {}): Promise<string> {
   return generateOnce(options.root ?? TEST_MODELS_DIR, `${spec.name}-${whisperSpecHash(spec)}`, (temp) => writeWhisperModel(spec, temp));
+}
+
+/** ensureWhisperModel, synchronously: for a test file's top level, which must not await (scripts/run-tests.mjs). */
+export function ensureWhisperModelSync(spec: WhisperModelSpec, options: EnsureOptions = {}): string {
+  return generateOnceSync(options.root ?? TEST_MODELS_DIR, `${spec.name}-${whisperSpecHash(spec)}`, (temp) => writeWhisperModel(spec, temp));
 }

@@ -13,9 +13,10 @@ import OpenAI, { toFile } from 'openai';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/server/index.js';
 import { transcribe, WhisperModel } from '../../src/asr/whisper/index.js';
+import { TERSE_WHISPER, ensureWhisperModelSync } from '../models/index.js';
 
 const SHARED = resolve(process.cwd(), '../shared');
-const MODEL = join(SHARED, 'models/whisper-tiny-random');
+const MODEL = ensureWhisperModelSync(TERSE_WHISPER);
 const CLIP = join(SHARED, 'audio/dev/single/de_004.wav');
 /** Greedy, as the logprob checks need (whisper.cpp's temperature_inc 0 turns the fallback off). */
 const GREEDY = { temperature: 0, temperature_inc: 0 } as Record<string, unknown>;

@@ -10,8 +10,9 @@ import { join, resolve } from 'node:path';
 import { buildApp, createServer } from '../../src/server/index.js';
 import { decodeAudio } from '../../src/audio/index.js';
 import { MoxingError } from '../../src/errors.js';
+import { TERSE_WHISPER, ensureWhisperModelSync } from '../models/index.js';
 
-const MODEL = resolve(process.cwd(), '../shared/models/whisper-tiny-random');
+const MODEL = ensureWhisperModelSync(TERSE_WHISPER);
 const CLIP = resolve(process.cwd(), '../shared/audio/dev/single/en_000.wav');
 const KEY = 'ops-key-5d1e';
 

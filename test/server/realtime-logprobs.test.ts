@@ -13,9 +13,10 @@ import { openLiveStream } from '../../src/asr/live/index.js';
 import { WhisperModel } from '../../src/asr/whisper/index.js';
 import { SAMPLE_RATE, decodeAudio } from '../../src/audio/index.js';
 import { RealtimeClient, appends, type ServerEvent } from './realtime-client.js';
+import { TERSE_WHISPER, ensureWhisperModelSync } from '../models/index.js';
 
 const SHARED = resolve(process.cwd(), '../shared');
-const MODEL = join(SHARED, 'models/whisper-tiny-random');
+const MODEL = ensureWhisperModelSync(TERSE_WHISPER);
 const MAX_TOKENS = 32;
 const INCLUDE = 'item.input_audio_transcription.logprobs';
 

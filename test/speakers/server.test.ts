@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join, resolve } from 'node:path';
 import { buildApp } from '../../src/server/index.js';
 import { loadDiarizer } from '../../src/speakers/index.js';
 import { writeWav } from '../audio/wav-writer.js';
 import { ensureSpeakerModels } from '../models/speakers.js';
 import { conversation } from './conversations.js';
+import { TERSE_WHISPER, ensureWhisperModelSync } from '../models/index.js';
 
-const WHISPER = join(resolve(process.cwd(), '../shared'), 'models/whisper-tiny-random');
+const WHISPER = ensureWhisperModelSync(TERSE_WHISPER);
 
 function multipart(parts: readonly { name: string; value: string | Buffer; filename?: string }[]): { payload: Buffer; headers: Record<string, string> } {
   const boundary = 'diarizex';

@@ -13,9 +13,10 @@ import { decodeWithFallback, transcribe, WhisperModel, type BatchedOptions, type
 import type { DecodingResult } from '../../../src/asr/whisper/decode.js';
 import type { WindowDecoder } from '../../../src/asr/whisper/window-decode.js';
 import type { TranscriptionResult } from '../../../src/asr/types.js';
+import { TERSE_WHISPER, ensureWhisperModelSync } from '../../models/index.js';
 
 const SHARED = resolve(process.cwd(), '../shared');
-const MODEL = join(SHARED, 'models/whisper-tiny-random');
+const MODEL = ensureWhisperModelSync(TERSE_WHISPER);
 const LONG_CLIP = join(SHARED, 'audio/dev/long/en_long_00.wav');
 const SINGLE = join(SHARED, 'audio/dev/single/es_003.wav');
 

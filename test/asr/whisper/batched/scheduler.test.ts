@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { DecodeScheduler, WhisperModel, decodeFeatures, resolveTranscribeOptions, transcribe, type DecodingContext } from '../../../../src/asr/whisper/index.js';
 import { windowDecodingOptions } from '../../../../src/asr/whisper/transcribe-options.js';
 import { decodeAudio, logMelSpectrogram, padOrTrim } from '../../../../src/audio/index.js';
+import { TERSE_WHISPER, ensureWhisperModelSync } from '../../../models/index.js';
 
 const SHARED = join(process.cwd(), '..', 'shared');
-const MODEL = join(SHARED, 'models', 'whisper-tiny-random');
+const MODEL = ensureWhisperModelSync(TERSE_WHISPER);
 const CLIPS = ['en_000', 'de_010', 'es_020', 'en_010'].map((name) => join(SHARED, 'audio', 'dev', 'single', `${name}.wav`));
 const model = await WhisperModel.load(MODEL, { runtime: { intraOpThreads: 1 } });
 
