@@ -20,6 +20,7 @@ export {
   ensureWhisperModel,
   ensureWhisperModelSync,
   TERSE_WHISPER,
+  FIXTURE_TWIN,
   writeWhisperModel,
   whisperSpecHash,
   vocabularyLayout,

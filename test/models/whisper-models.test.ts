@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import {
+  FIXTURE_TWIN,
   TERSE_WHISPER,
   TINY_WHISPER,
   decodeModel,
@@ -33,24 +34,6 @@ import {
 const FIXTURE = resolve(process.cwd(), '../shared/models/whisper-tiny-random');
 const SHARED_TOKENIZER = resolve(process.cwd(), '../shared/whisper/tokenizer');
 
-/** The shared fixture's sizes, so its generated twin can be compared dimension by dimension. */
-const FIXTURE_TWIN: WhisperModelSpec = {
-  name: 'whisper-tiny-random-d48-seed0-std0.02-0.15',
-  dModel: 48,
-  encoderLayers: 4,
-  decoderLayers: 3,
-  heads: 2,
-  ffnDim: 384,
-  decoderFfnDim: 192,
-  nMels: 80,
-  vocab: 'multilingual',
-  seed: 0,
-  alignmentHeads: [
-    [1, 0],
-    [2, 0],
-    [2, 1],
-  ],
-};
 
 /** A sot/language/task/notimestamps prompt and some text tokens. */
 const TOKENS = [50258, 50259, 50359, 50363, 440, 1029, 293, 50, 2000, 13];

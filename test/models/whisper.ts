@@ -73,15 +73,9 @@ export const TINY_WHISPER: Readonly<WhisperModelSpec> = Object.freeze({
   seed: 1,
 } satisfies WhisperModelSpec);
 
-/**
- * The shared fixture's sizes (d_model 48, 4 + 3 layers, every ONNX file, timestamped decoder included), with an
- * end-of-text row 2.35x wider: it ends a window's text after a few dozen tokens (3 to about 120 on the dev clips)
- * where the shared fixture runs nearly every window to the 224-token limit. For tests of the machinery around
- * decoding (servers, jobs, streams, pipelines against each other), which run several times faster on it; tests
- * against openai's outputs use the shared fixture, which they were computed on.
- */
-export const TERSE_WHISPER: Readonly<WhisperModelSpec> = Object.freeze({
-  name: 'whisper-tiny-terse',
+/** The shared fixture's sizes (../shared/models/whisper-tiny-random), so its generated twin compares dimension by dimension. */
+export const FIXTURE_TWIN: Readonly<WhisperModelSpec> = Object.freeze({
+  name: 'whisper-tiny-random-d48-seed0-std0.02-0.15',
   dModel: 48,
   encoderLayers: 4,
   decoderLayers: 3,
@@ -91,8 +85,20 @@ export const TERSE_WHISPER: Readonly<WhisperModelSpec> = Object.freeze({
   nMels: 80,
   vocab: 'multilingual',
   seed: 0,
-  eotScale: 2.35,
+  alignmentHeads: [
+    [1, 0],
+    [2, 0],
+    [2, 1],
+  ],
 } satisfies WhisperModelSpec);
+
+/**
+ * The fixture twin with an end-of-text row 2.35x wider: it ends a window's text after a few dozen tokens (3 to
+ * about 120 on the dev clips) where the shared fixture runs nearly every window to the 224-token limit. For tests
+ * of the machinery around decoding (servers, jobs, streams, pipelines against each other), which run several
+ * times faster on it; tests against openai's outputs use the shared fixture, which they were computed on.
+ */
+export const TERSE_WHISPER: Readonly<WhisperModelSpec> = Object.freeze({ ...FIXTURE_TWIN, name: 'whisper-tiny-terse', eotScale: 2.35 });
 
 /**
  * whisper-base's sizes: encoder (82 MB) + merged decoder (208 MB) of float32 ONNX. Only the benchmark generates
