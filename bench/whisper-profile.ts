@@ -1,11 +1,16 @@
 /**
- * Where the time of the batched pipeline goes, stage by stage, on one model:
+ * Where the time of the batched pipeline goes, on one model:
  * `tsx bench/whisper-profile.ts <modelDir> <wav> [tokensPerWindow=32] [batchSize=8] [threads]`.
- * Prints VAD, audio read + mel, encoder, decoder per step, and the JS share of decoding (logit filters and
- * search) measured separately from the ONNX runs.
+ * 1. Stage by stage, one after another: VAD, audio read + mel, encoder, decoder per step, and the JS share of
+ *    decoding (logit filters and search) measured separately from the ONNX runs.
+ * 2. The pipeline as `transcribe(file, { vad: true, batchSize })` runs it (the mel worker overlapping the model,
+ *    the forced work of bench:whisper): its wall time split into encoder runs, first passes (cross-attention
+ *    K/V and prompt), cached decoder steps, the decode's JS (src/asr/whisper/profile.ts), and the rest (VAD,
+ *    waits for the mel worker, segments), so that the parts add up to the wall time.
  */
 import { N_FRAMES, logMelSpectrogram, padOrTrim, streamAudio } from '../src/audio/index.js';
-import { DecodingTask, WhisperModel, WindowReader, findWindows, resolveBatchedOptions, type DecoderRunner } from '../src/asr/whisper/index.js';
+import { DecodingTask, WhisperModel, WindowReader, findWindows, resolveBatchedOptions, transcribe, type DecoderRunner } from '../src/asr/whisper/index.js';
+import { emptyDecodeProfile, setDecodeProfile } from '../src/asr/whisper/profile.js';
 import { loadWhisperTokenizer } from '../src/text/index.js';
 import { float32 } from '../src/runtime/index.js';
 
@@ -80,3 +85,42 @@ console.log(`encoder        ${ms(encodeMs)}  (${(encodeMs / windows.length).toFi
 console.log(`decoder ONNX   ${ms(onnxDecodeMs)}  (${(onnxDecodeMs / steps).toFixed(2)} ms/step of ${batchSize} rows, ${steps} steps)`);
 console.log(`decoder JS     ${ms(decodeMs - onnxDecodeMs)}  (${((decodeMs - onnxDecodeMs) / (windows.length * tokens)).toFixed(3)} ms/token)`);
 console.log(`total          ${ms(total)}`);
+
+// 2. The pipeline itself: the encoder timed around the model's own encode, the decode through the decode profile.
+let pipelineEncodeMs = 0;
+let encodeRuns = 0;
+const encode = model.encode.bind(model);
+model.encode = async (melBatch: Float32Array, batch?: number) => {
+  const started = performance.now();
+  const features = await encode(melBatch, batch);
+  pipelineEncodeMs += performance.now() - started;
+  encodeRuns++;
+  return features;
+};
+const profile = emptyDecodeProfile();
+setDecodeProfile(profile);
+t = performance.now();
+const result = await transcribe(wav, {
+  model,
+  vad: true,
+  batchSize,
+  language: 'en',
+  temperature: 0,
+  withoutTimestamps: true,
+  conditionOnPreviousText: false,
+  suppressTokens: [-1, eot],
+  sampleLen: tokens,
+  compressionRatioThreshold: null,
+  logprobThreshold: null,
+  noSpeechThreshold: null,
+});
+const wall = performance.now() - t;
+setDecodeProfile(undefined);
+const decodeJs = profile.kvMs + profile.suppressMs + profile.timestampMs + profile.samplingMs + profile.bookkeepingMs;
+const share = (x: number): string => `${ms(x)}  ${((100 * x) / wall).toFixed(1)}%`;
+console.log(`\npipeline: ${result.segments.length} windows, ${profile.tokens} tokens, wall ${ms(wall)}`);
+console.log(`encoder        ${share(pipelineEncodeMs)}  (${encodeRuns} runs, ${(pipelineEncodeMs / encodeRuns).toFixed(1)} ms/run)`);
+console.log(`first passes   ${share(profile.prefillMs)}  (${profile.prefills} batches, ${(profile.prefillMs / result.segments.length).toFixed(1)} ms/window)`);
+console.log(`decoder steps  ${share(profile.ortMs)}  (${profile.steps} steps, ${(profile.ortMs / profile.steps).toFixed(2)} ms/step)`);
+console.log(`decode JS      ${share(decodeJs)}  (sampling ${ms(profile.samplingMs)}, filters ${ms(profile.suppressMs + profile.timestampMs)}, KV/feeds ${ms(profile.kvMs)})`);
+console.log(`rest           ${share(wall - pipelineEncodeMs - profile.prefillMs - profile.ortMs - decodeJs)}  (VAD, waits for mel, segments)`);

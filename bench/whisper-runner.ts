@@ -9,7 +9,8 @@
  *   to do, shown beside the default so the ratio is not flattered by its overlap);
  * - `moxing`: the sequential openai loop on the decoded samples;
  * - `moxing-batched`: VAD + batched encoder/decoder, reading the WAV file as a stream (decode, VAD, mel timed);
- * - `moxing-q8`: the same batched pipeline on the `_quantized` files (made by `moxing quantize --to q8`).
+ * - `moxing-q8`: the same batched pipeline on the `_quantized` files (made by `moxing quantize --to q8`);
+ * - `moxing-q8-sequential`: the sequential loop on those same `_quantized` files.
  * `memory` runs moxing-batched once (for the flat-memory check) and reports only its peak RSS.
  */
 import { basename, dirname } from 'node:path';
@@ -41,9 +42,9 @@ async function forced(): Promise<TranscribeOptions> {
   };
 }
 
-async function moxingSequential(): Promise<Record<string, number>> {
+async function moxingSequential(variant: 'fp32' | 'q8'): Promise<Record<string, number>> {
   const samples = await decodeAudio(wav);
-  const model = await WhisperModel.load(modelDir, { runtime });
+  const model = await WhisperModel.load(modelDir, { variant, runtime });
   const options = await forced();
   let tokens = 0;
   let windows = 0;
@@ -112,7 +113,9 @@ const measured =
     : runner === 'transformers.js-stride0'
       ? await transformersJs(0)
     : runner === 'moxing'
-      ? await moxingSequential()
+      ? await moxingSequential('fp32')
+    : runner === 'moxing-q8-sequential'
+      ? await moxingSequential('q8')
       : runner === 'moxing-batched'
         ? await moxingBatched('fp32')
         : runner === 'moxing-q8'

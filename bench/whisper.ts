@@ -1,12 +1,12 @@
 /**
- * `npm run bench:whisper`: moxing (sequential, batched with VAD, q8) against transformers.js on the same ONNX
+ * `npm run bench:whisper`: moxing (sequential and batched with VAD, fp32 and q8) against transformers.js on the same ONNX
  * files and the same audio, with equal work forced (see whisper-runner.ts), on two models: the base-sized
  * random model (d512, 6+6 layers) and the tiny fixture (where per-token overhead dominates). Then the
  * flat-memory check: peak RSS of the batched pipeline on a long input against a 10-minute one.
  * Options: --seconds 600 --tokens 32 --repeats 1 --batch 8 --models base,tiny --memory-seconds 7200
  * --memory-tokens 2 (0 seconds skips the memory check) --threads N (intra-op threads of both libraries;
  * default: each library's own, all cores).
- * --runners moxing,moxing-batched: only these ONNX runners (ratios are then against the first one kept).
+ * --runners moxing,moxing-batched,moxing-q8-sequential,moxing-q8: only these ONNX runners (ratios are then against the first one kept).
  * Peers, each optional (skipped with a one-line reason): whisper.cpp's whisper-cli from $WHISPER_CPP_DIR on the
  * same weights written as ggml f16 and q8_0 (bench/whisper-cpp.ts); sherpa-onnx-node's VAD + offline Whisper on the
  * same weights written in sherpa-onnx's export layout (bench/sherpa-onnx.ts). --peers whisper.cpp,sherpa-onnx: which
@@ -69,6 +69,7 @@ const RUNNER_NAMES: Record<string, string> = {
   'transformers.js-stride0': 'transformers.js (no stride)',
   moxing: 'moxing sequential',
   'moxing-batched': 'moxing batched+VAD',
+  'moxing-q8-sequential': 'moxing q8 sequential',
   'moxing-q8': 'moxing q8 batched+VAD',
   'whisper.cpp-f16': 'whisper.cpp whisper-cli f16',
   'whisper.cpp-q8_0': 'whisper.cpp whisper-cli q8_0',
@@ -98,7 +99,7 @@ for (const name of values.models.split(',')) {
   const q8Note = ensureQ8(modelDir);
   // The peer (first) is transformers.js as its docs call it, with its default 5 s stride; the stride-0 row shows
   // the ratios against the least work transformers.js can be asked to do.
-  const runners = ['transformers.js', 'transformers.js-stride0', 'moxing', 'moxing-batched', ...(q8Note ? [] : ['moxing-q8'])].filter(
+  const runners = ['transformers.js', 'transformers.js-stride0', 'moxing', 'moxing-batched', ...(q8Note ? [] : ['moxing-q8-sequential', 'moxing-q8'])].filter(
     (r) => !values.runners || values.runners.split(',').includes(r),
   );
   const reports: RunnerReport[] = [];
@@ -140,8 +141,9 @@ for (const name of values.models.split(',')) {
   console.log(`model ${name} (${modelDir}); load average ${load()}`);
   const stride0 = reports.find((r) => r.runner === 'transformers.js-stride0');
   const cppF16 = reports.find((r) => r.runner === 'whisper.cpp-f16');
+  const cppQ8 = reports.find((r) => r.runner === 'whisper.cpp-q8_0');
   printTable(
-    ['runner', 'windows', 'tokens', 'wall', 'RTF', 'tokens/s', 'peak RSS', `vs ${RUNNER_NAMES[peer.runner] ?? peer.runner}`, ...(stride0 ? ['vs stride 0'] : []), ...(cppF16 ? ['vs whisper.cpp f16'] : [])],
+    ['runner', 'windows', 'tokens', 'wall', 'RTF', 'tokens/s', 'peak RSS', `vs ${RUNNER_NAMES[peer.runner] ?? peer.runner}`, ...(stride0 ? ['vs stride 0'] : []), ...(cppF16 ? ['vs whisper.cpp f16'] : []), ...(cppQ8 ? ['vs whisper.cpp q8_0'] : [])],
     reports.map((r) => [
       RUNNER_NAMES[r.runner] ?? r.runner,
       String(r.extra.windows),
@@ -153,6 +155,7 @@ for (const name of values.models.split(',')) {
       `${(peer.wallMs / r.wallMs).toFixed(2)}x`,
       ...(stride0 ? [`${(stride0.wallMs / r.wallMs).toFixed(2)}x`] : []),
       ...(cppF16 ? [`${(cppF16.wallMs / r.wallMs).toFixed(2)}x`] : []),
+      ...(cppQ8 ? [`${(cppQ8.wallMs / r.wallMs).toFixed(2)}x`] : []),
     ]),
   );
   for (const note of peerNotes) console.log(note);
