@@ -4,16 +4,16 @@
  * a conversation skip the prefill of everything it shares with the previous one.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve as resolvePath } from 'node:path';
+import { join } from 'node:path';
 import { MoxingError } from '../errors.js';
 import { parseModelRef, resolveModel, type ModelLoadOptions, type Variant } from '../hub/index.js';
 import type { InferenceSession } from 'onnxruntime-node';
-import { loadSession, loadSessionFromBytes } from '../runtime/index.js';
+import { loadSession } from '../runtime/index.js';
 import { GenerationRun, templateMessages, type ChatDelta, type ChatMessage, type ChatModel, type ChatOptions, type ChatResult } from './chat.js';
 import { GrammarConstraint, type TokenConstraint } from './constraint.js';
 import { decodeLoop, type Completion, type GenerateOptions } from './generate.js';
 import { JsonGrammar } from './json-grammar.js';
-import { withAccuracyLevel } from './q4.js';
+import { loadAtAccuracyLevel } from './q4.js';
 import { OnnxDecoder, type PrefixCache, type TokenEmbedder } from './onnx-model.js';
 import { decodeImages, imageUrls, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './image-parts.js';
 import { isVlmFolder, VisionParts, vlmFiles, VLM_CONFIG_FILES, VLM_OPTIONAL_FILES } from './vlm.js';
@@ -114,8 +114,7 @@ export class OnnxChatModel implements ChatModel {
     const level = options.q4AccuracyLevel ?? DEFAULT_Q4_ACCURACY_LEVEL;
     let session: InferenceSession | undefined;
     if ((variant === 'q4' || variant === 'q4f16') && level !== false) {
-      const rewrite = await withAccuracyLevel(path, level);
-      if (rewrite) session = await loadSessionFromBytes(`${resolvePath(path)}#accuracy_level=${level}`, () => rewrite.bytes, options.runtime);
+      session = await loadAtAccuracyLevel(path, level, options.runtime);
     }
     session ??= await loadSession(path, options.runtime);
     const vision = vlm ? await VisionParts.load(dir, suffix, rawConfig, (t) => tokenizer.tokenizer.token_to_id(t), (id) => tokenizer.tokenizer.id_to_token(id), options.runtime) : undefined;
