@@ -11,9 +11,9 @@
  * as it is.
  */
 import { constants, openSync, closeSync, writeSync, statSync } from 'node:fs';
-import { copyFile, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import { copyFile, readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { siblingFolder } from './graph-rewrite.js';
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
 import { loadSession, loadSessionFromBytes, loadSessionFromTemporaryFile, type RuntimeOptions, type TemporaryModel } from '../runtime/index.js';
@@ -55,13 +55,9 @@ export function accuracyLevelSites(path: string): AttributeSite[] {
 export async function accuracyLevelCopy(path: string, level: number, sites = accuracyLevelSites(path)): Promise<(TemporaryModel & { rewritten: number }) | undefined> {
   checkLevel(level);
   if (sites.some((s) => s.offset === undefined || s.length !== 1)) return undefined;
-  const folder = await mkdtemp(join(tmpdir(), 'moxing-q4-'));
-  const cleanup = () => rm(folder, { recursive: true, force: true });
+  const { copy, cleanup } = await siblingFolder(path);
   try {
-    const copy = join(folder, basename(path));
     await copyFile(path, copy, constants.COPYFILE_FICLONE);
-    const siblings = (await readdir(dirname(path))).filter((name) => name !== basename(path));
-    await Promise.all(siblings.map((name) => symlink(resolvePath(dirname(path), name), join(folder, name))));
     const changed = sites.filter((s) => s.value !== level);
     const fd = openSync(copy, 'r+');
     try {

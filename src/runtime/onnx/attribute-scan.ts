@@ -17,13 +17,13 @@ export interface AttributeSite {
   readonly value?: number;
 }
 
-const WIRE_VARINT = 0;
+export const WIRE_VARINT = 0;
 const WIRE_I64 = 1;
-const WIRE_LEN = 2;
+export const WIRE_LEN = 2;
 const WIRE_I32 = 5;
 
 // Field numbers of onnx.proto3.
-const MODEL_GRAPH = 7;
+export const MODEL_GRAPH = 7;
 const GRAPH_NODE = 1;
 const NODE_OP_TYPE = 4;
 const NODE_ATTRIBUTE = 5;
@@ -33,7 +33,7 @@ const ATTRIBUTE_GRAPH = 6;
 const ATTRIBUTE_GRAPHS = 11;
 
 /** A forward reader over a file through a small window (positioned reads: nothing else is held). */
-class FileReader {
+export class FileReader {
   private window = Buffer.alloc(0);
   private windowStart = 0;
 
@@ -71,6 +71,13 @@ class FileReader {
     const start = this.position - this.windowStart;
     this.position += length;
     return this.window.toString('utf8', start, start + length);
+  }
+
+  /** The bytes [start, end) of the file (a small message: a node, a value info). */
+  bytes(start: number, end: number): Buffer {
+    const out = Buffer.alloc(end - start);
+    if (readSync(this.fd, out, 0, out.length, start) !== out.length) throw new MoxingError('MODEL_INVALID', `the ONNX file ends inside a field at byte ${start}`);
+    return out;
   }
 
   skip(wire: number): void {
