@@ -12,7 +12,7 @@
  *   by the cache as it is instead of copying it `rep` times.
  * Each returns the nodes unchanged where its pattern is not found.
  */
-import { mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { link, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
@@ -188,17 +188,20 @@ function pruneUnused(nodes: NodeProto[], outputs: readonly string[]): NodeProto[
 }
 
 /**
- * A temporary folder to write a changed copy of the model at `path` into, with links to the model's sibling files
- * (external data) so the copy reads them as the original does.
+ * A temporary folder to write a changed copy of the model at `path` into, with hard links to the model's sibling
+ * files (external data), which ORT reads only from the model's own folder (it refuses symbolic links that lead
+ * out of it). Undefined when the files cannot be linked there (another file system): the caller loads the
+ * original.
  */
-export async function siblingFolder(path: string): Promise<{ copy: string; cleanup: () => Promise<void> }> {
+export async function siblingFolder(path: string): Promise<{ copy: string; cleanup: () => Promise<void> } | undefined> {
   const folder = await mkdtemp(join(tmpdir(), 'moxing-model-'));
   const cleanup = () => rm(folder, { recursive: true, force: true });
   try {
-    const siblings = (await readdir(dirname(path))).filter((name) => name !== basename(path));
-    await Promise.all(siblings.map((name) => symlink(resolvePath(dirname(path), name), join(folder, name))));
+    const siblings = (await readdir(dirname(path), { withFileTypes: true })).filter((e) => e.isFile() && e.name !== basename(path));
+    await Promise.all(siblings.map((e) => link(resolvePath(dirname(path), e.name), join(folder, e.name))));
   } catch (cause) {
     await cleanup();
+    if (['EXDEV', 'EPERM', 'EACCES', 'EMLINK'].includes((cause as NodeJS.ErrnoException).code ?? '')) return undefined;
     throw cause;
   }
   return { copy: join(folder, basename(path)), cleanup };
@@ -210,7 +213,9 @@ export function loadRewrittenDecoder(path: string, rewrites: GraphRewrites, runt
   return loadSessionFromTemporaryFile(
     key,
     async () => {
-      const { copy, cleanup } = await siblingFolder(path);
+      const folder = await siblingFolder(path);
+      if (!folder) return { path, cleanup: async () => undefined };
+      const { copy, cleanup } = folder;
       try {
         const wrote = rewriteGraphNodes(path, copy, (graph) => rewriteDecoderGraph(graph, rewrites));
         return { path: wrote ? copy : path, cleanup };

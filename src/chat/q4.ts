@@ -50,12 +50,14 @@ export function accuracyLevelSites(path: string): AttributeSite[] {
 /**
  * A copy of the model at `path` in a temporary folder with every MatMulNBits at `level`, patched in place (its
  * sibling files, external data included, are linked beside it); undefined when some node has no 1-byte
- * accuracy_level to patch.
+ * accuracy_level to patch, or the siblings cannot be linked.
  */
 export async function accuracyLevelCopy(path: string, level: number, sites = accuracyLevelSites(path)): Promise<(TemporaryModel & { rewritten: number }) | undefined> {
   checkLevel(level);
   if (sites.some((s) => s.offset === undefined || s.length !== 1)) return undefined;
-  const { copy, cleanup } = await siblingFolder(path);
+  const folder = await siblingFolder(path);
+  if (!folder) return undefined;
+  const { copy, cleanup } = folder;
   try {
     await copyFile(path, copy, constants.COPYFILE_FICLONE);
     const changed = sites.filter((s) => s.value !== level);
@@ -83,7 +85,8 @@ export async function loadAtAccuracyLevel(path: string, level: number, runtime?:
   if (sites.every((s) => (s.value ?? 0) === level)) return loadSession(path, runtime);
   const key = `${resolvePath(path)}#accuracy_level=${level}`;
   if (sites.every((s) => s.offset !== undefined && s.length === 1)) {
-    return loadSessionFromTemporaryFile(key, async () => (await accuracyLevelCopy(path, level, sites))!, runtime);
+    // Where the folder's files cannot be linked into a temporary one, the file loads at its own level.
+    return loadSessionFromTemporaryFile(key, async () => (await accuracyLevelCopy(path, level, sites)) ?? { path, cleanup: async () => undefined }, runtime);
   }
   const rewrite = await withAccuracyLevel(path, level);
   return rewrite ? loadSessionFromBytes(key, () => rewrite.bytes, runtime) : loadSession(path, runtime);
