@@ -10,6 +10,9 @@
  * - `groupedAttention`: llama's repeat_kv (`Reshape(Tile|Expand(Unsqueeze(kv, 2)))`, the KV heads copied `rep`
  *   times at every step) becomes a reshape of the queries to [B, kv_heads, rep·T, Dh], so each step multiplies
  *   by the cache as it is instead of copying it `rep` times.
+ * - `fuseRmsNorm`: the RMSNorm operators (six per norm, which ORT does not fuse when the square is a Mul) become
+ *   ORT's SimplifiedLayerNormalization: 49 norms of a 24-layer model are 294 fewer operators per step. ORT's kernel
+ *   sums in another order: the logits move by float rounding.
  * Each returns the nodes unchanged where its pattern is not found.
  */
 import { link, mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -24,6 +27,8 @@ export interface GraphRewrites {
   accuracyLevel?: number;
   lastLogits?: boolean;
   tiedHead?: boolean;
+  /** RMSNorm subgraphs (x·x → ReduceMean → +ε → Sqrt → Reciprocal → ·x → ·weight) as one SimplifiedLayerNormalization. */
+  fuseRmsNorm?: boolean;
   /** Attention heads and KV heads of the model, for `groupedAttention`. */
   groupedAttention?: { heads: number; kvHeads: number };
 }
@@ -60,6 +65,7 @@ export function rewriteDecoderGraph(graph: GraphView, rewrites: GraphRewrites): 
   const steps: Array<(nodes: NodeProto[]) => NodeProto[] | undefined> = [];
   if (rewrites.lastLogits && !graph.inputs.includes('num_logits_to_keep')) steps.push(lastLogits);
   if (rewrites.tiedHead) steps.push((n) => tiedHead(n, graph));
+  if (rewrites.fuseRmsNorm) steps.push((n) => fuseRmsNorm(n, graph));
   if (rewrites.groupedAttention) {
     const shape = rewrites.groupedAttention;
     steps.push((n) => groupedAttention(n, shape, graph.outputs));
@@ -175,6 +181,55 @@ function groupedAttention(nodes: NodeProto[], shape: { heads: number; kvHeads: n
   return count > 0 ? pruneUnused(out, outputs) : undefined;
 }
 
+/** The float value of a scalar Constant node's output. */
+function scalarConstant(value: string, made: Map<string, NodeProto>): number | undefined {
+  const n = made.get(value);
+  const t = n?.opType === 'Constant' ? n.attribute?.find((a) => a.name === 'value')?.t : undefined;
+  if (!t || t.dataType !== onnx.TensorProto.DataType.FLOAT || (t.dims ?? []).reduce((a, d) => a * Number(d), 1) !== 1) return undefined;
+  if (t.rawData && t.rawData.length === 4) return Buffer.from(t.rawData).readFloatLE(0);
+  return t.floatData?.[0];
+}
+
+function fuseRmsNorm(nodes: NodeProto[], graph: GraphView): NodeProto[] | undefined {
+  const made = producers(nodes);
+  const readers = consumers(nodes);
+  const only = (value: string, op: string): NodeProto | undefined => {
+    const r = readers.get(value) ?? [];
+    return r.length === 1 && r[0].opType === op && !graph.outputs.includes(value) ? r[0] : undefined;
+  };
+  const other = (n: NodeProto, value: string) => (n.input?.[0] === value ? n.input?.[1] : n.input?.[0]) ?? '';
+  const replaced = new Map<NodeProto, NodeProto>();
+  const dropped = new Set<NodeProto>();
+  for (const mean of nodes) {
+    if (mean.opType !== 'ReduceMean' || intsOf(mean, 'axes')?.join() !== '-1' || (mean.input ?? []).length !== 1) continue;
+    const keep = mean.attribute?.find((a) => a.name === 'keepdims');
+    if (keep && Number(keep.i) !== 1) continue;
+    const square = made.get(mean.input?.[0] ?? '');
+    const x = square?.input?.[0] ?? '';
+    if (square?.opType !== 'Mul' || square.input?.[1] !== x || (readers.get(square.output?.[0] ?? '') ?? []).length !== 1) continue;
+    const add = only(mean.output?.[0] ?? '', 'Add');
+    const epsilon = add && scalarConstant(other(add, mean.output?.[0] ?? ''), made);
+    const sqrt = add && only(add.output?.[0] ?? '', 'Sqrt');
+    const inverse = sqrt && only(sqrt.output?.[0] ?? '', 'Reciprocal');
+    const scaled = inverse && only(inverse.output?.[0] ?? '', 'Mul');
+    if (!add || epsilon === undefined || !scaled || other(scaled, inverse.output?.[0] ?? '') !== x) continue;
+    const weighted = only(scaled.output?.[0] ?? '', 'Mul');
+    const weight = weighted && other(weighted, scaled.output?.[0] ?? '');
+    if (!weighted || !weight || graph.initializers.get(weight)?.dims.length !== 1) continue;
+    const fused = onnx.NodeProto.create({
+      opType: 'SimplifiedLayerNormalization',
+      input: [x, weight],
+      output: [...(weighted.output ?? [])],
+      name: `${weighted.name ?? 'rms'}_fused`,
+      attribute: [{ name: 'axis', type: INT, i: -1 }, { name: 'epsilon', type: onnx.AttributeProto.AttributeType.FLOAT, f: epsilon }, { name: 'stash_type', type: INT, i: 1 }],
+    });
+    replaced.set(weighted, fused);
+    for (const n of [square, mean, add, sqrt, inverse, scaled]) dropped.add(n);
+  }
+  if (replaced.size === 0) return undefined;
+  return nodes.filter((n) => !dropped.has(n)).map((n) => replaced.get(n) ?? n);
+}
+
 /** Drops nodes whose outputs nothing reads (the repeat_kv copies left behind); none when a node has subgraphs. */
 function pruneUnused(nodes: NodeProto[], outputs: readonly string[]): NodeProto[] {
   if (nodes.some((n) => n.attribute?.some((a) => a.g || (a.graphs ?? []).length > 0))) return nodes;
@@ -207,7 +262,10 @@ export async function siblingFolder(path: string): Promise<{ copy: string; clean
   return { copy: join(folder, basename(path)), cleanup };
 }
 
-/** A session of the decoder at `path` with `rewrites` applied on a streamed copy (the file itself when none applies). */
+/**
+ * A session of the decoder at `path` with `rewrites` applied on a streamed copy in TMPDIR, removed once loaded (the
+ * file itself when no rewrite applies or the copy cannot be made).
+ */
 export function loadRewrittenDecoder(path: string, rewrites: GraphRewrites, runtime?: RuntimeOptions): Promise<InferenceSession> {
   const key = `${resolvePath(path)}#${JSON.stringify(rewrites)}`;
   return loadSessionFromTemporaryFile(
@@ -221,6 +279,8 @@ export function loadRewrittenDecoder(path: string, rewrites: GraphRewrites, runt
         return { path: wrote ? copy : path, cleanup };
       } catch (cause) {
         await cleanup();
+        // No room for the copy (TMPDIR picks another place): the graph loads as it is.
+        if (['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES'].includes((cause as NodeJS.ErrnoException).code ?? '')) return { path, cleanup: async () => undefined };
         throw cause;
       }
     },

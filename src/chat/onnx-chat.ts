@@ -125,7 +125,7 @@ export class OnnxChatModel implements ChatModel {
     const q4Level = (variant === 'q4' || variant === 'q4f16') && level !== false ? level : undefined;
     let session: InferenceSession;
     if (options.graphRewrites ?? true) {
-      const rewrites = { accuracyLevel: q4Level, lastLogits: true, tiedHead: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads } };
+      const rewrites = { accuracyLevel: q4Level, lastLogits: true, tiedHead: true, fuseRmsNorm: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads } };
       session = await loadRewrittenDecoder(path, rewrites, options.runtime);
     } else session = q4Level === undefined ? await loadSession(path, options.runtime) : await loadAtAccuracyLevel(path, q4Level, options.runtime);
     const vision = vlm ? await VisionParts.load(dir, suffix, rawConfig, (t) => tokenizer.tokenizer.token_to_id(t), (id) => tokenizer.tokenizer.id_to_token(id), options.runtime) : undefined;
