@@ -275,7 +275,9 @@ export function loadRewrittenDecoder(path: string, rewrites: GraphRewrites, runt
       if (!folder) return { path, cleanup: async () => undefined };
       const { copy, cleanup } = folder;
       try {
-        const wrote = rewriteGraphNodes(path, copy, (graph) => rewriteDecoderGraph(graph, rewrites));
+        // The weights go to a mapped side file (ORT maps what is aligned): about 300 MB less resident memory on a
+        // 0.5B q4 model, whose prepacked matmuls would otherwise keep the 4-bit originals in memory too.
+        const wrote = rewriteGraphNodes(path, copy, (graph) => rewriteDecoderGraph(graph, rewrites), { externalData: { file: `${copy}.moxing_data` } });
         return { path: wrote ? copy : path, cleanup };
       } catch (cause) {
         await cleanup();

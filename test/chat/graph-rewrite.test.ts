@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
 import { rewriteDecoderGraph } from '../../src/chat/graph-rewrite.js';
+import { OnnxDecoder } from '../../src/chat/onnx-model.js';
 import { quantizeFile } from '../../src/quantize/index.js';
 import { decodeModel, encodeModel } from '../../src/runtime/onnx/index.js';
 import { rewriteGraphNodes } from '../../src/runtime/onnx/stream-rewrite.js';
@@ -108,4 +109,24 @@ test('a model with its weights in a `_data` companion is rewritten too: the copy
   const [a, b] = await Promise.all([rewritten, plain].map((m) => m.chat(MESSAGES, { temperature: 0, maxTokens: 12 })));
   assert.deepEqual(a.tokens, b.tokens);
   assert.equal(a.tokens.length, 12);
+});
+
+test('the weights can move to an aligned side file: the rewritten .onnx holds only the graph and loads to the same logits', async () => {
+  const dir = await ensureLlmModel(TINY_LLM);
+  const path = join(dir, 'onnx/model.onnx');
+  const folder = mkdtempSync(join(work, 'side-'));
+  const [inline, external] = [join(folder, 'inline.onnx'), join(folder, 'external.onnx')];
+  const edit = (g: Parameters<Parameters<typeof rewriteGraphNodes>[2]>[0]) => rewriteDecoderGraph(g, { lastLogits: true });
+  rewriteGraphNodes(path, inline, edit);
+  rewriteGraphNodes(path, external, edit, { externalData: { file: `${external}.data`, minBytes: 1024 } });
+  const small = readFileSync(external).length;
+  assert.ok(small < readFileSync(inline).length / 4, `the graph file is ${small} bytes`);
+  const moved = (decodeModel(readFileSync(external)).graph?.initializer ?? []).filter((t) => t.dataLocation === 1);
+  assert.ok(moved.length > 0);
+  for (const t of moved) assert.equal(Number(t.externalData?.find((e) => e.key === 'offset')?.value) % 65536, 0);
+  const { loadSession } = await import('../../src/runtime/index.js');
+  const reference = await OnnxChatModel.load(dir);
+  const prompt = reference.promptIds(MESSAGES);
+  const logits = async (file: string) => new OnnxDecoder(await loadSession(file), reference.decoder.shape, reference.decoder.padId).start([prompt]).prefill();
+  assert.deepEqual(await logits(external), await logits(inline));
 });
