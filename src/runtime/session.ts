@@ -129,7 +129,8 @@ export function loadSessionFromTemporaryFile(key: string, build: () => Promise<T
     try {
       return await createSession(made.path, resolveRuntimeOptions(options), key);
     } finally {
-      await made.cleanup();
+      // A file the session still maps may refuse removal on some systems; the load stands either way.
+      await made.cleanup().catch(() => undefined);
     }
   });
 }
