@@ -2,7 +2,8 @@
  * One engine row of `npm run bench:chat`, in its own process so its peak RSS is its own: prefill and decode
  * tokens/s of one engine on one prepared model, printed as a RunnerReport line (bench/lib.ts).
  * Arguments: <engine> <model folder> <gguf path> <threads> <prompt tokens> <generated tokens>, engine one of
- * onnx-fp32, onnx-q4-level0, onnx-q4-level4, llama-q4_0, transformers-q4.
+ * onnx-fp32, onnx-q4-level0, onnx-q4-level4, onnx-q4-level4-unrewritten (graphRewrites: false), llama-q4_0,
+ * transformers-q4.
  */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -55,6 +56,7 @@ const engines: Record<string, () => Promise<{ prefill: number; decode: number }>
   'onnx-fp32': async () => measure(await loadChatModel(dir, { runtime })),
   'onnx-q4-level0': async () => measure(await loadChatModel(dir, { variant: 'q4', q4AccuracyLevel: false, runtime })),
   'onnx-q4-level4': async () => measure(await loadChatModel(dir, { variant: 'q4', runtime })),
+  'onnx-q4-level4-unrewritten': async () => measure(await loadChatModel(dir, { variant: 'q4', graphRewrites: false, runtime })),
   'llama-q4_0': async () => measure(await loadChatModel(gguf, { threads })),
   'transformers-q4': measureTransformersJs,
 };

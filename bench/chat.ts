@@ -1,7 +1,8 @@
 /**
  * `npm run bench:chat`: prefill and decode tokens/s and peak RSS of the chat engines in one run, on one random
  * llama-shaped model with Qwen2.5-0.5B's width, heads and MLP (hidden 896, GQA 14/2, intermediate 4864):
- * moxing ONNX (fp32; q4 at accuracy level 0 and 4) at 1 and 2 intra-op threads, transformers.js on the same q4
+ * moxing ONNX (fp32; q4 at accuracy level 0 and 4, and level 4 without the load-time graph rewrites of
+ * src/chat/graph-rewrite.ts) at 1 and 2 intra-op threads, transformers.js on the same q4
  * file, and moxing's llama.cpp engine on a Q4_0 GGUF of the same weights at 1 and 2 threads (the measurement
  * behind DEFAULT_LLAMA_THREADS). Every run generates exactly --tokens tokens (end-of-sequence banned). Each row
  * runs in its own process (bench/chat-runner.ts), so its peak RSS is its own; it is shown against the bytes of
@@ -55,6 +56,7 @@ for (const threads of [1, 2]) {
   rows.push({ name: `moxing ONNX fp32${suffix}`, engine: 'onnx-fp32', threads, weights: fp32 });
   rows.push({ name: `moxing ONNX q4, accuracy level 0${suffix}`, engine: 'onnx-q4-level0', threads, weights: q4 });
   rows.push({ name: `moxing ONNX q4, accuracy level 4${suffix}`, engine: 'onnx-q4-level4', threads, weights: q4 });
+  rows.push({ name: `moxing ONNX q4, accuracy level 4, graph unrewritten${suffix}`, engine: 'onnx-q4-level4-unrewritten', threads, weights: q4 });
 }
 for (const threads of [1, 2]) rows.push({ name: `moxing llama.cpp Q4_0, ${threads} thread${threads > 1 ? 's' : ''}`, engine: 'llama-q4_0', threads, weights: gguf });
 rows.push({ name: 'transformers.js q4 (same file)', engine: 'transformers-q4', threads: 0, weights: q4 });

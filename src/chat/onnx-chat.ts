@@ -4,16 +4,17 @@
  * a conversation skip the prefill of everything it shares with the previous one.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve as resolvePath } from 'node:path';
+import { join } from 'node:path';
 import { MoxingError } from '../errors.js';
 import { parseModelRef, resolveModel, type ModelLoadOptions, type Variant } from '../hub/index.js';
 import type { InferenceSession } from 'onnxruntime-node';
-import { loadSession, loadSessionFromBytes } from '../runtime/index.js';
+import { loadSession } from '../runtime/index.js';
 import { GenerationRun, templateMessages, type ChatDelta, type ChatMessage, type ChatModel, type ChatOptions, type ChatResult } from './chat.js';
 import { GrammarConstraint, type TokenConstraint } from './constraint.js';
 import { decodeLoop, type Completion, type GenerateOptions } from './generate.js';
 import { JsonGrammar } from './json-grammar.js';
-import { withAccuracyLevel } from './q4.js';
+import { loadAtAccuracyLevel } from './q4.js';
+import { loadRewrittenDecoder } from './graph-rewrite.js';
 import { OnnxDecoder, type PrefixCache, type TokenEmbedder } from './onnx-model.js';
 import { decodeImages, imageUrls, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './image-parts.js';
 import { isVlmFolder, VisionParts, vlmFiles, VLM_CONFIG_FILES, VLM_OPTIONAL_FILES } from './vlm.js';
@@ -33,6 +34,13 @@ export interface OnnxChatLoadOptions extends Omit<ModelLoadOptions, 'variant'> {
    * the file's. @default 4
    */
   q4AccuracyLevel?: number | false;
+  /**
+   * Load-time rewrites of the decoder graph (src/chat/graph-rewrite.ts): the LM head on the last position only,
+   * the tied head without a transposed copy of the embedding, grouped-query attention without repeat_kv's copies.
+   * They change float summation order in places (logits move by float rounding); false loads the graph as it is.
+   * @default true
+   */
+  graphRewrites?: boolean;
   /** Limits on the images of one request (vision-language models). @default DEFAULT_IMAGE_LIMITS */
   imageLimits?: Partial<ImageLimits>;
 }
@@ -49,6 +57,7 @@ export function onnxChatFile(variant: ChatVariant): string {
 
 interface LlmConfig {
   layers: number;
+  heads: number;
   kvHeads: number;
   headDim: number;
   vocabSize: number;
@@ -69,6 +78,7 @@ function readConfig(config: Record<string, unknown>, generation: Record<string, 
   const pad = ids(generation?.pad_token_id ?? config.pad_token_id)[0];
   return {
     layers,
+    heads,
     kvHeads: num('num_key_value_heads') ?? heads,
     headDim: num('head_dim') ?? hidden / heads,
     vocabSize: num('vocab_size') ?? 0,
@@ -112,12 +122,12 @@ export class OnnxChatModel implements ChatModel {
     const tokenizer = await ChatTokenizer.load(dir, config.eosIds);
     const path = join(dir, vlm ? vlmFiles(suffix).decoder : file);
     const level = options.q4AccuracyLevel ?? DEFAULT_Q4_ACCURACY_LEVEL;
-    let session: InferenceSession | undefined;
-    if ((variant === 'q4' || variant === 'q4f16') && level !== false) {
-      const rewrite = await withAccuracyLevel(path, level);
-      if (rewrite) session = await loadSessionFromBytes(`${resolvePath(path)}#accuracy_level=${level}`, () => rewrite.bytes, options.runtime);
-    }
-    session ??= await loadSession(path, options.runtime);
+    const q4Level = (variant === 'q4' || variant === 'q4f16') && level !== false ? level : undefined;
+    let session: InferenceSession;
+    if (options.graphRewrites ?? true) {
+      const rewrites = { accuracyLevel: q4Level, lastLogits: true, tiedHead: true, fuseRmsNorm: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads } };
+      session = await loadRewrittenDecoder(path, rewrites, options.runtime);
+    } else session = q4Level === undefined ? await loadSession(path, options.runtime) : await loadAtAccuracyLevel(path, q4Level, options.runtime);
     const vision = vlm ? await VisionParts.load(dir, suffix, rawConfig, (t) => tokenizer.tokenizer.token_to_id(t), (id) => tokenizer.tokenizer.id_to_token(id), options.runtime) : undefined;
     const vocabSize = config.vocabSize || tokenizer.size;
     const shape = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, vocabSize };

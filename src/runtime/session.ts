@@ -110,13 +110,40 @@ export function loadSession(path: string, options: RuntimeOptions = {}): Promise
  * time; `build` runs only when no session for `key` is cached.
  */
 export function loadSessionFromBytes(key: string, build: () => Uint8Array | Promise<Uint8Array>, options: RuntimeOptions = {}): Promise<ort.InferenceSession> {
+  return loadBuilt(['bytes', key], options, async () => createSession(await build(), resolveRuntimeOptions(options), key));
+}
+
+/** A model file made for one load (a patched copy in a temporary folder), removed once the session holds it. */
+export interface TemporaryModel {
+  readonly path: string;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Loads (once per process, per `key` and option set) a model that `build` writes to a temporary file: ORT reads
+ * it from disk as from any path (no copy of the bytes in JavaScript), and the file is removed right after.
+ */
+export function loadSessionFromTemporaryFile(key: string, build: () => Promise<TemporaryModel>, options: RuntimeOptions = {}): Promise<ort.InferenceSession> {
+  return loadBuilt(['file', key], options, async () => {
+    const made = await build();
+    try {
+      return await createSession(made.path, resolveRuntimeOptions(options), key);
+    } finally {
+      // A file the session still maps may refuse removal on some systems; the load stands either way.
+      await made.cleanup().catch(() => undefined);
+    }
+  });
+}
+
+function loadBuilt(kind: readonly string[], options: RuntimeOptions, make: () => Promise<ort.InferenceSession>): Promise<ort.InferenceSession> {
   const resolved = resolveRuntimeOptions(options);
-  const cacheKey = JSON.stringify(['bytes', key, resolved]);
+  const cacheKey = JSON.stringify([...kind, resolved]);
   let session = cache.get(cacheKey);
   hold(cacheKey);
   if (!session) {
     // A build failure is a MODEL_INVALID from the builder; like a failed load, it is not cached.
-    session = Promise.resolve().then(build).then((bytes) => createSession(bytes, resolved, key));
+    session = Promise.resolve().then(make);
+    session.then((s) => keys.set(s, cacheKey), () => undefined);
     cache.set(cacheKey, session);
     session.catch(() => cache.delete(cacheKey));
   }

@@ -1,12 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
-import { withAccuracyLevel } from '../../src/chat/q4.js';
+import { accuracyLevelCopy, accuracyLevelSites, loadAtAccuracyLevel, withAccuracyLevel } from '../../src/chat/q4.js';
+import { OnnxDecoder } from '../../src/chat/onnx-model.js';
 import { quantizeFile } from '../../src/quantize/index.js';
-import { decodeModel } from '../../src/runtime/onnx/index.js';
+import { loadSessionFromBytes } from '../../src/runtime/index.js';
+import { decodeModel, encodeModel } from '../../src/runtime/onnx/index.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moxing-q4-'));
@@ -46,4 +48,61 @@ test('q4 loading rewrites every MatMulNBits to accuracy level 4; the logits move
   const greedy = await Promise.all([fast, exact].map((m) => m.chat(MESSAGES, { temperature: 0, maxTokens: 8 })));
   assert.equal(greedy[0].tokens.length, 8);
   assert.equal(greedy[1].tokens.length, 8);
+});
+
+test('the in-place patch finds every MatMulNBits level without decoding, and its copy loads to the same logits as the decoded rewrite', async () => {
+  const path = join(dir, 'onnx/model_q4.onnx');
+  const sites = accuracyLevelSites(path);
+  assert.deepEqual(sites.map((s) => s.value), levels(readFileSync(path)));
+  assert.ok(sites.every((s) => s.length === 1));
+  const copy = await accuracyLevelCopy(path, 4);
+  assert.ok(copy);
+  try {
+    assert.equal(copy.rewritten, sites.length);
+    assert.deepEqual(levels(readFileSync(copy.path)), sites.map(() => 4));
+    // The rest of the file is byte for byte the original.
+    const [a, b] = [readFileSync(path), readFileSync(copy.path)];
+    assert.equal(a.length, b.length);
+    assert.equal(a.reduce((n, byte, i) => n + (byte !== b[i] ? 1 : 0), 0), sites.length);
+    // Siblings (external data) are linked beside the copy.
+    assert.ok(existsSync(join(copy.path, '..', 'model.onnx')));
+  } finally {
+    await copy.cleanup();
+  }
+  assert.equal(existsSync(copy.path), false, 'the temporary copy is removed');
+
+  const patched = await OnnxChatModel.load(dir, { variant: 'q4', graphRewrites: false });
+  const rewrite = await withAccuracyLevel(path, 4);
+  const decoded = new OnnxDecoder(await loadSessionFromBytes('q4-test-decoded', () => rewrite!.bytes), patched.decoder.shape, patched.decoder.padId);
+  const prompt = patched.promptIds(MESSAGES);
+  const [x, y] = await Promise.all([patched.decoder, decoded].map((d) => d.start([prompt]).prefill()));
+  assert.deepEqual(x, y);
+});
+
+test('a q4 file without accuracy_level attributes goes through the decoded rewrite; one already at the level loads as it is; a broken file is a clear error', async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'moxing-q4-bare-'));
+  try {
+    const model = decodeModel(readFileSync(join(dir, 'onnx/model_q4.onnx')));
+    for (const n of model.graph?.node ?? []) n.attribute = (n.attribute ?? []).filter((a) => a.name !== 'accuracy_level');
+    const bare = join(folder, 'bare.onnx');
+    writeFileSync(bare, encodeModel(model));
+    assert.ok(accuracyLevelSites(bare).every((s) => s.offset === undefined));
+    assert.equal(await accuracyLevelCopy(bare, 4), undefined);
+    const level4 = join(folder, 'level4.onnx');
+    writeFileSync(level4, (await withAccuracyLevel(bare, 4))!.bytes);
+    const unchanged = await accuracyLevelCopy(level4, 4);
+    await unchanged?.cleanup();
+    assert.equal(unchanged?.rewritten, 0);
+    const run = async (p: string) => {
+      const session = await loadAtAccuracyLevel(p, 4);
+      const reference = await OnnxChatModel.load(dir, { variant: 'q4' });
+      return new OnnxDecoder(session, reference.decoder.shape, reference.decoder.padId).start([reference.promptIds(MESSAGES)]).prefill();
+    };
+    assert.deepEqual(await run(bare), await run(level4));
+    const broken = join(folder, 'broken.onnx');
+    writeFileSync(broken, Buffer.from([0x3a, 0xff, 0xff, 0x01]));
+    assert.throws(() => accuracyLevelSites(broken), (e: Error & { code?: string }) => e.code === 'MODEL_INVALID' && /not an ONNX model/.test(e.message));
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
 });
