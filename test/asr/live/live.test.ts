@@ -204,28 +204,64 @@ test('streams decoded together give the commits and turns each gives alone; fina
   }
 });
 
-test('decodes that settle text go first, in a batch of their own; partials never wait behind a batch, and go one at a time', async () => {
+test('decodes that settle text go first, in a batch of their own, and stop a running partial; partials never wait behind a batch, and go one at a time', async () => {
   const decoder = new LiveDecoder(model);
   const samples = (await clip('en_001.wav')).subarray(0, 2 * SAMPLE_RATE);
   const request = { samples, language: 'en', task: 'transcribe' as const, prompt: [], sampleLen: 8 };
+  const zero = { batches: 0, windows: 0, widest: 0, dropped: 0, preempted: 0, speculated: 0, wasted: 0 };
   // A partial alone is decoded: dropping needs a settling decode due beside it.
   const alone = await decoder.decodePartial(request);
   assert.ok(alone !== undefined);
-  // A batch is running (a partial); meanwhile two partials and a final are asked for: the final goes next,
-  // alone, and the partials are dropped at once (they would be stale by their turn, their streams blocked).
+  // A batch is running (a partial); meanwhile two partials and a final are asked for: the running partial stops
+  // at its next step (preempted), the final goes next, alone, and the partials are dropped at once (they would
+  // be stale by their turn, their streams blocked).
   const running = decoder.decodePartial(request);
   await new Promise((resolve) => setImmediate(resolve)); // the batch starts in the next turn
   const queued = [decoder.decodePartial(request), decoder.decode(request), decoder.decodePartial(request)];
-  const [first, dropped, final, droppedToo] = await Promise.all([running, ...queued]);
-  assert.deepEqual(first?.tokens, alone.tokens);
+  const [preempted, dropped, final, droppedToo] = await Promise.all([running, ...queued]);
+  assert.equal(preempted, undefined, 'the running partial gave way to the final');
   assert.deepEqual(final?.tokens, alone.tokens, 'the final decodes the same window to the same tokens');
   assert.equal(dropped, undefined);
   assert.equal(droppedToo, undefined);
-  assert.deepEqual({ ...decoder.stats }, { batches: 3, windows: 3, widest: 1, dropped: 2 });
+  assert.deepEqual({ ...decoder.stats }, { ...zero, batches: 3, windows: 3, widest: 1, dropped: 3, preempted: 1 });
   // Partials asked for in one turn while it is idle: the first is decoded, alone; the others are dropped.
   const together = await Promise.all([decoder.decodePartial(request), decoder.decodePartial(request), decoder.decodePartial(request)]);
   assert.deepEqual(together.map((r) => r?.tokens), [alone.tokens, undefined, undefined]);
-  assert.deepEqual({ ...decoder.stats }, { batches: 4, windows: 4, widest: 1, dropped: 4 });
+  assert.deepEqual({ ...decoder.stats }, { ...zero, batches: 4, windows: 4, widest: 1, dropped: 5, preempted: 1 });
+  // A running final is never stopped: a second one waits for it, and both decode.
+  const first = decoder.decode(request);
+  await new Promise((resolve) => setImmediate(resolve));
+  const finals = await Promise.all([first, decoder.decode(request)]);
+  assert.deepEqual(finals.map((r) => r.tokens), [alone.tokens, alone.tokens]);
+  assert.deepEqual({ ...decoder.stats }, { ...zero, batches: 6, windows: 6, widest: 1, dropped: 5, preempted: 1 });
+});
+
+test('a caller\'s signal calls a decode off: out of the queue, or its batch stopped once nobody in it is waited for', async () => {
+  const decoder = new LiveDecoder(model);
+  const samples = (await clip('en_001.wav')).subarray(0, 2 * SAMPLE_RATE);
+  const request = { samples, language: 'en', task: 'transcribe' as const, prompt: [], sampleLen: 8 };
+  const reference = await decoder.decode(request);
+  // Running alone, then called off: it stops and answers undefined.
+  const stop = new AbortController();
+  const running = decoder.decode(request, stop.signal);
+  await new Promise((resolve) => setImmediate(resolve));
+  stop.abort();
+  assert.equal(await running, undefined);
+  // Queued behind a running final, then called off: out of the queue, and the final unharmed.
+  const ahead = decoder.decode(request);
+  await new Promise((resolve) => setImmediate(resolve));
+  const queuedStop = new AbortController();
+  const queued = decoder.decode(request, queuedStop.signal);
+  queuedStop.abort();
+  assert.deepEqual([(await ahead).tokens, await queued], [reference.tokens, undefined]);
+  // Two finals in one batch, one called off: the batch runs on for the other.
+  const offStop = new AbortController();
+  const pair = [decoder.decode(request, offStop.signal), decoder.decode(request)];
+  await new Promise((resolve) => setImmediate(resolve));
+  offStop.abort();
+  const [off, kept] = await Promise.all(pair);
+  assert.deepEqual([off, kept?.tokens], [undefined, reference.tokens]);
+  assert.deepEqual({ ...decoder.stats }, { batches: 4, windows: 5, widest: 2, dropped: 0, preempted: 0, speculated: 0, wasted: 0 });
 });
 
 test('turnDetection null: nothing is cut until the end of the input, then one final commit of all of it', async () => {
