@@ -125,6 +125,11 @@ export class LiveDecoder {
     }
   }
 
+  /** Resolves once no decode is queued or running: a caller that wants every partial asked for answered (tests). */
+  async idle(): Promise<void> {
+    while (this.running || this.scheduled || this.queue.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   /**
    * A decode that settles text: never dropped, and ahead of partials. With `signal`: undefined once the
    * signal called it off (a speculative final the turn did not need).

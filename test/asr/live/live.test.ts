@@ -264,6 +264,54 @@ test('a caller\'s signal calls a decode off: out of the queue, or its batch stop
   assert.deepEqual({ ...decoder.stats }, { batches: 4, windows: 5, widest: 2, dropped: 0, preempted: 0, speculated: 0, wasted: 0 });
 });
 
+/**
+ * The events of each push, pushes of `seconds`, and the decoder's speculation counters over the run. The
+ * decoder is let go idle after each push, as when audio comes in real time: the partial asked for at one push
+ * answers at the next.
+ */
+async function perPush(audio: Float32Array, seconds: number, options: LiveOptions): Promise<{ pushes: LiveEvent[][]; speculated: number; wasted: number }> {
+  const decoder = LiveDecoder.for(options.model as WhisperModel);
+  const before = { ...decoder.stats };
+  const stream = await openLiveStream(options);
+  const pushes: LiveEvent[][] = [];
+  for (const piece of pieces(audio, seconds)) {
+    pushes.push(await stream.push(piece));
+    await decoder.idle();
+  }
+  pushes.push(await stream.finish());
+  return { pushes, speculated: decoder.stats.speculated - before.speculated, wasted: decoder.stats.wasted - before.wasted };
+}
+
+test('speculative finals: every push gives the events it gives without speculation (the same commits, never sooner), and speech heard again throws one away', async () => {
+  const options: LiveOptions = { model, vadModel, policy: 'vad', language: 'en', minChunkS: 1, maxTokens: 24 };
+  const plain = await perPush(speech, 0.1, { ...options, speculativeFinal: false });
+  const ahead = await perPush(speech, 0.1, options);
+  assert.deepEqual(ahead.pushes, plain.pushes);
+  const events = plain.pushes.flat();
+  assert.equal(committed(events).length, 2);
+  assert.ok(events.some((e) => e.type === 'partial'), 'partials too');
+  assert.deepEqual([plain.speculated, plain.wasted], [0, 0]);
+  assert.deepEqual([ahead.speculated, ahead.wasted], [2, 0], 'each turn\'s final was decoded ahead, and used');
+  // A pause shorter than the silence that ends a turn (the clips' own silences make one of about 1.1 s): the
+  // final started in it is thrown away, and the turn's final (after the second sentence) is the same.
+  const paused = concat(silence(0.6), await clip('en_001.wav'), await clip('en_002.wav'), silence(2));
+  const long: LiveOptions = { ...options, turnDetection: { silenceDurationMs: 1500 } };
+  const plainPaused = await perPush(paused, 0.1, { ...long, speculativeFinal: false });
+  const aheadPaused = await perPush(paused, 0.1, long);
+  assert.deepEqual(aheadPaused.pushes, plainPaused.pushes);
+  const settled = plainPaused.pushes.flat().filter((e) => e.type !== 'partial');
+  assert.deepEqual(settled.map((e) => e.type), ['speech_started', 'speech_stopped', 'committed'], 'one turn over both sentences');
+  assert.ok(aheadPaused.wasted >= 1 && aheadPaused.speculated === aheadPaused.wasted + 1, `${aheadPaused.speculated} speculated, ${aheadPaused.wasted} thrown away`);
+});
+
+test('pushed faster than partials decode (they answer at a later push, or are dropped for the final), the turns and commits stay the same', async () => {
+  const options: LiveOptions = { model, vadModel, policy: 'vad', language: 'en', minChunkS: 1, maxTokens: 24 };
+  const paced = await perPush(speech, 0.1, options);
+  const rushed = await collect(pieces(speech, 0.1), options);
+  const settled = (events: readonly LiveEvent[]) => events.filter((e) => e.type !== 'partial');
+  assert.deepEqual(settled(rushed), settled(paced.pushes.flat()));
+});
+
 test('turnDetection null: nothing is cut until the end of the input, then one final commit of all of it', async () => {
   const events = await collect(pieces(speech, 0.5), { model, policy: 'vad', turnDetection: null, language: 'en', minChunkS: 10 });
   assert.deepEqual(events.map((e) => e.type), ['committed']);
