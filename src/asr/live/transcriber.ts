@@ -24,6 +24,7 @@ import { N_SAMPLES, SAMPLE_RATE, type SileroVad, type VadStream } from '../../au
 import { pyStrip } from '../../text/index.js';
 import type { Task } from '../types.js';
 import { isSilentWindow } from '../whisper/window-decode.js';
+import { InFlight } from './in-flight.js';
 import { HypothesisBuffer, promptText, shiftWord, trimPoint, type TimedWord } from './agreement.js';
 import type { LiveDecoder } from './decoder.js';
 import { Endpointer, type TurnDetection } from './endpoint.js';
@@ -88,22 +89,18 @@ interface Utterance {
   decodedUpTo: number;
 }
 
-/** A partial decode running while the stream goes on ('vad' policy). */
-interface PartialInFlight {
+/** A partial decode of `utterance`'s audio up to `upTo`, running while the stream goes on ('vad' policy). */
+interface PartialDecode {
+  readonly decode: InFlight<Decoded>;
   readonly utterance: Utterance;
-  /** Samples of audio it decodes. */
   readonly upTo: number;
-  readonly stop: AbortController;
-  /** Set once it has answered: its decode (undefined: dropped), or its error. */
-  outcome?: { readonly decoded?: Decoded; readonly error?: unknown };
 }
 
 /** A final decoded before its turn is decided: the utterance's audio from `start` to `to`. */
 interface Speculation {
+  readonly decode: InFlight<Decoded>;
   readonly start: number;
   readonly to: number;
-  readonly result: Promise<Decoded | undefined>;
-  readonly stop: AbortController;
 }
 
 export class LiveTranscriber {
@@ -123,7 +120,7 @@ export class LiveTranscriber {
   private readonly tokenizer: LiveTokenizer & { encode(text: string): number[] };
   private readonly pad: number;
   // vad
-  private partial: PartialInFlight | undefined;
+  private partial: PartialDecode | undefined;
   private speculation: Speculation | undefined;
 
   constructor(
@@ -281,21 +278,17 @@ export class LiveTranscriber {
   private startPartial(current: Utterance): void {
     const upTo = this.received;
     if (upTo - current.decodedUpTo < this.settings.minChunkS * SAMPLE_RATE) return;
-    const partial: PartialInFlight = { utterance: current, upTo, stop: new AbortController() };
-    this.partial = partial;
-    this.decode(this.slice(current.start, upTo), this.settings.prompt ?? '', { align: false, partial: true }, partial.stop.signal).then(
-      (decoded) => (partial.outcome = { decoded }),
-      (error: unknown) => (partial.outcome = { error }),
-    );
+    const samples = this.slice(current.start, upTo);
+    const decode = new InFlight((signal) => this.decode(samples, this.settings.prompt ?? '', { align: false, partial: true }, signal));
+    this.partial = { decode, utterance: current, upTo };
   }
 
   /** The partial in flight's event once it has answered (none when it was dropped: asked again with newer audio). */
   private readyPartial(): LiveEvent[] {
     const partial = this.partial;
-    if (!partial?.outcome) return [];
+    if (!partial?.decode.answered) return [];
     this.partial = undefined;
-    if (partial.outcome.error !== undefined) throw partial.outcome.error;
-    const { decoded } = partial.outcome;
+    const decoded = partial.decode.answer();
     if (!decoded || partial.utterance !== this.utterance) return [];
     partial.utterance.decodedUpTo = partial.upTo;
     return [{ type: 'partial', text: decoded.text }];
@@ -303,7 +296,7 @@ export class LiveTranscriber {
 
   /** Stops the partial in flight: its utterance's final is due. */
   private dropPartial(): void {
-    if (this.partial && !this.partial.outcome) this.partial.stop.abort();
+    this.partial?.decode.callOff();
     this.partial = undefined;
   }
 
@@ -321,16 +314,14 @@ export class LiveTranscriber {
     const turn = this.settings.turnDetection;
     if (!u || to === undefined || this.speculation || !this.settings.speculativeFinal || this.settings.policy !== 'vad' || !turn) return;
     if (this.pad > (turn.silenceDurationMs * SAMPLE_RATE) / 1000 || this.received < to) return;
-    const stop = new AbortController();
-    const result = this.finalDecode(this.slice(u.start, to), stop.signal);
-    result.catch(() => undefined); // awaited when used; a thrown-away one's failure matters to nobody
-    this.speculation = { start: u.start, to, result, stop };
+    const samples = this.slice(u.start, to);
+    this.speculation = { decode: new InFlight((signal) => this.finalDecode(samples, signal)), start: u.start, to };
     this.decoder.stats.speculated++;
   }
 
   private discardSpeculation(): void {
     if (!this.speculation) return;
-    this.speculation.stop.abort();
+    this.speculation.decode.callOff();
     this.speculation = undefined;
     this.decoder.stats.wasted++;
   }
@@ -343,7 +334,7 @@ export class LiveTranscriber {
       return undefined;
     }
     this.speculation = undefined;
-    return spec.result;
+    return spec.decode.result;
   }
 
   /** The utterance's final decode over its audio up to `to`; it is then over. */
