@@ -22,7 +22,7 @@
  * Rows whose initial tokens have the same length decode in one DecodingTask, each with its own prompt
  * (DecodingTask.run's `initialRows`); the encoder runs a window at a time (faster on CPU, see BatchedOptions).
  */
-import { N_FRAMES, N_SAMPLES, logMelSpectrogram, melWindow, type MelBins } from '../../audio/index.js';
+import { HOP_LENGTH, N_FRAMES, N_SAMPLES, logMelSpectrogram, melWindow, type MelBins } from '../../audio/index.js';
 import { float32 } from '../../runtime/index.js';
 import { MoxingError } from '../../errors.js';
 import type { Task } from '../types.js';
@@ -260,10 +260,19 @@ export class LiveDecoder {
 
 const shared = new WeakMap<LiveModel, LiveDecoder>();
 
-/** The mel window openai's `transcribe()` decodes first: log-mel with 30 s of padding, cut to the content. */
+/**
+ * The mel window openai's `transcribe()` decodes first: log-mel with 30 s of padding, cut to the content.
+ * Only the frames that reach the audio, and a few of silence, are computed: the window is zero-filled past
+ * the content, and a frame of silence (log-mel -10) never sets the maximum that the log-mel is clamped
+ * against, so the 30 s of zeros change nothing but cost an STFT of up to 30 s more per decode. An even frame
+ * count keeps the STFT's frame pairs (two real frames per complex FFT) those of the full padding.
+ */
 export function windowMel(samples: Float32Array, nMels: MelBins): Float32Array {
-  const mel = logMelSpectrogram(samples, nMels, { padding: N_SAMPLES });
-  return melWindow(mel, 0, Math.min(N_FRAMES, mel.nFrames - N_FRAMES)).data;
+  const content = Math.min(N_FRAMES, Math.floor(samples.length / HOP_LENGTH));
+  // Frames up to content + 2 read audio (N_FFT / 2 = 200 samples either side of the frame's hop); two more of silence.
+  const frames = content + 4 + (content % 2);
+  const mel = logMelSpectrogram(samples, nMels, { padding: frames * HOP_LENGTH - samples.length });
+  return melWindow(mel, 0, content).data;
 }
 
 function stack(parts: readonly AudioFeatures[]): AudioFeatures {

@@ -10,7 +10,7 @@ import { LiveDecoder, openLiveStream, transcribeLive, windowMel, type LiveEvent,
 import { WhisperModel, decodeFeatures, resolveAlignmentHeads, timeWindowWords } from '../../../src/asr/whisper/index.js';
 import { cutWindow } from '../../../src/asr/whisper/window-segments.js';
 import type { WindowSegmentDraft } from '../../../src/asr/whisper/word-timestamps.js';
-import { SAMPLE_RATE, SileroVad, decodeAudio } from '../../../src/audio/index.js';
+import { N_FRAMES, N_SAMPLES, SAMPLE_RATE, SileroVad, decodeAudio, logMelSpectrogram, melWindow } from '../../../src/audio/index.js';
 import { isMoxingError } from '../../../src/errors.js';
 import { concatFloat32 } from '../../helpers/arrays.js';
 
@@ -317,6 +317,27 @@ test('turnDetection null: nothing is cut until the end of the input, then one fi
   assert.deepEqual(events.map((e) => e.type), ['committed']);
   const [c] = committed(events);
   assert.deepEqual([c.start, c.end], [0, speech.length / SAMPLE_RATE]);
+});
+
+test('windowMel computes only the frames that reach the audio, and gives the window of the full 30 s padding, bit for bit', async () => {
+  const speechClip = await clip('en_001.wav');
+  const noise = Float32Array.from({ length: 30 * SAMPLE_RATE }, (_, i) => 0.3 * Math.sin(i * 0.05) + 0.1 * Math.sin(i * 1.7));
+  const cases: [string, Float32Array][] = [
+    ['a clip', speechClip],
+    ['an odd frame count', speechClip.subarray(0, 160 * 201 + 37)],
+    ['a tenth of a second', noise.subarray(0, 1600)],
+    ['less than a frame', noise.subarray(0, 100)],
+    ['30 s', noise],
+    ['30 s less a sample', noise.subarray(1)],
+    ['silence', silence(2)],
+  ];
+  for (const [label, samples] of cases) {
+    for (const nMels of [80, 128] as const) {
+      const full = logMelSpectrogram(samples, nMels, { padding: N_SAMPLES });
+      const expected = melWindow(full, 0, Math.min(N_FRAMES, full.nFrames - N_FRAMES)).data;
+      assert.deepEqual(windowMel(samples, nMels), expected, `${label}, ${nMels} mels`);
+    }
+  }
 });
 
 test('bad options are refused before any audio', async () => {
