@@ -9,6 +9,10 @@
  * batch of their own; a partial asked for while a batch runs is dropped at once (resolved undefined), and a
  * batch holds one partial, the others asked for with it dropped. A dropped partial's stream is not blocked on
  * a stale decode: it takes the audio that came meanwhile (hearing its own turn end sooner) and asks again.
+ * A decode that settles text asked for while a batch of partials runs stops that batch at its next token
+ * step (preempted, resolved undefined), so a final waits for at most one decoder step (or the window's encoder
+ * run it is in) instead of the partial's whole decode. A caller's AbortSignal takes its request out of the
+ * queue, and stops the running batch once every request in it was called off.
  * Why (bench:live, VAD policy, tiny model, 4 streams): the encoder runs a 30 s window per row, so a batch of
  * four partials took 1.3-2 s on a loaded machine; every final waited for one, then ran with the next
  * partials queued beside it, and p95 committed latency was about 7x that of one stream.
@@ -18,7 +22,7 @@
  * Rows whose initial tokens have the same length decode in one DecodingTask, each with its own prompt
  * (DecodingTask.run's `initialRows`); the encoder runs a window at a time (faster on CPU, see BatchedOptions).
  */
-import { N_FRAMES, N_SAMPLES, logMelSpectrogram, melWindow, type MelBins } from '../../audio/index.js';
+import { HOP_LENGTH, N_FRAMES, N_SAMPLES, logMelSpectrogram, melWindow, type MelBins } from '../../audio/index.js';
 import { float32 } from '../../runtime/index.js';
 import { MoxingError } from '../../errors.js';
 import type { Task } from '../types.js';
@@ -55,22 +59,32 @@ export interface LiveDecoderStats {
   windows: number;
   /** Largest batch seen. */
   widest: number;
-  /** Partials dropped: asked for while a batch ran, or beside decodes that settle text or an older partial. */
+  /** Partials dropped: asked for while a batch ran, beside decodes that settle text or an older partial, or called off. */
   dropped: number;
+  /** Partials stopped while their batch ran, for a decode that settles text (counted in `dropped` too). */
+  preempted: number;
+  /** Finals decoded speculatively, from the start of the silence that may end their turn (transcriber.ts). */
+  speculated: number;
+  /** Speculative finals thrown away: the speech went on, or the turn ended elsewhere. */
+  wasted: number;
 }
 
 interface Pending {
   readonly request: LiveDecodeRequest;
   /** A partial: dropped (resolved undefined) unless it is the oldest and nothing settling is due. */
   readonly droppable: boolean;
+  /** Set by the caller's AbortSignal: the request is no longer wanted. */
+  calledOff: boolean;
   readonly resolve: (result: LiveDecodeResult | undefined) => void;
   readonly reject: (error: unknown) => void;
 }
 
 export class LiveDecoder {
-  readonly stats: LiveDecoderStats = { batches: 0, windows: 0, widest: 0, dropped: 0 };
+  readonly stats: LiveDecoderStats = { batches: 0, windows: 0, widest: 0, dropped: 0, preempted: 0, speculated: 0, wasted: 0 };
   private queue: Pending[] = [];
   private running = false;
+  /** The batch running now, and what stops it. */
+  private current: { readonly batch: readonly Pending[]; readonly stop: AbortController } | undefined;
   private scheduled = false;
   /** Streams inside a push: a batch waits until each has asked for its decode or finished. */
   private inside = 0;
@@ -111,27 +125,63 @@ export class LiveDecoder {
     }
   }
 
-  /** A decode that settles text: never dropped, and ahead of partials. */
-  decode(request: LiveDecodeRequest): Promise<LiveDecodeResult> {
-    return this.enqueue(request, false) as Promise<LiveDecodeResult>;
+  /** Resolves once no decode is queued or running: a caller that wants every partial asked for answered (tests). */
+  async idle(): Promise<void> {
+    while (this.running || this.scheduled || this.queue.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  /**
+   * A decode that settles text: never dropped, and ahead of partials. With `signal`: undefined once the
+   * signal called it off (a speculative final the turn did not need).
+   */
+  decode(request: LiveDecodeRequest): Promise<LiveDecodeResult>;
+  decode(request: LiveDecodeRequest, signal: AbortSignal): Promise<LiveDecodeResult | undefined>;
+  decode(request: LiveDecodeRequest, signal?: AbortSignal): Promise<LiveDecodeResult | undefined> {
+    return this.enqueue(request, false, signal);
   }
 
   /** A partial's decode: undefined when it was dropped (ask again with newer audio), see the module's comment. */
-  decodePartial(request: LiveDecodeRequest): Promise<LiveDecodeResult | undefined> {
+  decodePartial(request: LiveDecodeRequest, signal?: AbortSignal): Promise<LiveDecodeResult | undefined> {
     // Behind a running batch it would be stale when its turn came, and its stream blocked meanwhile.
-    if (this.running) {
+    if (this.running || signal?.aborted) {
       this.stats.dropped++;
       return Promise.resolve(undefined);
     }
-    return this.enqueue(request, true);
+    return this.enqueue(request, true, signal);
   }
 
-  private enqueue(request: LiveDecodeRequest, droppable: boolean): Promise<LiveDecodeResult | undefined> {
+  private enqueue(request: LiveDecodeRequest, droppable: boolean, signal: AbortSignal | undefined): Promise<LiveDecodeResult | undefined> {
     if (request.samples.length > N_SAMPLES) throw new MoxingError('INTERNAL', `a live window is at most 30 s, got ${request.samples.length} samples`);
+    if (signal?.aborted) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
-      this.queue.push({ request, droppable, resolve, reject });
+      const pending: Pending = { request, droppable, calledOff: false, resolve, reject };
+      this.queue.push(pending);
+      signal?.addEventListener('abort', () => this.callOff(pending), { once: true });
+      if (!droppable) this.preemptPartials();
       this.schedule();
     });
+  }
+
+  /** A settling decode is due: a running batch of partials stops at its next step. */
+  private preemptPartials(): void {
+    const current = this.current;
+    if (!current || current.stop.signal.aborted || !current.batch.every((p) => p.droppable)) return;
+    this.stats.preempted += current.batch.length;
+    current.stop.abort();
+  }
+
+  /** The caller no longer wants `pending`: out of the queue, or its batch stopped once nobody in it is waited for. */
+  private callOff(pending: Pending): void {
+    pending.calledOff = true;
+    const at = this.queue.indexOf(pending);
+    if (at >= 0) {
+      this.queue.splice(at, 1);
+      if (pending.droppable) this.stats.dropped++;
+      pending.resolve(undefined);
+      return;
+    }
+    const current = this.current;
+    if (current?.batch.includes(pending) && current.batch.every((p) => p.calledOff)) current.stop.abort();
   }
 
   /** Checks, once the current turn's callbacks have run, whether the next batch can start. */
@@ -147,12 +197,21 @@ export class LiveDecoder {
   private async drain(): Promise<void> {
     this.running = true;
     const batch = this.nextBatch();
+    const stop = new AbortController();
+    this.current = { batch, stop };
     try {
-      const results = await this.run(batch.map((p) => p.request));
-      batch.forEach((p, i) => p.resolve(results[i]));
+      const results = await this.run(batch.map((p) => p.request), stop.signal);
+      batch.forEach((p, i) => p.resolve(p.calledOff ? undefined : results[i]));
     } catch (error) {
-      for (const p of batch) p.reject(error);
+      if (stop.signal.aborted) {
+        // Preempted partials, or requests all called off: nobody waits for a result.
+        this.stats.dropped += batch.filter((p) => p.droppable && !p.calledOff).length;
+        for (const p of batch) p.resolve(undefined);
+      } else {
+        for (const p of batch) p.reject(error);
+      }
     } finally {
+      this.current = undefined;
       this.running = false;
       this.schedule();
     }
@@ -171,13 +230,16 @@ export class LiveDecoder {
     return batch;
   }
 
-  private async run(requests: readonly LiveDecodeRequest[]): Promise<LiveDecodeResult[]> {
+  private async run(requests: readonly LiveDecodeRequest[], signal: AbortSignal): Promise<LiveDecodeResult[]> {
     const { model } = this;
     this.stats.batches++;
     this.stats.windows += requests.length;
     this.stats.widest = Math.max(this.stats.widest, requests.length);
     const encoded: AudioFeatures[] = [];
-    for (const r of requests) encoded.push(await model.encode(windowMel(r.samples, model.dims.nMels as MelBins), 1));
+    for (const r of requests) {
+      signal.throwIfAborted();
+      encoded.push(await model.encode(windowMel(r.samples, model.dims.nMels as MelBins), 1));
+    }
     const features = stack(encoded);
     const tasks = requests.map((r) => new DecodingTask(model, { task: r.task, language: r.language, temperature: 0, prompt: r.prompt, sampleLen: r.sampleLen }));
     // Rows decode together when their initial tokens line up (same language, task and length) and their lengths agree.
@@ -189,7 +251,7 @@ export class LiveDecoder {
     const results: DecodingResult[] = new Array<DecodingResult>(requests.length);
     for (const rows of groups.values()) {
       const sub: AudioFeatures = rows.length === requests.length ? features : { batch: rows.length, tensor: gatherRows(features.tensor, rows) };
-      const decoded = await tasks[rows[0]].run(sub, rows.map((i) => tasks[i].initialTokens));
+      const decoded = await tasks[rows[0]].run(sub, rows.map((i) => tasks[i].initialTokens), signal);
       rows.forEach((row, j) => (results[row] = decoded[j]));
     }
     return results.map((result, i) => (requests[i].keepFeatures ? { ...result, features: encoded[i] } : result));
@@ -198,10 +260,19 @@ export class LiveDecoder {
 
 const shared = new WeakMap<LiveModel, LiveDecoder>();
 
-/** The mel window openai's `transcribe()` decodes first: log-mel with 30 s of padding, cut to the content. */
+/**
+ * The mel window openai's `transcribe()` decodes first: log-mel with 30 s of padding, cut to the content.
+ * Only the frames that reach the audio, and a few of silence, are computed: the window is zero-filled past
+ * the content, and a frame of silence (log-mel -10) never sets the maximum that the log-mel is clamped
+ * against, so the 30 s of zeros change nothing but cost an STFT of up to 30 s more per decode. An even frame
+ * count keeps the STFT's frame pairs (two real frames per complex FFT) those of the full padding.
+ */
 export function windowMel(samples: Float32Array, nMels: MelBins): Float32Array {
-  const mel = logMelSpectrogram(samples, nMels, { padding: N_SAMPLES });
-  return melWindow(mel, 0, Math.min(N_FRAMES, mel.nFrames - N_FRAMES)).data;
+  const content = Math.min(N_FRAMES, Math.floor(samples.length / HOP_LENGTH));
+  // Frames up to content + 2 read audio (N_FFT / 2 = 200 samples either side of the frame's hop); two more of silence.
+  const frames = content + 4 + (content % 2);
+  const mel = logMelSpectrogram(samples, nMels, { padding: frames * HOP_LENGTH - samples.length });
+  return melWindow(mel, 0, content).data;
 }
 
 function stack(parts: readonly AudioFeatures[]): AudioFeatures {

@@ -49,6 +49,11 @@ export class Endpointer {
     return this.speaking;
   }
 
+  /** Where the silence heard since the last speech frame began, while speech goes on; undefined otherwise. */
+  get silenceSince(): number | undefined {
+    return this.speaking ? this.silenceStart : undefined;
+  }
+
   /** Samples the VAD has judged: a turn can start no earlier than here. */
   get frontier(): number {
     return this.frames * VAD_FRAME_SAMPLES;

@@ -51,11 +51,17 @@ export interface LiveOptions extends ModelLoadOptions {
   readonly wordTimestamps?: boolean;
   /** With wordTimestamps: the heads to align with, as TranscribeOptions.alignmentHeads. @default 'config' */
   readonly alignmentHeads?: AlignmentHeadsOption;
+  /**
+   * 'vad' policy: a turn's final decode starts once its audio is all here (the silence holds the padding),
+   * before the turn is decided; thrown away if the speech goes on. Commits are the same either way, only
+   * sooner. @default true
+   */
+  readonly speculativeFinal?: boolean;
   /** A loaded Silero model to share; loaded once per call otherwise. */
   readonly vadModel?: SileroVad;
 }
 
-export const DEFAULT_LIVE = Object.freeze({ policy: 'local-agreement' as LivePolicy, minChunkS: 1, bufferTrimS: 15, task: 'transcribe' as Task, noSpeechThreshold: 0.6, wordTimestamps: false });
+export const DEFAULT_LIVE = Object.freeze({ policy: 'local-agreement' as LivePolicy, minChunkS: 1, bufferTrimS: 15, task: 'transcribe' as Task, noSpeechThreshold: 0.6, wordTimestamps: false, speculativeFinal: true });
 
 /** The settings of a live stream, checked. */
 export function resolveLiveOptions(options: LiveOptions = {}): LiveSettings {
@@ -86,6 +92,7 @@ export function resolveLiveOptions(options: LiveOptions = {}): LiveSettings {
     noSpeechThreshold,
     tokenLogprobs,
     wordTimestamps,
+    speculativeFinal: options.speculativeFinal ?? DEFAULT_LIVE.speculativeFinal,
   });
 }
 

@@ -3,7 +3,12 @@
  * OpenAI's server_vad, endpoint.ts); inside an utterance one of two policies decides what is committed:
  *
  * - 'vad': the utterance is re-decoded every `minChunkS` of new audio while it grows (partials), and decoded
- *   once more, whole, after `silenceDurationMs` of silence: that decode is the committed text.
+ *   once more, whole, after `silenceDurationMs` of silence: that decode is the committed text. A partial runs
+ *   while the stream goes on hearing audio (its event comes with a later push), none starts while the VAD
+ *   hears silence, and one still running when its turn ends is dropped. The final decode starts as soon as
+ *   its audio is all here (`speculativeFinal`): once the silence holds the padding kept after speech, which
+ *   with `prefixPaddingMs` < `silenceDurationMs` is before the turn is decided. Its result waits for the
+ *   decision; if the speech goes on it is thrown away. The same audio and prompt give the same decode.
  * - 'local-agreement': whisper_streaming's LocalAgreement-2 (agreement.ts): the buffer is re-decoded every
  *   `minChunkS`, the longest common word prefix of the last two hypotheses is committed, decodes are prompted
  *   with the last 200 committed characters, and the buffer is trimmed at a committed segment end once it
@@ -12,12 +17,14 @@
  *
  * While the VAD hears silence nothing is decoded. Without VAD (`turnDetection: null`) the stream is one long
  * utterance until `commit()`: local-agreement commits as it goes, 'vad' (OpenAI's manual turns) at commit.
- * Time comes from the audio, never the clock: the same audio in the same pieces gives the same events.
+ * Time comes from the audio, never the clock: the same audio in the same pieces gives the same turns and
+ * commits; only partials (dropped when a final or another stream's decode is due) depend on timing.
  */
 import { N_SAMPLES, SAMPLE_RATE, type SileroVad, type VadStream } from '../../audio/index.js';
 import { pyStrip } from '../../text/index.js';
 import type { Task } from '../types.js';
 import { isSilentWindow } from '../whisper/window-decode.js';
+import { InFlight } from './in-flight.js';
 import { HypothesisBuffer, promptText, shiftWord, trimPoint, type TimedWord } from './agreement.js';
 import type { LiveDecoder } from './decoder.js';
 import { Endpointer, type TurnDetection } from './endpoint.js';
@@ -58,6 +65,8 @@ export interface LiveSettings {
   readonly tokenLogprobs: boolean;
   /** Commits carry their words timed by cross-attention DTW (every settling decode runs one more decoder pass). */
   readonly wordTimestamps: boolean;
+  /** 'vad' policy: a turn's final decode starts once its audio is all here, before the turn is decided. */
+  readonly speculativeFinal: boolean;
 }
 
 /**
@@ -80,6 +89,20 @@ interface Utterance {
   decodedUpTo: number;
 }
 
+/** A partial decode of `utterance`'s audio up to `upTo`, running while the stream goes on ('vad' policy). */
+interface PartialDecode {
+  readonly decode: InFlight<Decoded>;
+  readonly utterance: Utterance;
+  readonly upTo: number;
+}
+
+/** A final decoded before its turn is decided: the utterance's audio from `start` to `to`. */
+interface Speculation {
+  readonly decode: InFlight<Decoded>;
+  readonly start: number;
+  readonly to: number;
+}
+
 export class LiveTranscriber {
   /** Audio from `base` to `received` (the current utterance and the padding before it). */
   private audio = new Float32Array(N_SAMPLES);
@@ -96,6 +119,9 @@ export class LiveTranscriber {
   private bufferOffset = 0;
   private readonly tokenizer: LiveTokenizer & { encode(text: string): number[] };
   private readonly pad: number;
+  // vad
+  private partial: PartialDecode | undefined;
+  private speculation: Speculation | undefined;
 
   constructor(
     private readonly decoder: LiveDecoder,
@@ -129,6 +155,7 @@ export class LiveTranscriber {
     const events: LiveEvent[] = [];
     if (this.vad && this.endpointer) {
       const edges = this.endpointer.feed(await this.vad.push(samples));
+      events.push(...this.readyPartial());
       for (const edge of edges) {
         if (edge.kind === 'start') {
           events.push({ type: 'speech_started', start: edge.sample / SAMPLE_RATE });
@@ -140,9 +167,11 @@ export class LiveTranscriber {
       }
     } else {
       this.utterance ??= { start: this.base, decodedUpTo: this.base };
+      events.push(...this.readyPartial());
     }
     if (this.utterance) events.push(...(await this.step()));
     else this.forgetIdleAudio();
+    this.speculate();
     return events;
   }
 
@@ -159,6 +188,8 @@ export class LiveTranscriber {
 
   /** Drops the audio not committed yet (OpenAI's input_audio_buffer.clear). */
   clear(): void {
+    this.dropPartial();
+    this.discardSpeculation();
     this.endpointer?.reset();
     this.utterance = undefined;
     this.hypothesis = new HypothesisBuffer();
@@ -172,7 +203,7 @@ export class LiveTranscriber {
   }
 
   private async finishNow(): Promise<LiveEvent[]> {
-    const events: LiveEvent[] = [];
+    const events: LiveEvent[] = this.readyPartial();
     if (this.vad && this.endpointer && this.utterance) {
       // The last frame is zero-padded: it counts as audio only up to `received`.
       const edges = this.endpointer.feed(await this.vad.flush(false));
@@ -235,25 +266,85 @@ export class LiveTranscriber {
         events.push(...(await this.end(cut)));
         this.begin(cut);
       }
-      const current = this.utterance!;
-      const upTo = this.received;
-      if (upTo - current.decodedUpTo < this.settings.minChunkS * SAMPLE_RATE) return events;
-      const partial = await this.decode(this.slice(current.start, upTo), this.settings.prompt ?? '', { align: false, partial: true });
-      // Dropped for other streams' finals: asked again at the next push, with the audio that came meanwhile.
-      if (!partial) return events;
-      current.decodedUpTo = upTo;
-      return [...events, { type: 'partial', text: partial.text }];
+      // One partial at a time, and none in silence (no new words; the final is near).
+      if (!this.partial && this.endpointer?.silenceSince === undefined) this.startPartial(this.utterance!);
+      return events;
     }
     if (this.received - u.decodedUpTo < this.settings.minChunkS * SAMPLE_RATE) return [];
     return this.agree(false, this.received);
   }
 
+  /** A partial of `current`'s audio so far, once `minChunkS` of new audio came since the last one. */
+  private startPartial(current: Utterance): void {
+    const upTo = this.received;
+    if (upTo - current.decodedUpTo < this.settings.minChunkS * SAMPLE_RATE) return;
+    const samples = this.slice(current.start, upTo);
+    const decode = new InFlight((signal) => this.decode(samples, this.settings.prompt ?? '', { align: false, partial: true }, signal));
+    this.partial = { decode, utterance: current, upTo };
+  }
+
+  /** The partial in flight's event once it has answered (none when it was dropped: asked again with newer audio). */
+  private readyPartial(): LiveEvent[] {
+    const partial = this.partial;
+    if (!partial?.decode.answered) return [];
+    this.partial = undefined;
+    const decoded = partial.decode.answer();
+    if (!decoded || partial.utterance !== this.utterance) return [];
+    partial.utterance.decodedUpTo = partial.upTo;
+    return [{ type: 'partial', text: decoded.text }];
+  }
+
+  /** Stops the partial in flight: its utterance's final is due. */
+  private dropPartial(): void {
+    this.partial?.decode.callOff();
+    this.partial = undefined;
+  }
+
+  /**
+   * Starts the current turn's final decode when the VAD hears a silence that already holds the padding kept
+   * after speech: if the silence lasts, the turn ends there (at silence + padding, when the padding is no
+   * longer than the silence that decides). Speech heard again throws it away.
+   */
+  private speculate(): void {
+    const u = this.utterance;
+    const silence = this.endpointer?.silenceSince;
+    const to = silence === undefined ? undefined : silence + this.pad;
+    const spec = this.speculation;
+    if (spec && !(u && spec.start === u.start && spec.to === to)) this.discardSpeculation();
+    const turn = this.settings.turnDetection;
+    if (!u || to === undefined || this.speculation || !this.settings.speculativeFinal || this.settings.policy !== 'vad' || !turn) return;
+    if (this.pad > (turn.silenceDurationMs * SAMPLE_RATE) / 1000 || this.received < to) return;
+    const samples = this.slice(u.start, to);
+    this.speculation = { decode: new InFlight((signal) => this.finalDecode(samples, signal)), start: u.start, to };
+    this.decoder.stats.speculated++;
+  }
+
+  private discardSpeculation(): void {
+    if (!this.speculation) return;
+    this.speculation.decode.callOff();
+    this.speculation = undefined;
+    this.decoder.stats.wasted++;
+  }
+
+  /** The speculative final of the audio from `start` to `to`, if that is the one running; any other is thrown away. */
+  private takeSpeculation(start: number, to: number): Promise<Decoded | undefined> | undefined {
+    const spec = this.speculation;
+    if (spec?.start !== start || spec.to !== to) {
+      this.discardSpeculation();
+      return undefined;
+    }
+    this.speculation = undefined;
+    return spec.decode.result;
+  }
+
   /** The utterance's final decode over its audio up to `to`; it is then over. */
   private async end(to: number): Promise<LiveEvent[]> {
     const u = this.utterance!;
+    this.dropPartial();
     let events: LiveEvent[];
     if (this.settings.policy === 'vad') {
-      const { text, segments } = await this.settle(this.slice(u.start, to), this.settings.prompt ?? '', false);
+      const speculated = await this.takeSpeculation(u.start, to);
+      const { text, segments } = speculated ?? (await this.finalDecode(this.slice(u.start, to)))!;
       const offset = u.start / SAMPLE_RATE;
       // Words when asked for: timed by DTW (wordTimestamps), or carrying their tokens' log-probs (tokenLogprobs).
       const shown = this.settings.wordTimestamps || this.settings.tokenLogprobs;
@@ -328,16 +419,21 @@ export class LiveTranscriber {
     return (await this.decode(samples, prompt, { align, partial: false }))!;
   }
 
-  /** Decodes `samples` with `prompt`; a partial's decode may be dropped (undefined). */
-  private async decode(samples: Float32Array, prompt: string, how: { align: boolean; partial: boolean }): Promise<Decoded | undefined> {
+  /** A 'vad' turn's final decode; undefined only once `signal` called it off. */
+  private finalDecode(samples: Float32Array, signal?: AbortSignal): Promise<Decoded | undefined> {
+    return this.decode(samples, this.settings.prompt ?? '', { align: false, partial: false }, signal);
+  }
+
+  /** Decodes `samples` with `prompt`; a partial's decode may be dropped, and a decode called off by `signal` (undefined). */
+  private async decode(samples: Float32Array, prompt: string, how: { align: boolean; partial: boolean }, signal?: AbortSignal): Promise<Decoded | undefined> {
     const s = this.settings;
     const tokens = prompt ? this.tokenizer.encode(' ' + pyStrip(prompt)) : [];
     const aligned = how.align ? tokens.slice(tokens.length % PROMPT_TOKEN_STEP) : tokens;
     // A partial's words are never shown: only settling decodes are timed.
     const timed = s.wordTimestamps && !how.partial;
     const request = { samples, language: s.language, task: s.task, prompt: aligned, sampleLen: s.maxTokens, keepFeatures: timed };
-    const result = how.partial ? await this.decoder.decodePartial(request) : await this.decoder.decode(request);
-    if (!result) return undefined;
+    const result = how.partial ? await this.decoder.decodePartial(request, signal) : signal ? await this.decoder.decode(request, signal) : await this.decoder.decode(request);
+    if (!result || signal?.aborted) return undefined;
     if (isSilentWindow(result, { noSpeechThreshold: s.noSpeechThreshold, logprobThreshold: -1 })) return { text: '', segments: [] };
     const duration = samples.length / SAMPLE_RATE;
     const segments =

@@ -205,9 +205,10 @@ export class DecodingTask {
   /**
    * Decodes every window of `features`; one result per window. `initialRows` gives each window its own
    * initial tokens (its own prompt), each as long as `initialTokens` with SOT at the same place: windows of
-   * different streams decoded together (asr/live).
+   * different streams decoded together (asr/live). `signal` stops the decode between token steps (it rejects
+   * with the signal's reason): asr/live stops a partial that a final should not wait for.
    */
-  async run(features: AudioFeatures, initialRows?: readonly (readonly number[])[]): Promise<DecodingResult[]> {
+  async run(features: AudioFeatures, initialRows?: readonly (readonly number[])[], signal?: AbortSignal): Promise<DecodingResult[]> {
     const { tokenizer, nTextCtx } = this.context;
     const o = this.options;
     const audios = features.batch;
@@ -226,6 +227,7 @@ export class DecodingTask {
       detected.forEach((d, i) => (rows[i][this.sotIndex + 1] = d.token));
     }
 
+    signal?.throwIfAborted();
     const runner = this.context.createRunner(features, identity);
     const vocab = runner.vocabSize;
     const prefill = await runner.prefill(rows, this.sotIndex);
@@ -247,6 +249,7 @@ export class DecodingTask {
 
     const profile = activeDecodeProfile();
     for (let i = 0; i < this.sampleLen; i++) {
+      signal?.throwIfAborted();
       if (profile) {
         logits = await this.profiledStep(profile, runner, decoder, logits, i);
         const t = performance.now();

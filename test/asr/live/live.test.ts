@@ -10,7 +10,7 @@ import { LiveDecoder, openLiveStream, transcribeLive, windowMel, type LiveEvent,
 import { WhisperModel, decodeFeatures, resolveAlignmentHeads, timeWindowWords } from '../../../src/asr/whisper/index.js';
 import { cutWindow } from '../../../src/asr/whisper/window-segments.js';
 import type { WindowSegmentDraft } from '../../../src/asr/whisper/word-timestamps.js';
-import { SAMPLE_RATE, SileroVad, decodeAudio } from '../../../src/audio/index.js';
+import { N_FRAMES, N_SAMPLES, SAMPLE_RATE, SileroVad, decodeAudio, logMelSpectrogram, melWindow } from '../../../src/audio/index.js';
 import { isMoxingError } from '../../../src/errors.js';
 import { concatFloat32 } from '../../helpers/arrays.js';
 
@@ -204,28 +204,112 @@ test('streams decoded together give the commits and turns each gives alone; fina
   }
 });
 
-test('decodes that settle text go first, in a batch of their own; partials never wait behind a batch, and go one at a time', async () => {
+test('decodes that settle text go first, in a batch of their own, and stop a running partial; partials never wait behind a batch, and go one at a time', async () => {
   const decoder = new LiveDecoder(model);
   const samples = (await clip('en_001.wav')).subarray(0, 2 * SAMPLE_RATE);
   const request = { samples, language: 'en', task: 'transcribe' as const, prompt: [], sampleLen: 8 };
+  const zero = { batches: 0, windows: 0, widest: 0, dropped: 0, preempted: 0, speculated: 0, wasted: 0 };
   // A partial alone is decoded: dropping needs a settling decode due beside it.
   const alone = await decoder.decodePartial(request);
   assert.ok(alone !== undefined);
-  // A batch is running (a partial); meanwhile two partials and a final are asked for: the final goes next,
-  // alone, and the partials are dropped at once (they would be stale by their turn, their streams blocked).
+  // A batch is running (a partial); meanwhile two partials and a final are asked for: the running partial stops
+  // at its next step (preempted), the final goes next, alone, and the partials are dropped at once (they would
+  // be stale by their turn, their streams blocked).
   const running = decoder.decodePartial(request);
   await new Promise((resolve) => setImmediate(resolve)); // the batch starts in the next turn
   const queued = [decoder.decodePartial(request), decoder.decode(request), decoder.decodePartial(request)];
-  const [first, dropped, final, droppedToo] = await Promise.all([running, ...queued]);
-  assert.deepEqual(first?.tokens, alone.tokens);
+  const [preempted, dropped, final, droppedToo] = await Promise.all([running, ...queued]);
+  assert.equal(preempted, undefined, 'the running partial gave way to the final');
   assert.deepEqual(final?.tokens, alone.tokens, 'the final decodes the same window to the same tokens');
   assert.equal(dropped, undefined);
   assert.equal(droppedToo, undefined);
-  assert.deepEqual({ ...decoder.stats }, { batches: 3, windows: 3, widest: 1, dropped: 2 });
+  assert.deepEqual({ ...decoder.stats }, { ...zero, batches: 3, windows: 3, widest: 1, dropped: 3, preempted: 1 });
   // Partials asked for in one turn while it is idle: the first is decoded, alone; the others are dropped.
   const together = await Promise.all([decoder.decodePartial(request), decoder.decodePartial(request), decoder.decodePartial(request)]);
   assert.deepEqual(together.map((r) => r?.tokens), [alone.tokens, undefined, undefined]);
-  assert.deepEqual({ ...decoder.stats }, { batches: 4, windows: 4, widest: 1, dropped: 4 });
+  assert.deepEqual({ ...decoder.stats }, { ...zero, batches: 4, windows: 4, widest: 1, dropped: 5, preempted: 1 });
+  // A running final is never stopped: a second one waits for it, and both decode.
+  const first = decoder.decode(request);
+  await new Promise((resolve) => setImmediate(resolve));
+  const finals = await Promise.all([first, decoder.decode(request)]);
+  assert.deepEqual(finals.map((r) => r.tokens), [alone.tokens, alone.tokens]);
+  assert.deepEqual({ ...decoder.stats }, { ...zero, batches: 6, windows: 6, widest: 1, dropped: 5, preempted: 1 });
+});
+
+test('a caller\'s signal calls a decode off: out of the queue, or its batch stopped once nobody in it is waited for', async () => {
+  const decoder = new LiveDecoder(model);
+  const samples = (await clip('en_001.wav')).subarray(0, 2 * SAMPLE_RATE);
+  const request = { samples, language: 'en', task: 'transcribe' as const, prompt: [], sampleLen: 8 };
+  const reference = await decoder.decode(request);
+  // Running alone, then called off: it stops and answers undefined.
+  const stop = new AbortController();
+  const running = decoder.decode(request, stop.signal);
+  await new Promise((resolve) => setImmediate(resolve));
+  stop.abort();
+  assert.equal(await running, undefined);
+  // Queued behind a running final, then called off: out of the queue, and the final unharmed.
+  const ahead = decoder.decode(request);
+  await new Promise((resolve) => setImmediate(resolve));
+  const queuedStop = new AbortController();
+  const queued = decoder.decode(request, queuedStop.signal);
+  queuedStop.abort();
+  assert.deepEqual([(await ahead).tokens, await queued], [reference.tokens, undefined]);
+  // Two finals in one batch, one called off: the batch runs on for the other.
+  const offStop = new AbortController();
+  const pair = [decoder.decode(request, offStop.signal), decoder.decode(request)];
+  await new Promise((resolve) => setImmediate(resolve));
+  offStop.abort();
+  const [off, kept] = await Promise.all(pair);
+  assert.deepEqual([off, kept?.tokens], [undefined, reference.tokens]);
+  assert.deepEqual({ ...decoder.stats }, { batches: 4, windows: 5, widest: 2, dropped: 0, preempted: 0, speculated: 0, wasted: 0 });
+});
+
+/**
+ * The events of each push, pushes of `seconds`, and the decoder's speculation counters over the run. The
+ * decoder is let go idle after each push, as when audio comes in real time: the partial asked for at one push
+ * answers at the next.
+ */
+async function perPush(audio: Float32Array, seconds: number, options: LiveOptions): Promise<{ pushes: LiveEvent[][]; speculated: number; wasted: number }> {
+  const decoder = LiveDecoder.for(options.model as WhisperModel);
+  const before = { ...decoder.stats };
+  const stream = await openLiveStream(options);
+  const pushes: LiveEvent[][] = [];
+  for (const piece of pieces(audio, seconds)) {
+    pushes.push(await stream.push(piece));
+    await decoder.idle();
+  }
+  pushes.push(await stream.finish());
+  return { pushes, speculated: decoder.stats.speculated - before.speculated, wasted: decoder.stats.wasted - before.wasted };
+}
+
+test('speculative finals: every push gives the events it gives without speculation (the same commits, never sooner), and speech heard again throws one away', async () => {
+  const options: LiveOptions = { model, vadModel, policy: 'vad', language: 'en', minChunkS: 1, maxTokens: 24 };
+  const plain = await perPush(speech, 0.1, { ...options, speculativeFinal: false });
+  const ahead = await perPush(speech, 0.1, options);
+  assert.deepEqual(ahead.pushes, plain.pushes);
+  const events = plain.pushes.flat();
+  assert.equal(committed(events).length, 2);
+  assert.ok(events.some((e) => e.type === 'partial'), 'partials too');
+  assert.deepEqual([plain.speculated, plain.wasted], [0, 0]);
+  assert.deepEqual([ahead.speculated, ahead.wasted], [2, 0], 'each turn\'s final was decoded ahead, and used');
+  // A pause shorter than the silence that ends a turn (the clips' own silences make one of about 1.1 s): the
+  // final started in it is thrown away, and the turn's final (after the second sentence) is the same.
+  const paused = concat(silence(0.6), await clip('en_001.wav'), await clip('en_002.wav'), silence(2));
+  const long: LiveOptions = { ...options, turnDetection: { silenceDurationMs: 1500 } };
+  const plainPaused = await perPush(paused, 0.1, { ...long, speculativeFinal: false });
+  const aheadPaused = await perPush(paused, 0.1, long);
+  assert.deepEqual(aheadPaused.pushes, plainPaused.pushes);
+  const settled = plainPaused.pushes.flat().filter((e) => e.type !== 'partial');
+  assert.deepEqual(settled.map((e) => e.type), ['speech_started', 'speech_stopped', 'committed'], 'one turn over both sentences');
+  assert.ok(aheadPaused.wasted >= 1 && aheadPaused.speculated === aheadPaused.wasted + 1, `${aheadPaused.speculated} speculated, ${aheadPaused.wasted} thrown away`);
+});
+
+test('pushed faster than partials decode (they answer at a later push, or are dropped for the final), the turns and commits stay the same', async () => {
+  const options: LiveOptions = { model, vadModel, policy: 'vad', language: 'en', minChunkS: 1, maxTokens: 24 };
+  const paced = await perPush(speech, 0.1, options);
+  const rushed = await collect(pieces(speech, 0.1), options);
+  const settled = (events: readonly LiveEvent[]) => events.filter((e) => e.type !== 'partial');
+  assert.deepEqual(settled(rushed), settled(paced.pushes.flat()));
 });
 
 test('turnDetection null: nothing is cut until the end of the input, then one final commit of all of it', async () => {
@@ -233,6 +317,27 @@ test('turnDetection null: nothing is cut until the end of the input, then one fi
   assert.deepEqual(events.map((e) => e.type), ['committed']);
   const [c] = committed(events);
   assert.deepEqual([c.start, c.end], [0, speech.length / SAMPLE_RATE]);
+});
+
+test('windowMel computes only the frames that reach the audio, and gives the window of the full 30 s padding, bit for bit', async () => {
+  const speechClip = await clip('en_001.wav');
+  const noise = Float32Array.from({ length: 30 * SAMPLE_RATE }, (_, i) => 0.3 * Math.sin(i * 0.05) + 0.1 * Math.sin(i * 1.7));
+  const cases: [string, Float32Array][] = [
+    ['a clip', speechClip],
+    ['an odd frame count', speechClip.subarray(0, 160 * 201 + 37)],
+    ['a tenth of a second', noise.subarray(0, 1600)],
+    ['less than a frame', noise.subarray(0, 100)],
+    ['30 s', noise],
+    ['30 s less a sample', noise.subarray(1)],
+    ['silence', silence(2)],
+  ];
+  for (const [label, samples] of cases) {
+    for (const nMels of [80, 128] as const) {
+      const full = logMelSpectrogram(samples, nMels, { padding: N_SAMPLES });
+      const expected = melWindow(full, 0, Math.min(N_FRAMES, full.nFrames - N_FRAMES)).data;
+      assert.deepEqual(windowMel(samples, nMels), expected, `${label}, ${nMels} mels`);
+    }
+  }
 });
 
 test('bad options are refused before any audio', async () => {

@@ -84,6 +84,23 @@ test('beam search with one beam equals greedy', async () => {
   assert.equal(beam.avgLogprob, greedy.avgLogprob);
 });
 
+test('a signal stops a decode at its next token step (AbortError); one that never fires changes nothing', async () => {
+  const model = await scriptedModel(NOISE);
+  const [plain] = await new DecodingTask(model, FREE).run(fakeFeatures(1));
+  const [signalled] = await new DecodingTask(model, FREE).run(fakeFeatures(1), undefined, new AbortController().signal);
+  assert.deepEqual(signalled, plain);
+  const stop = new AbortController();
+  const stopping = await scriptedModel((tokens, logits, audio) => {
+    if (tokens.length - BEGIN === 3) stop.abort();
+    NOISE(tokens, logits, audio);
+  });
+  await assert.rejects(new DecodingTask(stopping, FREE).run(fakeFeatures(1), undefined, stop.signal), { name: 'AbortError' });
+  assert.equal(stopping.runners[0].rowHistory.length, 4, 'the first pass and three steps, none after the abort');
+  const stopped = new AbortController();
+  stopped.abort();
+  await assert.rejects(new DecodingTask(model, FREE).run(fakeFeatures(1), undefined, stopped.signal), { name: 'AbortError' });
+});
+
 test('a batch decodes each window as alone, and a finished row leaves the runner (per-row end)', async () => {
   // Window 0 stops after 2 tokens, window 1 after 5.
   const script: Script = (tokens, logits, audio) => {
