@@ -249,7 +249,7 @@ function pruneUnused(nodes: NodeProto[], outputs: readonly string[]): NodeProto[
  * original.
  */
 export async function siblingFolder(path: string): Promise<{ copy: string; cleanup: () => Promise<void> } | undefined> {
-  const folder = await mkdtemp(join(tmpdir(), 'moxing-model-'));
+  const folder = await temporaryFolderNear(path);
   const cleanup = () => rm(folder, { recursive: true, force: true });
   try {
     const siblings = (await readdir(dirname(path), { withFileTypes: true })).filter((e) => e.isFile() && e.name !== basename(path));
@@ -263,7 +263,21 @@ export async function siblingFolder(path: string): Promise<{ copy: string; clean
 }
 
 /**
- * A session of the decoder at `path` with `rewrites` applied on a streamed copy in TMPDIR, removed once loaded (the
+ * A new folder beside the model when its folder is writable (the same file system, so the model's other files
+ * can be hard-linked: a TMPDIR on tmpfs or another disk cannot link them, and the load would lose its rewrites),
+ * else in TMPDIR (a read-only model folder).
+ */
+async function temporaryFolderNear(path: string): Promise<string> {
+  try {
+    return await mkdtemp(join(dirname(path), '.moxing-load-'));
+  } catch (cause) {
+    if (!['EACCES', 'EROFS', 'EPERM'].includes((cause as NodeJS.ErrnoException).code ?? '')) throw cause;
+    return mkdtemp(join(tmpdir(), 'moxing-model-'));
+  }
+}
+
+/**
+ * A session of the decoder at `path` with `rewrites` applied on a streamed copy beside it (or in TMPDIR), removed once loaded (the
  * file itself when no rewrite applies or the copy cannot be made).
  */
 export function loadRewrittenDecoder(path: string, rewrites: GraphRewrites, runtime?: RuntimeOptions): Promise<InferenceSession> {
@@ -281,7 +295,7 @@ export function loadRewrittenDecoder(path: string, rewrites: GraphRewrites, runt
         return { path: wrote ? copy : path, cleanup };
       } catch (cause) {
         await cleanup();
-        // No room for the copy (TMPDIR picks another place): the graph loads as it is.
+        // No room for the copy: the graph loads as it is.
         if (['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES'].includes((cause as NodeJS.ErrnoException).code ?? '')) return { path, cleanup: async () => undefined };
         throw cause;
       }

@@ -86,6 +86,8 @@ test('a q4 file gets its accuracy level and the graph rewrites in one streamed c
   const [rewritten, plain] = await Promise.all([OnnxChatModel.load(dir, { variant: 'q4' }), OnnxChatModel.load(dir, { variant: 'q4', graphRewrites: false })]);
   const [a, b] = await Promise.all([rewritten, plain].map((m) => m.chat(MESSAGES, { temperature: 0, maxTokens: 12 })));
   assert.deepEqual(a.tokens, b.tokens);
+  // Both copies were written beside the model (its folder is writable: the same file system) and are gone.
+  assert.deepEqual(readdirSync(join(dir, 'onnx')).filter((name) => name.startsWith('.moxing-load-')), []);
 });
 
 test('a model with its weights in a `_data` companion is rewritten too: the copy reads the original data file', async () => {
