@@ -24,7 +24,7 @@ const WIRE_I32 = 5;
 
 // Field numbers of onnx.proto3.
 export const MODEL_GRAPH = 7;
-const GRAPH_NODE = 1;
+export const GRAPH_NODE = 1;
 const NODE_OP_TYPE = 4;
 const NODE_ATTRIBUTE = 5;
 const ATTRIBUTE_NAME = 1;

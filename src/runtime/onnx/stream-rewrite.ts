@@ -10,10 +10,9 @@
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { MoxingError } from '../../errors.js';
-import { FileReader, MODEL_GRAPH, WIRE_LEN, WIRE_VARINT } from './attribute-scan.js';
+import { FileReader, GRAPH_NODE, MODEL_GRAPH, WIRE_LEN, WIRE_VARINT } from './attribute-scan.js';
 import { onnx, type NodeProto } from './proto.js';
 
-const GRAPH_NODE = 1;
 const GRAPH_INITIALIZER = 5;
 const GRAPH_INPUT = 11;
 const GRAPH_OUTPUT = 12;
