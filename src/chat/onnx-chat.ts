@@ -7,13 +7,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MoxingError } from '../errors.js';
 import { parseModelRef, resolveModel, type ModelLoadOptions, type Variant } from '../hub/index.js';
-import type { InferenceSession } from 'onnxruntime-node';
 import { loadSession } from '../runtime/index.js';
 import { GenerationRun, templateMessages, type ChatDelta, type ChatMessage, type ChatModel, type ChatOptions, type ChatResult } from './chat.js';
 import { GrammarConstraint, type TokenConstraint } from './constraint.js';
 import { decodeLoop, type Completion, type GenerateOptions } from './generate.js';
 import { JsonGrammar } from './json-grammar.js';
-import { loadAtAccuracyLevel } from './q4.js';
 import { loadRewrittenDecoder } from './graph-rewrite.js';
 import { OnnxDecoder, type PrefixCache, type TokenEmbedder } from './onnx-model.js';
 import { decodeImages, imageUrls, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './image-parts.js';
@@ -123,11 +121,10 @@ export class OnnxChatModel implements ChatModel {
     const path = join(dir, vlm ? vlmFiles(suffix).decoder : file);
     const level = options.q4AccuracyLevel ?? DEFAULT_Q4_ACCURACY_LEVEL;
     const q4Level = (variant === 'q4' || variant === 'q4f16') && level !== false ? level : undefined;
-    let session: InferenceSession;
-    if (options.graphRewrites ?? true) {
-      const rewrites = { accuracyLevel: q4Level, lastLogits: true, tiedHead: true, fuseRmsNorm: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads } };
-      session = await loadRewrittenDecoder(path, rewrites, options.runtime);
-    } else session = q4Level === undefined ? await loadSession(path, options.runtime) : await loadAtAccuracyLevel(path, q4Level, options.runtime);
+    const rewriteGraph = options.graphRewrites ?? true;
+    const graph = rewriteGraph ? { lastLogits: true, tiedHead: true, fuseRmsNorm: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads } } : {};
+    // One streamed copy carries whatever changes (the accuracy level, the graph rewrites); none: the file as it is.
+    const session = q4Level === undefined && !rewriteGraph ? await loadSession(path, options.runtime) : await loadRewrittenDecoder(path, { accuracyLevel: q4Level, ...graph }, options.runtime);
     const vision = vlm ? await VisionParts.load(dir, suffix, rawConfig, (t) => tokenizer.tokenizer.token_to_id(t), (id) => tokenizer.tokenizer.id_to_token(id), options.runtime) : undefined;
     const vocabSize = config.vocabSize || tokenizer.size;
     const shape = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, vocabSize };

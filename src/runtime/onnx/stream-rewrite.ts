@@ -10,7 +10,7 @@
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { MoxingError } from '../../errors.js';
-import { FileReader, GRAPH_NODE, MODEL_GRAPH, WIRE_LEN, WIRE_VARINT } from './attribute-scan.js';
+import { FileReader, GRAPH_NODE, MODEL_GRAPH, WIRE_LEN, WIRE_VARINT } from './proto-reader.js';
 import { onnx, type NodeProto } from './proto.js';
 
 const GRAPH_INITIALIZER = 5;

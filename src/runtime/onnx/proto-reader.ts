@@ -1,21 +1,9 @@
 /**
- * Finds an integer attribute of some nodes in an ONNX file without decoding the model: the protobuf is walked
- * from the file with positioned reads, and every initializer (the bulk of the bytes) is skipped unread. Used
- * to patch a 1-byte attribute value in place (MatMulNBits' accuracy_level) on a copy of a q4 model, where a
- * decode-edit-encode round trip would hold the weights in memory two or three times over.
+ * Reads an ONNX file's protobuf from disk with positioned reads through a small window, so that a walk over its
+ * fields (stream-rewrite.ts) skips the initializers (the bulk of the bytes) without reading them.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import { MoxingError } from '../../errors.js';
-
-/** One node of the wanted op type, and where its attribute's integer value lies in the file. */
-export interface AttributeSite {
-  /** File offset of the attribute's varint value, when the node has the attribute. */
-  readonly offset?: number;
-  /** Bytes of that varint. */
-  readonly length?: number;
-  /** The value, when the node has the attribute. */
-  readonly value?: number;
-}
 
 export const WIRE_VARINT = 0;
 const WIRE_I64 = 1;
@@ -25,12 +13,6 @@ const WIRE_I32 = 5;
 // Field numbers of onnx.proto3.
 export const MODEL_GRAPH = 7;
 export const GRAPH_NODE = 1;
-const NODE_OP_TYPE = 4;
-const NODE_ATTRIBUTE = 5;
-const ATTRIBUTE_NAME = 1;
-const ATTRIBUTE_INT = 3;
-const ATTRIBUTE_GRAPH = 6;
-const ATTRIBUTE_GRAPHS = 11;
 
 /** A forward reader over a file through a small window (positioned reads: nothing else is held). */
 export class FileReader {
@@ -100,49 +82,5 @@ export class FileReader {
       if (this.position === start) this.skip(key & 7);
     }
     if (this.position !== end) throw new MoxingError('MODEL_INVALID', `a protobuf field overruns its message at byte ${end} of the ONNX file`);
-  }
-}
-
-/**
- * Every node of type `opType` in the model at `path` (its main graph and the subgraphs of If/Loop nodes), with
- * the place of its integer attribute `attribute`.
- */
-export function scanIntAttribute(path: string, opType: string, attribute: string, fileSize: number): AttributeSite[] {
-  const fd = openSync(path, 'r');
-  try {
-    const reader = new FileReader(fd, 0);
-    const sites: AttributeSite[] = [];
-    const graph = (end: number) =>
-      reader.fields(end, (number, wire) => {
-        if (number === GRAPH_NODE && wire === WIRE_LEN) node(reader.varint() + reader.position);
-      });
-    const node = (end: number) => {
-      let type = '';
-      let site: AttributeSite = {};
-      reader.fields(end, (number, wire) => {
-        if (number === NODE_OP_TYPE && wire === WIRE_LEN) type = reader.text(reader.varint());
-        else if (number === NODE_ATTRIBUTE && wire === WIRE_LEN) site = attributeOf(reader.varint() + reader.position) ?? site;
-      });
-      if (type === opType) sites.push(site);
-    };
-    const attributeOf = (end: number): AttributeSite | undefined => {
-      let name = '';
-      let value: AttributeSite = {};
-      reader.fields(end, (number, wire) => {
-        if (number === ATTRIBUTE_NAME && wire === WIRE_LEN) name = reader.text(reader.varint());
-        else if (number === ATTRIBUTE_INT && wire === WIRE_VARINT) {
-          const offset = reader.position;
-          const read = reader.varint();
-          value = { offset, length: reader.position - offset, value: read };
-        } else if ((number === ATTRIBUTE_GRAPH || number === ATTRIBUTE_GRAPHS) && wire === WIRE_LEN) graph(reader.varint() + reader.position);
-      });
-      return name === attribute ? value : undefined;
-    };
-    reader.fields(fileSize, (number, wire) => {
-      if (number === MODEL_GRAPH && wire === WIRE_LEN) graph(reader.varint() + reader.position);
-    });
-    return sites;
-  } finally {
-    closeSync(fd);
   }
 }
