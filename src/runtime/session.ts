@@ -113,7 +113,7 @@ export function loadSessionFromBytes(key: string, build: () => Uint8Array | Prom
   return loadBuilt(['bytes', key], options, async () => createSession(await build(), resolveRuntimeOptions(options), key));
 }
 
-/** A model file made for one load (a patched copy in a temporary folder), removed once the session holds it. */
+/** A model file made for one load (a rewritten copy in a temporary folder), removed once the session holds it. */
 export interface TemporaryModel {
   readonly path: string;
   cleanup(): Promise<void>;
