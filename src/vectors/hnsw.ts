@@ -330,7 +330,11 @@ export class HnswIndex implements VectorIndex {
     }
   }
 
-  /** Commits `change` as the next generation, with the dirty mark; returns that generation. Called under the lock. */
+  /**
+   * Commits `change` as the next generation, with the dirty mark; returns that generation. Called under the lock.
+   * The transaction is immediate: it reads the generation and then writes, and a deferred one would fail with
+   * SQLITE_BUSY whenever another process commits between the two (a second process creating the same index).
+   */
   private commit(change: (generation: number) => void): number {
     let generation = 0;
     this.db.transaction(() => {
@@ -338,7 +342,7 @@ export class HnswIndex implements VectorIndex {
       this.statements.setMeta.run('generation', String(generation));
       this.statements.setMeta.run('dirty', '1');
       change(generation);
-    })();
+    }).immediate();
     return generation;
   }
 
