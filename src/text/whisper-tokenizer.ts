@@ -4,8 +4,9 @@
  * (multilingual and English-only `.en` layouts differ by one), and timestamp tokens derived from
  * generation_config.json (timestamp_begin = no_timestamps_token_id + 1, 0.02 s apart).
  */
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { MoxingError } from '../errors.js';
 import { ByteLevelBpe, vocabEntryBytes } from './bpe.js';
 import { LANGUAGES, toLanguageCode } from './languages.js';
@@ -292,7 +293,33 @@ export async function readWhisperTokenizerFiles(modelDir: string): Promise<Whisp
   return { vocab, specialTokens, generationConfig, config };
 }
 
-/** Loads the Whisper tokenizer of a model folder. */
-export async function loadWhisperTokenizer(modelDir: string): Promise<WhisperTokenizer> {
-  return new WhisperTokenizer(await readWhisperTokenizerFiles(modelDir), `the tokenizer files in ${modelDir}`);
+const TOKENIZER_FILES = ['tokenizer.json', 'added_tokens.json', 'generation_config.json', 'config.json', 'vocab.json'] as const;
+/** The tokenizers loaded last, by folder and file versions: most recent last. */
+const recentTokenizers = new Map<string, Promise<WhisperTokenizer>>();
+const RECENT_TOKENIZERS = 4;
+
+/**
+ * Loads the Whisper tokenizer of a model folder. A folder loaded again with the same files (a model the server's
+ * pool loads again, a model with and without its timestamped decoder) gets the same tokenizer: it is immutable,
+ * and building one (a 2 MB JSON parse and 50,000 vocabulary entries) costs about as much as loading the
+ * model's ONNX sessions.
+ */
+export function loadWhisperTokenizer(modelDir: string): Promise<WhisperTokenizer> {
+  const key = JSON.stringify([resolve(modelDir), ...TOKENIZER_FILES.map((name) => fileVersion(join(modelDir, name)))]);
+  let loading = recentTokenizers.get(key);
+  if (loading) recentTokenizers.delete(key);
+  else {
+    loading = readWhisperTokenizerFiles(modelDir).then((files) => new WhisperTokenizer(files, `the tokenizer files in ${modelDir}`));
+    // A failed load is not kept: the next call reads the files again.
+    loading.catch(() => recentTokenizers.delete(key));
+  }
+  recentTokenizers.set(key, loading);
+  if (recentTokenizers.size > RECENT_TOKENIZERS) recentTokenizers.delete(recentTokenizers.keys().next().value!);
+  return loading;
+}
+
+/** Size and modification time of a file, or null when it is absent: a file replaced in place is read again. */
+function fileVersion(path: string): [number, number] | null {
+  const stats = statSync(path, { throwIfNoEntry: false });
+  return stats ? [stats.size, stats.mtimeMs] : null;
 }

@@ -176,3 +176,20 @@ test('missing or malformed tokenizer files fail with TOKENIZER_INVALID naming th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a folder loaded again gives the same tokenizer until one of its files changes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moxing-tok-again-'));
+  try {
+    for (const name of ['tokenizer.json', 'generation_config.json', 'config.json']) writeFileSync(join(dir, name), readFileSync(join(TOKENIZER_DIR, name)));
+    const first = await loadWhisperTokenizer(dir);
+    assert.equal(await loadWhisperTokenizer(join(dir, '.')), first, 'another spelling of the same folder');
+    assert.notEqual(await tokenizer(), first, 'another folder');
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { vocab_size: number };
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, vocab_size: config.vocab_size + 1 }));
+    const changed = await loadWhisperTokenizer(dir);
+    assert.notEqual(changed, first);
+    assert.equal(changed.vocabSize, first.vocabSize + 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
