@@ -16,7 +16,7 @@ import { printTable } from './lib.js';
 import { speechWav } from './speech-audio.js';
 
 const [dirArg, roundsArg = '9', threadsArg = '2'] = process.argv.slice(2);
-const modelDir = dirArg ?? (await ensureWhisperModel(BASE_WHISPER, { root: BENCH_MODELS_DIR }));
+const modelDir = dirArg || (await ensureWhisperModel(BASE_WHISPER, { root: BENCH_MODELS_DIR }));
 const rounds = Number(roundsArg);
 const runtime = { intraOpThreads: Number(threadsArg) };
 const mel = logMelSpectrogram(padOrTrim(await decodeAudio(speechWav(30))), 80).data;
