@@ -8,7 +8,9 @@
  * reshape) moves into the operator's `scale`. Quantized encoders match too: their projections
  * (DynamicQuantizeLinear / MatMulInteger) sit outside the pattern, and their attention products are float MatMuls.
  */
+import { existsSync } from 'node:fs';
 import type { InferenceSession } from 'onnxruntime-node';
+import { MoxingError } from '../../errors.js';
 import { loadSession, type RuntimeOptions } from '../../runtime/index.js';
 import { onnx, pruneUnused, type NodeProto } from '../../runtime/onnx/index.js';
 import { loadRewrittenModel } from '../../runtime/onnx/rewritten-session.js';
@@ -169,8 +171,12 @@ function fuseOne(softmax: NodeProto, nodes: Nodes): { fused: NodeProto; replaced
   return { fused, replaced: [...query.nodes, ...key.nodes, ...value.nodes, scores, softmax, context, merged, out] };
 }
 
-/** The encoder's nodes with each self-attention fused (undefined when none matches). */
+/**
+ * The encoder's nodes with each self-attention fused (undefined when none matches, or when the graph holds
+ * float16 weights: ORT's CPU MultiHeadAttention is float32 only).
+ */
 export function fuseEncoderAttention(graph: GraphView): NodeProto[] | undefined {
+  if ([...graph.initializers.values()].some((t) => t.dataType === DT.FLOAT16 || t.dataType === DT.BFLOAT16)) return undefined;
   const made = new Map<string, NodeProto>();
   const readers = new Map<string, NodeProto[]>();
   for (const n of graph.nodes) {
@@ -202,7 +208,18 @@ function readsOnlyDefined(nodes: readonly NodeProto[], graph: GraphView): boolea
   return nodes.every((n) => (n.input ?? []).every((i) => defined.has(i)));
 }
 
-/** The encoder's session: its attention fused (`rewrite`), or the file as exported. */
-export function loadWhisperEncoder(path: string, rewrite: boolean, runtime?: RuntimeOptions): Promise<InferenceSession> {
-  return rewrite ? loadRewrittenModel(path, 'fused-attention', fuseEncoderAttention, runtime) : loadSession(path, runtime);
+/**
+ * The encoder's session: its attention fused (`rewrite`), or the file as exported; also the file as exported when
+ * ORT refuses the fused copy (a provider without the operator for the model's types), since the fusion is only a
+ * speed-up.
+ */
+export async function loadWhisperEncoder(path: string, rewrite: boolean, runtime?: RuntimeOptions): Promise<InferenceSession> {
+  // A missing file: loadSession's own error, which says what to do.
+  if (!rewrite || !existsSync(path)) return loadSession(path, runtime);
+  try {
+    return await loadRewrittenModel(path, 'fused-attention', fuseEncoderAttention, runtime);
+  } catch (cause) {
+    if (!(cause instanceof MoxingError) || cause.code !== 'MODEL_INVALID') throw cause;
+    return loadSession(path, runtime);
+  }
 }

@@ -1,8 +1,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { WhisperModel } from '../../../src/asr/index.js';
 import { fuseEncoderAttention, loadWhisperEncoder } from '../../../src/asr/whisper/encoder-rewrite.js';
@@ -106,4 +106,13 @@ test('an attention whose probabilities are read elsewhere (a graph output) is le
   assert.equal(counts.get('MultiHeadAttention'), 3);
   assert.equal(counts.get('Softmax'), 1);
   assert.ok(decodeModel(readFileSync(out)).graph?.node?.some((n) => n.output?.includes(kept)));
+});
+
+test('a missing or unreadable encoder fails as it does unfused: MODEL_INVALID with the reason', async () => {
+  await assert.rejects(loadWhisperEncoder(join(work, 'absent.onnx'), true, RUNTIME), (e: Error & { code?: string }) => e.code === 'MODEL_INVALID' && /not found/.test(e.message));
+  const garbage = join(work, 'garbage', 'encoder_model.onnx');
+  mkdirSync(dirname(garbage));
+  writeFileSync(garbage, Buffer.from('not an onnx file at all'));
+  await assert.rejects(loadWhisperEncoder(garbage, true, RUNTIME), (e: Error & { code?: string }) => e.code === 'MODEL_INVALID');
+  assert.deepEqual(readdirSync(dirname(garbage)), ['encoder_model.onnx'], 'no temporary copy is left beside the model');
 });
