@@ -3,7 +3,7 @@
  * heads and transposed, Q·Kᵀ, Softmax, ·V, transposed and reshaped back), becomes one com.microsoft
  * MultiHeadAttention. Without a mask, bias or past, ORT's CPU kernel for it runs flash attention: blocks of the
  * scores stay in cache and the 1500 × 1500 score matrix per head is never written out (8 heads × 6 layers on
- * base), and the six transposes per layer go too. The products are the same; the softmax is summed block by block,
+ * base), and the transposes around it (five per layer) go too. The products are the same; the softmax is summed block by block,
  * so the output moves by float rounding (about 1e-5 on base). The query's scale (a Mul by 1/√Dh before the
  * reshape) moves into the operator's `scale`. Quantized encoders match too: their projections
  * (DynamicQuantizeLinear / MatMulInteger) sit outside the pattern, and their attention products are float MatMuls.
