@@ -10,7 +10,9 @@
  * - `moxing`: the sequential openai loop on the decoded samples;
  * - `moxing-batched`: VAD + batched encoder/decoder, reading the WAV file as a stream (decode, VAD, mel timed);
  * - `moxing-q8`: the same batched pipeline on the `_quantized` files (made by `moxing quantize --to q8`);
- * - `moxing-q8-sequential`: the sequential loop on those same `_quantized` files.
+ * - `moxing-q8-sequential`: the sequential loop on those same `_quantized` files;
+ * - `moxing-batched-unfused`, `moxing-q8-unfused`: the batched pipeline with the encoder loaded as exported
+ *   (`graphRewrites: false`: its self-attention not fused), for the fusion's before/after in one run.
  * `memory` runs moxing-batched once (for the flat-memory check) and reports only its peak RSS.
  */
 import { basename, dirname } from 'node:path';
@@ -56,8 +58,8 @@ async function moxingSequential(variant: 'fp32' | 'q8'): Promise<Record<string, 
   return { wallMs, tokens, windows };
 }
 
-async function moxingBatched(variant: 'fp32' | 'q8', times = repeats): Promise<Record<string, number>> {
-  const model = await WhisperModel.load(modelDir, { variant, runtime });
+async function moxingBatched(variant: 'fp32' | 'q8', times = repeats, graphRewrites = true): Promise<Record<string, number>> {
+  const model = await WhisperModel.load(modelDir, { variant, runtime, graphRewrites });
   const options = await forced();
   let tokens = 0;
   let windows = 0;
@@ -120,6 +122,10 @@ const measured =
         ? await moxingBatched('fp32')
         : runner === 'moxing-q8'
           ? await moxingBatched('q8')
+        : runner === 'moxing-batched-unfused'
+          ? await moxingBatched('fp32', repeats, false)
+        : runner === 'moxing-q8-unfused'
+          ? await moxingBatched('q8', repeats, false)
           : runner === 'memory'
             ? await moxingBatched('fp32', 1)
             : (() => {

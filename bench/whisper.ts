@@ -6,7 +6,8 @@
  * Options: --seconds 600 --tokens 32 --repeats 1 --batch 8 --models base,tiny --memory-seconds 7200
  * --memory-tokens 2 (0 seconds skips the memory check) --threads N (intra-op threads of both libraries;
  * default: each library's own, all cores).
- * --runners moxing,moxing-batched,moxing-q8-sequential,moxing-q8: only these ONNX runners (ratios are then against the first one kept).
+ * --runners moxing,moxing-batched,moxing-q8-sequential,moxing-q8: only these ONNX runners (ratios are then against the first one kept);
+ * moxing-batched-unfused and moxing-q8-unfused (the encoder as exported, its attention not fused) run only when named here.
  * Peers, each optional (skipped with a one-line reason): whisper.cpp's whisper-cli from $WHISPER_CPP_DIR on the
  * same weights written as ggml f16 and q8_0 (bench/whisper-cpp.ts); sherpa-onnx-node's VAD + offline Whisper on the
  * same weights written in sherpa-onnx's export layout (bench/sherpa-onnx.ts). --peers whisper.cpp,sherpa-onnx: which
@@ -71,6 +72,8 @@ const RUNNER_NAMES: Record<string, string> = {
   'moxing-batched': 'moxing batched+VAD',
   'moxing-q8-sequential': 'moxing q8 sequential',
   'moxing-q8': 'moxing q8 batched+VAD',
+  'moxing-batched-unfused': 'moxing batched+VAD, encoder unfused',
+  'moxing-q8-unfused': 'moxing q8 batched+VAD, encoder unfused',
   'whisper.cpp-f16': 'whisper.cpp whisper-cli f16',
   'whisper.cpp-q8_0': 'whisper.cpp whisper-cli q8_0',
   'sherpa-onnx-fp32': 'sherpa-onnx VAD + Whisper fp32',
@@ -99,9 +102,10 @@ for (const name of values.models.split(',')) {
   const q8Note = ensureQ8(modelDir);
   // The peer (first) is transformers.js as its docs call it, with its default 5 s stride; the stride-0 row shows
   // the ratios against the least work transformers.js can be asked to do.
-  const runners = ['transformers.js', 'transformers.js-stride0', 'moxing', 'moxing-batched', ...(q8Note ? [] : ['moxing-q8-sequential', 'moxing-q8'])].filter(
-    (r) => !values.runners || values.runners.split(',').includes(r),
-  );
+  const named = values.runners?.split(',');
+  const q8Runners = q8Note ? [] : ['moxing-q8-sequential', 'moxing-q8'];
+  const unfused = named ? ['moxing-batched-unfused', ...(q8Note ? [] : ['moxing-q8-unfused'])].filter((r) => named.includes(r)) : [];
+  const runners = ['transformers.js', 'transformers.js-stride0', 'moxing', 'moxing-batched', ...q8Runners, ...unfused].filter((r) => !named || named.includes(r));
   const reports: RunnerReport[] = [];
   for (const runner of runners) {
     reports.push(await runChild('bench/whisper-runner.ts', [runner, modelDir, wav, values.tokens, values.repeats, values.batch], env));

@@ -17,14 +17,12 @@
  *   sums in another order: the logits move by float rounding.
  * Each returns the nodes unchanged where its pattern is not found.
  */
-import { link, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
-import { loadSessionFromTemporaryFile, type RuntimeOptions } from '../runtime/index.js';
-import { onnx, type NodeProto } from '../runtime/onnx/index.js';
-import { rewriteGraphNodes, type GraphView } from '../runtime/onnx/stream-rewrite.js';
+import type { RuntimeOptions } from '../runtime/index.js';
+import { onnx, pruneUnused, type NodeProto } from '../runtime/onnx/index.js';
+import { loadRewrittenModel } from '../runtime/onnx/rewritten-session.js';
+import type { GraphView } from '../runtime/onnx/stream-rewrite.js';
 
 export interface GraphRewrites {
   accuracyLevel?: number;
@@ -245,76 +243,10 @@ function fuseRmsNorm(nodes: NodeProto[], graph: GraphView): NodeProto[] | undefi
   return nodes.filter((n) => !dropped.has(n)).map((n) => replaced.get(n) ?? n);
 }
 
-/** Drops nodes whose outputs nothing reads (the repeat_kv copies left behind); none when a node has subgraphs. */
-function pruneUnused(nodes: NodeProto[], outputs: readonly string[]): NodeProto[] {
-  if (nodes.some((n) => n.attribute?.some((a) => a.g || (a.graphs ?? []).length > 0))) return nodes;
-  let current = nodes;
-  for (;;) {
-    const read = new Set([...current.flatMap((n) => n.input ?? []), ...outputs]);
-    const kept = current.filter((n) => (n.output ?? []).some((o) => read.has(o)));
-    if (kept.length === current.length) return current;
-    current = kept;
-  }
-}
-
-/**
- * A temporary folder to write a changed copy of the model at `path` into, with hard links to the model's sibling
- * files (external data), which ORT reads only from the model's own folder (it refuses symbolic links that lead
- * out of it). Undefined when the files cannot be linked there (another file system): the caller loads the
- * original.
- */
-export async function siblingFolder(path: string): Promise<{ copy: string; cleanup: () => Promise<void> } | undefined> {
-  const folder = await temporaryFolderNear(path);
-  const cleanup = () => rm(folder, { recursive: true, force: true });
-  try {
-    const siblings = (await readdir(dirname(path), { withFileTypes: true })).filter((e) => e.isFile() && e.name !== basename(path));
-    await Promise.all(siblings.map((e) => link(resolvePath(dirname(path), e.name), join(folder, e.name))));
-  } catch (cause) {
-    await cleanup();
-    if (['EXDEV', 'EPERM', 'EACCES', 'EMLINK'].includes((cause as NodeJS.ErrnoException).code ?? '')) return undefined;
-    throw cause;
-  }
-  return { copy: join(folder, basename(path)), cleanup };
-}
-
-/**
- * A new folder beside the model when its folder is writable (the same file system, so the model's other files
- * can be hard-linked: a TMPDIR on tmpfs or another disk cannot link them, and the load would lose its rewrites),
- * else in TMPDIR (a read-only model folder).
- */
-async function temporaryFolderNear(path: string): Promise<string> {
-  try {
-    return await mkdtemp(join(dirname(path), '.moxing-load-'));
-  } catch (cause) {
-    if (!['EACCES', 'EROFS', 'EPERM'].includes((cause as NodeJS.ErrnoException).code ?? '')) throw cause;
-    return mkdtemp(join(tmpdir(), 'moxing-model-'));
-  }
-}
-
 /**
  * A session of the decoder at `path` with `rewrites` applied on a streamed copy beside it (or in TMPDIR), removed once loaded (the
  * file itself when no rewrite applies or the copy cannot be made).
  */
 export function loadRewrittenDecoder(path: string, rewrites: GraphRewrites, runtime?: RuntimeOptions): Promise<InferenceSession> {
-  const key = `${resolvePath(path)}#${JSON.stringify(rewrites)}`;
-  return loadSessionFromTemporaryFile(
-    key,
-    async () => {
-      const folder = await siblingFolder(path);
-      if (!folder) return { path, cleanup: async () => undefined };
-      const { copy, cleanup } = folder;
-      try {
-        // The weights go to a mapped side file (ORT maps what is aligned): about 300 MB less resident memory on a
-        // 0.5B q4 model, whose prepacked matmuls would otherwise keep the 4-bit originals in memory too.
-        const wrote = rewriteGraphNodes(path, copy, (graph) => rewriteDecoderGraph(graph, rewrites), { externalData: { file: `${copy}.moxing_data` } });
-        return { path: wrote ? copy : path, cleanup };
-      } catch (cause) {
-        await cleanup();
-        // No room for the copy: the graph loads as it is.
-        if (['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES'].includes((cause as NodeJS.ErrnoException).code ?? '')) return { path, cleanup: async () => undefined };
-        throw cause;
-      }
-    },
-    runtime,
-  );
+  return loadRewrittenModel(path, JSON.stringify(rewrites), (graph) => rewriteDecoderGraph(graph, rewrites), runtime);
 }

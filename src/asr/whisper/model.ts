@@ -12,6 +12,7 @@ import { loadWhisperDims, type WhisperDims } from './config.js';
 import { WhisperDecoder, type DecoderRunner } from './decoder-runner.js';
 import type { DecodingContext } from './decode.js';
 import { WhisperEncoder, type AudioFeatures } from './encoder.js';
+import { loadWhisperEncoder } from './encoder-rewrite.js';
 import { requireCrossAttentions } from './timing.js';
 import type { TimingPass, WordTimingModel } from './word-timestamps.js';
 
@@ -19,6 +20,12 @@ import type { TimingPass, WordTimingModel } from './word-timestamps.js';
 export interface LoadWhisperOptions extends ModelLoadOptions {
   /** Load the merged decoder that also outputs cross attentions (word timing). @default false */
   readonly timestamped?: boolean;
+  /**
+   * Load-time graph rewrites: each encoder self-attention as one MultiHeadAttention, which ORT runs as flash
+   * attention (encoder-rewrite.ts). `false` loads the encoder as exported.
+   * @default true
+   */
+  readonly graphRewrites?: boolean;
 }
 
 /** Where a Whisper's files are: what hub/ resolves, or paths given by hand. */
@@ -35,11 +42,11 @@ export class WhisperModel implements DecodingContext, WordTimingModel {
 
   /** Resolves `ref` (folder, alias or hub id; downloading if needed) and loads it. Cached per process. */
   static load(ref: string, options: LoadWhisperOptions = {}): Promise<WhisperModel> {
-    const key = JSON.stringify([ref, options.variant ?? null, options.timestamped ?? false, options.runtime ?? null, options.hub ?? null]);
+    const key = JSON.stringify([ref, options.variant ?? null, options.timestamped ?? false, options.runtime ?? null, options.hub ?? null, options.graphRewrites ?? true]);
     let model = loaded.get(key);
     if (!model) {
       model = resolveWhisperModel(ref, { ...options.hub, variant: options.variant, timestamped: options.timestamped }).then((files) =>
-        WhisperModel.fromFiles(files, options.runtime),
+        WhisperModel.fromFiles(files, options.runtime, { graphRewrites: options.graphRewrites }),
       );
       loaded.set(key, model);
       model.catch(() => loaded.delete(key));
@@ -48,7 +55,7 @@ export class WhisperModel implements DecodingContext, WordTimingModel {
   }
 
   /** Loads a model from explicit file paths (a chosen decoder layout, test models). */
-  static async fromFiles(files: WhisperModelFiles, runtime: RuntimeOptions = {}): Promise<WhisperModel> {
+  static async fromFiles(files: WhisperModelFiles, runtime: RuntimeOptions = {}, options: Pick<LoadWhisperOptions, 'graphRewrites'> = {}): Promise<WhisperModel> {
     const dims = loadWhisperDims(files.dir);
     const tokenizer = await loadWhisperTokenizer(files.dir);
     if (tokenizer.vocabSize !== dims.vocabSize) {
@@ -56,7 +63,7 @@ export class WhisperModel implements DecodingContext, WordTimingModel {
     }
     const d = files.decoder;
     const [encoderSession, first, withPast] = await Promise.all([
-      loadSession(files.encoder, runtime),
+      loadWhisperEncoder(files.encoder, options.graphRewrites ?? true, runtime),
       loadSession(d.kind === 'merged' ? d.path : d.decoder, runtime),
       d.kind === 'split' ? loadSession(d.decoderWithPast, runtime) : Promise.resolve(undefined),
     ]);

@@ -66,3 +66,15 @@ export class UniqueNames {
     return name;
   }
 }
+
+/** Drops nodes whose outputs nothing reads (what a rewrite left behind); none when a node has subgraphs. */
+export function pruneUnused(nodes: NodeProto[], outputs: readonly string[]): NodeProto[] {
+  if (nodes.some((n) => n.attribute?.some((a) => a.g || (a.graphs ?? []).length > 0))) return nodes;
+  let current = nodes;
+  for (;;) {
+    const read = new Set([...current.flatMap((n) => n.input ?? []), ...outputs]);
+    const kept = current.filter((n) => (n.output ?? []).some((o) => read.has(o)));
+    if (kept.length === current.length) return current;
+    current = kept;
+  }
+}
