@@ -110,13 +110,17 @@ function tensorHeader(reader: FileReader, field: Field): TensorHeader {
   return header;
 }
 
-function copyRange(from: number, to: number, start: number, end: number): void {
-  const chunk = Buffer.alloc(Math.min(16 << 20, Math.max(1, end - start)));
-  for (let at = start; at < end; ) {
-    const read = readSync(from, chunk, 0, Math.min(chunk.length, end - at), at);
-    if (read <= 0) throw new MoxingError('MODEL_INVALID', `the ONNX file ends at byte ${at}, inside a field`);
-    writeSync(to, chunk, 0, read);
-    at += read;
+/** One copy buffer for a whole rewrite: a buffer per field would leave hundreds of megabytes for the collector. */
+class Copier {
+  private readonly chunk = Buffer.allocUnsafe(16 << 20);
+
+  copy(from: number, to: number, start: number, end: number): void {
+    for (let at = start; at < end; ) {
+      const read = readSync(from, this.chunk, 0, Math.min(this.chunk.length, end - at), at);
+      if (read <= 0) throw new MoxingError('MODEL_INVALID', `the ONNX file ends at byte ${at}, inside a field`);
+      writeSync(to, this.chunk, 0, read);
+      at += read;
+    }
   }
 }
 
@@ -140,12 +144,13 @@ class SideFile {
   constructor(
     private readonly fd: number,
     readonly name: string,
+    private readonly copier: Copier,
   ) {}
 
   append(source: number, start: number, end: number): number {
     const at = Math.ceil(this.offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
     if (at > this.offset) writeSync(this.fd, Buffer.alloc(at - this.offset));
-    copyRange(source, this.fd, start, end);
+    this.copier.copy(source, this.fd, start, end);
     this.offset = at + end - start;
     return at;
   }
@@ -214,10 +219,11 @@ export function rewriteGraphNodes(path: string, out: string, edit: (graph: Graph
     const edited = edit({ nodes, inputs: names(GRAPH_INPUT), outputs: names(GRAPH_OUTPUT), initializers, alias });
     if (!edited) return false;
     const nodeBytes = Buffer.concat(edited.map((n) => lengthDelimited(GRAPH_NODE, onnx.NodeProto.encode(n).finish())));
+    const copier = new Copier();
     const sideFd = external ? openSync(external.file, 'w') : undefined;
     let pieces: Piece[];
     try {
-      const side = sideFd === undefined ? undefined : new SideFile(sideFd, basename(external!.file));
+      const side = sideFd === undefined ? undefined : new SideFile(sideFd, basename(external!.file), copier);
       pieces = graphFields
         .filter((f) => f.number !== GRAPH_NODE)
         .map((f) => (side && f.number === GRAPH_INITIALIZER ? externalized(reader, fd, f, side, minBytes) : { start: f.start, end: f.end }));
@@ -235,13 +241,13 @@ export function rewriteGraphNodes(path: string, out: string, edit: (graph: Graph
     try {
       for (const f of top) {
         if (f !== graph) {
-          copyRange(fd, target, f.start, f.end);
+          copier.copy(fd, target, f.start, f.end);
           continue;
         }
         writeSync(target, Buffer.concat([varintBytes(MODEL_GRAPH * 8 + WIRE_LEN), varintBytes(graphLength), nodeBytes]));
         for (const p of pieces) {
           if (Buffer.isBuffer(p)) writeSync(target, p);
-          else copyRange(fd, target, p.start, p.end);
+          else copier.copy(fd, target, p.start, p.end);
         }
       }
     } finally {
