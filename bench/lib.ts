@@ -27,11 +27,12 @@ export interface RunnerReport {
 
 /**
  * Runs `script` under tsx in a child process with `args`; the child prints one JSON RunnerReport line last.
- * `echo` also shows what the child prints (but its report line) as it comes.
+ * `echo` also shows what the child prints (but its report line) as it comes. `loader: []` runs a JavaScript
+ * script on plain node (see bench/compile.ts).
  */
-export function runChild(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, echo = false): Promise<RunnerReport> {
+export function runChild(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, echo = false, loader: readonly string[] = ['--import', 'tsx']): Promise<RunnerReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    const child = spawn(process.execPath, [...loader, script, ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ...env },
     });
