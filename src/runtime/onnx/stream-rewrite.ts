@@ -110,9 +110,12 @@ function tensorHeader(reader: FileReader, field: Field): TensorHeader {
   return header;
 }
 
-/** One copy buffer for a whole rewrite: a buffer per field would leave hundreds of megabytes for the collector. */
+/**
+ * One copy buffer for a whole rewrite: a buffer per field left hundreds of megabytes for the collector, and any
+ * buffer is garbage the collector may free only after the session's load has reached its peak. 1 MB copies as fast.
+ */
 class Copier {
-  private readonly chunk = Buffer.allocUnsafe(16 << 20);
+  private readonly chunk = Buffer.allocUnsafe(1 << 20);
 
   copy(from: number, to: number, start: number, end: number): void {
     for (let at = start; at < end; ) {
