@@ -1,24 +1,21 @@
 /**
  * One engine row of `npm run bench:chat`, in its own process so its peak RSS is its own: prefill and decode
  * tokens/s of one engine on one prepared model, printed as a RunnerReport line (bench/lib.ts).
- * Arguments: <engine> <model folder> <gguf path> <threads> <prompt tokens> <generated tokens>, engine one of
+ * Arguments: <engine> <model folder> <gguf path> <threads> <prompt text> <generated tokens>, engine one of
  * onnx-fp32, onnx-q4-level0, onnx-q4-level4, onnx-q4-level4-unrewritten (graphRewrites: false), llama-q4_0,
- * transformers-q4.
+ * transformers-q4. bench/chat.ts runs it compiled, on plain node (bench/lib.ts compileScript), and makes the
+ * prompt: the process holds what a user's `moxing chat` holds (one tokenizer, the model's), and no loader.
  */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { loadChatModel } from '../src/chat/load.js';
-import { ChatTokenizer, type ChatModel } from '../src/chat/index.js';
+import type { ChatModel } from '../src/chat/index.js';
 import { emitReport, peakRssBytes } from './lib.js';
 
-const [engine, dir, gguf, threadsArg, promptArg, tokensArg] = process.argv.slice(2);
+const [engine, dir, gguf, threadsArg, text, tokensArg] = process.argv.slice(2);
 const threads = Number(threadsArg);
 const tokens = Number(tokensArg);
 
-// Every engine reads the same vocabulary (the GGUF carries the ONNX model's tokenizer): the same prompt for all.
-const tokenizer = await ChatTokenizer.load(dir);
-let text = 'The quick brown fox jumps over the lazy dog. '.repeat(64);
-while (tokenizer.encode(text).length > Number(promptArg)) text = text.slice(0, Math.floor(text.length * 0.95));
 const eos = (JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')) as { eos_token_id: number[] }).eos_token_id;
 
 async function measure(model: ChatModel): Promise<{ prefill: number; decode: number }> {

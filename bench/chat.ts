@@ -5,14 +5,15 @@
  * src/chat/graph-rewrite.ts) at 1 and 2 intra-op threads, transformers.js on the same q4
  * file, and moxing's llama.cpp engine on a Q4_0 GGUF of the same weights at 1 and 2 threads (the measurement
  * behind DEFAULT_LLAMA_THREADS). Every run generates exactly --tokens tokens (end-of-sequence banned). Each row
- * runs in its own process (bench/chat-runner.ts), so its peak RSS is its own; it is shown against the bytes of
- * the weight file that row reads, and beside the process's RSS before it loads the model (Node, tsx, the engine's
- * libraries).
+ * runs in its own process (bench/chat-runner.ts, compiled and run on plain node as an installed moxing runs), so
+ * its peak RSS is its own; it is shown against the bytes of the weight file that row reads, and beside the
+ * process's RSS before it loads the model (Node and the engine's libraries).
  * Then bench/chat-vlm.ts: a SmolVLM-256M-shaped model's time to first token with one image.
  *
  * Options: --layers 4 --vocab <learned> --prompt 128 --tokens 48 (--repeats 3 for the VLM row);
  * --full: Qwen2.5-0.5B's whole shape (24 layers, vocabulary 151,936; about 2 GB of fp32 weights, generated once
- * into bench/.work/models); --only <a>,<b> runs only the rows whose name contains one of them (no VLM row). Each row prints as it ends.
+ * into bench/.work/models); --only <a>,<b> runs only the rows whose name contains one of them (no VLM row), and
+ * --threads 1,2 only those at these thread counts. Each row prints as it ends.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +21,9 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ensureLlmModel, BENCH_MODELS_DIR, type LlmSpec } from '../test/models/index.js';
 import { ensureLlmGguf } from '../test/models/gguf.js';
+import { ChatTokenizer } from '../src/chat/index.js';
 import { quantizeFile } from '../src/quantize/index.js';
+import { compileScript } from './compile.js';
 import { mb, printTable, runChild } from './lib.js';
 
 const { values } = parseArgs({
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '48' },
     repeats: { type: 'string', default: '3' },
     only: { type: 'string' },
+    threads: { type: 'string' },
   },
 });
 const layers = values.full ? 24 : Number(values.layers);
@@ -61,11 +65,20 @@ for (const threads of [1, 2]) {
 for (const threads of [1, 2]) rows.push({ name: `moxing llama.cpp Q4_0, ${threads} thread${threads > 1 ? 's' : ''}`, engine: 'llama-q4_0', threads, weights: gguf });
 rows.push({ name: 'transformers.js q4 (same file)', engine: 'transformers-q4', threads: 0, weights: q4 });
 
-const runner = join(import.meta.dirname, 'chat-runner.ts');
+// Every engine reads the same vocabulary (the GGUF carries the ONNX model's tokenizer): the same prompt for all.
+const tokenizer = await ChatTokenizer.load(dir);
+let text = 'The quick brown fox jumps over the lazy dog. '.repeat(64);
+while (tokenizer.encode(text).length > Number(values.prompt)) text = text.slice(0, Math.floor(text.length * 0.95));
+
+// The rows run compiled, on plain node: their peak RSS is what a user's process holds (no tsx loader).
+const runner = compileScript(join(import.meta.dirname, 'chat-runner.ts'));
+process.on('exit', runner.cleanup);
 const table: string[][] = [];
 const only = values.only?.split(',');
-for (const row of rows.filter((r) => only === undefined || only.some((part) => r.name.includes(part)))) {
-  const report = await runChild(runner, [row.engine, dir, gguf, String(row.threads), values.prompt, values.tokens]);
+const threadCounts = values.threads?.split(',').map(Number);
+const chosen = rows.filter((r) => (only === undefined || only.some((part) => r.name.includes(part))) && (threadCounts === undefined || threadCounts.includes(r.threads)));
+for (const row of chosen) {
+  const report = await runChild(runner.path, [row.engine, dir, gguf, String(row.threads), text, values.tokens], {}, false, []);
   const weightBytes = statSync(row.weights).size;
   const { prefill, decode, baselineRss } = report.extra as { prefill: number; decode: number; baselineRss: number };
   table.push([row.name, prefill.toFixed(0), decode.toFixed(1), mb(report.peakRssBytes), mb(baselineRss), mb(weightBytes), (report.peakRssBytes / weightBytes).toFixed(2)]);
@@ -77,4 +90,4 @@ console.log(`\nchat engines: hidden 896, ${layers} layers, GQA 14/2, intermediat
 printTable(['engine', 'prefill tok/s', 'decode tok/s', 'peak RSS', 'RSS before load', 'weight file', 'peak RSS / weights'], table);
 
 // The vision-language row: time to first token with one image (its own file, also runnable alone).
-if (values.only === undefined) await import('./chat-vlm.js');
+if (values.only === undefined && values.threads === undefined) await import('./chat-vlm.js');

@@ -4,7 +4,7 @@
  * shared machine only ever adds time (faster-whisper's speed_benchmark.py reasons the same way).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const WORK_DIR = join(process.cwd(), 'bench', '.work');
@@ -27,11 +27,12 @@ export interface RunnerReport {
 
 /**
  * Runs `script` under tsx in a child process with `args`; the child prints one JSON RunnerReport line last.
- * `echo` also shows what the child prints (but its report line) as it comes.
+ * `echo` also shows what the child prints (but its report line) as it comes. `loader: []` runs a JavaScript
+ * script on plain node (see bench/compile.ts).
  */
-export function runChild(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, echo = false): Promise<RunnerReport> {
+export function runChild(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, echo = false, loader: readonly string[] = ['--import', 'tsx']): Promise<RunnerReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    const child = spawn(process.execPath, [...loader, script, ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ...env },
     });
@@ -58,7 +59,18 @@ export function emitReport(report: RunnerReport): void {
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
+/**
+ * The process's own peak resident set. On Linux that is VmHWM: getrusage's maxRSS (resourceUsage().maxRSS) starts a
+ * spawned child at its parent's resident set at the fork (Linux carries it across exec), so a runner under a big
+ * parent reported the parent's memory (a 39 MB child of a 300 MB parent read 304 MB).
+ */
 export function peakRssBytes(): number {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Number(hwm[1]) * 1024;
+  } catch {
+    // Not Linux: getrusage below.
+  }
   // resourceUsage().maxRSS is in kilobytes.
   return process.resourceUsage().maxRSS * 1024;
 }

@@ -122,7 +122,7 @@ export class OnnxChatModel implements ChatModel {
     const level = options.q4AccuracyLevel ?? DEFAULT_Q4_ACCURACY_LEVEL;
     const q4Level = (variant === 'q4' || variant === 'q4f16') && level !== false ? level : undefined;
     const rewriteGraph = options.graphRewrites ?? true;
-    const graph = rewriteGraph ? { lastLogits: true, tiedHead: true, fuseRmsNorm: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads } } : {};
+    const graph = rewriteGraph ? { lastLogits: true, tiedHead: true, fuseRmsNorm: true, largestWeightFirst: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads } } : {};
     // One streamed copy carries whatever changes (the accuracy level, the graph rewrites); none: the file as it is.
     const session = q4Level === undefined && !rewriteGraph ? await loadSession(path, options.runtime) : await loadRewrittenDecoder(path, { accuracyLevel: q4Level, ...graph }, options.runtime);
     const vision = vlm ? await VisionParts.load(dir, suffix, rawConfig, (t) => tokenizer.tokenizer.token_to_id(t), (id) => tokenizer.tokenizer.id_to_token(id), options.runtime) : undefined;

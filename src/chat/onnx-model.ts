@@ -122,8 +122,9 @@ export class OnnxDecoder {
     const vocab = logits.dims[2];
     const kept = logits.dims[1];
     const data = logits.data as Float32Array;
-    const last = new Float32Array(rows * vocab);
-    for (let r = 0; r < rows; r++) last.set(data.subarray((r * kept + kept - 1) * vocab, (r * kept + kept) * vocab), r * vocab);
+    // One position kept (the rewritten head, num_logits_to_keep): the output is the answer as it is, no copy.
+    const last = kept === 1 ? data : new Float32Array(rows * vocab);
+    if (kept !== 1) for (let r = 0; r < rows; r++) last.set(data.subarray((r * kept + kept - 1) * vocab, (r * kept + kept) * vocab), r * vocab);
     const tensors = this.pastNames().map((name) => {
       const present = out[name.replace('past_key_values.', 'present.')];
       if (!present) throw new MoxingError('MODEL_INVALID', `the decoder gave no output "${name.replace('past_key_values.', 'present.')}"`);

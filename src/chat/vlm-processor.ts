@@ -13,9 +13,8 @@
  *   `<fake_token_around_image><row_r_col_c>` + `image_seq_len` × `<image>`, a newline after each row, then
  *   `\n<fake_token_around_image><global-img>` + `image_seq_len` × `<image>` + `<fake_token_around_image>`.
  */
-import sharp from 'sharp';
 import { MoxingError } from '../errors.js';
-import type { RgbImage } from '../vision/image.js';
+import { loadSharp, type RgbImage } from '../vision/image.js';
 
 export type VlmLayout = 'llava' | 'idefics3';
 
@@ -203,6 +202,7 @@ function visionEncoderSize(height: number, width: number, size: number): { heigh
 async function resizeRgb(image: RgbImage, width: number, height: number, filter: Filter): Promise<RgbImage> {
   if (width === image.width && height === image.height) return image;
   if (!(width > 0 && height > 0)) throw new MoxingError('IMAGE_INVALID', `the image (${image.width}x${image.height}) would resize to ${width}x${height}; it is too thin`);
+  const sharp = await loadSharp();
   let img = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
   img = filter === 'lanczos'
     ? img.resize({ width, height, fit: 'fill', kernel: 'lanczos3' })

@@ -4,7 +4,7 @@
  * without compositing (as PIL's RGBA -> RGB does); grayscale is replicated to three channels.
  */
 import { readFile, stat } from 'node:fs/promises';
-import sharp from 'sharp';
+import type Sharp from 'sharp';
 import { MoxingError } from '../errors.js';
 
 /** An 8-bit RGB picture, row-major, 3 bytes per pixel. */
@@ -17,6 +17,17 @@ export interface RgbImage {
 
 /** A path, or the bytes of an encoded image. */
 export type ImageInput = string | Uint8Array;
+
+let sharpLoaded: Promise<typeof Sharp> | undefined;
+
+/**
+ * sharp, loaded on first use: it maps libvips (about 25 MB of resident memory), which a process that never reads an
+ * image (a text chat, a transcription) need not hold.
+ */
+export function loadSharp(): Promise<typeof Sharp> {
+  sharpLoaded ??= import('sharp').then((m) => m.default);
+  return sharpLoaded;
+}
 
 /** sharp's names for the formats we accept (AVIF is reported as 'heif'). */
 export const SUPPORTED_IMAGE_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'heif', 'tiff'] as const;
@@ -48,6 +59,7 @@ export async function readImageFile(path: string): Promise<Buffer> {
 export async function checkImagePixels(bytes: Uint8Array, maxPixels: number, name: string): Promise<void> {
   let width: number | undefined;
   let height: number | undefined;
+  const sharp = await loadSharp();
   try {
     ({ width, height } = await sharp(bytes, { limitInputPixels: false }).metadata());
   } catch (cause) {
@@ -68,6 +80,7 @@ export async function loadImage(input: ImageInput): Promise<RgbImage> {
 
 async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbImage> {
   let format: string | undefined;
+  const sharp = await loadSharp();
   try {
     format = (await sharp(bytes).metadata()).format;
   } catch (cause) {
@@ -109,6 +122,7 @@ function toRgb(data: Uint8Array, pixels: number, channels: number): Uint8Array {
 
 /** Encodes RGB pixels as PNG. */
 export async function encodePng(image: RgbImage): Promise<Buffer> {
+  const sharp = await loadSharp();
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer();
 }
 

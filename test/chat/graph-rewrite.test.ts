@@ -132,3 +132,36 @@ test('the weights can move to an aligned side file: the rewritten .onnx holds on
   const logits = async (file: string) => new OnnxDecoder(await loadSession(file), reference.decoder.shape, reference.decoder.padId).start([prompt]).prefill();
   assert.deepEqual(await logits(external), await logits(inline));
 });
+
+test('a tied head reads the embedding under an alias in the side file, the largest matmul goes first: the logits are bit for bit those of the plain rewrite', async () => {
+  const spec = { ...TINY_LLM, tied: true, name: 'llama-tiny-tied' };
+  const dir = await ensureLlmModel(spec);
+  const path = join(dir, 'onnx/model.onnx');
+  const folder = mkdtempSync(join(work, 'alias-'));
+  const [plain, reordered, aliased] = ['plain', 'reordered', 'aliased'].map((name) => join(folder, `${name}.onnx`));
+  const rewrites = { lastLogits: true, tiedHead: true };
+  rewriteGraphNodes(path, plain, (g) => rewriteDecoderGraph(g, rewrites), { externalData: { file: `${plain}.data`, minBytes: 1024 } });
+  // Without a side file there is nothing to alias: the head reads the table by its own name.
+  rewriteGraphNodes(path, reordered, (g) => rewriteDecoderGraph(g, { ...rewrites, largestWeightFirst: true }));
+  rewriteGraphNodes(path, aliased, (g) => rewriteDecoderGraph(g, { ...rewrites, largestWeightFirst: true }), { externalData: { file: `${aliased}.data`, minBytes: 1024 } });
+  const table = 'model.embed_tokens.weight';
+  for (const [file, alias] of [[reordered, false], [aliased, true]] as const) {
+    const graph = decodeModel(readFileSync(file)).graph!;
+    const head = graph.node!.find((n) => n.opType === 'FusedMatMul')!;
+    assert.equal(graph.node![0], head, 'the head, the largest weight, is the first node');
+    assert.equal(head.input![1] !== table, alias);
+    const location = (name: string) => {
+      const t = graph.initializer!.find((x) => x.name === name)!;
+      return ['location', 'offset', 'length'].map((key) => t.externalData?.find((e) => e.key === key)?.value);
+    };
+    if (alias) assert.deepEqual(location(head.input![1]), location(table), 'the alias points at the same bytes');
+    assert.ok(graph.node!.some((n) => n.opType === 'Gather' && n.input![0] === table), 'the embedding lookup keeps the table');
+  }
+  const { loadSession } = await import('../../src/runtime/index.js');
+  const reference = await OnnxChatModel.load(dir);
+  const prompt = reference.promptIds(MESSAGES);
+  const logits = async (file: string) => new OnnxDecoder(await loadSession(file), reference.decoder.shape, reference.decoder.padId).start([prompt]).prefill();
+  const expected = await logits(plain);
+  assert.deepEqual(await logits(aliased), expected);
+  assert.deepEqual(await logits(reordered), expected);
+});

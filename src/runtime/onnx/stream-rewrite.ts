@@ -19,6 +19,9 @@ const GRAPH_OUTPUT = 12;
 const TENSOR_DIMS = 1;
 const TENSOR_DATA_TYPE = 2;
 const TENSOR_NAME = 8;
+const TENSOR_RAW_DATA = 9;
+const TENSOR_EXTERNAL_DATA = 13;
+const TENSOR_DATA_LOCATION = 14;
 
 /** What an edit sees of the main graph: its nodes (to replace), its input and output names, its initializers' shapes. */
 export interface GraphView {
@@ -27,6 +30,13 @@ export interface GraphView {
   readonly outputs: readonly string[];
   /** Name → dims and ONNX data type of each initializer of the main graph (their data is not read). */
   readonly initializers: ReadonlyMap<string, { dims: number[]; dataType: number }>;
+  /**
+   * A second initializer name for the data of `name`, when that data ends up outside the .onnx file (the side file
+   * or a `_data` companion); else `name` itself. ONNX Runtime maps each initializer on its own: a kernel that
+   * prepacks the alias gets it released and unmapped after packing, while the original's mapping keeps only the
+   * pages its other readers touch (a tied embedding read by a Gather and by the LM head).
+   */
+  alias(name: string): string;
 }
 
 interface Field {
@@ -72,8 +82,18 @@ function fieldsOf(reader: FileReader, start: number, end: number): Field[] {
   return fields;
 }
 
-function tensorHeader(reader: FileReader, field: Field): { name: string; dims: number[]; dataType: number } {
-  const header = { name: '', dims: [] as number[], dataType: 0 };
+interface TensorHeader {
+  name: string;
+  dims: number[];
+  dataType: number;
+  /** Bytes of its raw_data (0 when its data is elsewhere). */
+  rawBytes: number;
+  /** Its data is in an external file already. */
+  external: boolean;
+}
+
+function tensorHeader(reader: FileReader, field: Field): TensorHeader {
+  const header: TensorHeader = { name: '', dims: [], dataType: 0, rawBytes: 0, external: false };
   reader.position = field.value;
   reader.fields(field.end, (number, wire) => {
     if (number === TENSOR_NAME && wire === WIRE_LEN) header.name = reader.text(reader.varint());
@@ -82,18 +102,28 @@ function tensorHeader(reader: FileReader, field: Field): { name: string; dims: n
     else if (number === TENSOR_DIMS && wire === WIRE_LEN) {
       const end = reader.varint() + reader.position;
       while (reader.position < end) header.dims.push(reader.varint());
-    }
+    } else if (number === TENSOR_RAW_DATA && wire === WIRE_LEN) {
+      header.rawBytes = reader.varint();
+      reader.position += header.rawBytes;
+    } else if (number === TENSOR_DATA_LOCATION && wire === WIRE_VARINT) header.external = reader.varint() === 1;
   });
   return header;
 }
 
-function copyRange(from: number, to: number, start: number, end: number): void {
-  const chunk = Buffer.alloc(Math.min(16 << 20, Math.max(1, end - start)));
-  for (let at = start; at < end; ) {
-    const read = readSync(from, chunk, 0, Math.min(chunk.length, end - at), at);
-    if (read <= 0) throw new MoxingError('MODEL_INVALID', `the ONNX file ends at byte ${at}, inside a field`);
-    writeSync(to, chunk, 0, read);
-    at += read;
+/**
+ * One copy buffer for a whole rewrite: a buffer per field left hundreds of megabytes for the collector, and any
+ * buffer is garbage the collector may free only after the session's load has reached its peak. 1 MB copies as fast.
+ */
+class Copier {
+  private readonly chunk = Buffer.allocUnsafe(1 << 20);
+
+  copy(from: number, to: number, start: number, end: number): void {
+    for (let at = start; at < end; ) {
+      const read = readSync(from, this.chunk, 0, Math.min(this.chunk.length, end - at), at);
+      if (read <= 0) throw new MoxingError('MODEL_INVALID', `the ONNX file ends at byte ${at}, inside a field`);
+      writeSync(to, this.chunk, 0, read);
+      at += read;
+    }
   }
 }
 
@@ -107,9 +137,6 @@ export interface ExternalDataOptions {
 
 /** Where each piece of data begins in the side file: ORT maps the file instead of reading it when aligned so. */
 const EXTERNAL_ALIGNMENT = 65536;
-const TENSOR_RAW_DATA = 9;
-const TENSOR_EXTERNAL_DATA = 13;
-const TENSOR_DATA_LOCATION = 14;
 
 type Piece = { start: number; end: number } | Buffer;
 
@@ -120,12 +147,13 @@ class SideFile {
   constructor(
     private readonly fd: number,
     readonly name: string,
+    private readonly copier: Copier,
   ) {}
 
   append(source: number, start: number, end: number): number {
     const at = Math.ceil(this.offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
     if (at > this.offset) writeSync(this.fd, Buffer.alloc(at - this.offset));
-    copyRange(source, this.fd, start, end);
+    this.copier.copy(source, this.fd, start, end);
     this.offset = at + end - start;
     return at;
   }
@@ -135,7 +163,7 @@ class SideFile {
 function externalized(reader: FileReader, source: number, field: Field, side: SideFile, minBytes: number): Piece {
   const parts = fieldsOf(reader, field.value, field.end);
   const raw = parts.find((p) => p.number === TENSOR_RAW_DATA);
-  if (!raw || raw.end - raw.value < minBytes || parts.some((p) => p.number === TENSOR_DATA_LOCATION || p.number === TENSOR_EXTERNAL_DATA)) return { start: field.start, end: field.end };
+  if (!raw || !movesOut(raw.end - raw.value, minBytes) || parts.some((p) => p.number === TENSOR_DATA_LOCATION || p.number === TENSOR_EXTERNAL_DATA)) return { start: field.start, end: field.end };
   const offset = side.append(source, raw.value, raw.end);
   const entry = (key: string, value: string) => lengthDelimited(TENSOR_EXTERNAL_DATA, Buffer.concat([lengthDelimited(1, Buffer.from(key)), lengthDelimited(2, Buffer.from(value))]));
   const body = Buffer.concat([
@@ -147,6 +175,16 @@ function externalized(reader: FileReader, source: number, field: Field, side: Si
     varintBytes(1),
   ]);
   return lengthDelimited(GRAPH_INITIALIZER, body);
+}
+
+const movesOut = (rawBytes: number, minBytes: number) => rawBytes >= minBytes;
+
+/** An initializer named `alias` whose data is that of `source`, an initializer field whose data is in a file (a small message). */
+function aliasField(source: Uint8Array, alias: string): Buffer {
+  const tensor = onnx.GraphProto.decode(source).initializer?.[0];
+  if (!tensor) throw new MoxingError('INTERNAL', `no initializer to alias as ${alias}`);
+  tensor.name = alias;
+  return lengthDelimited(GRAPH_INITIALIZER, onnx.TensorProto.encode(tensor).finish());
 }
 
 const pieceLength = (p: Piece) => (Buffer.isBuffer(p) ? p.length : p.end - p.start);
@@ -168,33 +206,51 @@ export function rewriteGraphNodes(path: string, out: string, edit: (graph: Graph
     const decode = <T>(f: Field, type: { decode(bytes: Uint8Array): T }) => type.decode(reader.bytes(f.value, f.end));
     const nodes = graphFields.filter((f) => f.number === GRAPH_NODE).map((f) => decode(f, onnx.NodeProto));
     const names = (n: number) => graphFields.filter((f) => f.number === n).map((f) => decode(f, onnx.ValueInfoProto).name ?? '');
-    const initializers = new Map(graphFields.filter((f) => f.number === GRAPH_INITIALIZER).map((f) => tensorHeader(reader, f)).map(({ name, ...rest }) => [name, rest]));
-    const edited = edit({ nodes, inputs: names(GRAPH_INPUT), outputs: names(GRAPH_OUTPUT), initializers });
+    const headers = graphFields.filter((f) => f.number === GRAPH_INITIALIZER).map((f) => ({ field: f, ...tensorHeader(reader, f) }));
+    const initializers = new Map(headers.map(({ name, dims, dataType }) => [name, { dims, dataType }]));
+    const external = options.externalData;
+    const minBytes = external?.minBytes ?? 4096;
+    const aliases = new Map<string, string>();
+    const alias = (name: string) => {
+      const header = headers.find((h) => h.name === name);
+      if (!header || !(header.external || (external && movesOut(header.rawBytes, minBytes)))) return name;
+      const made = `${name}_moxing_alias${aliases.size}`;
+      aliases.set(made, name);
+      initializers.set(made, initializers.get(name)!);
+      return made;
+    };
+    const edited = edit({ nodes, inputs: names(GRAPH_INPUT), outputs: names(GRAPH_OUTPUT), initializers, alias });
     if (!edited) return false;
     const nodeBytes = Buffer.concat(edited.map((n) => lengthDelimited(GRAPH_NODE, onnx.NodeProto.encode(n).finish())));
-    const external = options.externalData;
+    const copier = new Copier();
     const sideFd = external ? openSync(external.file, 'w') : undefined;
     let pieces: Piece[];
     try {
-      const side = sideFd === undefined ? undefined : new SideFile(sideFd, basename(external!.file));
+      const side = sideFd === undefined ? undefined : new SideFile(sideFd, basename(external!.file), copier);
       pieces = graphFields
         .filter((f) => f.number !== GRAPH_NODE)
-        .map((f) => (side && f.number === GRAPH_INITIALIZER ? externalized(reader, fd, f, side, external?.minBytes ?? 4096) : { start: f.start, end: f.end }));
+        .map((f) => (side && f.number === GRAPH_INITIALIZER ? externalized(reader, fd, f, side, minBytes) : { start: f.start, end: f.end }));
     } finally {
       if (sideFd !== undefined) closeSync(sideFd);
+    }
+    // An alias is its source's field (its data now in a file) under another name.
+    const kept = graphFields.filter((f) => f.number !== GRAPH_NODE);
+    for (const [made, name] of aliases) {
+      const piece = pieces[kept.indexOf(headers.find((h) => h.name === name)!.field)];
+      pieces.push(aliasField(Buffer.isBuffer(piece) ? piece : reader.bytes(piece.start, piece.end), made));
     }
     const graphLength = nodeBytes.length + pieces.reduce((n, p) => n + pieceLength(p), 0);
     const target = openSync(out, 'w');
     try {
       for (const f of top) {
         if (f !== graph) {
-          copyRange(fd, target, f.start, f.end);
+          copier.copy(fd, target, f.start, f.end);
           continue;
         }
         writeSync(target, Buffer.concat([varintBytes(MODEL_GRAPH * 8 + WIRE_LEN), varintBytes(graphLength), nodeBytes]));
         for (const p of pieces) {
           if (Buffer.isBuffer(p)) writeSync(target, p);
-          else copyRange(fd, target, p.start, p.end);
+          else copier.copy(fd, target, p.start, p.end);
         }
       }
     } finally {
