@@ -14,10 +14,11 @@
  * run it is in) instead of the partial's whole decode. A caller's AbortSignal takes its request out of the
  * queue, and stops the running batch once every request in it was called off.
  * A stream whose final is imminent (it hears the silence that may end its turn) holds partials back: none
- * starts on any stream, and a running batch of partials stops before its next step, until the hold ends
- * (speech again, or the turn's final). The encoder cannot be stopped once it runs, so a partial's encoder
- * started in that silence would otherwise delay the final by up to a whole window's run; with several
- * streams one is almost always running (bench:live: each partial is dropped but one, back to back).
+ * starts on any stream until the hold ends (speech again, or the turn's final). The encoder cannot be
+ * stopped once it runs, so a partial's encoder started in that silence would delay the final by up to a
+ * whole window's run; with several streams one is almost always about to start (bench:live: each partial is
+ * dropped but one, back to back). A partial already running goes on: the final stops it when it comes (a
+ * pause between words also holds, and stopping partials there would leave a stream with hardly any).
  * Why (bench:live, VAD policy, tiny model, 4 streams): the encoder runs a 30 s window per row, so a batch of
  * four partials took 1.3-2 s on a loaded machine; every final waited for one, then ran with the next
  * partials queued beside it, and p95 committed latency was about 7x that of one stream.
@@ -72,7 +73,7 @@ export interface LiveDecoderStats {
   speculated: number;
   /** Speculative finals thrown away: the speech went on, or the turn ended elsewhere. */
   wasted: number;
-  /** Partials refused or stopped because a stream's final was imminent (counted in `dropped` too). */
+  /** Partials not started because a stream's final was imminent (counted in `dropped` too). */
   heldBack: number;
 }
 
@@ -169,14 +170,7 @@ export class LiveDecoder {
    * connection) lets it lapse instead of holding every stream's partials back for good.
    */
   hold(holder: object, ms: number): void {
-    const first = !this.partialsHeld();
     this.holds.set(holder, performance.now() + ms);
-    if (!first) return;
-    const current = this.current;
-    if (current && !current.stop.signal.aborted && current.batch.every((p) => p.droppable)) {
-      this.stats.heldBack += current.batch.length;
-      this.preemptPartials();
-    }
   }
 
   release(holder: object): void {

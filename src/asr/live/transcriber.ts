@@ -177,6 +177,8 @@ export class LiveTranscriber {
       this.utterance ??= { start: this.base, decodedUpTo: this.base };
       events.push(...this.readyPartial());
     }
+    // Before this stream's own partial is asked for: a hold from its last push may have ended.
+    this.holdPartials();
     if (this.utterance) events.push(...(await this.step()));
     else this.forgetIdleAudio();
     this.speculate();
