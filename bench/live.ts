@@ -12,7 +12,9 @@
  * producing that many tokens. Options: --seconds 300 --speed 1 --streams 1,2,4 --models tiny,base
  * --policies vad,local-agreement --max-tokens 32 (--model and --policy are the same flags); --trace also prints,
  * per run, where the first stream's turn completions spent their time (the decoder's batches: partials
- * running when the final was asked for, the wait, the encoder runs, the batched decode, delivery). Each run takes
+ * running when the final was asked for, the wait, the encoder runs, the batched decode, delivery); --stagger S
+ * starts stream k S×k seconds into the recording (wrapping round), so that streams' turns do not all end in the
+ * same instant (default 0: they do, the worst case for finals). Each run takes
  * the audio's length (paced) plus model loading; the plan and its estimated wall time print first.
  *
  * The issue's full measurement, on a quiet machine (about an hour; the base-sized model is generated on
@@ -44,11 +46,14 @@ const { values } = parseArgs({
     policy: { type: 'string' },
     'max-tokens': { type: 'string', default: '32' },
     trace: { type: 'boolean', default: false },
+    stagger: { type: 'string', default: '0' },
   },
 });
 const seconds = Number(values.seconds);
 const speed = Number(values.speed);
 const maxTokens = Number(values['max-tokens']);
+const stagger = Number(values.stagger);
+if (!(stagger >= 0)) throw new Error(`--stagger takes seconds (0 or more), got ${values.stagger}`);
 const MODEL_NAMES = ['tiny', 'base'];
 const POLICIES = ['vad', 'local-agreement'];
 const modelNames = listFlag('--model(s)', values.model ?? values.models, MODEL_NAMES);
@@ -90,7 +95,9 @@ async function run(model: string, policy: string, streams: number, audio: Float3
     await Promise.race([warm.next('conversation.item.input_audio_transcription.completed'), warm.next('error')]);
     await warm.close();
 
-    const messages = appends(audio, SAMPLE_RATE, APPEND_SECONDS);
+    // Stream k plays the recording from k × --stagger seconds on (wrapping round): 0 keeps every turn's end in step.
+    const perClient = clients.map((_, k) => appends(rotate(audio, Math.round(k * stagger * SAMPLE_RATE) % audio.length), SAMPLE_RATE, APPEND_SECONDS));
+    const messages = perClient[0];
     const batches: LiveBatchTrace[] = [];
     if (values.trace) traceLiveBatches((b) => batches.push(b));
     const started = performance.now();
@@ -100,7 +107,7 @@ async function run(model: string, policy: string, streams: number, audio: Float3
       const due = sentAt(i * APPEND_SECONDS * 1000);
       const wait = due - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      for (const c of clients) c.send(messages[i]);
+      clients.forEach((c, k) => c.send(perClient[k][i]));
     }
     // The end: a second of silence closes the last turn; then a commit settles whatever is left.
     const silence = appends(new Float32Array(SAMPLE_RATE), SAMPLE_RATE, 1)[0];
@@ -172,6 +179,15 @@ function printTrace(streams: number, events: readonly Record<string, unknown>[],
   }
 }
 
+/** `audio` from `shift` on, then its start: the same recording, its turns `shift` samples earlier. */
+function rotate(audio: Float32Array, shift: number): Float32Array {
+  if (shift === 0) return audio;
+  const out = new Float32Array(audio.length);
+  out.set(audio.subarray(shift));
+  out.set(audio.subarray(0, shift), audio.length - shift);
+  return out;
+}
+
 function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
@@ -194,7 +210,7 @@ for (const name of modelNames) {
   else models.push(['base-sized random', await ensureWhisperModel(BASE_WHISPER)]);
 }
 const runs = models.length * policies.length * streamCounts.length;
-console.log(`live: ${seconds} s of espeak-ng speech at ${speed}x real time, appends of ${APPEND_SECONDS * 1000} ms, --max-tokens ${maxTokens}; ${cpus().length} cores, load ${loadavg()[0].toFixed(1)} (a shared machine)`);
+console.log(`live: ${seconds} s of espeak-ng speech at ${speed}x real time, appends of ${APPEND_SECONDS * 1000} ms, --max-tokens ${maxTokens}${stagger > 0 ? `, streams ${stagger} s apart` : ''}; ${cpus().length} cores, load ${loadavg()[0].toFixed(1)} (a shared machine)`);
 console.log(`${runs} runs, about ${Math.ceil((runs * (seconds / speed + 10)) / 60)} minutes`);
 const rows: string[][] = [];
 const ms = (v: number) => (Number.isNaN(v) ? '-' : `${(v / 1000).toFixed(2)} s`);
