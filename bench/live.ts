@@ -149,6 +149,9 @@ async function run(model: string, policy: string, streams: number, audio: Float3
  * --trace: for each turn completed on the first stream, from its speech_stopped point (ms, mean/p95 over turns):
  * until its final was asked for, the decoder's time on partials meanwhile, the wait for the settling batch,
  * the settling batches' encoder runs and decodes, and from the last batch's end to the event's arrival.
+ * Batches are matched to a turn by time, not by stream: with --stagger other streams' finals fall in the window
+ * (and a stream that fell behind real time has its turns' batches before its stop points), so read it for
+ * streams in step that keep up.
  */
 function printTrace(streams: number, events: readonly Record<string, unknown>[], batches: readonly LiveBatchTrace[], sentAt: (ms: number) => number): void {
   const stoppedAt = new Map<string, number>();
