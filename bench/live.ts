@@ -10,7 +10,11 @@
  *
  * The random models hallucinate: every decode runs to --max-tokens, so decode cost is that of a real model
  * producing that many tokens. Options: --seconds 300 --speed 1 --streams 1,2,4 --models tiny,base
- * --policies vad,local-agreement --max-tokens 32 (--model and --policy are the same flags). Each run takes
+ * --policies vad,local-agreement --max-tokens 32 (--model and --policy are the same flags); --trace also prints,
+ * per run, where the first stream's turn completions spent their time (the decoder's batches: partials
+ * running when the final was asked for, the wait, the encoder runs, the batched decode, delivery); --stagger S
+ * starts stream k S×k seconds into the recording (wrapping round), so that streams' turns do not all end in the
+ * same instant (default 0: they do, the worst case for finals). Each run takes
  * the audio's length (paced) plus model loading; the plan and its estimated wall time print first.
  *
  * The issue's full measurement, on a quiet machine (about an hour; the base-sized model is generated on
@@ -27,6 +31,7 @@ import { buildApp } from '../src/server/index.js';
 import { SAMPLE_RATE, decodeAudio } from '../src/audio/index.js';
 import { BASE_WHISPER, ensureWhisperModel } from '../test/models/index.js';
 import { RealtimeClient, appends } from '../test/server/realtime-client.js';
+import { traceLiveBatches, type LiveBatchTrace } from '../src/asr/live/index.js';
 import { printTable } from './lib.js';
 import { speechWav } from './speech-audio.js';
 
@@ -40,11 +45,15 @@ const { values } = parseArgs({
     policies: { type: 'string', default: 'vad,local-agreement' },
     policy: { type: 'string' },
     'max-tokens': { type: 'string', default: '32' },
+    trace: { type: 'boolean', default: false },
+    stagger: { type: 'string', default: '0' },
   },
 });
 const seconds = Number(values.seconds);
 const speed = Number(values.speed);
 const maxTokens = Number(values['max-tokens']);
+const stagger = Number(values.stagger);
+if (!(stagger >= 0)) throw new Error(`--stagger takes seconds (0 or more), got ${values.stagger}`);
 const MODEL_NAMES = ['tiny', 'base'];
 const POLICIES = ['vad', 'local-agreement'];
 const modelNames = listFlag('--model(s)', values.model ?? values.models, MODEL_NAMES);
@@ -86,7 +95,11 @@ async function run(model: string, policy: string, streams: number, audio: Float3
     await Promise.race([warm.next('conversation.item.input_audio_transcription.completed'), warm.next('error')]);
     await warm.close();
 
-    const messages = appends(audio, SAMPLE_RATE, APPEND_SECONDS);
+    // Stream k plays the recording from k × --stagger seconds on (wrapping round): 0 keeps every turn's end in step.
+    const perClient = clients.map((_, k) => appends(rotate(audio, Math.round(k * stagger * SAMPLE_RATE) % audio.length), SAMPLE_RATE, APPEND_SECONDS));
+    const messages = perClient[0];
+    const batches: LiveBatchTrace[] = [];
+    if (values.trace) traceLiveBatches((b) => batches.push(b));
     const started = performance.now();
     const sentAt = (ms: number): number => started + ms / speed;
     const cpuBefore = process.cpuUsage();
@@ -94,7 +107,7 @@ async function run(model: string, policy: string, streams: number, audio: Float3
       const due = sentAt(i * APPEND_SECONDS * 1000);
       const wait = due - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      for (const c of clients) c.send(messages[i]);
+      clients.forEach((c, k) => c.send(perClient[k][i]));
     }
     // The end: a second of silence closes the last turn; then a commit settles whatever is left.
     const silence = appends(new Float32Array(SAMPLE_RATE), SAMPLE_RATE, 1)[0];
@@ -123,11 +136,59 @@ async function run(model: string, policy: string, streams: number, audio: Float3
         if (arrived !== undefined && end !== undefined) latencies.push(arrived - sentAt(Math.min(end, audio.length / 16)));
       }
     }
+    traceLiveBatches(undefined);
+    if (values.trace) printTrace(streams, clients[0].events, batches, sentAt);
     await Promise.all(clients.map((c) => c.close()));
     return { latencies, partials: partials / streams / (audio.length / SAMPLE_RATE), cpuShare: (cpu.user + cpu.system) / 1000 / wall / cpus().length, errors };
   } finally {
     await app.close();
   }
+}
+
+/**
+ * --trace: for each turn completed on the first stream, from its speech_stopped point (ms, mean/p95 over turns):
+ * until its final was asked for, the decoder's time on partials meanwhile, the wait for the settling batch,
+ * the settling batches' encoder runs and decodes, and from the last batch's end to the event's arrival.
+ * Batches are matched to a turn by time, not by stream: with --stagger other streams' finals fall in the window
+ * (and a stream that fell behind real time has its turns' batches before its stop points), so read it for
+ * streams in step that keep up.
+ */
+function printTrace(streams: number, events: readonly Record<string, unknown>[], batches: readonly LiveBatchTrace[], sentAt: (ms: number) => number): void {
+  const stoppedAt = new Map<string, number>();
+  const turns: number[][] = [];
+  const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
+  for (const e of events) {
+    if (e.type === 'input_audio_buffer.speech_stopped') stoppedAt.set(e.item_id as string, e.audio_end_ms as number);
+    const stop = stoppedAt.get(e.item_id as string);
+    const arrived = (e as { arrivedAt?: number }).arrivedAt;
+    if (e.type !== 'conversation.item.input_audio_transcription.completed' || stop === undefined || arrived === undefined) continue;
+    const from = sentAt(stop);
+    const settling = batches.filter((b) => b.kind === 'settling' && !b.stopped && b.endedAt > from && b.endedAt <= arrived);
+    if (settling.length === 0) continue;
+    const asked = Math.min(...settling.flatMap((b) => b.queuedAt));
+    const partials = batches.filter((b) => b.kind === 'partial' && b.endedAt > asked && b.startedAt < settling[0].startedAt);
+    const onPartials = sum(partials.map((b) => b.endedAt - Math.max(b.startedAt, asked)));
+    const [first, last] = [settling[0], settling.at(-1)!];
+    turns.push([arrived - from, asked - from, onPartials, first.startedAt - asked, settling.length, sum(settling.map((b) => b.queuedAt.length)), sum(settling.flatMap((b) => b.encoderMs)), sum(settling.map((b) => b.decodeMs)), arrived - last.endedAt]);
+  }
+  const names = ['latency', 'stop→asked', 'on partials', 'asked→batch', 'batches', 'windows', 'encoders', 'decodes', 'end→event'];
+  const column = (i: number) => turns.map((t) => t[i]);
+  console.error(`trace, ${streams} stream(s), ${turns.length} turns of stream 1 (mean/p95 ms): ` + names.map((n, i) => `${n} ${(sum(column(i)) / Math.max(1, turns.length)).toFixed(0)}/${percentile(column(i), 95).toFixed(0)}`).join(', '));
+  for (const kind of ['partial', 'settling'] as const) {
+    const of = batches.filter((b) => b.kind === kind);
+    const encoders = of.flatMap((b) => b.encoderMs);
+    const ran = of.filter((b) => b.decodeMs > 0);
+    console.error(`  ${kind} batches: ${of.length} (${of.filter((b) => b.stopped).length} stopped), encoder mean ${(sum(encoders) / Math.max(1, encoders.length)).toFixed(0)} ms, decode mean ${(sum(ran.map((b) => b.decodeMs)) / Math.max(1, ran.length)).toFixed(0)} ms`);
+  }
+}
+
+/** `audio` from `shift` on, then its start: the same recording, its turns `shift` samples earlier. */
+function rotate(audio: Float32Array, shift: number): Float32Array {
+  if (shift === 0) return audio;
+  const out = new Float32Array(audio.length);
+  out.set(audio.subarray(shift));
+  out.set(audio.subarray(0, shift), audio.length - shift);
+  return out;
 }
 
 function percentile(values: readonly number[], p: number): number {
@@ -152,7 +213,7 @@ for (const name of modelNames) {
   else models.push(['base-sized random', await ensureWhisperModel(BASE_WHISPER)]);
 }
 const runs = models.length * policies.length * streamCounts.length;
-console.log(`live: ${seconds} s of espeak-ng speech at ${speed}x real time, appends of ${APPEND_SECONDS * 1000} ms, --max-tokens ${maxTokens}; ${cpus().length} cores, load ${loadavg()[0].toFixed(1)} (a shared machine)`);
+console.log(`live: ${seconds} s of espeak-ng speech at ${speed}x real time, appends of ${APPEND_SECONDS * 1000} ms, --max-tokens ${maxTokens}${stagger > 0 ? `, streams ${stagger} s apart` : ''}; ${cpus().length} cores, load ${loadavg()[0].toFixed(1)} (a shared machine)`);
 console.log(`${runs} runs, about ${Math.ceil((runs * (seconds / speed + 10)) / 60)} minutes`);
 const rows: string[][] = [];
 const ms = (v: number) => (Number.isNaN(v) ? '-' : `${(v / 1000).toFixed(2)} s`);

@@ -13,6 +13,12 @@
  * step (preempted, resolved undefined), so a final waits for at most one decoder step (or the window's encoder
  * run it is in) instead of the partial's whole decode. A caller's AbortSignal takes its request out of the
  * queue, and stops the running batch once every request in it was called off.
+ * A stream whose final is imminent (it hears the silence that may end its turn) holds partials back: none
+ * starts on any stream until the hold ends (speech again, or the turn's final). The encoder cannot be
+ * stopped once it runs, so a partial's encoder started in that silence would delay the final by up to a
+ * whole window's run; with several streams one is almost always about to start (bench:live: each partial is
+ * dropped but one, back to back). A partial already running goes on: the final stops it when it comes (a
+ * pause between words also holds, and stopping partials there would leave a stream with hardly any).
  * Why (bench:live, VAD policy, tiny model, 4 streams): the encoder runs a 30 s window per row, so a batch of
  * four partials took 1.3-2 s on a loaded machine; every final waited for one, then ran with the next
  * partials queued beside it, and p95 committed latency was about 7x that of one stream.
@@ -67,10 +73,36 @@ export interface LiveDecoderStats {
   speculated: number;
   /** Speculative finals thrown away: the speech went on, or the turn ended elsewhere. */
   wasted: number;
+  /** Partials not started because a stream's final was imminent (counted in `dropped` too). */
+  heldBack: number;
+}
+
+/** One decoder batch, for a trace (bench:live --trace): what it held and where its time went (performance.now() ms). */
+export interface LiveBatchTrace {
+  /** 'settling': finals and agreement steps; 'partial': a batch of partials. */
+  readonly kind: 'partial' | 'settling';
+  /** When each of its requests was asked for. */
+  readonly queuedAt: readonly number[];
+  readonly startedAt: number;
+  /** Each window's encoder run, ms. */
+  readonly encoderMs: number[];
+  /** The batched decode (first pass and token steps), ms; 0 when it stopped before. */
+  decodeMs: number;
+  endedAt: number;
+  /** Preempted or called off. */
+  stopped: boolean;
+}
+
+let traceSink: ((batch: LiveBatchTrace) => void) | undefined;
+
+/** Hands every LiveDecoder's batches to `sink` once they end (undefined: off, the default). */
+export function traceLiveBatches(sink: ((batch: LiveBatchTrace) => void) | undefined): void {
+  traceSink = sink;
 }
 
 interface Pending {
   readonly request: LiveDecodeRequest;
+  readonly queuedAt: number;
   /** A partial: dropped (resolved undefined) unless it is the oldest and nothing settling is due. */
   readonly droppable: boolean;
   /** Set by the caller's AbortSignal: the request is no longer wanted. */
@@ -80,11 +112,13 @@ interface Pending {
 }
 
 export class LiveDecoder {
-  readonly stats: LiveDecoderStats = { batches: 0, windows: 0, widest: 0, dropped: 0, preempted: 0, speculated: 0, wasted: 0 };
+  readonly stats: LiveDecoderStats = { batches: 0, windows: 0, widest: 0, dropped: 0, preempted: 0, speculated: 0, wasted: 0, heldBack: 0 };
   private queue: Pending[] = [];
   private running = false;
-  /** The batch running now, and what stops it. */
-  private current: { readonly batch: readonly Pending[]; readonly stop: AbortController } | undefined;
+  /** The batch running now, what stops it, and its trace. */
+  private current: { readonly batch: readonly Pending[]; readonly stop: AbortController; readonly trace: LiveBatchTrace } | undefined;
+  /** Streams whose final is imminent, and until when (performance.now() ms) each hold lasts unless renewed. */
+  private readonly holds = new Map<object, number>();
   private scheduled = false;
   /** Streams inside a push: a batch waits until each has asked for its decode or finished. */
   private inside = 0;
@@ -131,6 +165,26 @@ export class LiveDecoder {
   }
 
   /**
+   * `holder`'s final is imminent: partials are held back (see the module's comment) for `ms` from now, or
+   * until `release(holder)`. A stream renews its hold at each push; one that stops pushing (a closed
+   * connection) lets it lapse instead of holding every stream's partials back for good.
+   */
+  hold(holder: object, ms: number): void {
+    this.holds.set(holder, performance.now() + ms);
+  }
+
+  release(holder: object): void {
+    this.holds.delete(holder);
+  }
+
+  /** Whether some stream's final is imminent (holds that lapsed are forgotten). */
+  partialsHeld(): boolean {
+    const now = performance.now();
+    for (const [holder, until] of this.holds) if (until <= now) this.holds.delete(holder);
+    return this.holds.size > 0;
+  }
+
+  /**
    * A decode that settles text: never dropped, and ahead of partials. With `signal`: undefined once the
    * signal called it off (a speculative final the turn did not need).
    */
@@ -143,8 +197,10 @@ export class LiveDecoder {
   /** A partial's decode: undefined when it was dropped (ask again with newer audio), see the module's comment. */
   decodePartial(request: LiveDecodeRequest, signal?: AbortSignal): Promise<LiveDecodeResult | undefined> {
     // Behind a running batch it would be stale when its turn came, and its stream blocked meanwhile.
-    if (this.running || signal?.aborted) {
+    const held = this.partialsHeld();
+    if (this.running || held || signal?.aborted) {
       this.stats.dropped++;
+      if (held) this.stats.heldBack++;
       return Promise.resolve(undefined);
     }
     return this.enqueue(request, true, signal);
@@ -154,7 +210,7 @@ export class LiveDecoder {
     if (request.samples.length > N_SAMPLES) throw new MoxingError('INTERNAL', `a live window is at most 30 s, got ${request.samples.length} samples`);
     if (signal?.aborted) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
-      const pending: Pending = { request, droppable, calledOff: false, resolve, reject };
+      const pending: Pending = { request, queuedAt: performance.now(), droppable, calledOff: false, resolve, reject };
       this.queue.push(pending);
       signal?.addEventListener('abort', () => this.callOff(pending), { once: true });
       if (!droppable) this.preemptPartials();
@@ -198,12 +254,19 @@ export class LiveDecoder {
     this.running = true;
     const batch = this.nextBatch();
     const stop = new AbortController();
-    this.current = { batch, stop };
+    const trace: LiveBatchTrace = { kind: batch.every((p) => p.droppable) ? 'partial' : 'settling', queuedAt: batch.map((p) => p.queuedAt), startedAt: performance.now(), encoderMs: [], decodeMs: 0, endedAt: 0, stopped: false };
+    this.current = { batch, stop, trace };
     try {
+      // A hold that came between the partials' asking and their batch's start: they do not start.
+      if (trace.kind === 'partial' && this.partialsHeld()) {
+        this.stats.heldBack += batch.length;
+        stop.abort();
+      }
       const results = await this.run(batch.map((p) => p.request), stop.signal);
       batch.forEach((p, i) => p.resolve(p.calledOff ? undefined : results[i]));
     } catch (error) {
       if (stop.signal.aborted) {
+        trace.stopped = true;
         // Preempted partials, or requests all called off: nobody waits for a result.
         this.stats.dropped += batch.filter((p) => p.droppable && !p.calledOff).length;
         for (const p of batch) p.resolve(undefined);
@@ -211,6 +274,8 @@ export class LiveDecoder {
         for (const p of batch) p.reject(error);
       }
     } finally {
+      trace.endedAt = performance.now();
+      traceSink?.(trace);
       this.current = undefined;
       this.running = false;
       this.schedule();
@@ -238,8 +303,11 @@ export class LiveDecoder {
     const encoded: AudioFeatures[] = [];
     for (const r of requests) {
       signal.throwIfAborted();
+      const started = performance.now();
       encoded.push(await model.encode(windowMel(r.samples, model.dims.nMels as MelBins), 1));
+      this.current?.trace.encoderMs.push(performance.now() - started);
     }
+    const decodeStarted = performance.now();
     const features = stack(encoded);
     const tasks = requests.map((r) => new DecodingTask(model, { task: r.task, language: r.language, temperature: 0, prompt: r.prompt, sampleLen: r.sampleLen }));
     // Rows decode together when their initial tokens line up (same language, task and length) and their lengths agree.
@@ -254,6 +322,7 @@ export class LiveDecoder {
       const decoded = await tasks[rows[0]].run(sub, rows.map((i) => tasks[i].initialTokens), signal);
       rows.forEach((row, j) => (results[row] = decoded[j]));
     }
+    if (this.current) this.current.trace.decodeMs = performance.now() - decodeStarted;
     return results.map((result, i) => (requests[i].keepFeatures ? { ...result, features: encoded[i] } : result));
   }
 }

@@ -16,7 +16,7 @@ import { LiveTranscriber, type LiveEvent, type LivePolicy, type LiveSettings } f
 import type { LiveWordTiming } from './words.js';
 
 export { HypothesisBuffer, promptText, trimPoint, PROMPT_CHARS, type TimedWord } from './agreement.js';
-export { LiveDecoder, windowMel, type LiveDecodeRequest, type LiveDecodeResult, type LiveDecoderStats, type LiveModel } from './decoder.js';
+export { LiveDecoder, traceLiveBatches, windowMel, type LiveBatchTrace, type LiveDecodeRequest, type LiveDecodeResult, type LiveDecoderStats, type LiveModel } from './decoder.js';
 export { Endpointer, DEFAULT_TURN_DETECTION, resolveTurnDetection, type TurnDetection, type TurnEdge } from './endpoint.js';
 export { LiveTranscriber, type LiveEvent, type LivePolicy, type LiveSettings } from './transcriber.js';
 export { alignedSegments, timedSegments, type LiveWordTiming, type TimedSegment } from './words.js';

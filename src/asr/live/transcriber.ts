@@ -5,7 +5,8 @@
  * - 'vad': the utterance is re-decoded every `minChunkS` of new audio while it grows (partials), and decoded
  *   once more, whole, after `silenceDurationMs` of silence: that decode is the committed text. A partial runs
  *   while the stream goes on hearing audio (its event comes with a later push), none starts while the VAD
- *   hears silence, and one still running when its turn ends is dropped. The final decode starts as soon as
+ *   hears silence, and one still running when its turn ends is dropped. A stream whose final is imminent
+ *   holds every stream's partials back meanwhile (holdPartials, decoder.ts). The final decode starts as soon as
  *   its audio is all here (`speculativeFinal`): once the silence holds the padding kept after speech, which
  *   with `prefixPaddingMs` < `silenceDurationMs` is before the turn is decided. Its result waits for the
  *   decision; if the speech goes on it is thrown away. The same audio and prompt give the same decode.
@@ -76,6 +77,13 @@ export interface LiveSettings {
 const MAX_BUFFER_SAMPLES = N_SAMPLES - SAMPLE_RATE;
 /** Prompt tokens are cut (oldest first) to a multiple of this, so that streams' decodes line up in one batch. */
 const PROMPT_TOKEN_STEP = 8;
+/**
+ * A turn's final is imminent once it would start within this much audio (a partial started now would still
+ * be running then: a base-sized window's encoder and decode take about half a second on 2 cores).
+ */
+const IMMINENT_SAMPLES = SAMPLE_RATE;
+/** A hold on partials lapses this long after the stream last renewed it (at each push). */
+const HOLD_LAPSE_MS = 1000;
 
 interface Decoded {
   readonly text: string;
@@ -169,10 +177,31 @@ export class LiveTranscriber {
       this.utterance ??= { start: this.base, decodedUpTo: this.base };
       events.push(...this.readyPartial());
     }
+    // Before this stream's own partial is asked for: a hold from its last push may have ended.
+    this.holdPartials();
     if (this.utterance) events.push(...(await this.step()));
     else this.forgetIdleAudio();
     this.speculate();
+    this.holdPartials();
     return events;
+  }
+
+  /**
+   * While this stream hears the silence that may end its turn, and its final would start soon (at the
+   * silence's padding with `speculativeFinal`, else at the turn's end), no partial starts on any stream that
+   * shares the decoder: its encoder, which cannot be stopped, would delay the final (decoder.ts).
+   */
+  private holdPartials(): void {
+    const turn = this.settings.turnDetection;
+    const silence = this.endpointer?.silenceSince;
+    if (!this.utterance || !turn || silence === undefined) {
+      this.decoder.release(this);
+      return;
+    }
+    const decided = silence + (turn.silenceDurationMs * SAMPLE_RATE) / 1000;
+    const speculated = this.settings.speculativeFinal && this.settings.policy === 'vad' ? Math.min(decided, silence + this.pad) : decided;
+    if (speculated - this.received <= IMMINENT_SAMPLES) this.decoder.hold(this, HOLD_LAPSE_MS);
+    else this.decoder.release(this);
   }
 
   /** Ends the current utterance now (a manual commit); its final commit, or nothing without one. */
@@ -182,6 +211,7 @@ export class LiveTranscriber {
 
   private async commitNow(): Promise<LiveEvent[]> {
     this.endpointer?.reset();
+    this.decoder.release(this);
     if (!this.utterance && !this.endpointer && this.received > this.base) this.utterance = { start: this.base, decodedUpTo: this.base };
     return this.utterance ? this.end(this.received) : [];
   }
@@ -191,6 +221,7 @@ export class LiveTranscriber {
     this.dropPartial();
     this.discardSpeculation();
     this.endpointer?.reset();
+    this.decoder.release(this);
     this.utterance = undefined;
     this.hypothesis = new HypothesisBuffer();
     this.lastEnd = this.received;
@@ -218,6 +249,7 @@ export class LiveTranscriber {
       if (this.endpointer) events.push({ type: 'speech_stopped', end: this.seconds });
       events.push(...(await this.commitNow()));
     }
+    this.decoder.release(this);
     return events;
   }
 

@@ -6,7 +6,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
-import { LiveDecoder, openLiveStream, transcribeLive, windowMel, type LiveEvent, type LiveOptions } from '../../../src/asr/live/index.js';
+import { LiveDecoder, LiveTranscriber, openLiveStream, resolveLiveOptions, transcribeLive, windowMel, type LiveEvent, type LiveOptions } from '../../../src/asr/live/index.js';
 import { WhisperModel, decodeFeatures, resolveAlignmentHeads, timeWindowWords } from '../../../src/asr/whisper/index.js';
 import { cutWindow } from '../../../src/asr/whisper/window-segments.js';
 import type { WindowSegmentDraft } from '../../../src/asr/whisper/word-timestamps.js';
@@ -208,7 +208,7 @@ test('decodes that settle text go first, in a batch of their own, and stop a run
   const decoder = new LiveDecoder(model);
   const samples = (await clip('en_001.wav')).subarray(0, 2 * SAMPLE_RATE);
   const request = { samples, language: 'en', task: 'transcribe' as const, prompt: [], sampleLen: 8 };
-  const zero = { batches: 0, windows: 0, widest: 0, dropped: 0, preempted: 0, speculated: 0, wasted: 0 };
+  const zero = { batches: 0, windows: 0, widest: 0, dropped: 0, preempted: 0, speculated: 0, wasted: 0, heldBack: 0 };
   // A partial alone is decoded: dropping needs a settling decode due beside it.
   const alone = await decoder.decodePartial(request);
   assert.ok(alone !== undefined);
@@ -261,7 +261,65 @@ test('a caller\'s signal calls a decode off: out of the queue, or its batch stop
   offStop.abort();
   const [off, kept] = await Promise.all(pair);
   assert.deepEqual([off, kept?.tokens], [undefined, reference.tokens]);
-  assert.deepEqual({ ...decoder.stats }, { batches: 4, windows: 5, widest: 2, dropped: 0, preempted: 0, speculated: 0, wasted: 0 });
+  assert.deepEqual({ ...decoder.stats }, { batches: 4, windows: 5, widest: 2, dropped: 0, preempted: 0, speculated: 0, wasted: 0, heldBack: 0 });
+});
+
+test('a hold (a stream\'s final imminent) keeps partials back: new ones are dropped, a running one and finals go on; it ends at release or lapses', async () => {
+  const decoder = new LiveDecoder(model);
+  const samples = (await clip('en_001.wav')).subarray(0, 2 * SAMPLE_RATE);
+  const request = { samples, language: 'en', task: 'transcribe' as const, prompt: [], sampleLen: 8 };
+  const reference = await decoder.decodePartial(request);
+  assert.ok(reference !== undefined);
+  const holder = {};
+  // A partial asked for before the hold but not started yet does not start; one already running goes on.
+  const unstarted = decoder.decodePartial(request);
+  decoder.hold(holder, 60_000);
+  assert.equal(await unstarted, undefined);
+  decoder.release(holder);
+  const running = decoder.decodePartial(request);
+  await new Promise((resolve) => setImmediate(resolve));
+  decoder.hold(holder, 60_000);
+  assert.deepEqual((await running)?.tokens, reference.tokens, 'the running partial answered');
+  // Asked for while held: dropped at once, even with the decoder idle; a final is decoded as ever.
+  assert.equal(await decoder.decodePartial(request), undefined);
+  assert.deepEqual((await decoder.decode(request)).tokens, reference.tokens);
+  assert.deepEqual([decoder.stats.heldBack, decoder.stats.preempted, decoder.partialsHeld()], [2, 0, true]);
+  decoder.release(holder);
+  assert.deepEqual((await decoder.decodePartial(request))?.tokens, reference.tokens, 'released: partials decode again');
+  // A hold not renewed lapses (a stream whose connection closed in a pause holds nobody back for good).
+  decoder.hold(holder, 20);
+  assert.equal(await decoder.decodePartial(request), undefined);
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  assert.equal(decoder.partialsHeld(), false);
+  assert.deepEqual((await decoder.decodePartial(request))?.tokens, reference.tokens);
+});
+
+test('while one stream hears the silence that may end its turn, another stream\'s partial does not start; once the turn ends it does', async () => {
+  const decoder = new LiveDecoder(model);
+  const settings = resolveLiveOptions({ policy: 'vad', language: 'en', minChunkS: 0.5, maxTokens: 8 });
+  const [a, b] = [new LiveTranscriber(decoder, vadModel, settings), new LiveTranscriber(decoder, vadModel, settings)];
+  const talk = await clip('en_002.wav');
+  const partialsOf = (events: readonly LiveEvent[]) => events.filter((e) => e.type === 'partial').length;
+  // A: speech cut off, then 0.2 s of silence (its turn ends after 0.5 s): its final is imminent.
+  await a.push(concat(silence(0.5), talk.subarray(0, 2 * SAMPLE_RATE)));
+  await decoder.idle();
+  await a.push(silence(0.2));
+  assert.equal(decoder.partialsHeld(), true, 'A is in the silence that may end its turn');
+  // B speaks meanwhile: 2 s of speech would start a partial (min chunk 0.5 s); it is held back.
+  let bEvents = await b.push(concat(silence(0.3), talk.subarray(0, 2 * SAMPLE_RATE)));
+  await decoder.idle();
+  bEvents = bEvents.concat(await b.push(talk.subarray(2 * SAMPLE_RATE, 2.1 * SAMPLE_RATE)));
+  await decoder.idle();
+  assert.equal(partialsOf(bEvents), 0, 'no partial for B while A\'s final is imminent');
+  assert.ok(decoder.stats.heldBack >= 1, `held back: ${decoder.stats.heldBack}`);
+  // A's turn ends (its final is committed): B's next push starts a partial, answered at the push after.
+  const aEnd = await a.push(silence(0.6));
+  assert.deepEqual(aEnd.map((e) => e.type), ['speech_stopped', 'committed']);
+  assert.equal(decoder.partialsHeld(), false);
+  await b.push(talk.subarray(2.1 * SAMPLE_RATE, 2.2 * SAMPLE_RATE));
+  await decoder.idle();
+  assert.equal(partialsOf(await b.push(talk.subarray(2.2 * SAMPLE_RATE, 2.3 * SAMPLE_RATE))), 1);
+  await Promise.all([a.finish(), b.finish()]);
 });
 
 /**
@@ -269,7 +327,7 @@ test('a caller\'s signal calls a decode off: out of the queue, or its batch stop
  * decoder is let go idle after each push, as when audio comes in real time: the partial asked for at one push
  * answers at the next.
  */
-async function perPush(audio: Float32Array, seconds: number, options: LiveOptions): Promise<{ pushes: LiveEvent[][]; speculated: number; wasted: number }> {
+async function perPush(audio: Float32Array, seconds: number, options: LiveOptions): Promise<{ pushes: LiveEvent[][]; speculated: number; wasted: number; heldBack: number }> {
   const decoder = LiveDecoder.for(options.model as WhisperModel);
   const before = { ...decoder.stats };
   const stream = await openLiveStream(options);
@@ -279,7 +337,7 @@ async function perPush(audio: Float32Array, seconds: number, options: LiveOption
     await decoder.idle();
   }
   pushes.push(await stream.finish());
-  return { pushes, speculated: decoder.stats.speculated - before.speculated, wasted: decoder.stats.wasted - before.wasted };
+  return { pushes, speculated: decoder.stats.speculated - before.speculated, wasted: decoder.stats.wasted - before.wasted, heldBack: decoder.stats.heldBack - before.heldBack };
 }
 
 test('speculative finals: every push gives the events it gives without speculation (the same commits, never sooner), and speech heard again throws one away', async () => {
@@ -292,6 +350,12 @@ test('speculative finals: every push gives the events it gives without speculati
   assert.ok(events.some((e) => e.type === 'partial'), 'partials too');
   assert.deepEqual([plain.speculated, plain.wasted], [0, 0]);
   assert.deepEqual([ahead.speculated, ahead.wasted], [2, 0], 'each turn\'s final was decoded ahead, and used');
+  // A stream alone holds back none of its own partials: it starts none in silence, and speech after a pause
+  // between words ends its hold before it asks for the next (a partial asked for at every push here).
+  const sentence = await clip('en_001.wav');
+  const gapped = concat(silence(0.6), sentence.subarray(0, 1.5 * SAMPLE_RATE), silence(0.25), sentence.subarray(1.5 * SAMPLE_RATE), silence(1));
+  const eager = await perPush(gapped, 0.1, { ...options, minChunkS: 0.1 });
+  assert.deepEqual([plain.heldBack, ahead.heldBack, eager.heldBack], [0, 0, 0]);
   // A pause shorter than the silence that ends a turn (the clips' own silences make one of about 1.1 s): the
   // final started in it is thrown away, and the turn's final (after the second sentence) is the same.
   const paused = concat(silence(0.6), await clip('en_001.wav'), await clip('en_002.wav'), silence(2));
