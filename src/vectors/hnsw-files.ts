@@ -18,8 +18,9 @@ export function hnswIndexExists(dir: string): boolean {
 }
 
 /**
- * Creates the tables (and, for a new index, its dim and attributes) or brings an older index up to this
- * schema, in one immediate transaction so that two processes opening a new folder at once do not collide.
+ * Creates the tables (and, for an index without a dim yet, `creating`'s dim and attributes) or brings an older
+ * index up to this schema, in one immediate transaction so that two processes opening a new folder at once do
+ * not collide.
  */
 export function prepareSchema(db: Database.Database, creating: Partial<OpenIndexOptions> | undefined): void {
   db.transaction(() => {
@@ -38,7 +39,9 @@ export function prepareSchema(db: Database.Database, creating: Partial<OpenIndex
       }
     }
     db.exec('CREATE INDEX IF NOT EXISTS items_gen ON items (gen); CREATE INDEX IF NOT EXISTS removed_gen ON removed (gen);');
-    if (creating) {
+    // The first of two processes creating one index at once writes its dim; the second, which may have seen the
+    // database file already there, finds it written.
+    if (creating && meta.get('dim') === undefined) {
       const put = db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING');
       put.run('dim', String(creating.dim));
       put.run('space', 'cosine');

@@ -112,7 +112,7 @@ export class HnswIndex implements VectorIndex {
       throw new MoxingError('BAD_ARGUMENT', `index path ${dir} is a file; give a folder for the index`);
     }
     const creating = !hnswIndexExists(dir);
-    if (creating && !(Number.isInteger(options.dim) && (options.dim as number) > 0)) {
+    if (creating && !validDim(options.dim)) {
       throw new MoxingError('NOT_FOUND', `no index at ${dir}; build one first with \`moxing index DIR\``);
     }
     let db: Database.Database | undefined;
@@ -120,7 +120,9 @@ export class HnswIndex implements VectorIndex {
       mkdirSync(dir, { recursive: true });
       db = new Database(join(dir, DB_FILE));
       db.pragma('journal_mode = WAL');
-      prepareSchema(db, creating ? options : undefined);
+      // Given a dim, a folder that another process is creating right now (its file there, its dim not yet
+      // written) is created too: whichever writes first sets the dim, and the check below compares them.
+      prepareSchema(db, creating || validDim(options.dim) ? options : undefined);
     } catch (cause) {
       db?.close();
       // SQLite's own message ("file is not a database") names no path; the index is named as the caller gave it.
@@ -463,4 +465,8 @@ function parseMetadata(text: string | null): Json | null {
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function validDim(dim: number | undefined): boolean {
+  return Number.isInteger(dim) && (dim as number) > 0;
 }

@@ -6,7 +6,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import Database from 'better-sqlite3';
@@ -51,6 +51,21 @@ describe('embedded index with several handles', () => {
     }
     await index.close();
     assert.ok(!existsSync(join(dir, 'write.lock')), 'no lock left behind');
+  });
+
+  test('opened with a dim while another process is creating it (its database there, no dim yet), the index is created', async () => {
+    // The moment between the other process making the database file and writing its dim, held still.
+    const dir = join(root, 'half-made');
+    mkdirSync(dir);
+    new Database(join(dir, 'index.sqlite')).close();
+    const index = HnswIndex.open(dir, { dim: 8, attributes: { model: 'm' } });
+    await index.upsert([{ key: 'a', vector: randomVectors(7, 1, 8)[0] }]);
+    await index.close();
+    const reopened = HnswIndex.open(dir, { dim: 8, attributes: { model: 'm' } });
+    assert.equal(await reopened.count(), 1);
+    await reopened.close();
+    // A dim already written is not overwritten: the second opener is told the sizes differ.
+    assert.throws(() => HnswIndex.open(dir, { dim: 4 }), /holds 8-d vectors, not 4-d/);
   });
 
   test('a reader opened before a write sees the new items and count without reopening', async () => {
