@@ -42,12 +42,8 @@ export function localGguf(ref: string, file?: string): string | undefined {
 }
 
 export async function loadChatModel(ref: string, options: ChatLoadOptions = {}): Promise<ChatModel> {
-  if (options.engine !== undefined && !ENGINES.includes(options.engine)) throw new MoxingError('BAD_ARGUMENT', `engine must be one of ${ENGINES.join(', ')}, got "${options.engine}"`);
   const { base, file, gguf, engine } = chooseEngine(ref, options);
-  if (engine === 'onnx') {
-    if (gguf && base === gguf) throw new MoxingError('BAD_ARGUMENT', `${basename(base)} is a GGUF file: use the llama.cpp engine`);
-    return OnnxChatModel.load(base, options);
-  }
+  if (engine === 'onnx') return OnnxChatModel.load(base, options);
   const { LlamaChatModel } = await import('./llama-chat.js');
   if (gguf) return LlamaChatModel.load(gguf, options, ref);
   const parsed = parseModelRef(base);
@@ -58,11 +54,14 @@ export async function loadChatModel(ref: string, options: ChatLoadOptions = {}):
 /**
  * The engine a reference goes to, with its parts: a `.gguf` file or a folder holding one → llama.cpp; a hub
  * reference with a GGUF selector (`owner/name:Q4_0`, or `file`) or a repo named *GGUF* → llama.cpp; else ONNX.
+ * An unknown `engine`, or 'onnx' for a GGUF file, is refused.
  */
 export function chooseEngine(ref: string, options: Pick<ChatLoadOptions, 'engine' | 'file'>): { base: string; file: string | undefined; gguf: string | undefined; engine: Engine } {
+  if (options.engine !== undefined && !ENGINES.includes(options.engine)) throw new MoxingError('BAD_ARGUMENT', `engine must be one of ${ENGINES.join(', ')}, got "${options.engine}"`);
   const split = existsSync(ref) ? { ref, selector: undefined } : splitGgufSelector(ref);
   const file = split.selector ?? options.file;
   const gguf = localGguf(split.ref, file);
+  if (options.engine === 'onnx' && gguf && split.ref === gguf) throw new MoxingError('BAD_ARGUMENT', `${basename(gguf)} is a GGUF file: use the llama.cpp engine`);
   if (options.engine !== undefined || gguf) return { base: split.ref, file, gguf, engine: options.engine ?? 'llama.cpp' };
   const hubGguf = !existsSync(split.ref) && looksLikeGgufRepo(parseModelRef(split.ref), file);
   return { base: split.ref, file, gguf, engine: hubGguf ? 'llama.cpp' : 'onnx' };

@@ -2,9 +2,8 @@
  * `loadEmbeddingModel(ref, options)`: a `.gguf` file (a folder holding one, or a hub repo with a GGUF selector)
  * goes to llama.cpp's embedding context, a BERT-like ONNX export to ONNX Runtime; `engine` overrides the choice.
  */
-import { basename } from 'node:path';
 import { MoxingError } from '../errors.js';
-import { chooseEngine, ENGINES } from '../chat/load.js';
+import { chooseEngine } from '../chat/load.js';
 import { parseModelRef, resolveGguf } from '../hub/index.js';
 import type { Engine } from '../chat/chat.js';
 import type { EmbeddingModel } from './embedding-model.js';
@@ -19,12 +18,8 @@ export interface EmbeddingLoadOptions extends OnnxEmbeddingLoadOptions, LlamaEmb
 }
 
 export async function loadEmbeddingModel(ref: string, options: EmbeddingLoadOptions = {}): Promise<EmbeddingModel> {
-  if (options.engine !== undefined && !ENGINES.includes(options.engine)) throw new MoxingError('BAD_ARGUMENT', `engine must be one of ${ENGINES.join(', ')}, got "${options.engine}"`);
   const { base, file, gguf, engine } = chooseEngine(ref, options);
-  if (engine === 'onnx') {
-    if (gguf && base === gguf) throw new MoxingError('BAD_ARGUMENT', `${basename(base)} is a GGUF file: use the llama.cpp engine`);
-    return OnnxEmbeddingModel.load(base, options);
-  }
+  if (engine === 'onnx') return OnnxEmbeddingModel.load(base, options);
   let path = gguf;
   if (!path) {
     const parsed = parseModelRef(base);
