@@ -27,7 +27,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
 import type { RuntimeOptions } from '../runtime/index.js';
-import { onnx, pruneUnused, type NodeProto } from '../runtime/onnx/index.js';
+import { nodeProducers, nodeReaders, onnx, pruneUnused, type NodeProto } from '../runtime/onnx/index.js';
 import { loadRewrittenModel } from '../runtime/onnx/rewritten-session.js';
 import type { GraphView } from '../runtime/onnx/stream-rewrite.js';
 
@@ -114,18 +114,6 @@ function setAccuracyLevel(nodes: readonly NodeProto[], level: number): boolean {
   return changed;
 }
 
-function producers(nodes: readonly NodeProto[]): Map<string, NodeProto> {
-  const map = new Map<string, NodeProto>();
-  for (const n of nodes) for (const o of n.output ?? []) map.set(o, n);
-  return map;
-}
-
-function consumers(nodes: readonly NodeProto[]): Map<string, NodeProto[]> {
-  const map = new Map<string, NodeProto[]>();
-  for (const n of nodes) for (const i of n.input ?? []) map.set(i, [...(map.get(i) ?? []), n]);
-  return map;
-}
-
 /** `added` inserted just before `at` in `nodes`. */
 function insertBefore(nodes: readonly NodeProto[], at: NodeProto, added: readonly NodeProto[]): NodeProto[] {
   const i = nodes.indexOf(at);
@@ -134,7 +122,7 @@ function insertBefore(nodes: readonly NodeProto[], at: NodeProto, added: readonl
 
 /** The head reads the last position only. */
 function lastLogits(nodes: NodeProto[]): NodeProto[] | undefined {
-  const made = producers(nodes);
+  const made = nodeProducers(nodes);
   let head = made.get('logits');
   while (head?.opType === 'Cast' || head?.opType === 'Identity') head = made.get(head.input?.[0] ?? '');
   if (!head || !['MatMul', 'MatMulNBits', 'FusedMatMul'].includes(head.opType ?? '')) return undefined;
@@ -147,8 +135,8 @@ function lastLogits(nodes: NodeProto[]): NodeProto[] | undefined {
 
 /** `MatMul(x, Transpose(E, [1, 0]))` with E a 2-D initializer → `FusedMatMul(x, E, transB=1)`. */
 function tiedHead(nodes: NodeProto[], graph: GraphView): NodeProto[] | undefined {
-  const made = producers(nodes);
-  const readers = consumers(nodes);
+  const made = nodeProducers(nodes);
+  const readers = nodeReaders(nodes);
   let changed = false;
   for (const n of nodes) {
     if (n.opType !== 'MatMul') continue;
@@ -190,7 +178,7 @@ function repeatedKv(value: string, made: Map<string, NodeProto>): string | undef
 function groupedAttention(nodes: NodeProto[], shape: { heads: number; kvHeads: number }, outputs: readonly string[]): NodeProto[] | undefined {
   const { heads, kvHeads } = shape;
   if (heads === kvHeads || heads % kvHeads !== 0) return undefined;
-  const made = producers(nodes);
+  const made = nodeProducers(nodes);
   let out = nodes;
   let count = 0;
   for (const matmul of nodes) {
@@ -229,8 +217,8 @@ function scalarConstant(value: string, made: Map<string, NodeProto>): number | u
 }
 
 function fuseRmsNorm(nodes: NodeProto[], graph: GraphView): NodeProto[] | undefined {
-  const made = producers(nodes);
-  const readers = consumers(nodes);
+  const made = nodeProducers(nodes);
+  const readers = nodeReaders(nodes);
   const only = (value: string, op: string): NodeProto | undefined => {
     const r = readers.get(value) ?? [];
     return r.length === 1 && r[0].opType === op && !graph.outputs.includes(value) ? r[0] : undefined;

@@ -189,7 +189,7 @@ export class LiveDecoder {
    * signal called it off (a speculative final the turn did not need).
    */
   decode(request: LiveDecodeRequest): Promise<LiveDecodeResult>;
-  decode(request: LiveDecodeRequest, signal: AbortSignal): Promise<LiveDecodeResult | undefined>;
+  decode(request: LiveDecodeRequest, signal: AbortSignal | undefined): Promise<LiveDecodeResult | undefined>;
   decode(request: LiveDecodeRequest, signal?: AbortSignal): Promise<LiveDecodeResult | undefined> {
     return this.enqueue(request, false, signal);
   }

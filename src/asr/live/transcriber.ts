@@ -464,7 +464,7 @@ export class LiveTranscriber {
     // A partial's words are never shown: only settling decodes are timed.
     const timed = s.wordTimestamps && !how.partial;
     const request = { samples, language: s.language, task: s.task, prompt: aligned, sampleLen: s.maxTokens, keepFeatures: timed };
-    const result = how.partial ? await this.decoder.decodePartial(request, signal) : signal ? await this.decoder.decode(request, signal) : await this.decoder.decode(request);
+    const result = how.partial ? await this.decoder.decodePartial(request, signal) : await this.decoder.decode(request, signal);
     if (!result || signal?.aborted) return undefined;
     if (isSilentWindow(result, { noSpeechThreshold: s.noSpeechThreshold, logprobThreshold: -1 })) return { text: '', segments: [] };
     const duration = samples.length / SAMPLE_RATE;

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../../errors.js';
 import { loadSession, type RuntimeOptions } from '../../runtime/index.js';
-import { onnx, pruneUnused, type NodeProto } from '../../runtime/onnx/index.js';
+import { nodeProducers, nodeReaders, onnx, pruneUnused, type NodeProto } from '../../runtime/onnx/index.js';
 import { loadRewrittenModel } from '../../runtime/onnx/rewritten-session.js';
 import type { GraphView } from '../../runtime/onnx/stream-rewrite.js';
 
@@ -177,13 +177,7 @@ function fuseOne(softmax: NodeProto, nodes: Nodes): { fused: NodeProto; replaced
  */
 export function fuseEncoderAttention(graph: GraphView): NodeProto[] | undefined {
   if ([...graph.initializers.values()].some((t) => t.dataType === DT.FLOAT16 || t.dataType === DT.BFLOAT16)) return undefined;
-  const made = new Map<string, NodeProto>();
-  const readers = new Map<string, NodeProto[]>();
-  for (const n of graph.nodes) {
-    for (const o of n.output ?? []) made.set(o, n);
-    for (const i of n.input ?? []) readers.set(i, [...(readers.get(i) ?? []), n]);
-  }
-  const nodes: Nodes = { made, readers, outputs: new Set(graph.outputs) };
+  const nodes: Nodes = { made: nodeProducers(graph.nodes), readers: nodeReaders(graph.nodes), outputs: new Set(graph.outputs) };
   const replacedBy = new Map<NodeProto, NodeProto>();
   const dropped = new Set<NodeProto>();
   for (const softmax of graph.nodes) {

@@ -78,3 +78,23 @@ export function pruneUnused(nodes: NodeProto[], outputs: readonly string[]): Nod
     current = kept;
   }
 }
+
+/** The node that computes each value, over a node list (one graph's nodes, as a rewrite holds them). */
+export function nodeProducers(nodes: readonly NodeProto[]): Map<string, NodeProto> {
+  const map = new Map<string, NodeProto>();
+  for (const n of nodes) for (const o of n.output ?? []) map.set(o, n);
+  return map;
+}
+
+/** The nodes that read each value, over a node list, in order. */
+export function nodeReaders(nodes: readonly NodeProto[]): Map<string, NodeProto[]> {
+  const map = new Map<string, NodeProto[]>();
+  for (const n of nodes) {
+    for (const i of n.input ?? []) {
+      const readers = map.get(i);
+      if (readers) readers.push(n);
+      else map.set(i, [n]);
+    }
+  }
+  return map;
+}

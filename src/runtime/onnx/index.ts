@@ -5,5 +5,5 @@
  */
 export { onnx, decodeModel, encodeModel, dimsOf, floatData, tensorProto, node, intAttr, intsAttr, graphsOf } from './proto.js';
 export type { ModelProto, GraphProto, NodeProto, TensorProto } from './proto.js';
-export { GraphIndex, UniqueNames, pruneUnused } from './graph-index.js';
+export { GraphIndex, UniqueNames, nodeProducers, nodeReaders, pruneUnused } from './graph-index.js';
 export type { Owned } from './graph-index.js';
