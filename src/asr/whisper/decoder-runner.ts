@@ -7,11 +7,16 @@
  *   tensors; later passes set it true. The with-past branch returns empty encoder presents, so the
  *   encoder (cross-attention) key/values of the first pass are kept for the whole decode.
  * - split (`decoder_model` for the first pass, `decoder_with_past_model` after it).
+ *
+ * Either cached graph may be loaded rewritten (decoder-rewrite.ts, told by its `cache_length` input): the runner
+ * then keeps the self-attention KV in buffers of its own (SelfAttentionCache) and a step returns only its new
+ * position. As exported, each step returns the whole cache and the runner keeps those tensors.
  */
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../../errors.js';
 import { Tensor, bool, emptyFloat32, float32, int64 } from '../../runtime/index.js';
 import type { WhisperDims } from './config.js';
+import { CACHE_LENGTH } from './decoder-rewrite.js';
 import type { AudioFeatures } from './encoder.js';
 import { activeDecodeProfile } from './profile.js';
 
@@ -50,6 +55,28 @@ export function gatherRows(tensor: Tensor, sources: readonly number[]): Tensor {
   return float32(out, [sources.length, ...tensor.dims.slice(1)]);
 }
 
+/** Each source row at most once, in order: rows can be kept by moving them down in place. */
+function isDropOnly(sources: readonly number[]): boolean {
+  return sources.every((s, i) => i === 0 || s > sources[i - 1]);
+}
+
+/**
+ * Rows `sources` of the [rows, ...] float32 `data` (`size` values a row), first in the same memory when only
+ * dropping (the tail is left as it was), else in a new array. Batched decoding drops each finished row: a new
+ * copy of the cross-attention K/V each time (37 MB a row on base) also touched as many new pages.
+ */
+function keepRows(data: Float32Array, size: number, sources: readonly number[]): Float32Array {
+  if (!isDropOnly(sources)) {
+    const out = new Float32Array(sources.length * size);
+    sources.forEach((source, i) => out.set(data.subarray(source * size, (source + 1) * size), i * size));
+    return out;
+  }
+  sources.forEach((source, i) => {
+    if (source !== i) data.copyWithin(i * size, source * size, (source + 1) * size);
+  });
+  return data.subarray(0, sources.length * size);
+}
+
 function isIdentity(sources: readonly number[], rows: number): boolean {
   return sources.length === rows && sources.every((s, i) => s === i);
 }
@@ -57,6 +84,8 @@ function isIdentity(sources: readonly number[], rows: number): boolean {
 /** The decoder sessions of one Whisper export; stateless, so one instance serves every decode. */
 export class WhisperDecoder {
   readonly layout: Layout;
+  /** The cached graph was rewritten to keep the self-attention cache outside (decoder-rewrite.ts). */
+  readonly cacheOutside: boolean;
   private readonly layers: number;
 
   constructor(
@@ -67,6 +96,7 @@ export class WhisperDecoder {
     readonly withPast?: InferenceSession,
   ) {
     this.layout = withPast ? 'split' : 'merged';
+    this.cacheOutside = (withPast ?? first).inputNames.includes(CACHE_LENGTH);
     this.layers = dims.decoderLayers;
     const need = (session: InferenceSession, names: string[], what: string): void => {
       const missing = names.filter((n) => !session.inputNames.includes(n));
@@ -90,6 +120,19 @@ export class WhisperDecoder {
     return names;
   }
 
+  /** The feeds of a first pass (no cache) over `tokens` (rows of equal length) on `hidden` [rows, frames, dModel]. */
+  firstPassFeeds(tokens: readonly (readonly number[])[], hidden: Tensor): Record<string, Tensor> {
+    const rows = tokens.length;
+    const feeds: Record<string, Tensor> = { input_ids: int64(tokens.flat(), [rows, tokens[0].length]), encoder_hidden_states: hidden };
+    if (this.layout === 'merged') {
+      feeds.use_cache_branch = bool([false], [1]);
+      const empty = emptyFloat32([rows, this.dims.decoderHeads, 0, this.dims.headDim]);
+      for (const name of [...this.pastNames('decoder'), ...this.pastNames('encoder')]) feeds[name] = empty;
+      if (this.cacheOutside) feeds[CACHE_LENGTH] = int64([0], [1]);
+    }
+    return feeds;
+  }
+
   /** A runner over `features`; row r of the batch decodes audio `rowAudio[r]` of the features. */
   runner(features: AudioFeatures, rowAudio: readonly number[]): DecoderRunner {
     return new OnnxDecoderRunner(this, features, rowAudio);
@@ -99,8 +142,10 @@ export class WhisperDecoder {
 class OnnxDecoderRunner implements DecoderRunner {
   readonly vocabSize: number;
   private rowAudio: number[];
-  /** Decoder self-attention cache, per layer [key, value] of [rows, heads, length, headDim]. */
+  /** Decoder self-attention cache as the session returns it, per layer [key, value] of [rows, heads, length, headDim]. */
   private selfKV: Tensor[] = [];
+  /** The same cache kept here, when the session was rewritten to take it in place (`decoder.cacheOutside`). */
+  private selfCache: SelfAttentionCache | undefined;
   /** Cross-attention cache from the first pass; row r holds audio `crossAudio[r]`. */
   private crossKV: Tensor[] = [];
   private crossAudio: number[] = [];
@@ -128,19 +173,10 @@ class OnnxDecoderRunner implements DecoderRunner {
     const length = tokens[0].length;
     if (length === 0 || tokens.some((t) => t.length !== length)) throw new MoxingError('INTERNAL', 'prefill rows must be non-empty and of equal length');
     this.started = true;
-    const { dims } = this.decoder;
     const rows = this.rows;
     const identity = isIdentity(this.rowAudio, this.features.batch);
     const hidden = identity ? this.features.tensor : gatherRows(this.features.tensor, this.rowAudio);
-    const feeds: Record<string, Tensor> = {
-      input_ids: int64(tokens.flat(), [rows, length]),
-      encoder_hidden_states: hidden,
-    };
-    if (this.decoder.layout === 'merged') {
-      feeds.use_cache_branch = bool([false], [1]);
-      const empty = emptyFloat32([rows, dims.decoderHeads, 0, dims.headDim]);
-      for (const name of [...this.decoder.pastNames('decoder'), ...this.decoder.pastNames('encoder')]) feeds[name] = empty;
-    }
+    const feeds = this.decoder.firstPassFeeds(tokens, hidden);
     const profile = activeDecodeProfile();
     const started = profile ? performance.now() : 0;
     const out = await this.decoder.first.run(feeds);
@@ -150,6 +186,10 @@ class OnnxDecoderRunner implements DecoderRunner {
       profile.prefillTokens += rows * length;
     }
     this.selfKV = this.presents(out, 'decoder');
+    if (this.decoder.cacheOutside) {
+      this.selfCache = new SelfAttentionCache(this.selfKV, this.decoder.dims.nTextCtx);
+      this.selfKV = [];
+    }
     this.crossKV = this.presents(out, 'encoder');
     this.crossAudio = [...this.rowAudio];
     const logits = out.logits.data as Float32Array;
@@ -174,7 +214,11 @@ class OnnxDecoderRunner implements DecoderRunner {
     const feeds: Record<string, Tensor> = { input_ids: int64(tokens, [rows, 1]) };
     const selfNames = this.decoder.pastNames('decoder');
     const crossNames = this.decoder.pastNames('encoder');
-    selfNames.forEach((name, i) => (feeds[name] = this.selfKV[i]));
+    const cache = this.selfCache;
+    if (cache) {
+      cache.tensors().forEach((t, i) => (feeds[selfNames[i]] = t));
+      feeds[CACHE_LENGTH] = int64([cache.length], [1]);
+    } else selfNames.forEach((name, i) => (feeds[name] = this.selfKV[i]));
     crossNames.forEach((name, i) => (feeds[name] = this.crossKV[i]));
     let session = this.decoder.withPast;
     if (this.decoder.layout === 'merged') {
@@ -184,13 +228,15 @@ class OnnxDecoderRunner implements DecoderRunner {
       feeds.encoder_hidden_states = emptyFloat32([rows, 0, dims.dModel]);
     }
     // Preallocated present outputs were measured and not kept: onnxruntime-node 1.30 fills them but still
-    // returns a fresh copy of every output, so they add a copy instead of saving one.
+    // returns a fresh copy of every output, so they add a copy instead of saving one (hence the rewrite).
     const fetches = ['logits', ...this.presentNames('decoder')];
     const profile = activeDecodeProfile();
     const started = profile ? performance.now() : 0;
     const out = await (session as InferenceSession).run(feeds, fetches);
     if (profile) profile.ortMs += performance.now() - started;
-    this.selfKV = this.presents(out, 'decoder');
+    // Rewritten: each present is the new position only, appended here.
+    if (cache) cache.append(this.presents(out, 'decoder'));
+    else this.selfKV = this.presents(out, 'decoder');
     return out.logits.data as Float32Array;
   }
 
@@ -199,7 +245,8 @@ class OnnxDecoderRunner implements DecoderRunner {
     for (const s of sources) {
       if (!Number.isInteger(s) || s < 0 || s >= this.rows) throw new MoxingError('INTERNAL', `reorder source ${s} is outside the ${this.rows} rows`);
     }
-    this.selfKV = this.selfKV.map((t) => gatherRows(t, sources));
+    if (this.selfCache) this.selfCache.gather(sources);
+    else this.selfKV = this.selfKV.map((t) => gatherRows(t, sources));
     this.rowAudio = sources.map((s) => this.rowAudio[s]);
   }
 
@@ -211,7 +258,10 @@ class OnnxDecoderRunner implements DecoderRunner {
     const same = this.crossAudio.length === this.rowAudio.length && this.crossAudio.every((a, i) => a === this.rowAudio[i]);
     if (same) return;
     const sources = this.rowAudio.map((a) => this.crossAudio.indexOf(a));
-    this.crossKV = this.crossKV.map((t) => gatherRows(t, sources));
+    this.crossKV = this.crossKV.map((t) => {
+      const size = t.dims[0] === 0 ? 0 : (t.data as Float32Array).length / t.dims[0];
+      return float32(keepRows(t.data as Float32Array, size, sources), [sources.length, ...t.dims.slice(1)]);
+    });
     this.crossAudio = [...this.rowAudio];
   }
 
@@ -225,5 +275,80 @@ class OnnxDecoderRunner implements DecoderRunner {
       if (!value) throw new MoxingError('MODEL_INVALID', `the decoder gave no output "${name}"; it is not an optimum Whisper decoder export`);
       return value as Tensor;
     });
+  }
+}
+
+/**
+ * The self-attention KV of a rewritten decoder (decoder-rewrite.ts), per layer key and value buffers
+ * [rows, heads, capacity, headDim] whose first `length` positions hold the cache. A step reads them in place (the
+ * session slices the first `length`) and returns its new position, written here. The capacity doubles when full
+ * (up to the model's text context): a few copies per decode instead of the whole cache copied out at every step.
+ */
+export class SelfAttentionCache {
+  length: number;
+  private capacity: number;
+  private rows: number;
+  private readonly heads: number;
+  private readonly headDim: number;
+  private buffers: Float32Array[];
+  private feeds: Tensor[] | undefined;
+
+  /** From the first pass's presents [rows, heads, length, headDim]. */
+  constructor(
+    presents: readonly Tensor[],
+    private readonly maxLength: number,
+  ) {
+    const [rows, heads, length, headDim] = presents[0].dims;
+    this.rows = rows;
+    this.heads = heads;
+    this.headDim = headDim;
+    this.length = length;
+    this.capacity = Math.max(length + 1, Math.min(maxLength, Math.max(64, 2 * length)));
+    this.buffers = presents.map((p) => this.copyInto(new Float32Array(rows * heads * this.capacity * headDim), p.data as Float32Array, length, length));
+  }
+
+  /** The buffers as the past inputs of a step: [rows, heads, capacity, headDim]. */
+  tensors(): Tensor[] {
+    this.feeds ??= this.buffers.map((b) => float32(b, [this.rows, this.heads, this.capacity, this.headDim]));
+    return this.feeds;
+  }
+
+  /** Writes a step's new positions [rows, heads, 1, headDim] at `length`, and counts them. */
+  append(added: readonly Tensor[]): void {
+    if (this.length === this.capacity) this.grow();
+    const { headDim } = this;
+    const blocks = this.rows * this.heads;
+    added.forEach((t, i) => {
+      const from = t.data as Float32Array;
+      const to = this.buffers[i];
+      if (from.length !== blocks * headDim) throw new MoxingError('MODEL_INVALID', `a rewritten decoder step returned ${from.length} values of self-attention K/V, not ${blocks * headDim}`);
+      for (let b = 0; b < blocks; b++) to.set(from.subarray(b * headDim, (b + 1) * headDim), (b * this.capacity + this.length) * headDim);
+    });
+    this.length++;
+  }
+
+  /** Keeps rows `sources` in that order (DecoderRunner.reorder). */
+  gather(sources: readonly number[]): void {
+    const size = this.heads * this.capacity * this.headDim;
+    this.buffers = this.buffers.map((b) => keepRows(b, size, sources));
+    this.rows = sources.length;
+    this.feeds = undefined;
+  }
+
+  private grow(): void {
+    if (this.capacity >= this.maxLength) throw new MoxingError('INTERNAL', `the decoder's self-attention cache is full at ${this.maxLength} positions (the text context)`);
+    const capacity = Math.min(this.maxLength, 2 * this.capacity);
+    this.buffers = this.buffers.map((b) => this.copyInto(new Float32Array(this.rows * this.heads * capacity * this.headDim), b, this.capacity, this.length, capacity));
+    this.capacity = capacity;
+    this.feeds = undefined;
+  }
+
+  /** Copies the first `length` positions of each [row, head] block of `from` (blocks of `fromCapacity` positions) into `to`. */
+  private copyInto(to: Float32Array, from: Float32Array, fromCapacity: number, length: number, toCapacity = this.capacity): Float32Array {
+    const { headDim } = this;
+    for (let b = 0; b < this.rows * this.heads; b++) {
+      to.set(from.subarray(b * fromCapacity * headDim, (b * fromCapacity + length) * headDim), b * toCapacity * headDim);
+    }
+    return to;
   }
 }

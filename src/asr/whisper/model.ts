@@ -6,12 +6,13 @@ import { MoxingError } from '../../errors.js';
 import { externalDataFiles, resolveWhisperModel, type ModelLoadOptions, type ResolvedWhisperModel as WhisperFiles } from '../../hub/index.js';
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { bool, emptyFloat32, int64, loadSession, releaseSession, type RuntimeOptions, type Tensor } from '../../runtime/index.js';
+import { loadSession, releaseSession, type RuntimeOptions } from '../../runtime/index.js';
 import { loadWhisperTokenizer, type WhisperTokenizer } from '../../text/index.js';
 import { loadWhisperDims, type WhisperDims } from './config.js';
 import { WhisperDecoder, type DecoderRunner } from './decoder-runner.js';
 import type { DecodingContext } from './decode.js';
 import { WhisperEncoder, type AudioFeatures } from './encoder.js';
+import { loadWhisperDecoder } from './decoder-rewrite.js';
 import { loadWhisperEncoder } from './encoder-rewrite.js';
 import { requireCrossAttentions } from './timing.js';
 import type { TimingPass, WordTimingModel } from './word-timestamps.js';
@@ -22,7 +23,8 @@ export interface LoadWhisperOptions extends ModelLoadOptions {
   readonly timestamped?: boolean;
   /**
    * Load-time graph rewrites: each encoder self-attention as one MultiHeadAttention, which ORT runs as flash
-   * attention (encoder-rewrite.ts). `false` loads the encoder as exported.
+   * attention (encoder-rewrite.ts); the decoder's cached step returning only its new self-attention K/V, kept by
+   * the runner (decoder-rewrite.ts). `false` loads both as exported.
    * @default true
    */
   readonly graphRewrites?: boolean;
@@ -62,10 +64,11 @@ export class WhisperModel implements DecodingContext, WordTimingModel {
       throw new MoxingError('MODEL_INVALID', `${files.dir}: the tokenizer covers ${tokenizer.vocabSize} ids but config.json has vocab_size ${dims.vocabSize}; the files come from different models`);
     }
     const d = files.decoder;
+    const rewrite = options.graphRewrites ?? true;
     const [encoderSession, first, withPast] = await Promise.all([
-      loadWhisperEncoder(files.encoder, options.graphRewrites ?? true, runtime),
-      loadSession(d.kind === 'merged' ? d.path : d.decoder, runtime),
-      d.kind === 'split' ? loadSession(d.decoderWithPast, runtime) : Promise.resolve(undefined),
+      loadWhisperEncoder(files.encoder, rewrite, runtime),
+      d.kind === 'merged' ? loadWhisperDecoder(d.path, rewrite, runtime) : loadSession(d.decoder, runtime),
+      d.kind === 'split' ? loadWhisperDecoder(d.decoderWithPast, rewrite, runtime) : Promise.resolve(undefined),
     ]);
     return new WhisperModel(files, dims, tokenizer, new WhisperEncoder(encoderSession, dims), new WhisperDecoder(dims, first, withPast));
   }
@@ -141,12 +144,7 @@ export class WhisperModel implements DecodingContext, WordTimingModel {
     if (features.batch !== 1) throw new MoxingError('INTERNAL', `timingPass takes one encoded window, got ${features.batch}`);
     const { dims } = this;
     const session = this.decoder.first;
-    const feeds: Record<string, Tensor> = { input_ids: int64([...tokens], [1, tokens.length]), encoder_hidden_states: features.tensor };
-    if (session.inputNames.includes('use_cache_branch')) {
-      feeds.use_cache_branch = bool([false], [1]);
-      const empty = emptyFloat32([1, dims.decoderHeads, 0, dims.headDim]);
-      for (const name of [...this.decoder.pastNames('decoder'), ...this.decoder.pastNames('encoder')]) feeds[name] = empty;
-    }
+    const feeds = this.decoder.firstPassFeeds([tokens], features.tensor);
     const attentionNames = Array.from({ length: dims.decoderLayers }, (_, i) => `cross_attentions.${i}`);
     const out = await session.run(feeds, ['logits', ...attentionNames]);
     return { logits: out.logits.data as Float32Array, vocabSize: out.logits.dims[2], crossAttentions: attentionNames.map((n) => out[n]) };

@@ -4,6 +4,6 @@
  * code that only runs sessions should not pay.
  */
 export { onnx, decodeModel, encodeModel, dimsOf, floatData, tensorProto, node, intAttr, intsAttr, graphsOf } from './proto.js';
-export type { ModelProto, GraphProto, NodeProto, TensorProto } from './proto.js';
+export type { ModelProto, GraphProto, NodeProto, TensorProto, ValueInfoProto } from './proto.js';
 export { GraphIndex, UniqueNames, nodeProducers, nodeReaders, pruneUnused } from './graph-index.js';
 export type { Owned } from './graph-index.js';

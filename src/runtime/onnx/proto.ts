@@ -7,6 +7,7 @@ export type ModelProto = onnxProto.onnx.ModelProto;
 export type GraphProto = onnxProto.onnx.IGraphProto;
 export type NodeProto = onnxProto.onnx.INodeProto;
 export type TensorProto = onnxProto.onnx.ITensorProto;
+export type ValueInfoProto = onnxProto.onnx.IValueInfoProto;
 
 const DT = onnx.TensorProto.DataType;
 

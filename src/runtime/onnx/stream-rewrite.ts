@@ -11,7 +11,7 @@ import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { MoxingError } from '../../errors.js';
 import { FileReader, GRAPH_NODE, MODEL_GRAPH, WIRE_LEN, WIRE_VARINT } from './proto-reader.js';
-import { onnx, type NodeProto } from './proto.js';
+import { onnx, type NodeProto, type ValueInfoProto } from './proto.js';
 
 const GRAPH_INITIALIZER = 5;
 const GRAPH_INPUT = 11;
@@ -37,6 +37,8 @@ export interface GraphView {
    * pages its other readers touch (a tied embedding read by a Gather and by the LM head).
    */
   alias(name: string): string;
+  /** Declares one more input of the main graph (a value the edited nodes read that the model did not take). */
+  addInput(input: ValueInfoProto): void;
 }
 
 interface Field {
@@ -219,7 +221,13 @@ export function rewriteGraphNodes(path: string, out: string, edit: (graph: Graph
       initializers.set(made, initializers.get(name)!);
       return made;
     };
-    const edited = edit({ nodes, inputs: names(GRAPH_INPUT), outputs: names(GRAPH_OUTPUT), initializers, alias });
+    const added: ValueInfoProto[] = [];
+    const inputs = names(GRAPH_INPUT);
+    const addInput = (input: ValueInfoProto) => {
+      if (inputs.includes(input.name ?? '') || added.some((a) => a.name === input.name)) throw new MoxingError('INTERNAL', `the graph already has an input ${input.name}`);
+      added.push(input);
+    };
+    const edited = edit({ nodes, inputs, outputs: names(GRAPH_OUTPUT), initializers, alias, addInput });
     if (!edited) return false;
     const nodeBytes = Buffer.concat(edited.map((n) => lengthDelimited(GRAPH_NODE, onnx.NodeProto.encode(n).finish())));
     const copier = new Copier();
@@ -239,6 +247,8 @@ export function rewriteGraphNodes(path: string, out: string, edit: (graph: Graph
       const piece = pieces[kept.indexOf(headers.find((h) => h.name === name)!.field)];
       pieces.push(aliasField(Buffer.isBuffer(piece) ? piece : reader.bytes(piece.start, piece.end), made));
     }
+    // After the model's own inputs: a repeated field keeps its order, so theirs do not move.
+    for (const input of added) pieces.push(lengthDelimited(GRAPH_INPUT, onnx.ValueInfoProto.encode(input).finish()));
     const graphLength = nodeBytes.length + pieces.reduce((n, p) => n + pieceLength(p), 0);
     const target = openSync(out, 'w');
     try {
