@@ -229,69 +229,74 @@ export class DecodingTask {
 
     signal?.throwIfAborted();
     const runner = this.context.createRunner(features, identity);
-    const vocab = runner.vocabSize;
-    const prefill = await runner.prefill(rows, this.sotIndex);
-    const noSpeechProbs = identity.map((a) => softmaxAt(rowView(prefill.kept as Float32Array, vocab, a), tokenizer.noSpeech));
+    try {
+      const vocab = runner.vocabSize;
+      const prefill = await runner.prefill(rows, this.sotIndex);
+      const noSpeechProbs = identity.map((a) => softmaxAt(rowView(prefill.kept as Float32Array, vocab, a), tokenizer.noSpeech));
 
-    // Every member of a group starts from the same first pass: fan the rows out instead of recomputing.
-    let logits = prefill.last;
-    if (this.group > 1) {
-      const fan = identity.flatMap((a) => Array.from({ length: this.group }, () => a));
-      runner.reorder(fan);
-      logits = new Float32Array(fan.length * vocab);
-      fan.forEach((a, r) => logits.set(rowView(prefill.last, vocab, a), r * vocab));
-    }
-
-    const decoder: TokenDecoder =
-      o.beamSize !== undefined
-        ? new BeamSearchDecoder(rows, o.beamSize, vocab, tokenizer.eot, o.patience ?? 1)
-        : new GreedyDecoder(rows, this.group, vocab, tokenizer.eot, o.temperature, this.random);
-
-    const profile = activeDecodeProfile();
-    for (let i = 0; i < this.sampleLen; i++) {
-      signal?.throwIfAborted();
-      if (profile) {
-        logits = await this.profiledStep(profile, runner, decoder, logits, i);
-        const t = performance.now();
-        const { sources, completed } = decoder.update(logits);
-        profile.samplingMs += performance.now() - t;
-        profile.tokens += decoder.live.length;
-        if (completed || decoder.live.length === 0 || decoder.live[0].length > nTextCtx) break;
-        const r = performance.now();
-        if (sources) runner.reorder(sources);
-        profile.kvMs += performance.now() - r;
-        continue;
+      // Every member of a group starts from the same first pass: fan the rows out instead of recomputing.
+      let logits = prefill.last;
+      if (this.group > 1) {
+        const fan = identity.flatMap((a) => Array.from({ length: this.group }, () => a));
+        runner.reorder(fan);
+        logits = new Float32Array(fan.length * vocab);
+        fan.forEach((a, r) => logits.set(rowView(prefill.last, vocab, a), r * vocab));
       }
-      if (i > 0) logits = await runner.step(decoder.live.map((t) => t[t.length - 1]));
-      decoder.live.forEach((tokens, r) => {
-        const view = rowView(logits, vocab, r);
-        for (const filter of this.filters) filter(view, tokens);
-      });
-      const { sources, completed } = decoder.update(logits);
-      if (completed || decoder.live.length === 0 || decoder.live[0].length > nTextCtx) break;
-      if (sources) runner.reorder(sources);
-    }
 
-    const candidates = decoder.finalize();
-    const sampled = candidates.tokens.map((group) => group.map((t) => t.slice(this.sampleBegin, t.indexOf(tokenizer.eot, this.sampleBegin))));
-    const selected = rankCandidates(sampled, candidates.sumLogprobs, o.lengthPenalty);
-    return identity.map((a) => {
-      const tokens = sampled[a][selected[a]];
-      const logprobs = candidates.tokenLogprobs[a][selected[a]];
-      const text = pyStrip(decodeText(tokenizer, tokens));
-      return {
-        language: languages[a],
-        languageProbs: languageProbs[a],
-        tokens,
-        text,
-        avgLogprob: candidates.sumLogprobs[a][selected[a]] / (tokens.length + 1),
-        tokenLogprobs: logprobs.slice(0, tokens.length),
-        eotLogprob: logprobs[tokens.length] ?? 0,
-        noSpeechProb: noSpeechProbs[a],
-        temperature: o.temperature,
-        compressionRatio: compressionRatio(text),
-      };
-    });
+      const decoder: TokenDecoder =
+        o.beamSize !== undefined
+          ? new BeamSearchDecoder(rows, o.beamSize, vocab, tokenizer.eot, o.patience ?? 1)
+          : new GreedyDecoder(rows, this.group, vocab, tokenizer.eot, o.temperature, this.random);
+
+      const profile = activeDecodeProfile();
+      for (let i = 0; i < this.sampleLen; i++) {
+        signal?.throwIfAborted();
+        if (profile) {
+          logits = await this.profiledStep(profile, runner, decoder, logits, i);
+          const t = performance.now();
+          const { sources, completed } = decoder.update(logits);
+          profile.samplingMs += performance.now() - t;
+          profile.tokens += decoder.live.length;
+          if (completed || decoder.live.length === 0 || decoder.live[0].length > nTextCtx) break;
+          const r = performance.now();
+          if (sources) runner.reorder(sources);
+          profile.kvMs += performance.now() - r;
+          continue;
+        }
+        if (i > 0) logits = await runner.step(decoder.live.map((t) => t[t.length - 1]));
+        decoder.live.forEach((tokens, r) => {
+          const view = rowView(logits, vocab, r);
+          for (const filter of this.filters) filter(view, tokens);
+        });
+        const { sources, completed } = decoder.update(logits);
+        if (completed || decoder.live.length === 0 || decoder.live[0].length > nTextCtx) break;
+        if (sources) runner.reorder(sources);
+      }
+
+      const candidates = decoder.finalize();
+      const sampled = candidates.tokens.map((group) => group.map((t) => t.slice(this.sampleBegin, t.indexOf(tokenizer.eot, this.sampleBegin))));
+      const selected = rankCandidates(sampled, candidates.sumLogprobs, o.lengthPenalty);
+      return identity.map((a) => {
+        const tokens = sampled[a][selected[a]];
+        const logprobs = candidates.tokenLogprobs[a][selected[a]];
+        const text = pyStrip(decodeText(tokenizer, tokens));
+        return {
+          language: languages[a],
+          languageProbs: languageProbs[a],
+          tokens,
+          text,
+          avgLogprob: candidates.sumLogprobs[a][selected[a]] / (tokens.length + 1),
+          tokenLogprobs: logprobs.slice(0, tokens.length),
+          eotLogprob: logprobs[tokens.length] ?? 0,
+          noSpeechProb: noSpeechProbs[a],
+          temperature: o.temperature,
+          compressionRatio: compressionRatio(text),
+        };
+      });
+    } finally {
+      // Its buffers serve the next decode (a batch's next windows, a stream's next turn).
+      runner.release?.();
+    }
   }
 
   /** One loop iteration's step and filters, as the plain loop runs them, with each phase timed into `profile`. */

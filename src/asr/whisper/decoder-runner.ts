@@ -41,6 +41,8 @@ export interface DecoderRunner {
    * omissions drop finished rows (per-row end).
    */
   reorder(sources: readonly number[]): void;
+  /** Done with this decode: its buffers may serve the next one. Optional; no step may follow. */
+  release?(): void;
 }
 
 type Layout = 'merged' | 'split';
@@ -54,6 +56,9 @@ export function gatherRows(tensor: Tensor, sources: readonly number[]): Tensor {
   sources.forEach((source, i) => out.set(data.subarray(source * size, (source + 1) * size), i * size));
   return float32(out, [sources.length, ...tensor.dims.slice(1)]);
 }
+
+/** How long a finished decode's cross-attention buffers wait for the next decode (batches and live turns come sooner). */
+const SPARE_CROSS_MS = 10_000;
 
 /** Each source row at most once, in order: rows can be kept by moving them down in place. */
 function isDropOnly(sources: readonly number[]): boolean {
@@ -87,6 +92,9 @@ export class WhisperDecoder {
   /** The cached graph was rewritten to keep the self-attention cache outside (decoder-rewrite.ts). */
   readonly cacheOutside: boolean;
   private readonly layers: number;
+  /** The cross-attention K/V buffers of the last decode, kept for the next (takeCrossBuffers). */
+  private spareCross: Float32Array[] | undefined;
+  private spareTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly dims: WhisperDims,
@@ -133,6 +141,30 @@ export class WhisperDecoder {
     return feeds;
   }
 
+  /**
+   * `count` buffers of at least `size` floats for a decode's cross-attention K/V: the last decode's when they are
+   * large enough (their pages already touched), else new ones.
+   */
+  takeCrossBuffers(count: number, size: number): Float32Array[] {
+    const spare = this.spareCross;
+    this.spareCross = undefined;
+    clearTimeout(this.spareTimer);
+    if (spare && spare.length === count && spare[0].length >= size) return spare.map((b) => b.subarray(0, size));
+    return Array.from({ length: count }, () => new Float32Array(size));
+  }
+
+  /**
+   * Keeps a finished decode's cross-attention buffers for the next one, for SPARE_CROSS_MS: a process that
+   * stopped decoding gets the memory back (rows × 37 MB on base, 490 MB a row on large).
+   */
+  giveBackCrossBuffers(buffers: readonly Float32Array[]): void {
+    const whole = buffers.map((b) => new Float32Array(b.buffer, 0, b.buffer.byteLength / 4));
+    if (this.spareCross && this.spareCross[0].length >= whole[0].length) return;
+    this.spareCross = whole;
+    clearTimeout(this.spareTimer);
+    this.spareTimer = setTimeout(() => (this.spareCross = undefined), SPARE_CROSS_MS).unref();
+  }
+
   /** A runner over `features`; row r of the batch decodes audio `rowAudio[r]` of the features. */
   runner(features: AudioFeatures, rowAudio: readonly number[]): DecoderRunner {
     return new OnnxDecoderRunner(this, features, rowAudio);
@@ -149,7 +181,10 @@ class OnnxDecoderRunner implements DecoderRunner {
   /** Cross-attention cache from the first pass; row r holds audio `crossAudio[r]`. */
   private crossKV: Tensor[] = [];
   private crossAudio: number[] = [];
+  /** The whole buffers behind crossKV (taken from the decoder's spare set, given back by `release`). */
+  private crossBuffers: Float32Array[] = [];
   private started = false;
+  private released = false;
 
   constructor(
     private readonly decoder: WhisperDecoder,
@@ -174,39 +209,59 @@ class OnnxDecoderRunner implements DecoderRunner {
     if (length === 0 || tokens.some((t) => t.length !== length)) throw new MoxingError('INTERNAL', 'prefill rows must be non-empty and of equal length');
     this.started = true;
     const rows = this.rows;
-    const identity = isIdentity(this.rowAudio, this.features.batch);
-    const hidden = identity ? this.features.tensor : gatherRows(this.features.tensor, this.rowAudio);
-    const feeds = this.decoder.firstPassFeeds(tokens, hidden);
+    const vocab = this.vocabSize;
+    const [, frames, width] = this.features.tensor.dims;
+    const hidden = this.features.tensor.data as Float32Array;
+    const last = new Float32Array(rows * vocab);
+    const kept = keepPosition === undefined ? undefined : new Float32Array(rows * vocab);
+    let self: Float32Array[] = [];
+    let cross: Float32Array[] = [];
     const profile = activeDecodeProfile();
     const started = profile ? performance.now() : 0;
-    const out = await this.decoder.first.run(feeds);
+    // A row at a time: the cross-attention K/V of a row (37 MB on base) go straight into buffers kept from the
+    // last decode, where one pass over all rows had ORT write them, and onnxruntime-node copy them out, into as
+    // many fresh pages per batch (and the rows' intermediates at once): 8 rows took 2-3x their compute.
+    for (let r = 0; r < rows; r++) {
+      const a = this.rowAudio[r];
+      const row = float32(hidden.subarray(a * frames * width, (a + 1) * frames * width), [1, frames, width]);
+      const out = await this.decoder.first.run(this.decoder.firstPassFeeds([tokens[r]], row));
+      const [selfRow, crossRow] = [this.presents(out, 'decoder'), this.presents(out, 'encoder')];
+      if (r === 0) {
+        self = selfRow.map((t) => new Float32Array(rows * t.data.length));
+        cross = this.decoder.takeCrossBuffers(crossRow.length, rows * crossRow[0].data.length);
+      }
+      selfRow.forEach((t, i) => self[i].set(t.data as Float32Array, r * t.data.length));
+      crossRow.forEach((t, i) => cross[i].set(t.data as Float32Array, r * t.data.length));
+      const logits = out.logits.data as Float32Array;
+      last.set(logits.subarray((length - 1) * vocab, length * vocab), r * vocab);
+      if (kept) kept.set(logits.subarray((keepPosition as number) * vocab, ((keepPosition as number) + 1) * vocab), r * vocab);
+    }
     if (profile) {
       profile.prefillMs += performance.now() - started;
       profile.prefills++;
       profile.prefillTokens += rows * length;
     }
-    this.selfKV = this.presents(out, 'decoder');
-    if (this.decoder.cacheOutside) {
-      this.selfCache = new SelfAttentionCache(this.selfKV, this.decoder.dims.nTextCtx);
-      this.selfKV = [];
-    }
-    this.crossKV = this.presents(out, 'encoder');
+    const { decoderHeads, headDim } = this.decoder.dims;
+    this.crossKV = cross.map((data) => float32(data, [rows, decoderHeads, data.length / rows / decoderHeads / headDim, headDim]));
+    this.crossBuffers = cross;
     this.crossAudio = [...this.rowAudio];
-    const logits = out.logits.data as Float32Array;
-    const vocab = this.vocabSize;
-    const pick = (position: number): Float32Array => {
-      const result = new Float32Array(rows * vocab);
-      for (let r = 0; r < rows; r++) {
-        const from = (r * length + position) * vocab;
-        result.set(logits.subarray(from, from + vocab), r * vocab);
-      }
-      return result;
-    };
-    return { last: pick(length - 1), kept: keepPosition === undefined ? undefined : pick(keepPosition) };
+    const selfKV = self.map((data) => float32(data, [rows, decoderHeads, length, headDim]));
+    if (this.decoder.cacheOutside) this.selfCache = new SelfAttentionCache(selfKV, this.decoder.dims.nTextCtx);
+    else this.selfKV = selfKV;
+    return { last, kept };
+  }
+
+  /** Hands the cross-attention K/V buffers back for the next decode; the runner cannot step afterwards. */
+  release(): void {
+    if (this.crossBuffers.length > 0) this.decoder.giveBackCrossBuffers(this.crossBuffers);
+    this.crossBuffers = [];
+    this.crossKV = [];
+    this.released = true;
   }
 
   async step(tokens: readonly number[]): Promise<Float32Array> {
     if (!this.started) throw new MoxingError('INTERNAL', 'DecoderRunner.step called before prefill');
+    if (this.released) throw new MoxingError('INTERNAL', 'DecoderRunner.step called after release');
     if (tokens.length !== this.rows) throw new MoxingError('INTERNAL', `step got ${tokens.length} tokens for ${this.rows} rows`);
     const { dims } = this.decoder;
     const rows = this.rows;

@@ -27,7 +27,7 @@ export async function detectLanguage(runner: DecoderRunner, sot: number, languag
     throw new MoxingError('BAD_ARGUMENT', "this model has no language tokens (an English-only .en model), so it can't detect the language; omit language detection or use a multilingual model");
   }
   const rows = runner.rows;
-  const { last } = await runner.prefill(Array.from({ length: rows }, () => [sot]));
+  const { last } = await runner.prefill(Array.from({ length: rows }, () => [sot])).finally(() => runner.release?.());
   const vocab = runner.vocabSize;
   const results: LanguageDetection[] = [];
   for (let r = 0; r < rows; r++) {

@@ -95,6 +95,29 @@ describe('asr/whisper/decoder-rewrite', () => {
     await assertSameDecode(files(dir, 'merged', q8));
   });
 
+  test('a decode takes the cross-attention buffers the last one released: the same memory, and the logits of a fresh model', async () => {
+    const modelFiles = files(FIXTURE_DIR, 'merged');
+    const [model, fresh] = await Promise.all([WhisperModel.fromFiles(modelFiles, RUNTIME), WhisperModel.fromFiles(modelFiles, RUNTIME, { graphRewrites: false })]);
+    const taken: Float32Array[][] = [];
+    const take = model.decoder.takeCrossBuffers.bind(model.decoder);
+    model.decoder.takeCrossBuffers = (count, size) => {
+      const buffers = take(count, size);
+      taken.push(buffers);
+      return buffers;
+    };
+    const clips = clipsOf('single');
+    const window = async (clip: string) => model.encode(logMelSpectrogram(padOrTrim(await decodeAudio(join(SHARED, 'audio', 'dev', clip))), 80).data);
+    const [first, second] = [await window(clips[0]), await window(clips[1])];
+    const earlier = model.createRunner(first, [0, 0]);
+    await trace(earlier, 20);
+    earlier.release?.();
+    await assert.rejects(earlier.step([1, 1]), /after release/);
+    const [reused, reference] = [await trace(model.createRunner(second, [0, 0]), 60), await trace(fresh.createRunner(second, [0, 0]), 60)];
+    assert.equal(taken.length, 2);
+    assert.equal(taken[1][0].buffer, taken[0][0].buffer, 'the second decode wrote into the first one\'s buffers');
+    reused.forEach((x, i) => assert.deepEqual(x, reference[i], `the logits of step ${i} differ`));
+  });
+
   test('the rewritten graph: one Slice per past, present the new position, the first pass untouched; no match leaves the file as it is', () => {
     const path = join(FIXTURE_DIR, 'onnx', 'decoder_with_past_model.onnx');
     const out = join(work, 'with-past.onnx');
