@@ -1,14 +1,16 @@
 /**
  * `npm run bench:whisper -- --profile`: where one token of the sequential long-form loop goes, and what a
  * decoder step costs against the bytes it must read.
- * `tsx bench/whisper-loop-profile.ts <modelDir> <wav> <rounds> [variant=fp32] [threads]`.
+ * `tsx bench/whisper-loop-profile.ts <modelDir> <wav> <rounds> [variant=fp32] [threads] [exported]` (`exported`: both
+ * graphs loaded as exported, without the load-time rewrites, for a before/after in one run).
  *
  * 1. The sequential loop as users run it (openai `transcribe()`: timestamps, previous text as prompt,
  *    greedy, English; no fallback, so every round does the same work), with the token loop's phases timed
  *    (src/asr/whisper/profile.ts): ORT run, KV and feed handling, suppression, timestamp rules, sampling,
  *    bookkeeping; first passes (prompt prefill + cross-attention K/V) apart.
  * 2. The isolated step: one row, a 4-token prompt, 24 cached steps; and 8 rows the same way (batched step),
- *    measured before and after each round of the loop.
+ *    measured before and after each round of the loop; and 8 rows over 200 steps (the self-attention cache grown
+ *    to where long windows decode).
  * 3. Memory bandwidth (a STREAM-like copy of 256 MB arrays) and the decoder's bytes per step: the weights the
  *    cached branch reads (from the ONNX file), the cross-attention K/V (fixed) and the self-attention KV
  *    (at the loop's mean length). The step time is reported as a multiple of bytes / bandwidth.
@@ -22,10 +24,11 @@ import { float32 } from '../src/runtime/index.js';
 import { decodeModel, graphsOf, type GraphProto, type TensorProto } from '../src/runtime/onnx/index.js';
 import { emitReport, peakRssBytes } from './lib.js';
 
-const [modelDir, wav, roundsArg = '3', variant = 'fp32', threadsArg] = process.argv.slice(2);
+const [modelDir, wav, roundsArg = '3', variant = 'fp32', threadsArg, exported] = process.argv.slice(2);
 const rounds = Number(roundsArg);
 const runtime = threadsArg ? { intraOpThreads: Number(threadsArg) } : {};
-const model = await WhisperModel.load(modelDir, { runtime, variant: variant as 'fp32' | 'q8' });
+const graphRewrites = exported !== 'exported';
+const model = await WhisperModel.load(modelDir, { runtime, variant: variant as 'fp32' | 'q8', graphRewrites });
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** STREAM copy: bytes moved (read + write) per second, median of 5 copies of a 256 MB array. */
@@ -118,6 +121,7 @@ for (let r = 0; r < rounds; r++) {
 }
 const step1 = median(steps1);
 const step8 = median(steps8);
+const step8Long = await stepMs(8, 200);
 
 // 3. Bytes per step against bandwidth.
 const bandwidth = copyBandwidth();
@@ -143,19 +147,19 @@ const phases: [string, number][] = [
 const accounted = phases.reduce((n, [, v]) => n + v, 0);
 phases.push(['rest (mel, encoder, segments)', loopPerToken - accounted]);
 
-console.log(`model ${modelDir} (${variant}), ${samples.length / 16000} s, threads ${threadsArg ?? 'default'}, median of ${rounds}`);
+console.log(`model ${modelDir} (${variant}${graphRewrites ? '' : ', as exported'}), ${samples.length / 16000} s, threads ${threadsArg || 'default'}, median of ${rounds}`);
 console.log(`sequential loop: ${windows} windows, ${tokens} tokens, ${mid.prefillTokens} first-pass tokens in ${mid.prefills} first passes, wall ${(median(walls) / 1000).toFixed(2)} s`);
 for (const [name, ms] of phases) console.log(`  ${name.padEnd(36)} ${ms.toFixed(3).padStart(8)} ms/token  ${((100 * ms) / loopPerToken).toFixed(1).padStart(5)}%`);
 console.log(`  ${'loop total'.padEnd(36)} ${loopPerToken.toFixed(3).padStart(8)} ms/token`);
 const decodePerToken = loopPerToken - (loopPerToken - accounted);
 console.log(`decode per token (all phases above but the rest) / isolated 1-row step: ${(decodePerToken / step1).toFixed(2)}x (${decodePerToken.toFixed(2)} / ${step1.toFixed(2)} ms)`);
-console.log(`batched step: 8 rows ${step8.toFixed(2)} ms / 1 row ${step1.toFixed(2)} ms = ${(step8 / step1).toFixed(2)}x`);
+console.log(`batched step: 8 rows ${step8.toFixed(2)} ms / 1 row ${step1.toFixed(2)} ms = ${(step8 / step1).toFixed(2)}x; 8 rows over 200 steps ${step8Long.toFixed(2)} ms`);
 console.log(`copy bandwidth ${(bandwidth / 1e9).toFixed(1)} GB/s (one thread); decoder weights read per step ${(weightBytes / 1e6).toFixed(1)} MB, cross K/V ${(crossBytes / 1e6).toFixed(1)} MB per row, self KV ${(selfBytes / 1e6).toFixed(1)} MB per row at the loop's mean length ${meanSelfLength.toFixed(0)}`);
 console.log(`1-row step / (weights / bandwidth): ${(step1 / floorMs(weightBytes)).toFixed(2)}x; / (weights + cross K/V): ${(step1 / floorMs(weightBytes + crossBytes)).toFixed(2)}x (floor ${floorMs(weightBytes + crossBytes).toFixed(2)} ms)`);
 console.log(`8-row step / (weights + 8 x cross K/V) / bandwidth: ${(step8 / floorMs(weightBytes + 8 * crossBytes)).toFixed(2)}x (floor ${floorMs(weightBytes + 8 * crossBytes).toFixed(2)} ms)`);
 emitReport({
-  runner: `profile-${variant}`,
+  runner: `profile-${variant}${graphRewrites ? '' : '-exported'}`,
   wallMs: median(walls),
   peakRssBytes: peakRssBytes(),
-  extra: { windows, tokens, loopPerToken, decodePerToken, step1, step8, bandwidth, weightBytes, ...Object.fromEntries(phases) },
+  extra: { windows, tokens, loopPerToken, decodePerToken, step1, step8, step8Long, bandwidth, weightBytes, ...Object.fromEntries(phases) },
 });

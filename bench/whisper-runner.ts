@@ -11,8 +11,9 @@
  * - `moxing-batched`: VAD + batched encoder/decoder, reading the WAV file as a stream (decode, VAD, mel timed);
  * - `moxing-q8`: the same batched pipeline on the `_quantized` files (made by `moxing quantize --to q8`);
  * - `moxing-q8-sequential`: the sequential loop on those same `_quantized` files;
- * - `moxing-batched-unfused`, `moxing-q8-unfused`: the batched pipeline with the encoder loaded as exported
- *   (`graphRewrites: false`: its self-attention not fused), for the fusion's before/after in one run.
+ * - `moxing-batched-unfused`, `moxing-q8-unfused`: the batched pipeline with both graphs loaded as exported
+ *   (`graphRewrites: false`: the encoder's self-attention not fused, the decoder's cache returned whole at every
+ *   step), for the rewrites' before/after in one run.
  * `memory` runs moxing-batched once (for the flat-memory check) and reports only its peak RSS.
  */
 import { basename, dirname } from 'node:path';

@@ -7,13 +7,15 @@
  * --memory-tokens 2 (0 seconds skips the memory check) --threads N (intra-op threads of both libraries;
  * default: each library's own, all cores).
  * --runners moxing,moxing-batched,moxing-q8-sequential,moxing-q8: only these ONNX runners (ratios are then against the first one kept);
- * moxing-batched-unfused and moxing-q8-unfused (the encoder as exported, its attention not fused) run only when named here.
+ * moxing-batched-unfused and moxing-q8-unfused (both graphs as exported: no encoder attention fusion, no decoder cache
+ * rewrite) run only when named here.
  * Peers, each optional (skipped with a one-line reason): whisper.cpp's whisper-cli from $WHISPER_CPP_DIR on the
  * same weights written as ggml f16 and q8_0 (bench/whisper-cpp.ts); sherpa-onnx-node's VAD + offline Whisper on the
  * same weights written in sherpa-onnx's export layout (bench/sherpa-onnx.ts). --peers whisper.cpp,sherpa-onnx: which
  * peers to run (default both; `none` for neither).
  * --profile: instead, where one token of the sequential loop goes, per phase, and the decoder step against
- * its bytes / memory bandwidth (bench/whisper-loop-profile.ts), fp32 and q8, median of --rounds (3).
+ * its bytes / memory bandwidth (bench/whisper-loop-profile.ts), fp32 and q8, median of --rounds (3); with
+ * --as-exported, each also with the graphs loaded as exported (no load-time rewrites), for a before/after in one run.
  */
 import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     'memory-tokens': { type: 'string', default: '2' },
     threads: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    'as-exported': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     runners: { type: 'string' },
     peers: { type: 'string', default: 'whisper.cpp,sherpa-onnx' },
@@ -72,8 +75,8 @@ const RUNNER_NAMES: Record<string, string> = {
   'moxing-batched': 'moxing batched+VAD',
   'moxing-q8-sequential': 'moxing q8 sequential',
   'moxing-q8': 'moxing q8 batched+VAD',
-  'moxing-batched-unfused': 'moxing batched+VAD, encoder unfused',
-  'moxing-q8-unfused': 'moxing q8 batched+VAD, encoder unfused',
+  'moxing-batched-unfused': 'moxing batched+VAD, as exported',
+  'moxing-q8-unfused': 'moxing q8 batched+VAD, as exported',
   'whisper.cpp-f16': 'whisper.cpp whisper-cli f16',
   'whisper.cpp-q8_0': 'whisper.cpp whisper-cli q8_0',
   'sherpa-onnx-fp32': 'sherpa-onnx VAD + Whisper fp32',
@@ -90,7 +93,9 @@ if (values.profile) {
     const modelDir = name === 'base' ? await ensureWhisperModel(BASE_WHISPER, { root: BENCH_MODELS_DIR }) : name === 'tiny' ? tinyCopy() : name;
     const q8Note = ensureQ8(modelDir);
     for (const variant of q8Note ? ['fp32'] : ['fp32', 'q8']) {
-      await runChild('bench/whisper-loop-profile.ts', [modelDir, wav, values.rounds, variant, ...(values.threads ? [values.threads] : [])], {}, true);
+      for (const rewrites of values['as-exported'] ? ['', 'exported'] : ['']) {
+        await runChild('bench/whisper-loop-profile.ts', [modelDir, wav, values.rounds, variant, values.threads ?? '', rewrites], {}, true);
+      }
     }
     if (q8Note) console.log(q8Note);
   }
