@@ -17,4 +17,5 @@ export { loadChatModel, localGguf, ENGINES } from './load.js';
 export type { ChatLoadOptions } from './load.js';
 export { DEFAULT_Q4_ACCURACY_LEVEL } from './onnx-chat.js';
 export { DEFAULT_IMAGE_LIMITS } from './image-parts.js';
+export { fetchRemoteImage, inlineRemoteImages, type RemoteImageOptions } from './remote-images.js';
 export type { ImageLimits } from './image-parts.js';

@@ -10,6 +10,8 @@ import { parseInteger } from './options.js';
 import { SERVE_JOB_FLAGS } from './job-flags.js';
 import { REALTIME_FLAG_DEFAULTS, REALTIME_FLAGS, realtimeOptions } from './realtime-flags.js';
 import { DEFAULT_JOBS, type JobOptions } from '../jobs/options.js';
+import type { RemoteImageOptions } from '../chat/remote-images.js';
+import { MoxingError } from '../errors.js';
 
 interface ServeCliOptions extends Partial<SecurityOptions> {
   host: string;
@@ -24,6 +26,8 @@ interface ServeCliOptions extends Partial<SecurityOptions> {
   imageRoot?: string;
   segmentationModel?: string;
   embeddingModel?: string;
+  allowRemoteImages?: boolean;
+  allowPrivateRemoteImages?: boolean;
   log: boolean;
 }
 
@@ -71,6 +75,8 @@ export function register(program: Command): void {
     .option('--model <model>', 'a model requests may name (alias, hub id or folder), repeatable; the first Whisper is /v1/audio/*\'s default (whisper-1); a sentence-embedding export serves /v1/embeddings', collect, [])
     .option('--chat-model <model>', 'a chat model /v1/chat/completions and /v1/completions serve (ONNX folder or hub id, a GGUF file, or owner/name:Q4_K_M), repeatable; a GGUF also serves /v1/embeddings', collect, [])
     .option('--allow-remote-models', 'let requests name hub ids that are not served (downloads are size-capped)')
+    .option('--allow-remote-images', 'fetch chat image parts given as http(s) URLs (public addresses only; size- and time-capped)')
+    .option('--allow-private-remote-images', 'with --allow-remote-images: also from loopback and private addresses (a LAN image server)')
     .option('--public-metrics', 'GET /metrics answers without the API key (for a scraper that cannot send one; /health and /ready always do)')
     .option('--images-model <model>', 'vision model for /v1/images/* (default: dinov2-small)')
     .option('--index <location>', 'image index for /v1/images/search: a folder (moxing index) or a postgres:// URL')
@@ -99,7 +105,8 @@ export function register(program: Command): void {
       allowRemoteModels: options.allowRemoteModels,
       publicMetrics: options.publicMetrics,
     });
-    for (const warning of serveWarnings(options.host, security, jobs.allowPrivateWebhooks)) process.stderr.write(`moxing serve: warning: ${warning}\n`);
+    const chatRemote = remoteImages(options);
+    for (const warning of serveWarnings(options.host, security, jobs.allowPrivateWebhooks, chatRemote.remoteImages)) process.stderr.write(`moxing serve: warning: ${warning}\n`);
     const server = await createServer({
       host: options.host,
       port: options.port,
@@ -108,7 +115,7 @@ export function register(program: Command): void {
       models: options.model,
       audio: pool,
       images: { model: options.imagesModel, index: options.index, classifyTrainDir: options.classifyTrain, imageRoot: options.imageRoot },
-      chat: { models: options.chatModel },
+      chat: { models: options.chatModel, ...chatRemote },
       diarization: { segmentationModel: options.segmentationModel, embeddingModel: options.embeddingModel },
       realtime: realtimeOptions(fieldsOf(cmd, REALTIME_FLAGS)),
       // Jobs are on, embedded in SQLite unless --queue names a Redis.
@@ -134,14 +141,21 @@ export function register(program: Command): void {
 }
 
 /** What an operator should hear before the server starts. */
-export function serveWarnings(host: string, security: SecurityOptions, allowPrivateWebhooks = false): string[] {
+export function serveWarnings(host: string, security: SecurityOptions, allowPrivateWebhooks = false, remote?: RemoteImageOptions): string[] {
   const warnings: string[] = [];
   if (!isLoopbackHost(host) && security.apiKey === undefined) {
     warnings.push(`listening on ${host} without an API key: anyone who can reach this port can use the server (set --api-key or MOXING_API_KEY)`);
   }
   if (security.allowRemoteModels) warnings.push('--allow-remote-models: any client can make this server download hub models (size-capped)');
   if (allowPrivateWebhooks) warnings.push('--allow-private-webhooks: any client can make this server POST to loopback and private addresses');
+  if (remote?.allowPrivate) warnings.push('--allow-private-remote-images: any client can make this server GET from loopback and private addresses');
   return warnings;
+}
+
+/** The chat route's remote images, as the flags allow them. */
+function remoteImages(options: ServeCliOptions): { remoteImages?: RemoteImageOptions } {
+  if (options.allowPrivateRemoteImages && !options.allowRemoteImages) throw new MoxingError('BAD_ARGUMENT', '--allow-private-remote-images needs --allow-remote-images');
+  return options.allowRemoteImages ? { remoteImages: { allowPrivate: options.allowPrivateRemoteImages ?? false } } : {};
 }
 
 function allowedHosts(options: ServeCliOptions): SecurityOptions['allowedHosts'] {

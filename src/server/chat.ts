@@ -1,6 +1,6 @@
 /**
  * OpenAI's `POST /v1/chat/completions` over the chat models this server was started with: messages (text; image
- * parts only for vision models, and http URLs only with allowRemoteImages), sampling, `stop`, `seed`,
+ * parts only for vision models, and http(s) URLs fetched only with `remoteImages`), sampling, `stop`, `seed`,
  * `logprobs`, `tools` / `tool_choice`, `response_format` (json_object, json_schema), `n` = 1, and `stream` as SSE
  * chunks with `stream_options.include_usage`. Answers and errors are OpenAI's shapes, so its clients work
  * unchanged. The generation is the server's model work; a client that leaves stops it.
@@ -9,7 +9,9 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ChatDelta, ChatMessage, ChatModel, ChatOptions, ChatResult } from '../chat/index.js';
+import { DEFAULT_IMAGE_LIMITS } from '../chat/image-parts.js';
 import type { ChatLoadOptions } from '../chat/load.js';
+import { inlineRemoteImages, type RemoteImageOptions } from '../chat/remote-images.js';
 import { ModelAllowList, publicModelName } from './models.js';
 import { completionsRoute } from './completions.js';
 import { loadedOnce } from './loaded-once.js';
@@ -20,8 +22,8 @@ export interface ChatPluginOptions {
   models?: readonly string[];
   /** How the models load (variant, runtime, engine, threads). */
   modelOptions?: ChatLoadOptions;
-  /** Let image parts fetch http(s) URLs; data URLs are always read. @default false */
-  allowRemoteImages?: boolean;
+  /** Fetch image parts given as http(s) URLs (chat/remote-images.ts); undefined refuses them. Data URLs are always read. */
+  remoteImages?: RemoteImageOptions;
   /** Register `GET /v1/models` (when the speech routes, which list every model, are left out). @default false */
   listModels?: boolean;
 }
@@ -82,9 +84,9 @@ type Body = z.infer<typeof Body>;
 export async function chatPlugin(app: FastifyInstance, options: ChatPluginOptions): Promise<void> {
   const served = options.models ?? [];
   const allowList = new ModelAllowList({ served });
+  // Images of a request are held to the image routes' limits.
+  const imageLimits = { maxImagePixels: app.security.maxImagePixels, maxImageBytes: app.security.imageBodyLimitBytes, ...options.modelOptions?.imageLimits };
   const loadModel = loadedOnce(app, (ref): Promise<ChatModel> => {
-    // Images of a request are held to the image routes' limits.
-    const imageLimits = { maxImagePixels: app.security.maxImagePixels, maxImageBytes: app.security.imageBodyLimitBytes, ...options.modelOptions?.imageLimits };
     return import('../chat/load.js').then(({ loadChatModel }) => loadChatModel(ref, { ...options.modelOptions, imageLimits }));
   });
 
@@ -95,22 +97,30 @@ export async function chatPlugin(app: FastifyInstance, options: ChatPluginOption
   app.post('/v1/chat/completions', { bodyLimit: app.security.imageBodyLimitBytes }, async (request, reply) => {
     const body = parse(request.body);
     const ref = allowList.resolve(body.model).ref;
-    const messages = body.messages.map((m) => checkImages(m as ChatMessage, options.allowRemoteImages ?? false));
-    const load = async (ref: string): Promise<ChatModel> => {
+    const remote = options.remoteImages;
+    const messages = body.messages.map((m) => checkImages(m as ChatMessage, remote !== undefined));
+    // The model, and the messages with their remote images fetched (only for a model that reads images).
+    const load = async (ref: string): Promise<{ model: ChatModel; messages: ChatMessage[] }> => {
       const model = await loadModel(ref);
       if (!model.vision && messages.some((m) => Array.isArray(m.content) && m.content.some((part) => part.type === 'image_url'))) {
         throw new ParamError('messages', `${publicModelName(body.model)} reads text only: remove the image_url parts, or use a vision-language model`);
       }
-      return model;
+      return { model, messages: remote ? await inlineRemoteImages(messages, remote, { ...DEFAULT_IMAGE_LIMITS, ...imageLimits }) : messages };
     };
     const chatOptions = toChatOptions(body);
     const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
     const created = Math.floor(Date.now() / 1000);
     const model = publicModelName(body.model);
     if (body.stream) {
-      return app.work(request, async () => streamChat(request, reply, (await load(ref)).chat(messages, chatOptions).stream(), { id, created, model, usage: body.stream_options?.include_usage ?? false, logprobs: body.logprobs ?? false }));
+      return app.work(request, async () => {
+        const ready = await load(ref);
+        return streamChat(request, reply, ready.model.chat(ready.messages, chatOptions).stream(), { id, created, model, usage: body.stream_options?.include_usage ?? false, logprobs: body.logprobs ?? false });
+      });
     }
-    const result = await app.work(request, async () => (await load(ref)).chat(messages, { ...chatOptions, signal: abandoned(request, reply) }).result());
+    const result = await app.work(request, async () => {
+      const ready = await load(ref);
+      return ready.model.chat(ready.messages, { ...chatOptions, signal: abandoned(request, reply) }).result();
+    });
     return {
       id,
       object: 'chat.completion',
@@ -137,7 +147,7 @@ function checkImages(message: ChatMessage, allowRemote: boolean): ChatMessage {
   if (Array.isArray(message.content)) {
     for (const part of message.content) {
       if (part.type === 'image_url' && !part.image_url.url.startsWith('data:') && !allowRemote) {
-        throw new ParamError('messages', 'image URLs must be data: URLs (data:image/png;base64,...); this server does not fetch remote images');
+        throw new ParamError('messages', 'image URLs must be data: URLs (data:image/png;base64,...); this server does not fetch remote images (moxing serve --allow-remote-images does)');
       }
     }
   }

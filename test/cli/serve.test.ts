@@ -11,6 +11,14 @@ test('a public bind without a key, and remote models, are warned about', () => {
   assert.match(serveWarnings('0.0.0.0', open)[0], /without an API key/);
   assert.equal(serveWarnings('0.0.0.0', resolveSecurityOptions({ apiKey: 'k' }, {})).length, 0);
   assert.match(serveWarnings('::1', resolveSecurityOptions({ allowRemoteModels: true }, {}))[0], /allow-remote-models/);
+  assert.equal(serveWarnings('::1', open, false, { allowPrivate: false }).length, 0);
+  assert.match(serveWarnings('::1', open, false, { allowPrivate: true })[0], /--allow-private-remote-images: .*loopback and private/);
+});
+
+test('--allow-private-remote-images alone is refused, naming --allow-remote-images', async () => {
+  const run = await runMoxingInProcess(['serve', '--port', '0', '--allow-private-remote-images']);
+  assert.notEqual(run.code, 0);
+  assert.match(run.stderr, /--allow-private-remote-images needs --allow-remote-images/);
 });
 
 test('serve --help lists every flag, the model pool and batching ones with their library defaults', async () => {

@@ -1,5 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
@@ -152,9 +154,10 @@ describe('POST /v1/chat/completions with image_url parts (a vision-language mode
   let model = '';
   let library: OnnxChatModel;
   let picture = '';
+  let dir = '';
 
   before(async () => {
-    const dir = await ensureVlmModel(TINY_LLAVA);
+    dir = await ensureVlmModel(TINY_LLAVA);
     model = basename(dir);
     library = await OnnxChatModel.load(dir);
     const pixels = Buffer.alloc(40 * 36 * 3);
@@ -193,7 +196,29 @@ describe('POST /v1/chat/completions with image_url parts (a vision-language mode
     };
     await expectError(`data:image/png;base64,${Buffer.from('no image here').toString('base64')}`, 400, /not a readable image/);
     await expectError(`data:image/png;base64,${pngDeclaring(4000, 4000).toString('base64')}`, 413, /4000x4000 pixels/);
-    await expectError('https://example.com/cat.png', 400, /data: URLs/);
+    await expectError('https://example.com/cat.png', 400, /data: URLs.*--allow-remote-images/);
     await expectError(picture, 400, /at most 8/, 9);
+  });
+
+  test('with remote images allowed, an http image URL answers as the same image sent as a data URL; a refused host is a 403', async () => {
+    const png = Buffer.from(picture.slice('data:image/png;base64,'.length), 'base64');
+    const images: Server = createServer((req, res) => void (req.url === '/picture.png' ? res.writeHead(200, { 'content-type': 'image/png' }).end(png) : res.writeHead(404).end()));
+    await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', resolve));
+    const remote = await buildApp({ security: { apiKey: API_KEY, maxImagePixels: 1_000_000 }, chat: { models: [dir], remoteImages: { allowPrivate: true } } });
+    const publicOnly = await buildApp({ security: { apiKey: API_KEY }, chat: { models: [dir], remoteImages: {} } });
+    try {
+      const ask = async (app: FastifyInstance, url: string) => {
+        const address = await app.listen({ host: '127.0.0.1', port: 0 });
+        const content = [{ type: 'image_url' as const, image_url: { url } }, { type: 'text' as const, text: 'What is this?' }];
+        return new OpenAI({ baseURL: `${address}/v1`, apiKey: API_KEY, maxRetries: 0 }).chat.completions.create({ model, messages: [{ role: 'user', content }], temperature: 0, max_tokens: 10 });
+      };
+      const url = `http://127.0.0.1:${(images.address() as AddressInfo).port}/picture.png`;
+      const expected = await library.chat([{ role: 'user', content: [{ type: 'image_url', image_url: { url: picture } }, { type: 'text', text: 'What is this?' }] }], { temperature: 0, maxTokens: 10 });
+      assert.equal((await ask(remote, url)).choices[0].message.content, expected.message.content);
+      await assert.rejects(ask(publicOnly, url), (error: unknown) => error instanceof OpenAI.APIError && error.status === 403 && /non-public address/.test(error.message));
+    } finally {
+      await Promise.all([remote.close(), publicOnly.close()]);
+      images.close();
+    }
   });
 });
