@@ -35,7 +35,8 @@ export interface OnnxChatLoadOptions extends Omit<ModelLoadOptions, 'variant'> {
   /**
    * Load-time rewrites of the decoder graph (src/chat/graph-rewrite.ts): the LM head on the last position only,
    * the tied head without a transposed copy of the embedding, grouped-query attention without repeat_kv's copies,
-   * the KV cache kept in the decoder's buffers rather than copied out of the session at every step. They change float summation order in places (logits move by float rounding); false loads the graph as it is.
+   * the KV cache kept in the decoder's buffers rather than copied out of the session at every step. They change
+   * float summation order in places (logits move by float rounding); false loads the graph as it is.
    * @default true
    */
   graphRewrites?: boolean;
