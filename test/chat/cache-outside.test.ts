@@ -64,7 +64,8 @@ describe('chat/cache-outside', () => {
 
   /**
    * Two left-padded rows over 80 steps (past the first 64 positions of room, so the buffers grow), then a second
-   * turn that reuses the first's cache as its prefix and feeds the rest of its prompt (many positions at once).
+   * turn that reuses the first's cache as its prefix and feeds the rest of its prompt (many positions at once), and
+   * another second turn on the same prefix.
    */
   async function assertSameDecode(dir: string, file: string, rewrites: GraphRewrites): Promise<void> {
     const { model, outside, exported } = await decoders(dir, file, rewrites);
@@ -78,9 +79,13 @@ describe('chat/cache-outside', () => {
         const first = decoder.start([prompt]);
         const firstLogits = await trace(first, 20);
         const next = [...first.tokens[0], ...model.promptIds([{ role: 'user', content: 'And tomorrow?' }])];
-        const second = decoder.start([next], first.snapshot());
+        const snapshot = first.snapshot();
+        const second = decoder.start([next], snapshot);
         const secondLogits = await trace(second, 50);
-        return { logits: [...firstLogits, ...secondLogits], reused: second.reused };
+        // The same prefix again, for another second turn: building on it left it as it was.
+        const other = decoder.start([[...first.tokens[0].slice(0, -4), ...model.promptIds([{ role: 'user', content: 'Why?' }])]], snapshot);
+        const otherLogits = await trace(other, 10);
+        return { logits: [...firstLogits, ...secondLogits, ...otherLogits], reused: second.reused };
       }),
     );
     assert.ok(turns[0].reused > prompt.length, `the second turn reused ${turns[0].reused} positions`);
