@@ -22,12 +22,17 @@
  * - `fuseRmsNorm`: the RMSNorm operators (six per norm, which ORT does not fuse when the square is a Mul) become
  *   ORT's SimplifiedLayerNormalization: 49 norms of a 24-layer model are 294 fewer operators per step. ORT's kernel
  *   sums in another order: the logits move by float rounding.
+ * - `cacheOutside`: the KV cache stays in the decoder's buffers (runtime/onnx/cache-outside.ts, told by a
+ *   `cache_length` input): the session reads the past inputs in place and each present is only the step's new
+ *   positions, where onnxruntime-node copied the whole cache out at every token (20-60 MB of fresh pages a step at
+ *   a long context). Exact: the same values are computed.
  * Each returns the nodes unchanged where its pattern is not found.
  */
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
 import type { RuntimeOptions } from '../runtime/index.js';
 import { nodeProducers, nodeReaders, onnx, pruneUnused, type NodeProto } from '../runtime/onnx/index.js';
+import { keepCacheOutside } from '../runtime/onnx/cache-outside.js';
 import { loadRewrittenModel } from '../runtime/onnx/rewritten-session.js';
 import type { GraphView } from '../runtime/onnx/stream-rewrite.js';
 
@@ -40,7 +45,11 @@ export interface GraphRewrites {
   /** Attention heads and KV heads of the model, for `groupedAttention`. */
   groupedAttention?: { heads: number; kvHeads: number };
   largestWeightFirst?: boolean;
+  /** The KV cache kept by the caller (runtime/onnx/cache-outside.ts): the presents are only a step's new positions. */
+  cacheOutside?: boolean;
 }
+
+const CHAT_PAST = /^past_key_values\.\d+\.(key|value)$/;
 
 const INTS = onnx.AttributeProto.AttributeType.INTS;
 const INT = onnx.AttributeProto.AttributeType.INT;
@@ -72,6 +81,8 @@ export function rewriteDecoderGraph(graph: GraphView, rewrites: GraphRewrites): 
     steps.push((n) => groupedAttention(n, shape, graph.outputs));
   }
   if (rewrites.largestWeightFirst) steps.push((n) => largestWeightFirst(n, graph));
+  // Last: it renames the presents the steps before may look for.
+  if (rewrites.cacheOutside) steps.push((n) => keepCacheOutside(graph, (name) => CHAT_PAST.test(name), n));
   for (const step of steps) {
     const next = step(nodes);
     if (next) [nodes, changed] = [next, true];

@@ -34,8 +34,9 @@ export interface OnnxChatLoadOptions extends Omit<ModelLoadOptions, 'variant'> {
   q4AccuracyLevel?: number | false;
   /**
    * Load-time rewrites of the decoder graph (src/chat/graph-rewrite.ts): the LM head on the last position only,
-   * the tied head without a transposed copy of the embedding, grouped-query attention without repeat_kv's copies.
-   * They change float summation order in places (logits move by float rounding); false loads the graph as it is.
+   * the tied head without a transposed copy of the embedding, grouped-query attention without repeat_kv's copies,
+   * the KV cache kept in the decoder's buffers rather than copied out of the session at every step. They change
+   * float summation order in places (logits move by float rounding); false loads the graph as it is.
    * @default true
    */
   graphRewrites?: boolean;
@@ -122,12 +123,12 @@ export class OnnxChatModel implements ChatModel {
     const level = options.q4AccuracyLevel ?? DEFAULT_Q4_ACCURACY_LEVEL;
     const q4Level = (variant === 'q4' || variant === 'q4f16') && level !== false ? level : undefined;
     const rewriteGraph = options.graphRewrites ?? true;
-    const graph = rewriteGraph ? { lastLogits: true, tiedHead: true, fuseRmsNorm: true, largestWeightFirst: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads } } : {};
+    const graph = rewriteGraph ? { lastLogits: true, tiedHead: true, fuseRmsNorm: true, largestWeightFirst: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads }, cacheOutside: true } : {};
     // One streamed copy carries whatever changes (the accuracy level, the graph rewrites); none: the file as it is.
     const session = q4Level === undefined && !rewriteGraph ? await loadSession(path, options.runtime) : await loadRewrittenDecoder(path, { accuracyLevel: q4Level, ...graph }, options.runtime);
     const vision = vlm ? await VisionParts.load(dir, suffix, rawConfig, (t) => tokenizer.tokenizer.token_to_id(t), (id) => tokenizer.tokenizer.id_to_token(id), options.runtime) : undefined;
     const vocabSize = config.vocabSize || tokenizer.size;
-    const shape = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, vocabSize };
+    const shape = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, vocabSize, maxPositions: config.contextLength };
     const decoder = new OnnxDecoder(session, shape, config.padId ?? tokenizer.eosIds[0] ?? 0, vision ? { embed: vision.embed, prefixBarrier: vision.imageTokenId } : {});
     return new OnnxChatModel(ref, decoder, tokenizer, config.contextLength, vision, { ...DEFAULT_IMAGE_LIMITS, ...options.imageLimits });
   }

@@ -3,7 +3,10 @@
  * `onnx/model{,_fp16,_quantized,_q4,_q4f16}.onnx` taking `input_ids`, `attention_mask`, `position_ids` and
  * `past_key_values.{i}.key/value` [batch, kv_heads, past, head_dim], optionally `num_logits_to_keep`, and giving
  * `logits` and `present.{i}.key/value`. The KV cache keeps the dtype the session declares for its past inputs,
- * so a float16 export's cache stays float16 from step to step without conversion.
+ * so a float16 export's cache stays float16 from step to step without conversion. A graph rewritten to keep the
+ * cache outside the session (its `cache_length` input; runtime/onnx/cache-outside.ts) gets the decoder's own
+ * buffers (runtime/kv-buffers.ts) as its past inputs and returns only each step's new positions, which the
+ * decoder appends there.
  *
  * Rows of a batch are left-padded: padded keys are masked, and positions count only real tokens
  * (`cumsum(attention_mask) - 1`, as transformers does), so each row decodes as it would alone.
@@ -11,10 +14,16 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
 import { Tensor, int64 } from '../runtime/index.js';
+import { KvBuffers, type KvType } from '../runtime/kv-buffers.js';
+import { CACHE_LENGTH } from '../runtime/onnx/cache-outside.js';
 
-export type KvType = 'float32' | 'float16';
+export type { KvType } from '../runtime/kv-buffers.js';
 
-/** The decoder's KV cache for some rows: two tensors per layer, [rows, kv_heads, length, head_dim]. */
+/**
+ * The decoder's KV cache for some rows: two tensors per layer, [rows, kv_heads, length, head_dim] as an exported
+ * graph returns them; or, when the decoder keeps the cache outside the session, its KvBuffers ([rows, kv_heads,
+ * capacity, head_dim], the first `length` positions held), which a forward pass grows in place.
+ */
 export interface KvCache {
   readonly tensors: readonly Tensor[];
   readonly rows: number;
@@ -56,10 +65,14 @@ export interface DecoderShape {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly vocabSize: number;
+  /** The model's context (max_position_embeddings): the most positions the decoder's own cache buffers grow to. */
+  readonly maxPositions?: number;
 }
 
 export class OnnxDecoder {
   readonly kvType: KvType;
+  /** The graph was rewritten to keep the KV cache outside the session (graph-rewrite.ts `cacheOutside`). */
+  readonly cacheOutside: boolean;
   private readonly keepLogitsInput: boolean;
   private readonly hasPositions: boolean;
   /** The decoder reads `inputs_embeds` (made by `options.embed`) rather than `input_ids`. */
@@ -86,6 +99,7 @@ export class OnnxDecoder {
     this.kvType = declared;
     this.keepLogitsInput = session.inputNames.includes('num_logits_to_keep');
     this.hasPositions = session.inputNames.includes('position_ids');
+    this.cacheOutside = session.inputNames.includes(CACHE_LENGTH);
   }
 
   /** `past_key_values.{i}.key`, `.value` for every layer. */
@@ -97,16 +111,19 @@ export class OnnxDecoder {
 
   emptyCache(rows: number): KvCache {
     const { kvHeads, headDim } = this.shape;
+    if (this.cacheOutside) return new KvBuffers(2 * this.shape.layers, { rows, heads: kvHeads, headDim, type: this.kvType, maxLength: this.shape.maxPositions ?? Infinity });
     const empty = this.kvType === 'float16' ? new Tensor('float16', new Uint16Array(0), [rows, kvHeads, 0, headDim]) : new Tensor('float32', new Float32Array(0), [rows, kvHeads, 0, headDim]);
     return { tensors: this.pastNames().map(() => empty), rows, length: 0 };
   }
 
   /**
    * One forward pass: `ids` [rows, T] after `cache`, with `mask` [rows, cache.length + T] and `positions`
-   * [rows, T]. Returns the logits at the last position of each row and the grown cache. `embed` replaces the
-   * decoder's own embedder for this pass (a prompt with images).
+   * [rows, T]. Returns the logits at the last position of each row and the grown cache (`cache` itself, grown in
+   * place, when the decoder keeps it outside the session). `embed` replaces the decoder's own embedder for this
+   * pass (a prompt with images).
    */
   async forward(ids: readonly (readonly number[])[], mask: readonly (readonly number[])[], positions: readonly (readonly number[])[], cache: KvCache, embed?: TokenEmbedder): Promise<{ logits: Float32Array; cache: KvCache }> {
+    if (this.cacheOutside !== cache instanceof KvBuffers) throw new MoxingError('INTERNAL', 'a KV cache made by another decoder (start from emptyCache)');
     const rows = ids.length;
     const length = ids[0].length;
     const total = cache.length + length;
@@ -117,6 +134,7 @@ export class OnnxDecoder {
     if (this.hasPositions) feeds.position_ids = int64(positions.flat(), [rows, length]);
     if (this.keepLogitsInput) feeds.num_logits_to_keep = int64([1], []);
     this.pastNames().forEach((name, i) => (feeds[name] = cache.tensors[i]));
+    if (cache instanceof KvBuffers) feeds[CACHE_LENGTH] = int64([cache.length], [1]);
     const out = await this.session.run(feeds);
     const logits = out.logits as Tensor;
     const vocab = logits.dims[2];
@@ -130,6 +148,11 @@ export class OnnxDecoder {
       if (!present) throw new MoxingError('MODEL_INVALID', `the decoder gave no output "${name.replace('past_key_values.', 'present.')}"`);
       return present as Tensor;
     });
+    // Kept outside: the presents are the T new positions.
+    if (cache instanceof KvBuffers) {
+      cache.append(tensors);
+      return { logits: last, cache };
+    }
     return { logits: last, cache: { tensors, rows, length: total } };
   }
 
@@ -142,8 +165,12 @@ export class OnnxDecoder {
   }
 }
 
-/** The first `length` positions of a cache (a shared prefix to build on). */
-export function truncateCache(cache: KvCache, length: number): KvCache {
+/**
+ * The first `length` positions of a cache (a shared prefix to build on). The decoder's own buffers are copied, with
+ * room for `more` positions: the state that builds on them appends in place, and the prefix stays as it was.
+ */
+export function truncateCache(cache: KvCache, length: number, more = 0): KvCache {
+  if (cache instanceof KvBuffers) return cache.prefix(length, more);
   if (length === cache.length) return cache;
   const tensors = cache.tensors.map((t) => {
     const [rows, heads, old, dim] = t.dims;
@@ -208,7 +235,7 @@ export class OnnxDecoderState implements DecoderState {
       const before = (tokens: readonly number[]) => (barrier === undefined || !tokens.includes(barrier) ? Infinity : tokens.indexOf(barrier));
       const keep = Math.min(shared, prompt.length - 1, this.reuse.cache.length, before(this.reuse.tokens), before(prompt));
       if (keep > 0) {
-        this.cache = truncateCache(this.reuse.cache, keep);
+        this.cache = truncateCache(this.reuse.cache, keep, prompt.length - keep);
         this.tokens[0] = prompt.slice(0, keep);
         this.mask[0] = new Array(keep).fill(1);
         this.nextPosition[0] = keep;

@@ -1,6 +1,6 @@
 /**
- * The Whisper decoder's cached step with its self-attention cache kept by the runner (decoder-runner.ts
- * `SelfAttentionCache`): the load-time rewrite of runtime/onnx/cache-outside.ts on the self-attention past inputs
+ * The Whisper decoder's cached step with its self-attention cache kept by the runner (runtime/kv-buffers.ts): the
+ * load-time rewrite of runtime/onnx/cache-outside.ts on the self-attention past inputs
  * (`past_key_values.{i}.decoder.{key,value}`). The cross-attention K/V are fed unchanged. The first pass (the
  * merged decoder's other branch, or `decoder_model`) still returns the whole prompt's KV.
  */

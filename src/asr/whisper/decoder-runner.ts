@@ -9,12 +9,13 @@
  * - split (`decoder_model` for the first pass, `decoder_with_past_model` after it).
  *
  * Either cached graph may be loaded rewritten (decoder-rewrite.ts, told by its `cache_length` input): the runner
- * then keeps the self-attention KV in buffers of its own (SelfAttentionCache) and a step returns only its new
+ * then keeps the self-attention KV in buffers of its own (runtime/kv-buffers.ts) and a step returns only its new
  * position. As exported, each step returns the whole cache and the runner keeps those tensors.
  */
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../../errors.js';
 import { Tensor, bool, emptyFloat32, float32, int64 } from '../../runtime/index.js';
+import { KvBuffers, keepRows } from '../../runtime/kv-buffers.js';
 import type { WhisperDims } from './config.js';
 import { CACHE_LENGTH } from './decoder-rewrite.js';
 import type { AudioFeatures } from './encoder.js';
@@ -59,28 +60,6 @@ export function gatherRows(tensor: Tensor, sources: readonly number[]): Tensor {
 
 /** How long a finished decode's cross-attention buffers wait for the next decode (batches and live turns come sooner). */
 const SPARE_CROSS_MS = 10_000;
-
-/** Each source row at most once, in order: rows can be kept by moving them down in place. */
-function isDropOnly(sources: readonly number[]): boolean {
-  return sources.every((s, i) => i === 0 || s > sources[i - 1]);
-}
-
-/**
- * Rows `sources` of the [rows, ...] float32 `data` (`size` values a row), first in the same memory when only
- * dropping (the tail is left as it was), else in a new array. Batched decoding drops each finished row: a new
- * copy of the cross-attention K/V each time (37 MB a row on base) also touched as many new pages.
- */
-function keepRows(data: Float32Array, size: number, sources: readonly number[]): Float32Array {
-  if (!isDropOnly(sources)) {
-    const out = new Float32Array(sources.length * size);
-    sources.forEach((source, i) => out.set(data.subarray(source * size, (source + 1) * size), i * size));
-    return out;
-  }
-  sources.forEach((source, i) => {
-    if (source !== i) data.copyWithin(i * size, source * size, (source + 1) * size);
-  });
-  return data.subarray(0, sources.length * size);
-}
 
 function isIdentity(sources: readonly number[], rows: number): boolean {
   return sources.length === rows && sources.every((s, i) => s === i);
@@ -177,7 +156,7 @@ class OnnxDecoderRunner implements DecoderRunner {
   /** Decoder self-attention cache as the session returns it, per layer [key, value] of [rows, heads, length, headDim]. */
   private selfKV: Tensor[] = [];
   /** The same cache kept here, when the session was rewritten to take it in place (`decoder.cacheOutside`). */
-  private selfCache: SelfAttentionCache | undefined;
+  private selfCache: KvBuffers | undefined;
   /** Cross-attention cache from the first pass; row r holds audio `crossAudio[r]`. */
   private crossKV: Tensor[] = [];
   private crossAudio: number[] = [];
@@ -246,7 +225,7 @@ class OnnxDecoderRunner implements DecoderRunner {
     this.crossBuffers = cross;
     this.crossAudio = [...this.rowAudio];
     const selfKV = self.map((data) => float32(data, [rows, decoderHeads, length, headDim]));
-    if (this.decoder.cacheOutside) this.selfCache = new SelfAttentionCache(selfKV, this.decoder.dims.nTextCtx);
+    if (this.decoder.cacheOutside) this.selfCache = KvBuffers.fromPresents(selfKV, this.decoder.dims.nTextCtx);
     else this.selfKV = selfKV;
     return { last, kept };
   }
@@ -271,7 +250,7 @@ class OnnxDecoderRunner implements DecoderRunner {
     const crossNames = this.decoder.pastNames('encoder');
     const cache = this.selfCache;
     if (cache) {
-      cache.tensors().forEach((t, i) => (feeds[selfNames[i]] = t));
+      cache.tensors.forEach((t, i) => (feeds[selfNames[i]] = t));
       feeds[CACHE_LENGTH] = int64([cache.length], [1]);
     } else selfNames.forEach((name, i) => (feeds[name] = this.selfKV[i]));
     crossNames.forEach((name, i) => (feeds[name] = this.crossKV[i]));
@@ -330,80 +309,5 @@ class OnnxDecoderRunner implements DecoderRunner {
       if (!value) throw new MoxingError('MODEL_INVALID', `the decoder gave no output "${name}"; it is not an optimum Whisper decoder export`);
       return value as Tensor;
     });
-  }
-}
-
-/**
- * The self-attention KV of a rewritten decoder (decoder-rewrite.ts), per layer key and value buffers
- * [rows, heads, capacity, headDim] whose first `length` positions hold the cache. A step reads them in place (the
- * session slices the first `length`) and returns its new position, written here. The capacity doubles when full
- * (up to the model's text context): a few copies per decode instead of the whole cache copied out at every step.
- */
-export class SelfAttentionCache {
-  length: number;
-  private capacity: number;
-  private rows: number;
-  private readonly heads: number;
-  private readonly headDim: number;
-  private buffers: Float32Array[];
-  private feeds: Tensor[] | undefined;
-
-  /** From the first pass's presents [rows, heads, length, headDim]. */
-  constructor(
-    presents: readonly Tensor[],
-    private readonly maxLength: number,
-  ) {
-    const [rows, heads, length, headDim] = presents[0].dims;
-    this.rows = rows;
-    this.heads = heads;
-    this.headDim = headDim;
-    this.length = length;
-    this.capacity = Math.max(length + 1, Math.min(maxLength, Math.max(64, 2 * length)));
-    this.buffers = presents.map((p) => this.copyInto(new Float32Array(rows * heads * this.capacity * headDim), p.data as Float32Array, length, length));
-  }
-
-  /** The buffers as the past inputs of a step: [rows, heads, capacity, headDim]. */
-  tensors(): Tensor[] {
-    this.feeds ??= this.buffers.map((b) => float32(b, [this.rows, this.heads, this.capacity, this.headDim]));
-    return this.feeds;
-  }
-
-  /** Writes a step's new positions [rows, heads, 1, headDim] at `length`, and counts them. */
-  append(added: readonly Tensor[]): void {
-    if (this.length === this.capacity) this.grow();
-    const { headDim } = this;
-    const blocks = this.rows * this.heads;
-    added.forEach((t, i) => {
-      const from = t.data as Float32Array;
-      const to = this.buffers[i];
-      if (from.length !== blocks * headDim) throw new MoxingError('MODEL_INVALID', `a rewritten decoder step returned ${from.length} values of self-attention K/V, not ${blocks * headDim}`);
-      for (let b = 0; b < blocks; b++) to.set(from.subarray(b * headDim, (b + 1) * headDim), (b * this.capacity + this.length) * headDim);
-    });
-    this.length++;
-  }
-
-  /** Keeps rows `sources` in that order (DecoderRunner.reorder). */
-  gather(sources: readonly number[]): void {
-    const size = this.heads * this.capacity * this.headDim;
-    this.buffers = this.buffers.map((b) => keepRows(b, size, sources));
-    this.rows = sources.length;
-    this.feeds = undefined;
-  }
-
-  private grow(): void {
-    if (this.capacity >= this.maxLength) throw new MoxingError('INTERNAL', `the decoder's self-attention cache is full at ${this.maxLength} positions (the text context)`);
-    const capacity = Math.min(this.maxLength, 2 * this.capacity);
-    this.buffers = this.buffers.map((b) => this.copyInto(new Float32Array(this.rows * this.heads * capacity * this.headDim), b, this.capacity, this.length, capacity));
-    this.capacity = capacity;
-    this.feeds = undefined;
-  }
-
-  /** Copies the first `length` positions of each [row, head] block of `from` (blocks of `fromCapacity` positions) into `to`. */
-  private copyInto(to: Float32Array, from: Float32Array, fromCapacity: number, length: number, toCapacity = this.capacity): Float32Array {
-    const { headDim } = this;
-    for (let b = 0; b < this.rows * this.heads; b++) {
-      to.set(from.subarray(b * fromCapacity * headDim, (b * fromCapacity + length) * headDim), b * toCapacity * headDim);
-    }
-    return to;
   }
 }
