@@ -4,13 +4,11 @@
  * (`past_key_values.{i}.decoder.{key,value}`). The cross-attention K/V are fed unchanged. The first pass (the
  * merged decoder's other branch, or `decoder_model`) still returns the whole prompt's KV.
  */
-import { existsSync } from 'node:fs';
 import type { InferenceSession } from 'onnxruntime-node';
-import { MoxingError } from '../../errors.js';
-import { loadSession, type RuntimeOptions } from '../../runtime/index.js';
+import type { RuntimeOptions } from '../../runtime/index.js';
 import { keepCacheOutside } from '../../runtime/onnx/cache-outside.js';
 import type { NodeProto } from '../../runtime/onnx/index.js';
-import { loadRewrittenModel } from '../../runtime/onnx/rewritten-session.js';
+import { loadWithSpeedUp } from '../../runtime/onnx/rewritten-session.js';
 import type { GraphView } from '../../runtime/onnx/stream-rewrite.js';
 
 export { CACHE_LENGTH } from '../../runtime/onnx/cache-outside.js';
@@ -27,12 +25,6 @@ export function keepSelfCacheOutside(graph: GraphView): NodeProto[] | undefined 
  * outside (`rewrite`), or the file as exported: also when the graph does not match or ORT refuses the copy, since
  * the rewrite is only a speed-up. The runner tells the two apart by the `cache_length` input.
  */
-export async function loadWhisperDecoder(path: string, rewrite: boolean, runtime?: RuntimeOptions): Promise<InferenceSession> {
-  if (!rewrite || !existsSync(path)) return loadSession(path, runtime);
-  try {
-    return await loadRewrittenModel(path, 'self-cache-outside', keepSelfCacheOutside, runtime);
-  } catch (cause) {
-    if (!(cause instanceof MoxingError) || cause.code !== 'MODEL_INVALID') throw cause;
-    return loadSession(path, runtime);
-  }
+export function loadWhisperDecoder(path: string, rewrite: boolean, runtime?: RuntimeOptions): Promise<InferenceSession> {
+  return loadWithSpeedUp(path, rewrite, 'self-cache-outside', keepSelfCacheOutside, runtime);
 }

@@ -8,12 +8,10 @@
  * reshape) moves into the operator's `scale`. Quantized encoders match too: their projections
  * (DynamicQuantizeLinear / MatMulInteger) sit outside the pattern, and their attention products are float MatMuls.
  */
-import { existsSync } from 'node:fs';
 import type { InferenceSession } from 'onnxruntime-node';
-import { MoxingError } from '../../errors.js';
-import { loadSession, type RuntimeOptions } from '../../runtime/index.js';
+import type { RuntimeOptions } from '../../runtime/index.js';
 import { nodeProducers, nodeReaders, onnx, pruneUnused, type NodeProto } from '../../runtime/onnx/index.js';
-import { loadRewrittenModel } from '../../runtime/onnx/rewritten-session.js';
+import { loadWithSpeedUp } from '../../runtime/onnx/rewritten-session.js';
 import type { GraphView } from '../../runtime/onnx/stream-rewrite.js';
 
 const INT = onnx.AttributeProto.AttributeType.INT;
@@ -203,17 +201,9 @@ function readsOnlyDefined(nodes: readonly NodeProto[], graph: GraphView): boolea
 }
 
 /**
- * The encoder's session: its attention fused (`rewrite`), or the file as exported; also the file as exported when
- * ORT refuses the fused copy (a provider without the operator for the model's types), since the fusion is only a
- * speed-up.
+ * The encoder's session: its attention fused (`rewrite`), or the file as exported (also when ORT refuses the fused
+ * copy: the fusion is only a speed-up).
  */
-export async function loadWhisperEncoder(path: string, rewrite: boolean, runtime?: RuntimeOptions): Promise<InferenceSession> {
-  // A missing file: loadSession's own error, which says what to do.
-  if (!rewrite || !existsSync(path)) return loadSession(path, runtime);
-  try {
-    return await loadRewrittenModel(path, 'fused-attention', fuseEncoderAttention, runtime);
-  } catch (cause) {
-    if (!(cause instanceof MoxingError) || cause.code !== 'MODEL_INVALID') throw cause;
-    return loadSession(path, runtime);
-  }
+export function loadWhisperEncoder(path: string, rewrite: boolean, runtime?: RuntimeOptions): Promise<InferenceSession> {
+  return loadWithSpeedUp(path, rewrite, 'fused-attention', fuseEncoderAttention, runtime);
 }

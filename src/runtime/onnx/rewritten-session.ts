@@ -3,11 +3,13 @@
  * (stream-rewrite.ts) beside the model, ORT loads the copy, and the copy is removed once loaded. Used by the
  * chat decoder's rewrites and the Whisper encoder's attention fusion.
  */
+import { existsSync } from 'node:fs';
 import { link, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
-import { loadSessionFromTemporaryFile, type RuntimeOptions } from '../session.js';
+import { MoxingError } from '../../errors.js';
+import { loadSession, loadSessionFromTemporaryFile, type RuntimeOptions } from '../session.js';
 import { rewriteGraphNodes, type GraphView } from './stream-rewrite.js';
 import type { NodeProto } from './proto.js';
 
@@ -71,4 +73,19 @@ export function loadRewrittenModel(path: string, key: string, edit: (graph: Grap
     },
     runtime,
   );
+}
+
+/**
+ * A session of the model at `path` with a speed-up `edit` (loadRewrittenModel) when `rewrite` is on, else the file
+ * as exported; also the file as exported when ORT refuses the edited copy (MODEL_INVALID: a provider without an
+ * operator the edit uses). A missing file fails as loadSession fails, saying what to do.
+ */
+export async function loadWithSpeedUp(path: string, rewrite: boolean, key: string, edit: (graph: GraphView) => NodeProto[] | undefined, runtime?: RuntimeOptions): Promise<InferenceSession> {
+  if (!rewrite || !existsSync(path)) return loadSession(path, runtime);
+  try {
+    return await loadRewrittenModel(path, key, edit, runtime);
+  } catch (cause) {
+    if (!(cause instanceof MoxingError) || cause.code !== 'MODEL_INVALID') throw cause;
+    return loadSession(path, runtime);
+  }
 }
