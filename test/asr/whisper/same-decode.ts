@@ -1,0 +1,67 @@
+/**
+ * The decoder-rewrite tests' shared steps (decoder-rewrite.test.ts, decoder-rewrite.slow.test.ts): a model's files
+ * in each decoder layout, a decode that exercises the self-attention cache, and the check that the rewritten and
+ * the as-exported decoder give the same logits.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { WhisperModel, type DecoderRunner } from '../../../src/asr/index.js';
+import { CACHE_LENGTH } from '../../../src/asr/whisper/decoder-rewrite.js';
+import { decodeAudio, logMelSpectrogram, padOrTrim } from '../../../src/audio/index.js';
+import { clipsOf, SHARED } from './fidelity.js';
+
+const RUNTIME = { intraOpThreads: 1 };
+
+export type Layout = 'merged' | 'split' | 'timestamped';
+export function files(dir: string, layout: Layout, mergedPath = join(dir, 'onnx', 'decoder_model_merged.onnx')) {
+  const onnx = join(dir, 'onnx');
+  const decoder =
+    layout === 'split'
+      ? { kind: 'split' as const, decoder: join(onnx, 'decoder_model.onnx'), decoderWithPast: join(onnx, 'decoder_with_past_model.onnx') }
+      : { kind: 'merged' as const, path: layout === 'timestamped' ? join(onnx, 'decoder_model_merged_timestamped.onnx') : mergedPath, timestamped: layout === 'timestamped' };
+  return { dir, encoder: join(onnx, 'encoder_model.onnx'), decoder };
+}
+
+export async function features(model: WhisperModel) {
+  const audio = await decodeAudio(join(SHARED, 'audio', 'dev', clipsOf('single')[0]));
+  return model.encode(logMelSpectrogram(padOrTrim(audio), 80).data);
+}
+
+function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+/**
+ * A decode that exercises the cache: two rows, `count` greedy steps (past the first capacity, so the buffers
+ * grow), a beam-like fan-out of row 0 at step 10 and a dropped row at step 40. Every step's logits, in order.
+ */
+export async function trace(runner: DecoderRunner, count: number): Promise<Float32Array[]> {
+  const vocab = runner.vocabSize;
+  const prompt = [50258, 50259, 50359];
+  const logits = [(await runner.prefill([prompt, prompt])).last];
+  for (let i = 0; i < count; i++) {
+    if (i === 10) runner.reorder([0, 0]);
+    if (i === 40) runner.reorder([1]);
+    const last = logits[logits.length - 1];
+    // After a reorder the rows are the kept ones; their last logits are the kept rows' (row 0 twice, then row 1).
+    const rows = i < 10 ? [0, 1] : i < 40 ? [0, 0] : i === 40 ? [1] : [0];
+    const tokens = rows.map((r) => argmax(last.subarray(r * vocab, (r + 1) * vocab)));
+    logits.push(await runner.step(tokens));
+  }
+  return logits;
+}
+
+/** The rewritten and the as-exported decoder give the same logits, bit for bit, at every step. */
+export async function assertSameDecode(modelFiles: ReturnType<typeof files>): Promise<void> {
+  const [rewritten, plain] = await Promise.all([WhisperModel.fromFiles(modelFiles, RUNTIME), WhisperModel.fromFiles(modelFiles, RUNTIME, { graphRewrites: false })]);
+  assert.ok(rewritten.decoder.cacheOutside, 'the rewrite matched');
+  assert.ok(!plain.decoder.cacheOutside);
+  assert.ok((rewritten.decoder.withPast ?? rewritten.decoder.first).inputNames.includes(CACHE_LENGTH));
+  const encoded = await features(plain);
+  // 80 steps: past the buffers' first capacity (64 positions), so they grow once.
+  const [a, b] = [await trace(rewritten.createRunner(encoded, [0, 0]), 80), await trace(plain.createRunner(encoded, [0, 0]), 80)];
+  assert.equal(a.length, b.length);
+  a.forEach((x, i) => assert.deepEqual(x, b[i], `the logits of step ${i} differ`));
+}
