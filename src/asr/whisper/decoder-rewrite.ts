@@ -1,30 +1,86 @@
 /**
- * The Whisper decoder's cached step with its self-attention cache kept by the runner (runtime/kv-buffers.ts): the
- * load-time rewrite of runtime/onnx/cache-outside.ts on the self-attention past inputs
- * (`past_key_values.{i}.decoder.{key,value}`). The cross-attention K/V are fed unchanged. The first pass (the
- * merged decoder's other branch, or `decoder_model`) still returns the whole prompt's KV.
+ * Load-time rewrites of the Whisper decoder, both exact (every value the runner reads is computed as before):
+ * - the cached step keeps its self-attention cache in the runner's buffers (runtime/kv-buffers.ts): the rewrite of
+ *   runtime/onnx/cache-outside.ts on the self-attention past inputs (`past_key_values.{i}.decoder.{key,value}`).
+ *   The cross-attention K/V are fed unchanged;
+ * - the first pass (the merged decoder's no-cache branch, or `decoder_model`) computes logits from position
+ *   `logits_from` on (a new int64 [1] input): a Slice before the LM head. The runner reads only the last position
+ *   and the SOT position, where the head ran at every prompt position (up to 223 with previous text: 223 × 51,865
+ *   logits, 46 MB copied out per window) for the next window. The head is a matrix product per position, so the
+ *   positions kept get the same logits. Not for a quantized head (its input is quantized per tensor, over all
+ *   positions): that graph keeps every position.
  */
 import type { InferenceSession } from 'onnxruntime-node';
 import type { RuntimeOptions } from '../../runtime/index.js';
 import { keepCacheOutside } from '../../runtime/onnx/cache-outside.js';
-import type { NodeProto } from '../../runtime/onnx/index.js';
+import { nodeProducers, onnx, type NodeProto } from '../../runtime/onnx/index.js';
 import { loadWithSpeedUp } from '../../runtime/onnx/rewritten-session.js';
 import type { GraphView } from '../../runtime/onnx/stream-rewrite.js';
 
 export { CACHE_LENGTH } from '../../runtime/onnx/cache-outside.js';
 
+/** The input of a rewritten first pass: the first position whose logits it computes. */
+export const LOGITS_FROM = 'logits_from';
+
 const SELF_PAST = /^past_key_values\.\d+\.decoder\.(key|value)$/;
+const DT = onnx.TensorProto.DataType;
 
 /** The decoder's nodes with its self-attention cache kept by the runner; undefined when the graph does not match. */
-export function keepSelfCacheOutside(graph: GraphView): NodeProto[] | undefined {
-  return keepCacheOutside(graph, (name) => SELF_PAST.test(name));
+export function keepSelfCacheOutside(graph: GraphView, nodes: readonly NodeProto[] = graph.nodes): NodeProto[] | undefined {
+  return keepCacheOutside(graph, (name) => SELF_PAST.test(name), nodes);
+}
+
+function int64Constant(output: string, values: readonly number[]): NodeProto {
+  const rawData = new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer);
+  const t = onnx.TensorProto.create({ dims: [values.length], dataType: DT.INT64, rawData });
+  return onnx.NodeProto.create({ opType: 'Constant', name: output, output: [output], attribute: [onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t })] });
+}
+
+/** `nodes` (one graph's) with a Slice from `logits_from` before a float LM head; undefined when the head is not a float MatMul. */
+function sliceHead(nodes: readonly NodeProto[]): NodeProto[] | undefined {
+  const made = nodeProducers(nodes);
+  let head = made.get('logits');
+  while (head?.opType === 'Identity' || head?.opType === 'Cast') head = made.get(head.input?.[0] ?? '');
+  if (!head || !['MatMul', 'FusedMatMul'].includes(head.opType ?? '')) return undefined;
+  const kept = `${LOGITS_FROM}/hidden`;
+  const slice = onnx.NodeProto.create({ opType: 'Slice', name: kept, input: [head.input?.[0] ?? '', LOGITS_FROM, `${LOGITS_FROM}/end`, `${LOGITS_FROM}/axis`], output: [kept] });
+  return nodes.flatMap((n) => (n === head ? [slice, onnx.NodeProto.create({ ...n, input: [kept, ...(n.input ?? []).slice(1)] })] : [n]));
 }
 
 /**
- * A decoder session (the merged decoder, or `decoder_with_past_model`) with its self-attention cache kept
- * outside (`rewrite`), or the file as exported: also when the graph does not match or ORT refuses the copy, since
- * the rewrite is only a speed-up. The runner tells the two apart by the `cache_length` input.
+ * The first pass's nodes with its logits computed from `logits_from` on: the main graph of a decoder without
+ * self-attention past inputs (`decoder_model`), or the no-cache branch of the merged decoder's If.
+ */
+export function firstPassLogitsFrom(graph: GraphView, nodes: readonly NodeProto[] = graph.nodes): NodeProto[] | undefined {
+  if (graph.inputs.includes(LOGITS_FROM)) return undefined;
+  const hasPast = graph.inputs.some((name) => SELF_PAST.test(name));
+  let rewritten: NodeProto[] | undefined;
+  if (!hasPast) rewritten = sliceHead(nodes);
+  else {
+    const branch = nodes.find((n) => n.opType === 'If' && n.input?.[0] === 'use_cache_branch');
+    const noCache = branch?.attribute?.find((a) => a.name === 'else_branch');
+    const sliced = noCache?.g && sliceHead(noCache.g.node ?? []);
+    if (!branch || !noCache || !sliced) return undefined;
+    const attribute = branch.attribute?.map((a) => (a === noCache ? onnx.AttributeProto.create({ ...a, g: { ...a.g, node: sliced } }) : a));
+    rewritten = nodes.map((n) => (n === branch ? onnx.NodeProto.create({ ...n, attribute }) : n));
+  }
+  if (!rewritten) return undefined;
+  graph.addInput({ name: LOGITS_FROM, type: { tensorType: { elemType: DT.INT64, shape: { dim: [{ dimValue: 1 }] } } } });
+  return [int64Constant(`${LOGITS_FROM}/end`, [2 ** 31 - 1]), int64Constant(`${LOGITS_FROM}/axis`, [1]), ...rewritten];
+}
+
+/** Both rewrites, each where its pattern is found; undefined when neither is. */
+export function rewriteWhisperDecoder(graph: GraphView): NodeProto[] | undefined {
+  const cached = keepSelfCacheOutside(graph);
+  const sliced = firstPassLogitsFrom(graph, cached ?? graph.nodes);
+  return sliced ?? cached;
+}
+
+/**
+ * A decoder session (the merged decoder, `decoder_model` or `decoder_with_past_model`) with its rewrites
+ * (`rewrite`), or the file as exported: also when no pattern matches or ORT refuses the copy, since the rewrites
+ * are only speed-ups. The runner tells them apart by the `cache_length` and `logits_from` inputs.
  */
 export function loadWhisperDecoder(path: string, rewrite: boolean, runtime?: RuntimeOptions): Promise<InferenceSession> {
-  return loadWithSpeedUp(path, rewrite, 'self-cache-outside', keepSelfCacheOutside, runtime);
+  return loadWithSpeedUp(path, rewrite, 'whisper-decoder', rewriteWhisperDecoder, runtime);
 }

@@ -17,7 +17,7 @@ import { MoxingError } from '../../errors.js';
 import { Tensor, bool, emptyFloat32, float32, int64 } from '../../runtime/index.js';
 import { KvBuffers, keepRows } from '../../runtime/kv-buffers.js';
 import type { WhisperDims } from './config.js';
-import { CACHE_LENGTH } from './decoder-rewrite.js';
+import { CACHE_LENGTH, LOGITS_FROM } from './decoder-rewrite.js';
 import type { AudioFeatures } from './encoder.js';
 import { activeDecodeProfile } from './profile.js';
 
@@ -70,6 +70,8 @@ export class WhisperDecoder {
   readonly layout: Layout;
   /** The cached graph was rewritten to keep the self-attention cache outside (decoder-rewrite.ts). */
   readonly cacheOutside: boolean;
+  /** The first pass was rewritten to compute logits from a position on (decoder-rewrite.ts `logits_from`). */
+  readonly logitsFrom: boolean;
   private readonly layers: number;
   /** The cross-attention K/V buffers of the last decode, kept for the next (takeCrossBuffers). */
   private spareCross: Float32Array[] | undefined;
@@ -84,6 +86,7 @@ export class WhisperDecoder {
   ) {
     this.layout = withPast ? 'split' : 'merged';
     this.cacheOutside = (withPast ?? first).inputNames.includes(CACHE_LENGTH);
+    this.logitsFrom = first.inputNames.includes(LOGITS_FROM);
     this.layers = dims.decoderLayers;
     const need = (session: InferenceSession, names: string[], what: string): void => {
       const missing = names.filter((n) => !session.inputNames.includes(n));
@@ -107,10 +110,14 @@ export class WhisperDecoder {
     return names;
   }
 
-  /** The feeds of a first pass (no cache) over `tokens` (rows of equal length) on `hidden` [rows, frames, dModel]. */
-  firstPassFeeds(tokens: readonly (readonly number[])[], hidden: Tensor): Record<string, Tensor> {
+  /**
+   * The feeds of a first pass (no cache) over `tokens` (rows of equal length) on `hidden` [rows, frames, dModel],
+   * its logits from position `logitsFrom` on when the graph was rewritten for it (else from 0).
+   */
+  firstPassFeeds(tokens: readonly (readonly number[])[], hidden: Tensor, logitsFrom = 0): Record<string, Tensor> {
     const rows = tokens.length;
     const feeds: Record<string, Tensor> = { input_ids: int64(tokens.flat(), [rows, tokens[0].length]), encoder_hidden_states: hidden };
+    if (this.logitsFrom) feeds[LOGITS_FROM] = int64([logitsFrom], [1]);
     if (this.layout === 'merged') {
       feeds.use_cache_branch = bool([false], [1]);
       const empty = emptyFloat32([rows, this.dims.decoderHeads, 0, this.dims.headDim]);
@@ -197,13 +204,15 @@ class OnnxDecoderRunner implements DecoderRunner {
     let cross: Float32Array[] = [];
     const profile = activeDecodeProfile();
     const started = profile ? performance.now() : 0;
-    // A row at a time: the cross-attention K/V of a row (37 MB on base) go straight into buffers kept from the
-    // last decode, where one pass over all rows had ORT write them, and onnxruntime-node copy them out, into as
-    // many fresh pages per batch (and the rows' intermediates at once): 8 rows took 2-3x their compute.
+    // A row at a time, each row's cross-attention K/V (37 MB on base) copied into buffers kept from the last
+    // decode: one pass over all rows held every row's outputs and intermediates at once, in pages never touched
+    // before (a batched 10-minute run peaked at 1.76 GB against 1.44 GB so).
+    // Only the last position's logits and the kept one's are read: a rewritten first pass computes no others.
+    const from = this.decoder.logitsFrom ? Math.min(length - 1, keepPosition ?? length - 1) : 0;
     for (let r = 0; r < rows; r++) {
       const a = this.rowAudio[r];
       const row = float32(hidden.subarray(a * frames * width, (a + 1) * frames * width), [1, frames, width]);
-      const out = await this.decoder.first.run(this.decoder.firstPassFeeds([tokens[r]], row));
+      const out = await this.decoder.first.run(this.decoder.firstPassFeeds([tokens[r]], row, from));
       const [selfRow, crossRow] = [this.presents(out, 'decoder'), this.presents(out, 'encoder')];
       if (r === 0) {
         self = selfRow.map((t) => new Float32Array(rows * t.data.length));
@@ -212,8 +221,9 @@ class OnnxDecoderRunner implements DecoderRunner {
       selfRow.forEach((t, i) => self[i].set(t.data as Float32Array, r * t.data.length));
       crossRow.forEach((t, i) => cross[i].set(t.data as Float32Array, r * t.data.length));
       const logits = out.logits.data as Float32Array;
-      last.set(logits.subarray((length - 1) * vocab, length * vocab), r * vocab);
-      if (kept) kept.set(logits.subarray((keepPosition as number) * vocab, ((keepPosition as number) + 1) * vocab), r * vocab);
+      const at = (position: number) => logits.subarray((position - from) * vocab, (position - from + 1) * vocab);
+      last.set(at(length - 1), r * vocab);
+      if (kept) kept.set(at(keepPosition as number), r * vocab);
     }
     if (profile) {
       profile.prefillMs += performance.now() - started;
@@ -258,6 +268,8 @@ class OnnxDecoderRunner implements DecoderRunner {
     if (this.decoder.layout === 'merged') {
       session = this.decoder.first;
       feeds.use_cache_branch = bool([true], [1]);
+      // Read by the other branch only, but an input of the graph.
+      if (this.decoder.logitsFrom) feeds[LOGITS_FROM] = int64([0], [1]);
       // Unused on the with-past branch, but a required input: an empty tensor costs nothing.
       feeds.encoder_hidden_states = emptyFloat32([rows, 0, dims.dModel]);
     }

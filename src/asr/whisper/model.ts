@@ -6,7 +6,7 @@ import { MoxingError } from '../../errors.js';
 import { externalDataFiles, resolveWhisperModel, type ModelLoadOptions, type ResolvedWhisperModel as WhisperFiles } from '../../hub/index.js';
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { loadSession, releaseSession, type RuntimeOptions } from '../../runtime/index.js';
+import { releaseSession, type RuntimeOptions } from '../../runtime/index.js';
 import { loadWhisperTokenizer, type WhisperTokenizer } from '../../text/index.js';
 import { loadWhisperDims, type WhisperDims } from './config.js';
 import { WhisperDecoder, type DecoderRunner } from './decoder-runner.js';
@@ -24,7 +24,8 @@ export interface LoadWhisperOptions extends ModelLoadOptions {
   /**
    * Load-time graph rewrites: each encoder self-attention as one MultiHeadAttention, which ORT runs as flash
    * attention (encoder-rewrite.ts); the decoder's cached step returning only its new self-attention K/V, kept by
-   * the runner (decoder-rewrite.ts). `false` loads both as exported.
+   * the runner, and its first pass computing only the logits read (decoder-rewrite.ts). `false` loads both as
+   * exported.
    * @default true
    */
   readonly graphRewrites?: boolean;
@@ -67,7 +68,7 @@ export class WhisperModel implements DecodingContext, WordTimingModel {
     const rewrite = options.graphRewrites ?? true;
     const [encoderSession, first, withPast] = await Promise.all([
       loadWhisperEncoder(files.encoder, rewrite, runtime),
-      d.kind === 'merged' ? loadWhisperDecoder(d.path, rewrite, runtime) : loadSession(d.decoder, runtime),
+      loadWhisperDecoder(d.kind === 'merged' ? d.path : d.decoder, rewrite, runtime),
       d.kind === 'split' ? loadWhisperDecoder(d.decoderWithPast, rewrite, runtime) : Promise.resolve(undefined),
     ]);
     return new WhisperModel(files, dims, tokenizer, new WhisperEncoder(encoderSession, dims), new WhisperDecoder(dims, first, withPast));

@@ -9,7 +9,7 @@ import { decodeAudio, logMelSpectrogram, padOrTrim } from '../../../src/audio/in
 import { decodeModel } from '../../../src/runtime/onnx/index.js';
 import { rewriteGraphNodes } from '../../../src/runtime/onnx/stream-rewrite.js';
 import { clipsOf, FIXTURE_DIR, SHARED } from './fidelity.js';
-import { assertSameDecode, files, trace } from './same-decode.js';
+import { assertSameDecode, features, files, trace } from './same-decode.js';
 
 // One suite, so that its hooks stay its own when the runner imports it beside other files in one process.
 describe('asr/whisper/decoder-rewrite', () => {
@@ -20,6 +20,23 @@ describe('asr/whisper/decoder-rewrite', () => {
   test('the shared fixture, merged and split: the same logits, bit for bit, over 80 steps with fan-out, a dropped row and growing buffers', async () => {
     await assertSameDecode(files(FIXTURE_DIR, 'merged'));
     await assertSameDecode(files(FIXTURE_DIR, 'split'));
+  });
+
+  test('a rewritten first pass computes the logits of the positions read only, and they are the as-exported ones, bit for bit', async () => {
+    for (const layout of ['merged', 'split'] as const) {
+      const modelFiles = files(FIXTURE_DIR, layout);
+      const [rewritten, plain] = await Promise.all([WhisperModel.fromFiles(modelFiles, RUNTIME), WhisperModel.fromFiles(modelFiles, RUNTIME, { graphRewrites: false })]);
+      assert.ok(rewritten.decoder.logitsFrom && !plain.decoder.logitsFrom, layout);
+      const encoded = await features(plain);
+      // A previous-text prompt as the sequential loop gives: <|startofprev|>, 36 tokens, then the SOT sequence.
+      const prompt = [50361, ...Array.from({ length: 36 }, (_, i) => 400 + 17 * i), 50258, 50259, 50359];
+      const sot = prompt.indexOf(50258);
+      const [x, y] = [await rewritten.createRunner(encoded, [0]).prefill([prompt], sot), await plain.createRunner(encoded, [0]).prefill([prompt], sot)];
+      assert.deepEqual(x.last, y.last, `${layout}: last position`);
+      assert.deepEqual(x.kept, y.kept, `${layout}: SOT position`);
+      const out = await rewritten.decoder.first.run(rewritten.decoder.firstPassFeeds([prompt], encoded.tensor, sot));
+      assert.deepEqual(out.logits.dims, [1, prompt.length - sot, rewritten.dims.vocabSize], `${layout}: logits from the SOT position on`);
+    }
   });
 
   test('a decode takes the cross-attention buffers the last one released: the same memory, and the logits of a fresh model', async () => {
