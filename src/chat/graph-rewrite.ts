@@ -31,7 +31,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
 import type { RuntimeOptions } from '../runtime/index.js';
-import { nodeProducers, nodeReaders, onnx, pruneUnused, type NodeProto } from '../runtime/onnx/index.js';
+import { intsConstant, nodeProducers, nodeReaders, onnx, pruneUnused, type NodeProto } from '../runtime/onnx/index.js';
 import { keepCacheOutside } from '../runtime/onnx/cache-outside.js';
 import { loadRewrittenModel } from '../runtime/onnx/rewritten-session.js';
 import type { GraphView } from '../runtime/onnx/stream-rewrite.js';
@@ -56,10 +56,6 @@ const INT = onnx.AttributeProto.AttributeType.INT;
 
 function ints(name: string, values: readonly number[]): NonNullable<NodeProto['attribute']>[number] {
   return { name, type: INTS, ints: [...values] };
-}
-
-function constantInts(name: string, values: readonly number[]): NodeProto {
-  return onnx.NodeProto.create({ opType: 'Constant', output: [name], name, attribute: [ints('value_ints', values)] });
 }
 
 function intsOf(n: NodeProto | undefined, name: string): number[] | undefined {
@@ -141,7 +137,7 @@ function lastLogits(nodes: NodeProto[]): NodeProto[] | undefined {
   const [starts, ends, axes, last] = ['starts', 'ends', 'axes', 'hidden'].map((s) => `moxing_last_position_${s}`);
   const slice = onnx.NodeProto.create({ opType: 'Slice', input: [input, starts, ends, axes], output: [last], name: 'moxing_last_position' });
   head.input = [last, ...(head.input ?? []).slice(1)];
-  return insertBefore(nodes, head, [constantInts(starts, [-1]), constantInts(ends, [2 ** 31 - 1]), constantInts(axes, [1]), slice]);
+  return insertBefore(nodes, head, [intsConstant(starts, [-1]), intsConstant(ends, [2 ** 31 - 1]), intsConstant(axes, [1]), slice]);
 }
 
 /** `MatMul(x, Transpose(E, [1, 0]))` with E a 2-D initializer → `FusedMatMul(x, E, transB=1)`. */
@@ -203,7 +199,7 @@ function groupedAttention(nodes: NodeProto[], shape: { heads: number; kvHeads: n
     const base = `moxing_gqa_${count++}`;
     const name = (s: string) => `${base}_${s}`;
     // [B, H, T, X] ↔ [B, kv, rep·T, X]: the heads of one KV group are contiguous.
-    const added: NodeProto[] = [constantInts(name('grouped'), [0, kvHeads, -1, 0]), constantInts(name('heads'), [0, heads, -1, 0])];
+    const added: NodeProto[] = [intsConstant(name('grouped'), [0, kvHeads, -1, 0]), intsConstant(name('heads'), [0, heads, -1, 0])];
     added.push(onnx.NodeProto.create({ opType: 'Reshape', input: [a, name('grouped')], output: [name('a')], name: name('a') }));
     let right = kv;
     if (isScores) {

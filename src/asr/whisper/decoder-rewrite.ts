@@ -13,7 +13,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import type { RuntimeOptions } from '../../runtime/index.js';
 import { keepCacheOutside } from '../../runtime/onnx/cache-outside.js';
-import { nodeProducers, onnx, type NodeProto } from '../../runtime/onnx/index.js';
+import { intsConstant, nodeProducers, onnx, type NodeProto } from '../../runtime/onnx/index.js';
 import { loadWithSpeedUp } from '../../runtime/onnx/rewritten-session.js';
 import type { GraphView } from '../../runtime/onnx/stream-rewrite.js';
 
@@ -28,12 +28,6 @@ const DT = onnx.TensorProto.DataType;
 /** The decoder's nodes with its self-attention cache kept by the runner; undefined when the graph does not match. */
 export function keepSelfCacheOutside(graph: GraphView, nodes: readonly NodeProto[] = graph.nodes): NodeProto[] | undefined {
   return keepCacheOutside(graph, (name) => SELF_PAST.test(name), nodes);
-}
-
-function int64Constant(output: string, values: readonly number[]): NodeProto {
-  const rawData = new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer);
-  const t = onnx.TensorProto.create({ dims: [values.length], dataType: DT.INT64, rawData });
-  return onnx.NodeProto.create({ opType: 'Constant', name: output, output: [output], attribute: [onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t })] });
 }
 
 /** `nodes` (one graph's) with a Slice from `logits_from` before a float LM head; undefined when the head is not a float MatMul. */
@@ -66,7 +60,7 @@ export function firstPassLogitsFrom(graph: GraphView, nodes: readonly NodeProto[
   }
   if (!rewritten) return undefined;
   graph.addInput({ name: LOGITS_FROM, type: { tensorType: { elemType: DT.INT64, shape: { dim: [{ dimValue: 1 }] } } } });
-  return [int64Constant(`${LOGITS_FROM}/end`, [2 ** 31 - 1]), int64Constant(`${LOGITS_FROM}/axis`, [1]), ...rewritten];
+  return [intsConstant(`${LOGITS_FROM}/end`, [2 ** 31 - 1]), intsConstant(`${LOGITS_FROM}/axis`, [1]), ...rewritten];
 }
 
 /** Both rewrites, each where its pattern is found; undefined when neither is. */

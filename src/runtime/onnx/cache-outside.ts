@@ -19,7 +19,7 @@
  */
 import { MoxingError } from '../../errors.js';
 import { nodeProducers, pruneUnused } from './graph-index.js';
-import { onnx, type NodeProto } from './proto.js';
+import { intsConstant, onnx, type NodeProto } from './proto.js';
 import type { GraphView } from './stream-rewrite.js';
 
 /** The input of a rewritten graph: positions of each past input that hold the cache. */
@@ -30,17 +30,6 @@ const DT = onnx.TensorProto.DataType;
 const liveName = (past: string) => `${past}/live`;
 const wholeName = (present: string) => `${present}/whole`;
 const presentOf = (past: string) => past.replace(/^past_key_values\./, 'present.');
-
-function int64Constant(output: string, value: number): NodeProto {
-  const rawData = new Uint8Array(new BigInt64Array([BigInt(value)]).buffer);
-  const tensor = onnx.TensorProto.create({ dims: [1], dataType: DT.INT64, rawData });
-  return onnx.NodeProto.create({
-    opType: 'Constant',
-    name: output,
-    output: [output],
-    attribute: [onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: tensor })],
-  });
-}
 
 function concatAxis(n: NodeProto): number {
   return Number(n.attribute?.find((a) => a.name === 'axis')?.i ?? 0);
@@ -140,5 +129,5 @@ export function keepCacheOutside(graph: GraphView, isPast: (input: string) => bo
   const start = `${CACHE_LENGTH}/start`;
   const axis = `${CACHE_LENGTH}/axis`;
   const slices = [...pasts].map((past) => onnx.NodeProto.create({ opType: 'Slice', name: liveName(past), input: [past, start, CACHE_LENGTH, axis], output: [liveName(past)] }));
-  return pruneUnused([int64Constant(start, 0), int64Constant(axis, 2), ...slices, ...rewritten], graph.outputs);
+  return pruneUnused([intsConstant(start, [0]), intsConstant(axis, [2]), ...slices, ...rewritten], graph.outputs);
 }

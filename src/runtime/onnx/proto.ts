@@ -55,6 +55,12 @@ export function node(opType: string, inputs: readonly string[], outputs: readonl
   return onnx.NodeProto.create({ opType, input: [...inputs], output: [...outputs], name, attribute, domain });
 }
 
+/** A Constant node whose output `name` is the 1-D int64 tensor `values` (its `value_ints`). */
+export function intsConstant(name: string, values: readonly number[]): NodeProto {
+  const attribute = [onnx.AttributeProto.create({ name: 'value_ints', type: onnx.AttributeProto.AttributeType.INTS, ints: [...values] })];
+  return onnx.NodeProto.create({ opType: 'Constant', output: [name], name, attribute });
+}
+
 export function intsAttr(n: NodeProto, name: string): number[] | undefined {
   const a = (n.attribute ?? []).find((x) => x.name === name);
   return a ? (a.ints ?? []).map(toNumber) : undefined;
