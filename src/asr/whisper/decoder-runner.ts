@@ -151,6 +151,12 @@ export class WhisperDecoder {
     this.spareTimer = setTimeout(() => (this.spareCross = undefined), SPARE_CROSS_MS).unref();
   }
 
+  /** Lets the kept cross-attention buffers go now (the model is being unloaded). */
+  dropSpareBuffers(): void {
+    this.spareCross = undefined;
+    clearTimeout(this.spareTimer);
+  }
+
   /** A runner over `features`; row r of the batch decodes audio `rowAudio[r]` of the features. */
   runner(features: AudioFeatures, rowAudio: readonly number[]): DecoderRunner {
     return new OnnxDecoderRunner(this, features, rowAudio);

@@ -92,6 +92,7 @@ export class WhisperModel implements DecodingContext, WordTimingModel {
    */
   async close(): Promise<void> {
     for (const [key, model] of loaded) if ((await model.catch(() => undefined)) === this) loaded.delete(key);
+    this.decoder.dropSpareBuffers();
     const sessions = new Set([this.encoder.session, this.decoder.first, this.decoder.withPast]);
     await Promise.all([...sessions].map((s) => (s ? releaseSession(s) : undefined)));
   }

@@ -56,10 +56,16 @@ describe('asr/whisper/decoder-rewrite', () => {
     await trace(earlier, 20);
     earlier.release?.();
     await assert.rejects(earlier.step([1, 1]), /after release/);
-    const [reused, reference] = [await trace(model.createRunner(second, [0, 0]), 60), await trace(fresh.createRunner(second, [0, 0]), 60)];
+    const again = model.createRunner(second, [0, 0]);
+    const [reused, reference] = [await trace(again, 60), await trace(fresh.createRunner(second, [0, 0]), 60)];
     assert.equal(taken.length, 2);
     assert.equal(taken[1][0].buffer, taken[0][0].buffer, 'the second decode wrote into the first one\'s buffers');
     reused.forEach((x, i) => assert.deepEqual(x, reference[i], `the logits of step ${i} differ`));
+    // Unloading lets them go (WhisperModel.close): the next decode gets new ones.
+    again.release?.();
+    model.decoder.dropSpareBuffers();
+    await model.createRunner(second, [0]).prefill([[50258]]);
+    assert.notEqual(taken[2][0].buffer, taken[1][0].buffer);
   });
 
   test('the rewritten graph: one Slice per past, present the new position, the first pass untouched; no match leaves the file as it is', () => {
