@@ -98,29 +98,24 @@ export async function chatPlugin(app: FastifyInstance, options: ChatPluginOption
     const body = parse(request.body);
     const ref = allowList.resolve(body.model).ref;
     const remote = options.remoteImages;
-    const messages = body.messages.map((m) => checkImages(m as ChatMessage, remote !== undefined));
-    // The model, and the messages with their remote images fetched (only for a model that reads images).
-    const load = async (ref: string): Promise<{ model: ChatModel; messages: ChatMessage[] }> => {
+    const checked = body.messages.map((m) => checkImages(m as ChatMessage, remote !== undefined));
+    const chatOptions = toChatOptions(body);
+    // Remote images are fetched before the request waits for a work slot: a slow image server holds up no model work.
+    const messages = remote ? await inlineRemoteImages(checked, remote, { ...DEFAULT_IMAGE_LIMITS, ...imageLimits }) : checked;
+    const load = async (ref: string): Promise<ChatModel> => {
       const model = await loadModel(ref);
       if (!model.vision && messages.some((m) => Array.isArray(m.content) && m.content.some((part) => part.type === 'image_url'))) {
         throw new ParamError('messages', `${publicModelName(body.model)} reads text only: remove the image_url parts, or use a vision-language model`);
       }
-      return { model, messages: remote ? await inlineRemoteImages(messages, remote, { ...DEFAULT_IMAGE_LIMITS, ...imageLimits }) : messages };
+      return model;
     };
-    const chatOptions = toChatOptions(body);
     const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
     const created = Math.floor(Date.now() / 1000);
     const model = publicModelName(body.model);
     if (body.stream) {
-      return app.work(request, async () => {
-        const ready = await load(ref);
-        return streamChat(request, reply, ready.model.chat(ready.messages, chatOptions).stream(), { id, created, model, usage: body.stream_options?.include_usage ?? false, logprobs: body.logprobs ?? false });
-      });
+      return app.work(request, async () => streamChat(request, reply, (await load(ref)).chat(messages, chatOptions).stream(), { id, created, model, usage: body.stream_options?.include_usage ?? false, logprobs: body.logprobs ?? false }));
     }
-    const result = await app.work(request, async () => {
-      const ready = await load(ref);
-      return ready.model.chat(ready.messages, { ...chatOptions, signal: abandoned(request, reply) }).result();
-    });
+    const result = await app.work(request, async () => (await load(ref)).chat(messages, { ...chatOptions, signal: abandoned(request, reply) }).result());
     return {
       id,
       object: 'chat.completion',
