@@ -28,6 +28,23 @@ test('bad runtime options are rejected with the bad value', () => {
   assert.equal(resolveRuntimeOptions({ intraOpThreads: undefined }).intraOpThreads >= 1, true);
 });
 
+test('MOXING_ORT_SPINNING turns spinning on for sessions not told otherwise; a bad value is refused, naming it', () => {
+  const saved = process.env.MOXING_ORT_SPINNING;
+  try {
+    for (const [value, expected] of [['1', true], ['true', true], ['0', false], ['false', false], ['', false]] as const) {
+      process.env.MOXING_ORT_SPINNING = value;
+      assert.equal(resolveRuntimeOptions().spinning, expected, value);
+    }
+    process.env.MOXING_ORT_SPINNING = '1';
+    assert.equal(resolveRuntimeOptions({ spinning: false }).spinning, false, 'an explicit option wins');
+    process.env.MOXING_ORT_SPINNING = 'yes';
+    assert.throws(() => resolveRuntimeOptions(), /MOXING_ORT_SPINNING must be 1 or 0/);
+  } finally {
+    if (saved === undefined) delete process.env.MOXING_ORT_SPINNING;
+    else process.env.MOXING_ORT_SPINNING = saved;
+  }
+});
+
 test('int64 tensors hold the given ids', () => {
   const t = int64([50258, 50259], [1, 2]);
   assert.deepEqual(Array.from(t.data as BigInt64Array, Number), [50258, 50259]);
