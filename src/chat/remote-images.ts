@@ -11,7 +11,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MoxingError, quoteInput } from '../errors.js';
-import { pinnedLookup, resolvePublicAddress } from '../net/public-address.js';
+import { checkOutboundUrl, pinnedLookup, resolvePublicAddress } from '../net/public-address.js';
 import type { ChatMessage, ContentPart } from './chat.js';
 import { DEFAULT_IMAGE_LIMITS, imageUrls, type ImageLimits } from './image-parts.js';
 
@@ -29,27 +29,14 @@ const DEFAULT_REDIRECTS = 3;
 
 const isRemote = (url: string) => /^https?:/i.test(url);
 
-/** A URL a request may have fetched: http(s), no credentials. */
-function checkedUrl(text: string, what: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new MoxingError('BAD_ARGUMENT', `${what} ${quoteInput(text, 80)} is not a URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MoxingError('BAD_ARGUMENT', `${what} must be http:// or https://, not ${url.protocol}`);
-  if (url.username || url.password) throw new MoxingError('BAD_ARGUMENT', `${what} must not carry credentials`);
-  return url;
-}
-
 /** One GET to the checked address of `url`; the answer's head (its body not read yet). */
 async function get(url: URL, options: RemoteImageOptions, signal: AbortSignal): Promise<IncomingMessage> {
   let target;
   try {
     target = await resolvePublicAddress(url, options.allowPrivate ?? false, '--allow-private-remote-images');
   } catch (cause) {
-    const refused = /^refused/.test((cause as Error).message);
-    throw new MoxingError(refused ? 'FORBIDDEN' : 'BAD_ARGUMENT', refused ? `image URL host ${url.hostname}: ${(cause as Error).message}` : `image URL host ${url.hostname} does not resolve`);
+    if (cause instanceof MoxingError) throw cause;
+    throw new MoxingError('BAD_ARGUMENT', `image URL host ${url.hostname} does not resolve`);
   }
   return new Promise((resolve, reject) => {
     const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { lookup: pinnedLookup(target), signal, headers: { accept: 'image/*', 'user-agent': 'moxing' } }, resolve);
@@ -82,7 +69,7 @@ async function body(response: IncomingMessage, maxBytes: number, what: string): 
 /** The bytes and content type of the image at `text` (see the module's comment). */
 export async function fetchRemoteImage(text: string, maxBytes: number, options: RemoteImageOptions = {}): Promise<{ bytes: Buffer; type: string }> {
   const what = `the image at ${quoteInput(text, 80)}`;
-  let url = checkedUrl(text, 'an image URL');
+  let url = checkOutboundUrl(text, 'an image URL');
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const signal = AbortSignal.timeout(timeoutMs);
   try {
@@ -93,7 +80,7 @@ export async function fetchRemoteImage(text: string, maxBytes: number, options: 
       if (status >= 300 && status < 400 && location) {
         response.resume();
         if (redirects >= (options.maxRedirects ?? DEFAULT_REDIRECTS)) throw new MoxingError('BAD_ARGUMENT', `${what} redirects more than ${options.maxRedirects ?? DEFAULT_REDIRECTS} times`);
-        url = checkedUrl(new URL(location, url).href, `a redirect of ${what}`);
+        url = checkOutboundUrl(new URL(location, url).href, `a redirect of ${what}`);
         continue;
       }
       if (status !== 200) {

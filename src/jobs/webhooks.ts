@@ -9,8 +9,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { MoxingError, quoteInput } from '../errors.js';
-import { pinnedLookup, resolvePublicAddress, type CheckedAddress } from '../net/public-address.js';
+import { MoxingError } from '../errors.js';
+import { checkOutboundUrl, pinnedLookup, resolvePublicAddress, type CheckedAddress } from '../net/public-address.js';
 import type { WebhookAttempt } from './types.js';
 
 export { isPublicAddress } from '../net/public-address.js';
@@ -28,17 +28,9 @@ export function signWebhook(secret: string, id: string, timestampSeconds: number
   return `v1,${createHmac('sha256', webhookKey(secret)).update(`${id}.${timestampSeconds}.${body}`).digest('base64')}`;
 }
 
-/** A webhook URL a request may give: http(s), no credentials, not too long. */
+/** A webhook URL a request may give: http(s), no credentials (the signature authenticates the call). */
 export function checkWebhookUrl(text: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new MoxingError('BAD_ARGUMENT', `webhook_url ${quoteInput(text, 60)} is not a URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MoxingError('BAD_ARGUMENT', 'webhook_url must be http:// or https://');
-  if (url.username || url.password) throw new MoxingError('BAD_ARGUMENT', 'webhook_url must not carry credentials; the signature authenticates the call');
-  return url;
+  return checkOutboundUrl(text, 'webhook_url');
 }
 
 /** The address to connect to for `url`: resolved once, every answer checked. */

@@ -7,6 +7,20 @@
  */
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { MoxingError, quoteInput } from '../errors.js';
+
+/** A URL a request gave for the server to reach (`what` names it in errors): http(s), no credentials. */
+export function checkOutboundUrl(text: string, what: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new MoxingError('BAD_ARGUMENT', `${what} ${quoteInput(text, 80)} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MoxingError('BAD_ARGUMENT', `${what} must be http:// or https://, not ${url.protocol}`);
+  if (url.username || url.password) throw new MoxingError('BAD_ARGUMENT', `${what} must not carry credentials`);
+  return url;
+}
 
 /** Every range that is not the public internet. */
 const NOT_PUBLIC = (() => {
@@ -64,8 +78,8 @@ export interface CheckedAddress {
 }
 
 /**
- * The address to connect to for `url`: resolved once, every answer checked. Throws a plain Error saying why
- * (`allowedBy` names the setting that would allow a non-public address).
+ * The address to connect to for `url`: resolved once, every answer checked. A non-public address is FORBIDDEN
+ * (`allowedBy` names the setting that would allow it); a host that does not resolve throws the lookup's error.
  */
 export async function resolvePublicAddress(url: URL, allowPrivate: boolean, allowedBy: string): Promise<CheckedAddress> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -73,7 +87,7 @@ export async function resolvePublicAddress(url: URL, allowPrivate: boolean, allo
   if (answers.length === 0) throw new Error(`${host} does not resolve`);
   if (!allowPrivate) {
     const refused = answers.find((a) => !isPublicAddress(a.address));
-    if (refused) throw new Error(`refused: ${host} resolves to a loopback, private or other non-public address (the server allows it only with ${allowedBy})`);
+    if (refused) throw new MoxingError('FORBIDDEN', `refused: ${host} resolves to a loopback, private or other non-public address (the server allows it only with ${allowedBy})`);
   }
   return { address: answers[0].address, family: answers[0].family as 4 | 6 };
 }
