@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadSession, resolveRuntimeOptions, cudaAvailable, int64, inputShapes, Tensor } from '../src/runtime/index.js';
+import { loadSession, releaseSessions, resolveRuntimeOptions, cudaAvailable, DEFAULT_RUNTIME, int64, inputShapes, Tensor } from '../src/runtime/index.js';
 import { isMoxingError } from '../src/errors.js';
+import { WhisperModel } from '../src/asr/whisper/index.js';
 
 const ENCODER = new URL('../../shared/models/whisper-tiny-random/onnx/encoder_model.onnx', import.meta.url).pathname;
 
@@ -11,6 +12,18 @@ test('a model file is loaded once per process and option set', async () => {
   assert.equal(a, b);
   assert.deepEqual(a.inputNames, ['input_features']);
   assert.deepEqual(inputShapes(a).get('input_features')?.slice(1), [80, 3000]);
+});
+
+test('after releaseSessions, loading a model again reads its files again: no model kept with disposed sessions', async () => {
+  const dir = new URL('../../shared/models/whisper-tiny-random', import.meta.url).pathname;
+  const options = { runtime: { intraOpThreads: 1 } };
+  const first = await WhisperModel.load(dir, options);
+  assert.equal(await WhisperModel.load(dir, options), first, 'loaded once while its sessions live');
+  await releaseSessions();
+  const second = await WhisperModel.load(dir, options);
+  assert.notEqual(second, first);
+  const features = await second.encode(new Float32Array(80 * 3000), 1);
+  assert.deepEqual(features.tensor.dims.slice(0, 2), [1, 1500]);
 });
 
 test('a missing model file is a MODEL_INVALID error naming the path', async () => {
@@ -42,6 +55,24 @@ test('MOXING_ORT_SPINNING turns spinning on for sessions not told otherwise; a b
   } finally {
     if (saved === undefined) delete process.env.MOXING_ORT_SPINNING;
     else process.env.MOXING_ORT_SPINNING = saved;
+  }
+});
+
+test('MOXING_ORT_THREADS sets the intra-op threads of sessions not given a count; a bad value is refused, naming it', () => {
+  const saved = process.env.MOXING_ORT_THREADS;
+  try {
+    process.env.MOXING_ORT_THREADS = '';
+    assert.equal(resolveRuntimeOptions().intraOpThreads, DEFAULT_RUNTIME.intraOpThreads, 'empty: all cores');
+    process.env.MOXING_ORT_THREADS = ' 3 ';
+    assert.equal(resolveRuntimeOptions().intraOpThreads, 3);
+    assert.equal(resolveRuntimeOptions({ intraOpThreads: 2 }).intraOpThreads, 2, 'an explicit option wins');
+    for (const bad of ['0', '1.5', 'two', '-1', '2000']) {
+      process.env.MOXING_ORT_THREADS = bad;
+      assert.throws(() => resolveRuntimeOptions(), new RegExp(`MOXING_ORT_THREADS must be a whole number from 1 to 1024, got "${bad}"`));
+    }
+  } finally {
+    if (saved === undefined) delete process.env.MOXING_ORT_THREADS;
+    else process.env.MOXING_ORT_THREADS = saved;
   }
 });
 

@@ -9,6 +9,7 @@ import type { Device } from '../runtime/index.js';
 import type { Diarizer } from '../speakers/index.js';
 import { audioInput, type AudioInputCliOptions } from './audio-input.js';
 import { parseInteger } from './options.js';
+import { clearOnRelease } from '../runtime/model-caches.js';
 
 export interface SpeakerCliOptions extends AudioInputCliOptions {
   diarize?: boolean;
@@ -35,6 +36,7 @@ export function withSpeakerOptions(command: Command): Command {
 }
 
 let loaded: { key: string; diarizer: Promise<Diarizer> } | undefined;
+clearOnRelease({ clear: () => (loaded = undefined) });
 
 /** `result` with speakers, when --diarize is on. */
 export async function diarizeResult(file: string, input: string | Uint8Array, result: TranscriptionResult, options: SpeakerCliOptions): Promise<TranscriptionResult> {

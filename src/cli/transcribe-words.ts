@@ -17,6 +17,7 @@ import { audioInput, checkStdinOnce, readInput, STDIN, type AudioInputCliOptions
 import { diarizeResult, SPEAKER_OPTION_NAMES, type SpeakerCliOptions } from './transcribe-speakers.js';
 import { reportError } from './report.js';
 import { checkSubtitleOptions, subtitleOptions, type SubtitleCliOptions } from './subtitle-options.js';
+import { clearOnRelease } from '../runtime/model-caches.js';
 
 /** The flags of `moxing transcribe` this module reads. */
 export interface WordCliOptions extends SubtitleCliOptions, AudioInputCliOptions, SpeakerCliOptions {
@@ -78,7 +79,7 @@ function runtimeOf(options: WordCliOptions): RuntimeOptions {
   return { device: options.device, intraOpThreads: options.threads };
 }
 
-const aligners = new Map<string, Promise<CtcModel>>();
+const aligners = clearOnRelease(new Map<string, Promise<CtcModel>>());
 
 /** The aligner of --align-model, else of `language`, loaded once per run of several files. */
 function alignerFor(options: WordCliOptions, language: string): Promise<CtcModel> {

@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .option('-f, --output-format <formats>', OUTPUT_FORMAT_HELP, parseOutputFormats, parseOutputFormats('all'))
     .option('--temperature <t>', 'first sampling temperature', schemaParser('--temperature', FALLBACK_FIELDS.temperature), 0)
     .option('--temperature-increment-on-fallback <step>', 'temperature step on failed decodes (0 disables fallback)', schemaParser('--temperature-increment-on-fallback', FALLBACK_FIELDS.temperatureIncrementOnFallback), 0.2)
-    .option('--threads <n>', `ONNX Runtime intra-op threads (default: ${DEFAULT_RUNTIME.intraOpThreads}, all cores)`, parseInteger('--threads', 1, 1024))
+    .option('--threads <n>', `ONNX Runtime intra-op threads (default: MOXING_ORT_THREADS, else all ${DEFAULT_RUNTIME.intraOpThreads} cores)`, parseInteger('--threads', 1, 1024))
     .option('--device <device>', 'cpu, or cuda with a CUDA build of onnxruntime-node', parseChoice('--device', ['cpu', 'cuda'] as const), DEFAULT_RUNTIME.device)
     .option('--no-verbose', 'do not print segments as they are decoded')
     .option(...BATCHED_FLAGS[0])

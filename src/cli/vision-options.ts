@@ -30,7 +30,7 @@ export function withModelOptions(command: Command, defaultModel: string | null =
     .option('-m, --model <model>', `catalogue alias (dinov2-small|base|large|giant[-reg], dino-vits16|vits8|vitb16|vitb8), hub repo id, or a folder${modelHelp}`, defaultModel ?? undefined)
     .option('--variant <variant>', `weights: ${VARIANTS.join(', ')}`, parseVariant, DEFAULT_VARIANT)
     .option('--device <device>', 'cpu or cuda', parseChoice('--device', ['cpu', 'cuda'] as const), 'cpu')
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', parseInteger('--threads', 1, 1024));
+    .option('--threads <n>', 'ONNX Runtime threads (default: MOXING_ORT_THREADS, else all cores)', parseInteger('--threads', 1, 1024));
 }
 
 /** The ONNX Runtime options of --device and --threads. */

@@ -8,13 +8,17 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
+import { clearModelCaches } from './model-caches.js';
 
 export type Device = 'cpu' | 'cuda';
 
 export interface RuntimeOptions {
   /** Execution provider. @default 'cpu' */
   device?: Device;
-  /** Threads used inside one operator. @default all cores (os.availableParallelism()) */
+  /**
+   * Threads used inside one operator.
+   * @default `MOXING_ORT_THREADS` in the environment, else all cores (os.availableParallelism())
+   */
   intraOpThreads?: number;
   /** Threads used across independent operators. @default 1 (our graphs are sequential) */
   interOpThreads?: number;
@@ -48,8 +52,21 @@ function spinningFromEnvironment(): boolean {
   throw new MoxingError('BAD_ARGUMENT', `MOXING_ORT_SPINNING must be 1 or 0 (true or false), got "${process.env.MOXING_ORT_SPINNING?.slice(0, 20)}"`);
 }
 
+/**
+ * `MOXING_ORT_THREADS`: the intra-op thread count of every session not given one, for a process that shares its
+ * cores (several servers on one machine, or test files run side by side); unset or empty leaves all cores.
+ */
+function threadsFromEnvironment(): number | undefined {
+  const value = process.env.MOXING_ORT_THREADS?.trim();
+  if (value === undefined || value === '') return undefined;
+  const threads = Number(value);
+  if (/^\d+$/.test(value) && threads >= 1 && threads <= 1024) return threads;
+  throw new MoxingError('BAD_ARGUMENT', `MOXING_ORT_THREADS must be a whole number from 1 to 1024, got "${value.slice(0, 20)}"`);
+}
+
 export function resolveRuntimeOptions(options: RuntimeOptions = {}): Required<RuntimeOptions> {
-  const merged = { ...DEFAULT_RUNTIME, spinning: spinningFromEnvironment(), ...stripUndefined(options) };
+  const fromEnvironment = { spinning: spinningFromEnvironment(), ...stripUndefined({ intraOpThreads: threadsFromEnvironment() }) };
+  const merged = { ...DEFAULT_RUNTIME, ...fromEnvironment, ...stripUndefined(options) };
   if (!DEVICES.includes(merged.device)) {
     throw new MoxingError('BAD_ARGUMENT', `unknown device "${merged.device}": expected one of ${DEVICES.join(', ')}`);
   }
@@ -207,6 +224,7 @@ export async function releaseSessions(): Promise<void> {
   const sessions = [...cache.values()];
   cache.clear();
   holders.clear();
+  clearModelCaches();
   await Promise.allSettled(sessions.map(async (s) => (await s).release()));
 }
 

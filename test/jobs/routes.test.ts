@@ -1,19 +1,18 @@
 /**
  * The job routes in-process over the embedded backend: a job's result is byte-equal to the CLI writers and to
  * /v1/audio/transcriptions' answers; cancel stops a queued and a running job; the list pages with a stable
- * cursor; retention deletes finished jobs and their files; bad requests are refused before anything is stored.
+ * cursor; retention deletes finished jobs and their files; bad requests are refused before anything is stored. The
+ * restart after a shutdown past its grace is in restart.slow.test.ts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/server/index.js';
 import { EmbeddedJobs } from '../../src/jobs/index.js';
 import { transcribe } from '../../src/asr/whisper/index.js';
 import { renderTranscript } from '../../src/formats/index.js';
-import { SpeechModels } from '../../src/server/speech-models.js';
-import { cutData, withDataSize } from '../audio/wav-writer.js';
 import { form, GREEDY, LONG_CLIPS, MODEL, SHORT_CLIP, settled, tempDir, until } from './helpers.js';
 
 type Job = { id: string; status: string; progress: number; audio_seconds_done: number; audio_seconds: number | null; result_url: string | null; runs: number; timings: { queued_ms: number | null; running_ms: number | null } };
@@ -158,38 +157,6 @@ test('retention: a finished job older than jobTtlMs goes, with its files and its
     assert.deepEqual(backend.history(job.id), []);
   } finally {
     await backend.close();
-    tmp.cleanup();
-  }
-});
-
-test('shutdown past the grace leaves a running job queued; the next start runs it to the end; the events say each step', async () => {
-  const tmp = tempDir('moxing-jobs-stop-');
-  const speech = new SpeechModels();
-  const options = { dataDir: tmp.dir, jobConcurrency: 1, jobTtlMs: 0, allowPrivateWebhooks: false, webhookMaxAttempts: 1, webhookBackoffMs: 1, webhookTimeoutMs: 1000, useModel: speech.use.bind(speech) };
-  const request = { model: MODEL, task: 'transcribe' as const, fields: { granularities: [], temperature: 0, temperature_inc: 0 }, baseUrl: 'http://localhost' };
-  const first = new EmbeddedJobs(options);
-  const seen: string[] = [];
-  for (const event of ['queued', 'started', 'requeued', 'completed'] as const) first.events.on(event, () => seen.push(event));
-  // 65 s of a long clip (16-bit mono at 16 kHz): three windows, so the shutdown, asked for after the first, finds
-  // work left; the restart continues from the checkpoint.
-  const dataBytes = 65 * 16000 * 2;
-  const job = await first.submit(request, Buffer.from(withDataSize(cutData(readFileSync(LONG_CLIPS[0]), dataBytes), dataBytes)));
-  await until(() => first.get(job.id), (j) => (j?.audioSecondsDone ?? 0) > 0);
-  await first.close(0);
-  assert.deepEqual(seen, ['queued', 'started', 'requeued']);
-  const second = new EmbeddedJobs(options);
-  try {
-    const completed = new Promise<{ audioSeconds: number; durationMs: number }>((resolve) => second.events.once('completed', resolve));
-    const done = await until(() => second.get(job.id), (j) => j?.status === 'succeeded');
-    assert.equal(done!.runs, 2);
-    assert.deepEqual(second.history(job.id).map((e) => `${e.event}@${e.run}`), ['queued@0', 'started@1', 'requeued:shutdown@1', 'started@2', 'succeeded@2']);
-    const event = await completed;
-    assert.equal(event.audioSeconds, done!.audioSeconds);
-    assert.ok(event.durationMs > 0);
-    assert.deepEqual(await second.depth(), { queued: 0, running: 0 });
-    assert.equal(await second.reachable(), true);
-  } finally {
-    await second.close();
     tmp.cleanup();
   }
 });

@@ -6,7 +6,7 @@ import { MoxingError } from '../../errors.js';
 import { externalDataFiles, resolveWhisperModel, type ModelLoadOptions, type ResolvedWhisperModel as WhisperFiles } from '../../hub/index.js';
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { releaseSession, type RuntimeOptions } from '../../runtime/index.js';
+import { clearOnRelease, releaseSession, type RuntimeOptions } from '../../runtime/index.js';
 import { loadWhisperTokenizer, type WhisperTokenizer } from '../../text/index.js';
 import { loadWhisperDims, type WhisperDims } from './config.js';
 import { WhisperDecoder, type DecoderRunner } from './decoder-runner.js';
@@ -153,4 +153,4 @@ export class WhisperModel implements DecodingContext, WordTimingModel {
   }
 }
 
-const loaded = new Map<string, Promise<WhisperModel>>();
+const loaded = clearOnRelease(new Map<string, Promise<WhisperModel>>());
