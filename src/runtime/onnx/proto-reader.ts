@@ -14,8 +14,11 @@ const WIRE_I32 = 5;
 export const MODEL_GRAPH = 7;
 export const GRAPH_NODE = 1;
 
+const WINDOW_BYTES = 1 << 16;
+
 /** A forward reader over a file through a small window (positioned reads: nothing else is held). */
 export class FileReader {
+  private buffer = Buffer.allocUnsafe(WINDOW_BYTES);
   private window = Buffer.alloc(0);
   private windowStart = 0;
 
@@ -26,11 +29,12 @@ export class FileReader {
 
   private ensure(bytes: number): void {
     if (this.position >= this.windowStart && this.position + bytes <= this.windowStart + this.window.length) return;
-    const size = Math.max(bytes, 1 << 16);
-    const buffer = Buffer.alloc(size);
-    const read = readSync(this.fd, buffer, 0, size, this.position);
+    // One buffer refilled at each move: a walk over a model's fields moves the window thousands of times, and a
+    // new 64 KiB buffer each time left tens of megabytes for the collector while the session loaded.
+    if (this.buffer.length < bytes) this.buffer = Buffer.allocUnsafe(Math.max(bytes, WINDOW_BYTES));
+    const read = readSync(this.fd, this.buffer, 0, this.buffer.length, this.position);
     if (read < bytes) throw new MoxingError('MODEL_INVALID', `the ONNX file ends inside a field at byte ${this.position}`);
-    this.window = buffer.subarray(0, read);
+    this.window = this.buffer.subarray(0, read);
     this.windowStart = this.position;
   }
 

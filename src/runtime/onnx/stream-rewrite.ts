@@ -139,6 +139,7 @@ export interface ExternalDataOptions {
 
 /** Where each piece of data begins in the side file: ORT maps the file instead of reading it when aligned so. */
 const EXTERNAL_ALIGNMENT = 65536;
+const ALIGNMENT_PADDING = Buffer.alloc(EXTERNAL_ALIGNMENT);
 
 type Piece = { start: number; end: number } | Buffer;
 
@@ -154,7 +155,8 @@ class SideFile {
 
   append(source: number, start: number, end: number): number {
     const at = Math.ceil(this.offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
-    if (at > this.offset) writeSync(this.fd, Buffer.alloc(at - this.offset));
+    // Padding from one zeroed buffer: a new one per weight was up to 64 KiB of garbage each, hundreds of them.
+    if (at > this.offset) writeSync(this.fd, ALIGNMENT_PADDING, 0, at - this.offset);
     this.copier.copy(source, this.fd, start, end);
     this.offset = at + end - start;
     return at;
