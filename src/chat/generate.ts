@@ -135,6 +135,11 @@ export async function* decodeLoop(state: DecoderState, codec: TextCodec, options
   const vocab = state.vocabSize;
   const tokenText = options.tokenText ?? ((id: number) => codec.decode([id]));
   const started = performance.now();
+  // One scratch copy of a row's logits (and one for a constraint's mask) for the whole loop: a new vocabulary-sized
+  // array at every step (600 KB at a 151,936-token vocabulary) piled up until the collector ran, tens of megabytes
+  // of the process's peak memory over a generation.
+  const scratch = new Float32Array(vocab);
+  let maskScratch: Float32Array | undefined;
   let logits = await state.prefill();
   const prefillMs = performance.now() - started;
   const promptLengths = state.tokens.map((t) => t.length);
@@ -149,12 +154,13 @@ export async function* decodeLoop(state: DecoderState, codec: TextCodec, options
         continue;
       }
       const raw = logits.subarray(r * vocab, (r + 1) * vocab);
-      const work = Float32Array.from(raw);
+      const work = raw.length === vocab ? scratch : new Float32Array(raw.length);
+      work.set(raw);
       sampler.process(work, state.tokens[r], row.tokens);
       const constraint = options.constraints?.[r];
       if (constraint) {
         const mask = constraint.mask();
-        const masked = new Float32Array(vocab).fill(-Infinity);
+        const masked = (maskScratch ??= new Float32Array(vocab)).fill(-Infinity);
         for (const id of mask.ids) masked[id] = work[id];
         if (mask.end) for (const id of eos) masked[id] = mask.ids.length === 0 ? 0 : work[id];
         work.set(masked);
