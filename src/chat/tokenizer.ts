@@ -97,6 +97,8 @@ export class ChatTokenizer {
     templateText: string | undefined,
     /** Ids that end generation (generation_config's eos ids, then the tokenizer's eos token). */
     readonly eosIds: readonly number[],
+    /** Each id's token string, where the BPE vocabulary was built here (buildTokenizer) and the parsed one dropped. */
+    private readonly pieces?: readonly (string | undefined)[],
   ) {
     const special = (key: string) => tokenText(config[key]) ?? '';
     const specials = { bos_token: special('bos_token'), eos_token: special('eos_token'), pad_token: special('pad_token'), unk_token: special('unk_token') };
@@ -107,17 +109,18 @@ export class ChatTokenizer {
   static async load(dir: string, eosIds: readonly number[] = []): Promise<ChatTokenizer> {
     const tokenizerJson = await readJsonFile(join(dir, 'tokenizer.json'), true);
     const config = (await readJsonFile(join(dir, 'tokenizer_config.json'), false)) ?? {};
-    let tokenizer: Tokenizer;
+    let built: BuiltTokenizer;
     try {
-      tokenizer = new Tokenizer(tokenizerJson, config);
+      built = buildTokenizer(tokenizerJson, config);
     } catch (cause) {
       throw new MoxingError('TOKENIZER_INVALID', `tokenizer.json in ${dir} could not be read: ${(cause as Error).message}`, { cause });
     }
+    const { tokenizer, pieces } = built;
     const template = await findTemplate(dir, config);
     const eos = tokenText(config.eos_token);
     const eosId = eos === undefined ? undefined : tokenizer.token_to_id(eos);
     const ids = [...eosIds, ...(eosId === undefined ? [] : [eosId])];
-    return new ChatTokenizer(tokenizer, tokenizerJson, config, template, [...new Set(ids)]);
+    return new ChatTokenizer(tokenizer, tokenizerJson, config, template, [...new Set(ids)], pieces);
   }
 
   get hasTemplate(): boolean {
@@ -158,9 +161,11 @@ export class ChatTokenizer {
   tokenBytes(): readonly (Uint8Array | undefined)[] {
     if (this.bytesCache) return this.bytesCache;
     const model = this.tokenizerJson.model as Json;
-    const vocab: Array<[string, number]> = Array.isArray(model.vocab)
-      ? (model.vocab as Array<[string, number]>).map(([piece], id) => [piece, id])
-      : Object.entries(model.vocab as Record<string, number>);
+    const vocab: Array<[string, number]> = this.pieces
+      ? this.pieces.flatMap((piece, id): Array<[string, number]> => (piece === undefined ? [] : [[piece, id]]))
+      : Array.isArray(model.vocab)
+        ? (model.vocab as Array<[string, number]>).map(([piece], id) => [piece, id])
+        : Object.entries(model.vocab as Record<string, number>);
     const added = (this.tokenizerJson.added_tokens as Array<{ id: number; content: string; special: boolean }> | undefined) ?? [];
     const size = Math.max(-1, ...vocab.map(([, id]) => id), ...added.map((t) => t.id)) + 1;
     const out: (Uint8Array | undefined)[] = new Array(size).fill(undefined);
@@ -186,6 +191,68 @@ export class ChatTokenizer {
     this.bytesCache = out;
     return out;
   }
+}
+
+interface BuiltTokenizer {
+  tokenizer: Tokenizer;
+  /** Id → token string (the added tokens' at their ids), when built here; the parsed vocabulary is then dropped. */
+  pieces?: (string | undefined)[];
+}
+
+/** The fields of @huggingface/tokenizers' BPE model that its constructor derives from the vocabulary. */
+interface BpeVocabulary {
+  tokens_to_ids?: unknown;
+  vocab?: unknown;
+  unk_token_id?: unknown;
+}
+
+/**
+ * The tokenizer of a parsed tokenizer.json. @huggingface/tokenizers builds a BPE vocabulary as
+ * `new Map(Object.entries(vocab))`: with a 151,936-token vocabulary that many [token, id] pairs are alive at once in
+ * V8's young generation, which then grows to its largest and stays so (about 20 MB more resident memory for the
+ * rest of the process, and rarer scavenges, so dead output buffers of the decoder pile up longer), on top of a 45 MB
+ * transient peak; and the parsed vocabulary object stays referenced beside the Map (7 MB). Here the library builds
+ * the model on an empty vocabulary, and the same Map and id → token array are then filled from the parsed object
+ * (the same entries in the same order, the added tokens set after the vocabulary as the library sets them), which
+ * is then dropped. Another model type, or a library version whose BPE model lacks these fields, is built by the
+ * library as it is.
+ */
+export function buildTokenizer(json: Json, config: Json): BuiltTokenizer {
+  const model = json.model as Json | undefined;
+  const vocab = model?.vocab;
+  if (model?.type !== 'BPE' || !vocab || typeof vocab !== 'object' || Array.isArray(vocab)) return { tokenizer: new Tokenizer(json, config) };
+  const entries = vocab as Record<string, number>;
+  model.vocab = {};
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = new Tokenizer(json, config);
+  } catch (cause) {
+    model.vocab = vocab;
+    throw cause;
+  }
+  const bpe = (tokenizer as unknown as { model?: BpeVocabulary }).model;
+  if (!bpe || !(bpe.tokens_to_ids instanceof Map) || !Array.isArray(bpe.vocab) || !('unk_token_id' in bpe)) {
+    model.vocab = vocab;
+    return { tokenizer: new Tokenizer(json, config) };
+  }
+  const tokensToIds = new Map<string, number>();
+  const pieces = new Array<string | undefined>(Object.keys(entries).length);
+  // for...in visits the keys in Object.entries' order (integer-like keys first, then insertion order).
+  for (const token in entries) {
+    const id = entries[token];
+    tokensToIds.set(token, id);
+    pieces[id] = token;
+  }
+  // The library reads the unknown token's id before the added tokens join the vocabulary.
+  const unkId = typeof model.unk_token === 'string' ? tokensToIds.get(model.unk_token) : undefined;
+  for (const added of (json.added_tokens as Array<{ id: number; content: string }> | undefined) ?? []) {
+    tokensToIds.set(added.content, added.id);
+    pieces[added.id] = added.content;
+  }
+  bpe.tokens_to_ids = tokensToIds;
+  bpe.vocab = pieces;
+  bpe.unk_token_id = unkId;
+  return { tokenizer, pieces };
 }
 
 async function findTemplate(dir: string, config: Json): Promise<string | undefined> {
