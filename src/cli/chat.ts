@@ -10,6 +10,7 @@ import { MoxingError } from '../errors.js';
 import type { ChatMessage, ChatModel, ChatOptions, ChatResult, ContentPart, GenerationRun } from '../chat/index.js';
 import { readImageFile } from '../vision/image.js';
 import { DEFAULT_GENERATE, DEFAULT_SAMPLING } from '../chat/index.js';
+import { loadPrinciples, principledChat, type PrincipledResult } from '../chat/principles.js';
 import { addFlags, fieldsOf, type Flag } from './flags.js';
 import { parseChoice, parseInteger, parseNumber } from './options.js';
 
@@ -43,6 +44,7 @@ interface ChatFlags extends ModelFlags {
   image: string[];
   schema?: string;
   jsonObject: boolean;
+  principles?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -68,11 +70,12 @@ async function loadModel(options: ModelFlags): Promise<ChatModel> {
   });
 }
 
-/** Streams a run's text to `out`, or prints its JSON; returns the result. */
-async function emit(run: GenerationRun<ChatResult>, json: boolean, out: { write(text: string): unknown }): Promise<ChatResult> {
+/** Streams a run's text to `out`, or prints its JSON (with the draft and critique of a principled answer); returns the result. */
+async function emit(run: GenerationRun<ChatResult> | GenerationRun<PrincipledResult>, json: boolean, out: { write(text: string): unknown }): Promise<ChatResult> {
   if (json) {
     const result = await run;
-    out.write(`${JSON.stringify({ tokens: result.tokens, text: result.message.content ?? '', finish_reason: result.finishReason, ...(result.message.tool_calls ? { tool_calls: result.message.tool_calls } : {}) })}\n`);
+    const passes = 'draft' in result ? { draft: result.draft, critique: result.critique } : {};
+    out.write(`${JSON.stringify({ tokens: result.tokens, text: result.message.content ?? '', finish_reason: result.finishReason, ...(result.message.tool_calls ? { tool_calls: result.message.tool_calls } : {}), ...passes })}\n`);
     return result;
   }
   const stream = run.stream();
@@ -121,7 +124,7 @@ function userMessage(text: string, images: readonly ContentPart[]): ChatMessage 
  * The REPL: each line is a user turn, answers stream, the conversation is kept (so the model's prefix cache
  * makes each turn cost only its new tokens); /reset forgets it, /exit or end of input leaves.
  */
-export async function runRepl(model: ChatModel, input: NodeJS.ReadableStream, out: { write(text: string): unknown }, options: ChatOptions & { system?: string; images?: readonly ContentPart[] }): Promise<ChatMessage[]> {
+export async function runRepl(model: ChatModel, input: NodeJS.ReadableStream, out: { write(text: string): unknown }, options: ChatOptions & { system?: string; images?: readonly ContentPart[]; principles?: readonly string[] }): Promise<ChatMessage[]> {
   const start = (): ChatMessage[] => (options.system ? [{ role: 'system', content: options.system }] : []);
   let history = start();
   const lines = createInterface({ input, terminal: false });
@@ -140,12 +143,18 @@ export async function runRepl(model: ChatModel, input: NodeJS.ReadableStream, ou
     }
     // The images go with the first user turn after each start or /reset.
     history.push(userMessage(text, history.some((m) => m.role === 'user') ? [] : (options.images ?? [])));
-    const result = await emit(model.chat(history, options), false, out);
+    const result = await emit(answer(model, history, options), false, out);
     history.push({ role: 'assistant', content: result.message.content ?? '' });
     out.write('> ');
   }
   lines.close();
   return history;
+}
+
+/** The model's answer to `messages`: principled (draft, critique, rewrite) when principles are given. */
+function answer(model: ChatModel, messages: readonly ChatMessage[], options: ChatOptions & { principles?: readonly string[] }): GenerationRun<ChatResult> | GenerationRun<PrincipledResult> {
+  const { principles, ...chatOptions } = options;
+  return principles ? principledChat(model, messages, principles, chatOptions) : model.chat(messages, chatOptions);
 }
 
 export function register(program: Command): void {
@@ -157,12 +166,14 @@ export function register(program: Command): void {
       .option('-s, --system <text>', 'system prompt')
       .option('--image <file>', 'an image for vision-language models, repeatable', collect, [])
       .option('--schema <file>', 'answer JSON valid under this JSON schema (constrained decoding)')
-      .option('--json-object', 'answer a JSON object (constrained decoding)'),
+      .option('--json-object', 'answer a JSON object (constrained decoding)')
+      .option('--principles <file>', 'principles, one per line: in the system prompt, then a critique and a rewrite of each answer (Dromedary)'),
   );
   addFlags(command, SAMPLING_FLAGS, DEFAULTS);
   command.action(async (message: string | undefined, options: ChatFlags, cmd: Command) => {
     const sampling = fieldsOf<ChatOptions>(cmd, SAMPLING_FLAGS);
     const format = await responseFormat(options);
+    const principles = options.principles === undefined ? undefined : await loadPrinciples(options.principles);
     let text = message;
     if (text === undefined && !process.stdin.isTTY) text = (await readStdin()).trim();
     if (text === '') throw new MoxingError('BAD_ARGUMENT', 'the message is empty');
@@ -170,13 +181,13 @@ export function register(program: Command): void {
     try {
       if (options.image.length > 0 && !model.vision) throw new MoxingError('BAD_ARGUMENT', `${model.id} reads text only; --image needs a vision-language model`);
       const images = await imageParts(options.image);
-      const chatOptions: ChatOptions = { ...sampling, ...(format ? { responseFormat: format } : {}) };
+      const chatOptions = { ...sampling, ...(format ? { responseFormat: format } : {}), principles };
       if (text === undefined) {
         await runRepl(model, process.stdin, process.stdout, { ...chatOptions, system: options.system, images });
         return;
       }
       const messages: ChatMessage[] = [...(options.system ? [{ role: 'system' as const, content: options.system }] : []), userMessage(text, images)];
-      await emit(model.chat(messages, chatOptions), options.json, process.stdout);
+      await emit(answer(model, messages, chatOptions), options.json, process.stdout);
     } finally {
       await model.dispose();
     }

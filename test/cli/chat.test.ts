@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 import { runRepl } from '../../src/cli/chat.js';
 import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
+import { principledChat } from '../../src/chat/principles.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
 import { ensureVlmModel, TINY_SMOLVLM } from '../models/vlm.js';
 
@@ -84,6 +85,26 @@ describe('moxing chat / generate', () => {
     const missing = await runMoxingInProcess(['chat', 'hi', '--model', vlm, '--image', join(tmp, 'nope.png')]);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /image not found/);
+  });
+
+  test('chat --principles --json prints the library\'s principled answer with its draft and critique; a bad file fails in one line', async () => {
+    const file = join(tmp, 'principles.txt');
+    writeFileSync(file, '1. Be brief.\n2. Stay polite.\n');
+    const run = await runMoxingInProcess(['chat', 'What do llamas eat?', '--model', dir, '--principles', file, '--max-tokens', '6', '--temperature', '0', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const printed = JSON.parse(run.stdout);
+    const expected = await principledChat(model, [{ role: 'user', content: 'What do llamas eat?' }], ['Be brief.', 'Stay polite.'], { temperature: 0, maxTokens: 6 });
+    assert.deepEqual([printed.tokens, printed.text, printed.draft, printed.critique], [expected.tokens, expected.message.content, expected.draft, expected.critique]);
+    const streamed = await runMoxingInProcess(['chat', 'What do llamas eat?', '--model', dir, '--principles', file, '--max-tokens', '6', '--temperature', '0']);
+    assert.equal(streamed.stdout, `${expected.message.content}\n`, 'only the rewrite is printed');
+    const empty = join(tmp, 'empty-principles.txt');
+    writeFileSync(empty, '# nothing\n');
+    for (const bad of [join(tmp, 'none.txt'), empty]) {
+      const failed = await runMoxingInProcess(['chat', 'hi', '--model', dir, '--principles', bad]);
+      assert.equal(failed.code, 2, 'a usage error');
+      assert.match(failed.stderr, /^moxing: .*(none\.txt: ENOENT|no principle).*\n$/);
+      assert.equal(failed.stdout, '');
+    }
   });
 
   test('bad input: unknown model, an image for a text model, a bad flag value, an unreadable schema', async () => {
