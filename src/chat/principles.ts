@@ -6,7 +6,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { MoxingError } from '../errors.js';
-import { GenerationRun, type ChatDelta, type ChatMessage, type ChatModel, type ChatOptions, type ChatResult } from './chat.js';
+import { GenerationRun, messageText, type ChatDelta, type ChatMessage, type ChatModel, type ChatOptions, type ChatResult } from './chat.js';
 
 /** Bounds on a principles file: it becomes part of every prompt. */
 export const PRINCIPLE_LIMITS = Object.freeze({ fileBytes: 64 * 1024, count: 64, length: 2000 });
@@ -20,6 +20,8 @@ export const REVISION_REQUEST =
 export interface PrincipledResult extends ChatResult {
   draft: string;
   critique: string;
+  /** Tokens read and generated over the three passes (the result's own counts are the rewrite's). */
+  passes: { promptTokens: number; completionTokens: number };
 }
 
 /**
@@ -69,8 +71,7 @@ export function principlesSystemPrompt(principles: readonly string[], system?: s
 export function withPrinciples(messages: readonly ChatMessage[], principles: readonly string[]): ChatMessage[] {
   const first = messages[0];
   if (first?.role === 'system' || first?.role === 'developer') {
-    if (typeof first.content !== 'string' && first.content !== null) throw new MoxingError('BAD_ARGUMENT', 'with principles, the system message must be text');
-    return [{ role: 'system', content: principlesSystemPrompt(principles, first.content ?? undefined) }, ...messages.slice(1)];
+    return [{ role: 'system', content: principlesSystemPrompt(principles, messageText(first, false) ?? undefined) }, ...messages.slice(1)];
   }
   return [{ role: 'system', content: principlesSystemPrompt(principles) }, ...messages];
 }
@@ -78,7 +79,7 @@ export function withPrinciples(messages: readonly ChatMessage[], principles: rea
 /**
  * Answers `messages` under `principles`: a draft, its critique, then the rewrite, which is the answer (streamed by
  * `stream()`). The draft and the critique are plain text with `options`' sampling; a response format applies to the
- * rewrite only. Tools are refused: the loop rewrites text.
+ * rewrite only. Tools are refused: the loop rewrites text (a caller with tools can still send withPrinciples' messages).
  */
 export function principledChat(model: ChatModel, messages: readonly ChatMessage[], principles: readonly string[], options: ChatOptions = {}): GenerationRun<PrincipledResult> {
   if (principles.length === 0) throw new MoxingError('BAD_ARGUMENT', 'principledChat needs at least one principle');
@@ -86,11 +87,15 @@ export function principledChat(model: ChatModel, messages: readonly ChatMessage[
   const { responseFormat: _format, toolChoice: _choice, ...plain } = options;
   const guided = withPrinciples(messages, principles);
   return new GenerationRun<PrincipledResult>(async function* (): AsyncGenerator<ChatDelta, PrincipledResult> {
-    const draft = (await model.chat(guided, plain)).message.content ?? '';
+    const drafted = await model.chat(guided, plain);
+    const draft = drafted.message.content ?? '';
     const critiqued: ChatMessage[] = [...guided, { role: 'assistant', content: draft }, { role: 'user', content: CRITIQUE_REQUEST }];
-    const critique = (await model.chat(critiqued, plain)).message.content ?? '';
+    const criticised = await model.chat(critiqued, plain);
+    const critique = criticised.message.content ?? '';
     const revising: ChatMessage[] = [...critiqued, { role: 'assistant', content: critique }, { role: 'user', content: REVISION_REQUEST }];
     const rewrite = yield* model.chat(revising, options).stream();
-    return { ...rewrite, draft, critique };
+    const all = [drafted, criticised, rewrite];
+    const passes = { promptTokens: all.reduce((n, r) => n + r.promptTokens, 0), completionTokens: all.reduce((n, r) => n + r.tokens.length, 0) };
+    return { ...rewrite, draft, critique, passes };
   });
 }

@@ -28,6 +28,7 @@ interface ServeCliOptions extends Partial<SecurityOptions> {
   embeddingModel?: string;
   allowRemoteImages?: boolean;
   allowPrivateRemoteImages?: boolean;
+  principles?: string;
   log: boolean;
 }
 
@@ -77,6 +78,7 @@ export function register(program: Command): void {
     .option('--allow-remote-models', 'let requests name hub ids that are not served (downloads are size-capped)')
     .option('--allow-remote-images', 'fetch chat image parts given as http(s) URLs (public addresses only; size- and time-capped)')
     .option('--allow-private-remote-images', 'with --allow-remote-images: also from loopback and private addresses (a LAN image server)')
+    .option('--principles <file>', 'principles every chat answer follows, one per line: in the system prompt, then a critique and a rewrite of each answer')
     .option('--public-metrics', 'GET /metrics answers without the API key (for a scraper that cannot send one; /health and /ready always do)')
     .option('--images-model <model>', 'vision model for /v1/images/* (default: dinov2-small)')
     .option('--index <location>', 'image index for /v1/images/search: a folder (moxing index) or a postgres:// URL')
@@ -106,6 +108,7 @@ export function register(program: Command): void {
       publicMetrics: options.publicMetrics,
     });
     const chatRemote = remoteImages(options);
+    const principles = options.principles === undefined ? undefined : await (await import('../chat/principles.js')).loadPrinciples(options.principles);
     for (const warning of serveWarnings(options.host, security, jobs.allowPrivateWebhooks, chatRemote.remoteImages)) process.stderr.write(`moxing serve: warning: ${warning}\n`);
     const server = await createServer({
       host: options.host,
@@ -115,7 +118,7 @@ export function register(program: Command): void {
       models: options.model,
       audio: pool,
       images: { model: options.imagesModel, index: options.index, classifyTrainDir: options.classifyTrain, imageRoot: options.imageRoot },
-      chat: { models: options.chatModel, ...chatRemote },
+      chat: { models: options.chatModel, ...chatRemote, ...(principles ? { principles } : {}) },
       diarization: { segmentationModel: options.segmentationModel, embeddingModel: options.embeddingModel },
       realtime: realtimeOptions(fieldsOf(cmd, REALTIME_FLAGS)),
       // Jobs are on, embedded in SQLite unless --queue names a Redis.

@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { ChatDelta, ChatMessage, ChatModel, ChatOptions, ChatResult } from '../chat/index.js';
+import type { ChatDelta, ChatMessage, ChatModel, ChatOptions, ChatResult, GenerationRun } from '../chat/index.js';
+import { principledChat, withPrinciples, type PrincipledResult } from '../chat/principles.js';
 import { DEFAULT_IMAGE_LIMITS } from '../chat/image-parts.js';
 import type { ChatLoadOptions } from '../chat/load.js';
 import { inlineRemoteImages, type RemoteImageOptions } from '../chat/remote-images.js';
@@ -26,6 +27,11 @@ export interface ChatPluginOptions {
   remoteImages?: RemoteImageOptions;
   /** Register `GET /v1/models` (when the speech routes, which list every model, are left out). @default false */
   listModels?: boolean;
+  /**
+   * Principles (chat/principles.ts) every answer follows: in the system prompt, then a critique and a rewrite of the
+   * draft; a request with tools gets the system prompt only (a tool call is not text to rewrite). @default none
+   */
+  principles?: readonly string[];
 }
 
 const text = z.string().max(1_000_000);
@@ -109,13 +115,19 @@ export async function chatPlugin(app: FastifyInstance, options: ChatPluginOption
       }
       return model;
     };
+    const answer = (model: ChatModel, extra: ChatOptions = {}): GenerationRun<ChatResult> | GenerationRun<PrincipledResult> => {
+      const { principles } = options;
+      if (!principles) return model.chat(messages, { ...chatOptions, ...extra });
+      if ((chatOptions.tools?.length ?? 0) > 0) return model.chat(withPrinciples(messages, principles), { ...chatOptions, ...extra });
+      return principledChat(model, messages, principles, { ...chatOptions, ...extra });
+    };
     const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
     const created = Math.floor(Date.now() / 1000);
     const model = publicModelName(body.model);
     if (body.stream) {
-      return app.work(request, async () => streamChat(request, reply, (await load(ref)).chat(messages, chatOptions).stream(), { id, created, model, usage: body.stream_options?.include_usage ?? false, logprobs: body.logprobs ?? false }));
+      return app.work(request, async () => streamChat(request, reply, answer(await load(ref)).stream(), { id, created, model, usage: body.stream_options?.include_usage ?? false, logprobs: body.logprobs ?? false }));
     }
-    const result = await app.work(request, async () => (await load(ref)).chat(messages, { ...chatOptions, signal: abandoned(request, reply) }).result());
+    const result = await app.work(request, async () => answer(await load(ref), { signal: abandoned(request, reply) }).result());
     return {
       id,
       object: 'chat.completion',
@@ -174,8 +186,10 @@ function toChatOptions(body: Body): ChatOptions {
   };
 }
 
-function usage(result: ChatResult) {
-  return { prompt_tokens: result.promptTokens, completion_tokens: result.tokens.length, total_tokens: result.promptTokens + result.tokens.length, prompt_tokens_details: { cached_tokens: result.cachedTokens } };
+/** OpenAI's usage: a principled answer counts its three passes. */
+function usage(result: ChatResult | PrincipledResult) {
+  const { promptTokens, completionTokens } = 'passes' in result ? result.passes : { promptTokens: result.promptTokens, completionTokens: result.tokens.length };
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens, prompt_tokens_details: { cached_tokens: result.cachedTokens } };
 }
 
 function tokenBytes(token: string): number[] {

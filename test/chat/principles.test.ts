@@ -62,7 +62,8 @@ describe('principled answers', () => {
     for (const role of ['system', 'developer'] as const) {
       assert.deepEqual(withPrinciples([{ role, content: 'You are a llama.' }, user], principles), [{ role: 'system', content: `${principlesSystemPrompt(principles)}\n\nYou are a llama.` }, user]);
     }
-    assert.throws(() => withPrinciples([{ role: 'system', content: [{ type: 'text', text: 'x' }] }, user], principles), /system message must be text/);
+    const parts: ChatMessage = { role: 'system', content: [{ type: 'text', text: 'You are' }, { type: 'text', text: 'a llama.' }] };
+    assert.deepEqual(withPrinciples([parts, user], principles)[0], { role: 'system', content: `${principlesSystemPrompt(principles)}\n\nYou are\na llama.` });
   });
 
   test('draft, critique, rewrite: each the model\'s answer to the conversation so far; the rewrite is the answer, streamed', async () => {
@@ -89,6 +90,10 @@ describe('principled answers', () => {
     for (; !next.done; next = await stream.next()) streamed += next.value.content ?? '';
     assert.equal(streamed, rewrite.message.content, 'only the rewrite is streamed');
     assert.equal(next.value.draft, draft.message.content);
+    assert.deepEqual(next.value.passes, {
+      promptTokens: draft.promptTokens + critique.promptTokens + rewrite.promptTokens,
+      completionTokens: draft.tokens.length + critique.tokens.length + rewrite.tokens.length,
+    });
   });
 
   test('a response format binds the rewrite only; tools are refused', async () => {

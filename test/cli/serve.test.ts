@@ -21,6 +21,13 @@ test('--allow-private-remote-images alone is refused, naming --allow-remote-imag
   assert.match(run.stderr, /--allow-private-remote-images needs --allow-remote-images/);
 });
 
+test('--principles with a missing or empty file is refused before the server starts', async () => {
+  const missing = await runMoxingInProcess(['serve', '--port', '0', '--principles', 'no-such-principles.txt']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /^moxing: cannot read the principles file no-such-principles\.txt: ENOENT\n$/);
+  assert.equal(missing.stdout, '');
+});
+
 test('serve --help lists every flag, the model pool and batching ones with their library defaults', async () => {
   const run = await runMoxingInProcess(['serve', '--help']);
   assert.equal(run.code, 0);

@@ -8,6 +8,7 @@ import OpenAI from 'openai';
 import { Ajv } from 'ajv';
 import { buildApp } from '../../src/server/app.js';
 import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
+import { principledChat, withPrinciples } from '../../src/chat/principles.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
 import { ensureVlmModel, TINY_LLAVA } from '../models/vlm.js';
 import { pngDeclaring } from '../helpers/png.js';
@@ -145,6 +146,51 @@ describe('POST /v1/chat/completions with the official openai client', () => {
     const ids = list.data.map((m) => m.id);
     assert.ok(ids.includes(model), ids.join(', '));
     assert.ok(!ids.some((id) => id.includes('/')), ids.join(', '));
+  });
+});
+
+describe('POST /v1/chat/completions on a server started with principles', () => {
+  const principles = ['Be brief.', 'Stay polite.'];
+  const messages = [{ role: 'user' as const, content: 'What do llamas eat?' }];
+  let app: FastifyInstance;
+  let client: OpenAI;
+  let model = '';
+  let library: OnnxChatModel;
+  before(async () => {
+    const dir = await ensureLlmModel(TINY_LLM);
+    model = basename(dir);
+    library = await OnnxChatModel.load(dir);
+    app = await buildApp({ chat: { models: [dir], principles } });
+    client = new OpenAI({ baseURL: `${await app.listen({ host: '127.0.0.1', port: 0 })}/v1`, apiKey: 'none', maxRetries: 0 });
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  test('the answer is the library\'s principled rewrite, streamed and not; usage counts the three passes', async () => {
+    const expected = await principledChat(library, messages, principles, { temperature: 0, maxTokens: 8 });
+    const answer = await client.chat.completions.create({ model, messages, temperature: 0, max_tokens: 8 });
+    assert.equal(answer.choices[0].message.content, expected.message.content);
+    assert.deepEqual(answer.usage && [answer.usage.prompt_tokens, answer.usage.completion_tokens], [expected.passes.promptTokens, expected.passes.completionTokens]);
+    assert.ok(expected.passes.completionTokens > expected.tokens.length, 'more than the rewrite\'s own tokens');
+    const stream = await client.chat.completions.create({ model, messages, temperature: 0, max_tokens: 8, stream: true, stream_options: { include_usage: true } });
+    let content = '';
+    let total = 0;
+    for await (const chunk of stream) {
+      content += chunk.choices[0]?.delta.content ?? '';
+      total = chunk.usage?.total_tokens ?? total;
+    }
+    assert.equal(content, expected.message.content);
+    assert.equal(total, expected.passes.promptTokens + expected.passes.completionTokens);
+  });
+
+  test('a request with tools gets the principles in its system prompt, and no rewrite', async () => {
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 8 } }, required: ['city'] } } }];
+    const answer = await client.chat.completions.create({ model, messages, tools, tool_choice: 'required', temperature: 0, max_tokens: 60 });
+    const expected = await library.chat(withPrinciples(messages, principles), { tools: tools as never, toolChoice: 'required', temperature: 0, maxTokens: 60 });
+    assert.equal(answer.choices[0].finish_reason, 'tool_calls');
+    assert.deepEqual(answer.choices[0].message.tool_calls?.map((c) => c.type === 'function' && c.function.arguments), expected.message.tool_calls?.map((c) => c.function.arguments));
+    assert.equal(answer.usage?.prompt_tokens, expected.promptTokens);
   });
 });
 
