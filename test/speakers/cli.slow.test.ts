@@ -1,3 +1,4 @@
+/** `moxing diarize` and `moxing transcribe --diarize` in process (slow tier: each case runs both pyannote-shaped models over whole conversations); the library and HTTP tests are in diarize.test.ts and server.test.ts. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
