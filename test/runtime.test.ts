@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { loadSession, releaseSessions, resolveRuntimeOptions, cudaAvailable, DEFAULT_RUNTIME, int64, inputShapes, Tensor } from '../src/runtime/index.js';
 import { isMoxingError } from '../src/errors.js';
 import { WhisperModel } from '../src/asr/whisper/index.js';
+import { float16ToFloat32 } from '../src/runtime/float16.js';
 
 const ENCODER = new URL('../../shared/models/whisper-tiny-random/onnx/encoder_model.onnx', import.meta.url).pathname;
 
@@ -74,6 +75,16 @@ test('MOXING_ORT_THREADS sets the intra-op threads of sessions not given a count
     if (saved === undefined) delete process.env.MOXING_ORT_THREADS;
     else process.env.MOXING_ORT_THREADS = saved;
   }
+});
+
+test('float16ToFloat32 widens half bits exactly: normals, the largest, subnormals, zeros, infinities, NaN', () => {
+  const bits = Uint16Array.from([0x3c00, 0xc000, 0x3555, 0x7bff, 0x0400, 0x0001, 0x03ff, 0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00]);
+  const values = float16ToFloat32(bits);
+  assert.deepEqual(Array.from(values.subarray(0, 10)), [1, -2, 0.333251953125, 65504, 2 ** -14, 2 ** -24, 1023 * 2 ** -24, 0, -0, Infinity]);
+  assert.equal(values[10], -Infinity);
+  assert.ok(Number.isNaN(values[11]));
+  const out = new Float32Array(2);
+  assert.equal(float16ToFloat32(bits.subarray(0, 2), out), out, 'into the given array');
 });
 
 test('int64 tensors hold the given ids', () => {

@@ -15,6 +15,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
 import { Tensor, int64 } from '../runtime/index.js';
 import { KvBuffers, type KvType } from '../runtime/kv-buffers.js';
+import { float16ToFloat32 } from '../runtime/float16.js';
 import { CACHE_LENGTH } from '../runtime/onnx/cache-outside.js';
 
 export type { KvType } from '../runtime/kv-buffers.js';
@@ -139,10 +140,21 @@ export class OnnxDecoder {
     const logits = out.logits as Tensor;
     const vocab = logits.dims[2];
     const kept = logits.dims[1];
-    const data = logits.data as Float32Array;
-    // One position kept (the rewritten head, num_logits_to_keep): the output is the answer as it is, no copy.
-    const last = kept === 1 ? data : new Float32Array(rows * vocab);
-    if (kept !== 1) for (let r = 0; r < rows; r++) last.set(data.subarray((r * kept + kept - 1) * vocab, (r * kept + kept) * vocab), r * vocab);
+    if (logits.type !== 'float32' && logits.type !== 'float16') throw new MoxingError('MODEL_INVALID', `the decoder's logits are ${logits.type}; float32 and float16 are supported`);
+    // float16 logits (fp16 exports) are widened, exactly, as transformers.js does before sampling.
+    const data = logits.data as Float32Array | Uint16Array;
+    const lastRow = (r: number) => data.subarray((r * kept + kept - 1) * vocab, (r * kept + kept) * vocab);
+    let last: Float32Array;
+    // One float32 position kept (the rewritten head, num_logits_to_keep): the output is the answer as it is, no copy.
+    if (kept === 1 && data instanceof Float32Array) last = data;
+    else {
+      last = new Float32Array(rows * vocab);
+      for (let r = 0; r < rows; r++) {
+        const row = lastRow(r);
+        if (row instanceof Uint16Array) float16ToFloat32(row, last.subarray(r * vocab, (r + 1) * vocab));
+        else last.set(row, r * vocab);
+      }
+    }
     const tensors = this.pastNames().map((name) => {
       const present = out[name.replace('past_key_values.', 'present.')];
       if (!present) throw new MoxingError('MODEL_INVALID', `the decoder gave no output "${name.replace('past_key_values.', 'present.')}"`);

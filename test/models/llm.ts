@@ -46,6 +46,8 @@ export interface LlmSpec {
   seed: number;
   /** Dtype of the KV cache inputs and outputs. @default 'float32' */
   kvDtype?: 'float32' | 'float16';
+  /** The logits' dtype: float16 as an `_fp16` export gives them (a Cast after the head). @default 'float32' */
+  logitsDtype?: 'float32' | 'float16';
   /** @default 2048 */
   maxPositions?: number;
   /** @default 10000 */
@@ -295,7 +297,9 @@ export function llmGraph(spec: LlmSpec, vocabSize: number, bank: WeightBank, emb
   }
   const normed = rmsNorm(L, x, 'model.norm', d, eps);
   const head = spec.tied ? g.op('Transpose', [embedding], { perm: attr.ints([1, 0]) }) : L.param(bank.normal('lm_head.weight', [d, vocabSize], 1 / Math.sqrt(d)));
-  g.output(g.op('MatMul', [normed, head]), 'float32', ['batch_size', 'sequence_length', vocabSize], 'logits');
+  const logits = g.op('MatMul', [normed, head]);
+  const logitsDtype = spec.logitsDtype ?? 'float32';
+  g.output(logitsDtype === 'float16' ? g.op('Cast', [logits], { to: attr.int(ELEM_FLOAT16) }) : logits, logitsDtype, ['batch_size', 'sequence_length', vocabSize], 'logits');
   return modelProto(g.build(), { opset: 17 });
 }
 
