@@ -14,7 +14,8 @@
  * per run, where the first stream's turn completions spent their time (the decoder's batches: partials
  * running when the final was asked for, the wait, the encoder runs, the batched decode, delivery); --stagger S
  * starts stream k S×k seconds into the recording (wrapping round), so that streams' turns do not all end in the
- * same instant (default 0: they do, the worst case for finals). Each run takes
+ * same instant (default 0: they do, the worst case for finals); --variant q8 serves the base model's q8 files (made
+ * once beside it). Each run takes
  * the audio's length (paced) plus model loading; the plan and its estimated wall time print first.
  *
  * The issue's full measurement, on a quiet machine (about an hour; the base-sized model is generated on
@@ -23,6 +24,8 @@
  *   npm run bench:live -- --model base                   # base only (about 31 minutes)
  *   npm run bench:live -- --model base --policy vad --streams 1,4
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -32,6 +35,7 @@ import { SAMPLE_RATE, decodeAudio } from '../src/audio/index.js';
 import { BASE_WHISPER, ensureWhisperModel } from '../test/models/index.js';
 import { RealtimeClient, appends } from '../test/server/realtime-client.js';
 import { traceLiveBatches, type LiveBatchTrace } from '../src/asr/live/index.js';
+import { quantizeModelDir } from '../src/quantize/index.js';
 import { printTable } from './lib.js';
 import { speechWav } from './speech-audio.js';
 
@@ -47,12 +51,15 @@ const { values } = parseArgs({
     'max-tokens': { type: 'string', default: '32' },
     trace: { type: 'boolean', default: false },
     stagger: { type: 'string', default: '0' },
+    variant: { type: 'string', default: 'fp32' },
   },
 });
 const seconds = Number(values.seconds);
 const speed = Number(values.speed);
 const maxTokens = Number(values['max-tokens']);
 const stagger = Number(values.stagger);
+if (values.variant !== 'fp32' && values.variant !== 'q8') throw new Error(`--variant takes fp32 or q8, got ${values.variant}`);
+const variant = values.variant;
 if (!(stagger >= 0)) throw new Error(`--stagger takes seconds (0 or more), got ${values.stagger}`);
 const MODEL_NAMES = ['tiny', 'base'];
 const POLICIES = ['vad', 'local-agreement'];
@@ -81,7 +88,7 @@ interface Run {
 }
 
 async function run(model: string, policy: string, streams: number, audio: Float32Array): Promise<Run> {
-  const app = await buildApp({ images: false, calc: false, models: [model], realtime: { maxTokens, maxSessions: streams + 1, idleTimeoutMs: 600_000 } });
+  const app = await buildApp({ images: false, calc: false, models: [model], audio: { modelOptions: { variant } }, realtime: { maxTokens, maxSessions: streams + 1, idleTimeoutMs: 600_000 } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/v1/realtime?intent=transcription&policy=${policy}`;
   try {
@@ -209,8 +216,11 @@ RealtimeClient.open = async (url, options) => {
 const audio = await decodeAudio(speechWav(seconds));
 const models: [string, string][] = [];
 for (const name of modelNames) {
-  if (name === 'tiny') models.push(['tiny (fixture)', TINY]);
-  else models.push(['base-sized random', await ensureWhisperModel(BASE_WHISPER)]);
+  const dir = name === 'tiny' ? TINY : await ensureWhisperModel(BASE_WHISPER);
+  // q8: the _quantized files beside the fp32 ones, made once (the read-only fixture cannot take them).
+  if (variant === 'q8' && name === 'tiny') throw new Error('--variant q8 needs --model base (the tiny fixture folder is read-only)');
+  if (variant === 'q8' && !existsSync(join(dir, 'onnx/encoder_model_quantized.onnx'))) quantizeModelDir(dir, { to: 'q8' });
+  models.push([name === 'tiny' ? 'tiny (fixture)' : `base-sized random${variant === 'q8' ? ', q8' : ''}`, dir]);
 }
 const runs = models.length * policies.length * streamCounts.length;
 console.log(`live: ${seconds} s of espeak-ng speech at ${speed}x real time, appends of ${APPEND_SECONDS * 1000} ms, --max-tokens ${maxTokens}${stagger > 0 ? `, streams ${stagger} s apart` : ''}; ${cpus().length} cores, load ${loadavg()[0].toFixed(1)} (a shared machine)`);
