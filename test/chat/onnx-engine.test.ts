@@ -43,28 +43,40 @@ describe('ONNX decoder-only engine on a generated llama (GQA, RoPE, RMSNorm, Swi
     assert.deepEqual(cached.tokens, reference);
   });
 
+  /**
+   * transformers.js's greedy `generate()` on the same folder: each prompt's new tokens, end tokens dropped. The
+   * reference model is loaded once for all prompts.
+   */
+  async function transformersGreedy(folder: string, prompts: readonly (readonly number[])[], eosIds: readonly number[], steps: number): Promise<number[][]> {
+    const { env, AutoModelForCausalLM, Tensor } = await import('@huggingface/transformers');
+    env.allowRemoteModels = false;
+    env.allowLocalModels = true;
+    env.localModelPath = `${dirname(folder)}/`;
+    const reference = await AutoModelForCausalLM.from_pretrained(basename(folder), { dtype: 'fp32' });
+    try {
+      const answers: number[][] = [];
+      for (const prompt of prompts) {
+        const input = new Tensor('int64', BigInt64Array.from(prompt, BigInt), [1, prompt.length]);
+        const mask = new Tensor('int64', BigInt64Array.from(prompt, () => 1n), [1, prompt.length]);
+        const output = (await reference.generate({ input_ids: input, attention_mask: mask, max_new_tokens: steps, do_sample: false })) as { tolist(): bigint[][] };
+        answers.push(output.tolist()[0].slice(prompt.length).map(Number).filter((t) => !eosIds.includes(t)));
+      }
+      return answers;
+    } finally {
+      await reference.dispose();
+    }
+  }
+
   for (const tied of [false, true]) {
     test(`greedy tokens equal transformers.js generate() on the same folder (${tied ? 'tied' : 'untied'} LM head)`, async () => {
       const folder = tied ? await ensureLlmModel({ ...TINY_LLM, tied: true, seed: 12 }) : dir;
       const model = tied ? await OnnxChatModel.load(folder) : ours;
-      const { env, AutoModelForCausalLM, Tensor } = await import('@huggingface/transformers');
-      env.allowRemoteModels = false;
-      env.allowLocalModels = true;
-      env.localModelPath = `${dirname(folder)}/`;
-      const reference = await AutoModelForCausalLM.from_pretrained(basename(folder), { dtype: 'fp32' });
-      try {
-        for (const messages of [MESSAGES, [{ role: 'user' as const, content: 'Hello! How are you?' }]]) {
-          const prompt = model.promptIds(messages);
-          const input = new Tensor('int64', BigInt64Array.from(prompt, BigInt), [1, prompt.length]);
-          const mask = new Tensor('int64', BigInt64Array.from(prompt, () => 1n), [1, prompt.length]);
-          const output = (await reference.generate({ input_ids: input, attention_mask: mask, max_new_tokens: 20, do_sample: false })) as { tolist(): bigint[][] };
-          const theirs = output.tolist()[0].slice(prompt.length).map(Number).filter((t) => !model.tokenizer.eosIds.includes(t));
-          const result = await model.chat(messages, { temperature: 0, maxTokens: 20 });
-          assert.ok(result.tokens.length > 0);
-          assert.deepEqual(result.tokens, theirs);
-        }
-      } finally {
-        await reference.dispose();
+      const conversations = [MESSAGES, [{ role: 'user' as const, content: 'Hello! How are you?' }]];
+      const theirs = await transformersGreedy(folder, conversations.map((m) => model.promptIds(m)), model.tokenizer.eosIds, 20);
+      for (const [i, messages] of conversations.entries()) {
+        const result = await model.chat(messages, { temperature: 0, maxTokens: 20 });
+        assert.ok(result.tokens.length > 0);
+        assert.deepEqual(result.tokens, theirs[i]);
       }
     });
   }
@@ -92,32 +104,20 @@ describe('ONNX decoder-only engine on a generated llama (GQA, RoPE, RMSNorm, Swi
   test('float16 logits (an fp16 export\'s) are widened: greedy tokens equal transformers.js generate() on the same folder', async () => {
     const folder = await ensureLlmModel({ ...TINY_LLM, kvDtype: 'float16', logitsDtype: 'float16', name: 'llama-tiny-fp16-io' });
     const half = await OnnxChatModel.load(folder);
-    const { env, AutoModelForCausalLM, Tensor } = await import('@huggingface/transformers');
-    env.allowRemoteModels = false;
-    env.allowLocalModels = true;
-    env.localModelPath = `${dirname(folder)}/`;
-    const reference = await AutoModelForCausalLM.from_pretrained(basename(folder), { dtype: 'fp32' });
-    try {
-      const prompt = half.promptIds(MESSAGES);
-      const input = new Tensor('int64', BigInt64Array.from(prompt, BigInt), [1, prompt.length]);
-      const mask = new Tensor('int64', BigInt64Array.from(prompt, () => 1n), [1, prompt.length]);
-      const output = (await reference.generate({ input_ids: input, attention_mask: mask, max_new_tokens: 20, do_sample: false })) as { tolist(): bigint[][] };
-      const theirs = output.tolist()[0].slice(prompt.length).map(Number).filter((t) => !half.tokenizer.eosIds.includes(t));
-      const result = await half.chat(MESSAGES, { temperature: 0, maxTokens: 20 });
-      assert.ok(result.tokens.length >= 8);
-      assert.deepEqual(result.tokens, theirs);
-      // The widened logits are the float16 values themselves (a half's float32 bits end in 13 zeros), none a misread
-      // bit pattern, and close to the float32 model's.
-      const logits = await half.decoder.start([prompt]).prefill();
-      const bits = new Uint32Array(logits.buffer, logits.byteOffset, logits.length);
-      assert.ok(bits.every((b) => (b & 0x1fff) === 0), 'every logit is a half');
-      const full = await ours.decoder.start([prompt]).prefill();
-      let diff = 0;
-      for (let i = 0; i < full.length; i++) diff = Math.max(diff, Math.abs(full[i] - logits[i]));
-      assert.ok(diff < 0.05, `float16 logits differ from float32 ones by ${diff}`);
-    } finally {
-      await reference.dispose();
-    }
+    const prompt = half.promptIds(MESSAGES);
+    const [theirs] = await transformersGreedy(folder, [prompt], half.tokenizer.eosIds, 20);
+    const result = await half.chat(MESSAGES, { temperature: 0, maxTokens: 20 });
+    assert.ok(result.tokens.length >= 8);
+    assert.deepEqual(result.tokens, theirs);
+    // The widened logits are the float16 values themselves (a half's float32 bits end in 13 zeros), none a misread
+    // bit pattern, and close to the float32 model's.
+    const logits = await half.decoder.start([prompt]).prefill();
+    const bits = new Uint32Array(logits.buffer, logits.byteOffset, logits.length);
+    assert.ok(bits.every((b) => (b & 0x1fff) === 0), 'every logit is a half');
+    const full = await ours.decoder.start([prompt]).prefill();
+    let diff = 0;
+    for (let i = 0; i < full.length; i++) diff = Math.max(diff, Math.abs(full[i] - logits[i]));
+    assert.ok(diff < 0.05, `float16 logits differ from float32 ones by ${diff}`);
   });
 
   test('a float16 KV cache stays float16 and tracks the float32 one', async () => {
