@@ -19,5 +19,5 @@ export { DEFAULT_Q4_ACCURACY_LEVEL } from './onnx-chat.js';
 export { DEFAULT_IMAGE_LIMITS } from './image-parts.js';
 export { fetchRemoteImage, inlineRemoteImages, type RemoteImageOptions } from './remote-images.js';
 export type { ImageLimits } from './image-parts.js';
-export { principledChat, parsePrinciples, loadPrinciples, principlesSystemPrompt, PRINCIPLE_LIMITS } from './principles.js';
+export { principledChat, chatWithPrinciples, parsePrinciples, loadPrinciples, principlesSystemPrompt, PRINCIPLE_LIMITS } from './principles.js';
 export type { PrincipledResult } from './principles.js';

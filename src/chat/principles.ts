@@ -99,3 +99,13 @@ export function principledChat(model: ChatModel, messages: readonly ChatMessage[
     return { ...rewrite, draft, critique, passes };
   });
 }
+
+/**
+ * The answer to `messages` under optional `principles`: the model's own chat without them; principledChat with
+ * them; with them and tools, the principles' system prompt only (a tool call is not text to rewrite).
+ */
+export function chatWithPrinciples(model: ChatModel, messages: readonly ChatMessage[], principles: readonly string[] | undefined, options: ChatOptions = {}): GenerationRun<ChatResult> | GenerationRun<PrincipledResult> {
+  if (!principles) return model.chat(messages, options);
+  if ((options.tools?.length ?? 0) > 0) return model.chat(withPrinciples(messages, principles), options);
+  return principledChat(model, messages, principles, options);
+}

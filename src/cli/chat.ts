@@ -10,7 +10,7 @@ import { MoxingError } from '../errors.js';
 import type { ChatMessage, ChatModel, ChatOptions, ChatResult, ContentPart, GenerationRun } from '../chat/index.js';
 import { readImageFile } from '../vision/image.js';
 import { DEFAULT_GENERATE, DEFAULT_SAMPLING } from '../chat/index.js';
-import { loadPrinciples, principledChat, type PrincipledResult } from '../chat/principles.js';
+import { chatWithPrinciples, loadPrinciples, type PrincipledResult } from '../chat/principles.js';
 import { addFlags, fieldsOf, type Flag } from './flags.js';
 import { parseChoice, parseInteger, parseNumber } from './options.js';
 
@@ -151,10 +151,10 @@ export async function runRepl(model: ChatModel, input: NodeJS.ReadableStream, ou
   return history;
 }
 
-/** The model's answer to `messages`: principled (draft, critique, rewrite) when principles are given. */
+/** The model's answer to `messages`, under the --principles when given. */
 function answer(model: ChatModel, messages: readonly ChatMessage[], options: ChatOptions & { principles?: readonly string[] }): GenerationRun<ChatResult> | GenerationRun<PrincipledResult> {
   const { principles, ...chatOptions } = options;
-  return principles ? principledChat(model, messages, principles, chatOptions) : model.chat(messages, chatOptions);
+  return chatWithPrinciples(model, messages, principles, chatOptions);
 }
 
 export function register(program: Command): void {

@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { ChatDelta, ChatMessage, ChatModel, ChatOptions, ChatResult, GenerationRun } from '../chat/index.js';
-import { principledChat, withPrinciples, type PrincipledResult } from '../chat/principles.js';
+import type { ChatDelta, ChatMessage, ChatModel, ChatOptions, ChatResult } from '../chat/index.js';
+import { chatWithPrinciples, type PrincipledResult } from '../chat/principles.js';
 import { DEFAULT_IMAGE_LIMITS } from '../chat/image-parts.js';
 import type { ChatLoadOptions } from '../chat/load.js';
 import { inlineRemoteImages, type RemoteImageOptions } from '../chat/remote-images.js';
@@ -115,12 +115,7 @@ export async function chatPlugin(app: FastifyInstance, options: ChatPluginOption
       }
       return model;
     };
-    const answer = (model: ChatModel, extra: ChatOptions = {}): GenerationRun<ChatResult> | GenerationRun<PrincipledResult> => {
-      const { principles } = options;
-      if (!principles) return model.chat(messages, { ...chatOptions, ...extra });
-      if ((chatOptions.tools?.length ?? 0) > 0) return model.chat(withPrinciples(messages, principles), { ...chatOptions, ...extra });
-      return principledChat(model, messages, principles, { ...chatOptions, ...extra });
-    };
+    const answer = (model: ChatModel, extra: ChatOptions = {}) => chatWithPrinciples(model, messages, options.principles, { ...chatOptions, ...extra });
     const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
     const created = Math.floor(Date.now() / 1000);
     const model = publicModelName(body.model);

@@ -9,7 +9,7 @@ import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
-import { CRITIQUE_REQUEST, PRINCIPLE_LIMITS, REVISION_REQUEST, loadPrinciples, parsePrinciples, principledChat, principlesSystemPrompt, withPrinciples } from '../../src/chat/principles.js';
+import { CRITIQUE_REQUEST, PRINCIPLE_LIMITS, chatWithPrinciples, REVISION_REQUEST, loadPrinciples, parsePrinciples, principledChat, principlesSystemPrompt, withPrinciples } from '../../src/chat/principles.js';
 import type { ChatMessage } from '../../src/chat/index.js';
 import { isMoxingError } from '../../src/errors.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
@@ -108,5 +108,23 @@ describe('principled answers', () => {
     const tool = { type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object' } } };
     assert.throws(() => principledChat(model, messages, principles, { tools: [tool] }), /tools or principles, not both/);
     assert.throws(() => principledChat(model, messages, []), /at least one principle/);
+  });
+
+  test('chatWithPrinciples: the plain chat without principles, the principles\' system prompt only with tools, else the three passes', async () => {
+    const messages: ChatMessage[] = [{ role: 'user', content: 'Name a llama.' }];
+    const options = { temperature: 0, maxTokens: 6 };
+    const plain = await model.chat(messages, options);
+    assert.deepEqual((await chatWithPrinciples(model, messages, undefined, options)).tokens, plain.tokens);
+    const tool = { type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string', maxLength: 4 } }, required: ['q'] } } };
+    const withTools = { ...options, maxTokens: 40, tools: [tool], toolChoice: 'required' as const };
+    const called = await chatWithPrinciples(model, messages, ['Be brief.'], withTools);
+    const expected = await model.chat(withPrinciples(messages, ['Be brief.']), withTools);
+    assert.deepEqual([called.tokens, called.promptTokens], [expected.tokens, expected.promptTokens]);
+    assert.ok(!('draft' in called));
+    const principled = await chatWithPrinciples(model, messages, ['Be brief.'], options);
+    const direct = await principledChat(model, messages, ['Be brief.'], options);
+    const passesOf = (r: typeof principled) => ('draft' in r ? [r.tokens, r.draft, r.critique, r.passes.completionTokens] : undefined);
+    assert.ok(passesOf(principled) !== undefined);
+    assert.deepEqual(passesOf(principled), passesOf(direct));
   });
 });
