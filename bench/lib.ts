@@ -4,8 +4,9 @@
  * shared machine only ever adds time (faster-whisper's speed_benchmark.py reasons the same way).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { quantizeModelDir } from '../src/quantize/index.js';
 
 const WORK_DIR = join(process.cwd(), 'bench', '.work');
 
@@ -95,4 +96,15 @@ export function printTable(headers: readonly string[], rows: readonly (readonly 
 
 export function mb(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(0)} MB`;
+}
+
+/** Makes a model folder's q8 (`_quantized`) files once; the reason when that fails (the q8 rows are then skipped), else undefined. */
+export function ensureQ8(dir: string): string | undefined {
+  if (readdirSync(join(dir, 'onnx')).some((f) => f.endsWith('_quantized.onnx'))) return undefined;
+  try {
+    quantizeModelDir(dir, { to: 'q8' });
+    return undefined;
+  } catch (error) {
+    return `q8 skipped: moxing quantize failed: ${(error as Error).message}`;
+  }
 }

@@ -24,8 +24,6 @@
  *   npm run bench:live -- --model base                   # base only (about 31 minutes)
  *   npm run bench:live -- --model base --policy vad --streams 1,4
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -35,8 +33,7 @@ import { SAMPLE_RATE, decodeAudio } from '../src/audio/index.js';
 import { BASE_WHISPER, ensureWhisperModel } from '../test/models/index.js';
 import { RealtimeClient, appends } from '../test/server/realtime-client.js';
 import { traceLiveBatches, type LiveBatchTrace } from '../src/asr/live/index.js';
-import { quantizeModelDir } from '../src/quantize/index.js';
-import { printTable } from './lib.js';
+import { ensureQ8, printTable } from './lib.js';
 import { speechWav } from './speech-audio.js';
 
 const { values } = parseArgs({
@@ -219,7 +216,8 @@ for (const name of modelNames) {
   const dir = name === 'tiny' ? TINY : await ensureWhisperModel(BASE_WHISPER);
   // q8: the _quantized files beside the fp32 ones, made once (the read-only fixture cannot take them).
   if (variant === 'q8' && name === 'tiny') throw new Error('--variant q8 needs --model base (the tiny fixture folder is read-only)');
-  if (variant === 'q8' && !existsSync(join(dir, 'onnx/encoder_model_quantized.onnx'))) quantizeModelDir(dir, { to: 'q8' });
+  const failed = variant === 'q8' ? ensureQ8(dir) : undefined;
+  if (failed) throw new Error(failed);
   models.push([name === 'tiny' ? 'tiny (fixture)' : `base-sized random${variant === 'q8' ? ', q8' : ''}`, dir]);
 }
 const runs = models.length * policies.length * streamCounts.length;

@@ -17,14 +17,13 @@
  * its bytes / memory bandwidth (bench/whisper-loop-profile.ts), fp32 and q8, median of --rounds (3); with
  * --as-exported, each also with the graphs loaded as exported (no load-time rewrites), for a before/after in one run.
  */
-import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ensureWhisperModel, BASE_WHISPER, BENCH_MODELS_DIR } from '../test/models/index.js';
-import { quantizeModelDir } from '../src/quantize/index.js';
-import { mb, printTable, runChild, workDir, type RunnerReport } from './lib.js';
+import { ensureQ8, mb, printTable, runChild, workDir, type RunnerReport } from './lib.js';
 import { speechWav } from './speech-audio.js';
 import { whisperCli, whisperCppRunner } from './whisper-cpp.js';
 import { sherpaRunner, sherpaSkipReason } from './sherpa-onnx.js';
@@ -54,18 +53,6 @@ function tinyCopy(): string {
   const dir = join(workDir('models'), 'whisper-tiny-random');
   if (!existsSync(join(dir, 'config.json'))) cpSync(SHARED_TINY, dir, { recursive: true, filter: (src) => !src.includes('oracle') });
   return dir;
-}
-
-/** Makes the q8 (`_quantized`) files once; undefined when that fails (the q8 runner is then skipped). */
-function ensureQ8(dir: string): string | undefined {
-  const onnx = join(dir, 'onnx');
-  if (readdirSync(onnx).some((f) => f.endsWith('_quantized.onnx'))) return undefined;
-  try {
-    quantizeModelDir(dir, { to: 'q8' });
-    return undefined;
-  } catch (error) {
-    return `q8 skipped: moxing quantize failed: ${(error as Error).message}`;
-  }
 }
 
 const RUNNER_NAMES: Record<string, string> = {
