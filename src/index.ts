@@ -79,7 +79,7 @@ export type { Diarization, Diarizer, DiarizerOptions, DiarizeOptions, KnownSpeak
 // Language models: chat and raw completion on ONNX Runtime or llama.cpp (GGUF).
 export { loadChatModel, chat, generate, DEFAULT_SAMPLING, DEFAULT_GENERATE, DEFAULT_JSON_LIMITS } from './chat/index.js';
 export type { ChatModel, ChatMessage, ChatOptions, ChatResult, ChatDelta, ChatLoadOptions, GenerateOptions, SamplingOptions, ToolDefinition, ToolCall } from './chat/index.js';
-export { DEFAULT_IMAGE_LIMITS, inlineRemoteImages, fetchRemoteImage, principledChat, loadPrinciples, parsePrinciples } from './chat/index.js';
+export { DEFAULT_IMAGE_LIMITS, inlineRemoteImages, fetchRemoteImage, principledChat, chatWithPrinciples, loadPrinciples, parsePrinciples } from './chat/index.js';
 export type { ImageLimits, ContentPart, RemoteImageOptions, PrincipledResult } from './chat/index.js';
 // Text embeddings: sentence vectors on ONNX Runtime (BERT-like exports) or llama.cpp (GGUF).
 export { loadEmbeddingModel } from './embeddings/index.js';
