@@ -5,14 +5,14 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
 import { CRITIQUE_REQUEST, PRINCIPLE_LIMITS, chatWithPrinciples, REVISION_REQUEST, loadPrinciples, parsePrinciples, principledChat, principlesSystemPrompt, withPrinciples } from '../../src/chat/principles.js';
 import type { ChatMessage } from '../../src/chat/index.js';
 import { isMoxingError } from '../../src/errors.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const PRINCIPLES_FILE = `# Dromedary-style principles (a comment)
 1 (ethical). Refuse to help with anything that harms people.
@@ -25,7 +25,7 @@ const PRINCIPLES_FILE = `# Dromedary-style principles (a comment)
 
 describe('principled answers', () => {
   let model: OnnxChatModel;
-  const tmp = mkdtempSync(join(tmpdir(), 'moxing-principles-'));
+  const tmp = scratchDir('moxing-principles-');
   before(async () => {
     model = await OnnxChatModel.load(await ensureLlmModel(TINY_LLM));
   });

@@ -5,13 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SERVING_ON, startMoxing } from '../helpers/cli.js';
 import { RealtimeClient } from '../server/realtime-client.js';
+import { scratchDir } from '../helpers/scratch.js';
 
-const scratch = (): string => mkdtempSync(join(tmpdir(), 'moxing-serve-'));
+const scratch = (): string => scratchDir('moxing-serve-');
 
 test('SIGTERM ends the server after the grace period, although a slow sender holds a connection', async () => {
   // The job store goes to a throwaway folder, not the user's data folder.

@@ -1,14 +1,12 @@
 /** `moxing worker` and the job flags of `moxing serve`, in-process: the flags, their checks, and the queue's absence. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 import { assertOneLineError } from '../helpers/cli.js';
 import { parseDurationMs } from '../../src/cli/job-flags.js';
+import { scratchDir } from '../helpers/scratch.js';
 
-const dataDir = (): string => mkdtempSync(join(tmpdir(), 'moxing-worker-'));
+const dataDir = (): string => scratchDir('moxing-worker-');
 
 test('worker: --queue is required and must be a redis:// URL; an unreachable Redis is one line, exit 1', async () => {
   assertOneLineError(await runMoxingInProcess(['worker', '--data-dir', dataDir()]), /needs --queue redis:\/\/HOST:PORT/);

@@ -5,7 +5,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
 import { mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +17,7 @@ import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 import { assertOneLineError } from '../helpers/cli.js';
 import { startFakeHub, type FakeHub } from '../hub/fake-hub.js';
 import { pngDeclaring } from '../helpers/png.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const apps: FastifyInstance[] = [];
 after(() => Promise.all(apps.map((a) => a.close())));
@@ -347,7 +347,7 @@ describe('on a real socket', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as AddressInfo;
     try {
-      const run = await runMoxingInProcess(['serve', '--port', String(port), '--no-log'], { MOXING_DATA: mkdtempSync(join(tmpdir(), 'moxing-serve-')) });
+      const run = await runMoxingInProcess(['serve', '--port', String(port), '--no-log'], { MOXING_DATA: scratchDir('moxing-serve-') });
       assertOneLineError(run, /port \d+ on 127\.0\.0\.1 is already in use; .*--port/, 1);
       assert.doesNotMatch(run.stderr, /unexpected/);
     } finally {

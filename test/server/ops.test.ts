@@ -4,13 +4,14 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildApp, createServer } from '../../src/server/index.js';
 import { decodeAudio } from '../../src/audio/index.js';
 import { MoxingError } from '../../src/errors.js';
 import { TERSE_WHISPER, ensureWhisperModelSync } from '../models/index.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const MODEL = ensureWhisperModelSync(TERSE_WHISPER);
 const CLIP = resolve(process.cwd(), '../shared/audio/dev/single/en_000.wav');
@@ -35,8 +36,7 @@ describe('/ready', () => {
   });
 
   test('a preload that fails keeps /ready at 503, naming the check, no paths', async () => {
-    const broken = join(tmpdir(), `moxing-ops-broken-${process.pid}`);
-    mkdirSync(broken, { recursive: true });
+    const broken = scratchDir('moxing-ops-broken-');
     writeFileSync(join(broken, 'config.json'), '{}');
     const app = await buildApp({ images: false, calc: false, models: [broken], audio: { preload: true } });
     after(() => app.close());

@@ -1,19 +1,19 @@
 /** `moxing diarize` and `moxing transcribe --diarize` in process (slow tier: each case runs both pyannote-shaped models over whole conversations); the library and HTTP tests are in diarize.test.ts and server.test.ts. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMoxingInProcess } from '../helpers/cli-inprocess.js';
 import { writeWav } from '../audio/wav-writer.js';
 import { ensureSpeakerModels } from '../models/speakers.js';
 import { conversation, EQUALITY_CASES } from './conversations.js';
 import { loadDiarizer, formatDiarization } from '../../src/speakers/index.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 async function fixture() {
   const models = await ensureSpeakerModels();
   const c = await conversation(EQUALITY_CASES[0]);
-  const dir = mkdtempSync(join(tmpdir(), 'moxing-diarize-cli-'));
+  const dir = scratchDir('moxing-diarize-cli-');
   const wav = join(dir, 'talk.wav');
   writeFileSync(wav, writeWav({ sampleRate: 16000, channels: 1, encoding: 'f32' }, c.samples));
   const modelArgs = ['--segmentation-model', models.segmentationDir, '--embedding-model', models.wespeaker];

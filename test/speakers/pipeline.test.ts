@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterEmbeddings } from '../../src/speakers/clustering.js';
 import { diarizationError } from '../../src/speakers/der.js';
@@ -11,6 +10,7 @@ import { loadSegmentationModel, powersetMapping } from '../../src/speakers/segme
 import { decodeModel, encodeModel } from '../../src/runtime/onnx/index.js';
 import { ensureSpeakerModels } from '../models/speakers.js';
 import { isMoxingError } from '../../src/errors.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 test('powerset mapping is pyannote\'s: silence, each speaker, each pair', () => {
   const map = powersetMapping(3, 2, 7);
@@ -96,7 +96,7 @@ test('DER by hand: perfect, missed, false alarm, confusion, overlap, and the col
 
 test('the models\' metadata is checked before anything runs; a wrong input shape is refused clearly', async () => {
   const models = await ensureSpeakerModels();
-  const dir = mkdtempSync(join(tmpdir(), 'moxing-meta-'));
+  const dir = scratchDir('moxing-meta-');
   const edited = (path: string, edit: (m: ReturnType<typeof decodeModel>) => void) => {
     const model = decodeModel(readFileSync(path));
     edit(model);

@@ -12,6 +12,7 @@ import { DEFAULT_PIPELINE, runPipeline, type PipelineOptions } from '../../src/s
 import { loadSegmentationModel } from '../../src/speakers/segmentation.js';
 import { conversation, EQUALITY_CASES, type Conversation } from './conversations.js';
 import { runSherpa } from './sherpa.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const FRAME = 270 / 16000;
 
@@ -84,10 +85,9 @@ test('diarization equals sherpa-onnx with CAM++ layout (global-mean fbank), a gi
 test('short audio (one window, no clustering) equals sherpa-onnx', async () => {
   const c = await conversation(EQUALITY_CASES[0]);
   const short = { ...c, name: `${c.name}-first-8s`, samples: c.samples.subarray(0, 8 * 16000) };
-  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
-  const { tmpdir } = await import('node:os');
-  const f32 = join(mkdtempSync(join(tmpdir(), 'moxing-short-')), 'short.f32');
+  const f32 = join(scratchDir('moxing-short-'), 'short.f32');
   writeFileSync(f32, new Uint8Array(short.samples.slice().buffer));
   await compare([{ ...short, f32 }], (await ensureSpeakerModels()).wespeaker, { ...DEFAULT_PIPELINE });
 });
