@@ -329,6 +329,9 @@ function rotatedHalf(value: string, half: number, made: Map<string, NodeProto>):
   return x !== undefined && slice(second, half, 2 * half) === x ? x : undefined;
 }
 
+/** The most bytes `fuseRotary`'s cos and sin tables may take together (32,768 positions of a 128-wide head). */
+export const MAX_ROTARY_TABLE_BYTES = 16 * 2 ** 20;
+
 function fuseRotary(nodes: NodeProto[], maxPositions: number, outputs: readonly string[]): NodeProto[] | undefined {
   const made = nodeProducers(nodes);
   const replaced = new Map<NodeProto, NodeProto>();
@@ -344,7 +347,9 @@ function fuseRotary(nodes: NodeProto[], maxPositions: number, outputs: readonly 
     const sin = sinOf(m2);
     if (!cos || !sin || cos.input?.[0] !== sin.input?.[0]) continue;
     const angles = rotaryAngles(cos.input?.[0] ?? '', made);
-    if (!angles) continue;
+    // The two float32 tables hold every position of the context: not for a context so long that they would weigh
+    // more than the operators they save (131,072 positions of a 128-wide head are 64 MiB).
+    if (!angles || maxPositions * angles.halfDim * 2 * 4 > MAX_ROTARY_TABLE_BYTES) continue;
     const x = m1.input?.find((v) => v !== cos.output?.[0]) ?? '';
     const rotated = m2.input?.find((v) => v !== sin.output?.[0]) ?? '';
     if (rotatedHalf(rotated, angles.halfDim, made) !== x) continue;

@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
-import { rewriteDecoderGraph } from '../../src/chat/graph-rewrite.js';
+import { MAX_ROTARY_TABLE_BYTES, rewriteDecoderGraph } from '../../src/chat/graph-rewrite.js';
 import { OnnxDecoder } from '../../src/chat/onnx-model.js';
 import { quantizeFile } from '../../src/quantize/index.js';
 import { decodeModel, encodeModel } from '../../src/runtime/onnx/index.js';
@@ -181,6 +181,12 @@ test('rotary fusion: rotate_half and the per-step cos/sin become RotaryEmbedding
   // The only Cos and Sin left make the tables (from constants: ORT folds them at load).
   assert.equal(afterwards.get('Cos'), 1);
   assert.equal(afterwards.get('Sin'), 1);
+
+  // A context whose tables would outweigh what they save keeps the graph's own rotary operators.
+  const headDim = TINY_LLM.hidden / TINY_LLM.heads;
+  const tooLong = MAX_ROTARY_TABLE_BYTES / (headDim * 4) + 1;
+  rewriteGraphNodes(path, join(work, 'rotary-long.onnx'), (g) => rewriteDecoderGraph(g, { ...rewrites, fuseRotary: { maxPositions: tooLong } }));
+  assert.equal(opCounts(join(work, 'rotary-long.onnx')).get('RotaryEmbedding') ?? 0, 0);
 
   const { loadSession } = await import('../../src/runtime/index.js');
   const reference = await OnnxChatModel.load(dir, { graphRewrites: false });
