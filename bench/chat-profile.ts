@@ -36,7 +36,7 @@ const dir = await ensureLlmModel(spec, BENCH_MODELS_DIR);
 const q4 = values.model ?? join(dir, 'onnx/model_q4.onnx');
 const rewrites: GraphRewrites = values.rewrites
   ? (JSON.parse(values.rewrites) as GraphRewrites)
-  : { accuracyLevel: 4, lastLogits: true, tiedHead: true, fuseRmsNorm: true, largestWeightFirst: true, groupedAttention: { heads: 14, kvHeads: 2 }, cacheOutside: true };
+  : { accuracyLevel: 4, lastLogits: true, tiedHead: true, fuseRmsNorm: true, largestWeightFirst: true, groupedAttention: { heads: 14, kvHeads: 2 }, fuseRotary: { maxPositions: 2048 }, cacheOutside: true };
 
 // The rewritten copy, made once per rewrite set (hard links to nothing: the q4 file has no external data).
 const key = createHash('sha256').update(JSON.stringify([rewrites, q4])).digest('hex').slice(0, 10);
