@@ -35,7 +35,8 @@ export interface OnnxChatLoadOptions extends Omit<ModelLoadOptions, 'variant'> {
   /**
    * Load-time rewrites of the decoder graph (src/chat/graph-rewrite.ts): the LM head on the last position only,
    * the tied head without a transposed copy of the embedding, grouped-query attention without repeat_kv's copies,
-   * the KV cache kept in the decoder's buffers rather than copied out of the session at every step. They change
+   * rotary embeddings as ORT's RotaryEmbedding, the KV cache kept in the decoder's buffers rather than copied out of
+   * the session at every step. They change
    * float summation order in places (logits move by float rounding); false loads the graph as it is.
    * @default true
    */
@@ -123,7 +124,7 @@ export class OnnxChatModel implements ChatModel {
     const level = options.q4AccuracyLevel ?? DEFAULT_Q4_ACCURACY_LEVEL;
     const q4Level = (variant === 'q4' || variant === 'q4f16') && level !== false ? level : undefined;
     const rewriteGraph = options.graphRewrites ?? true;
-    const graph = rewriteGraph ? { lastLogits: true, tiedHead: true, fuseRmsNorm: true, largestWeightFirst: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads }, cacheOutside: true } : {};
+    const graph = rewriteGraph ? { lastLogits: true, tiedHead: true, fuseRmsNorm: true, largestWeightFirst: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads }, fuseRotary: { maxPositions: config.contextLength }, cacheOutside: true } : {};
     // One streamed copy carries whatever changes (the accuracy level, the graph rewrites); none: the file as it is.
     const session = q4Level === undefined && !rewriteGraph ? await loadSession(path, options.runtime) : await loadRewrittenDecoder(path, { accuracyLevel: q4Level, ...graph }, options.runtime);
     const vision = vlm ? await VisionParts.load(dir, suffix, rawConfig, (t) => tokenizer.tokenizer.token_to_id(t), (id) => tokenizer.tokenizer.id_to_token(id), options.runtime) : undefined;

@@ -130,6 +130,24 @@ describe('chat/cache-outside', () => {
     }
   });
 
+  test('the rewritten float32 graph: the node that makes the new positions outputs each present, no Identity copies them', async () => {
+    const model = await ensureLlmModel(TINY_LLM);
+    const out = join(work, 'fp32-outside.onnx');
+    assert.ok(rewriteGraphNodes(join(model, 'onnx/model.onnx'), out, (g) => rewriteDecoderGraph(g, { cacheOutside: true })));
+    const nodes = decodeModel(readFileSync(out)).graph!.node ?? [];
+    const pasts = Array.from({ length: TINY_LLM.layers }, (_, i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`]).flat();
+    for (const past of pasts) {
+      const present = past.replace('past_key_values.', 'present.');
+      const maker = nodes.find((n) => n.output?.includes(present));
+      assert.ok(maker && maker.opType !== 'Identity', `${present} is made by ${maker?.opType}`);
+      const concat = nodes.find((n) => n.opType === 'Concat' && n.input?.[0] === `${past}/live`);
+      assert.equal(concat?.input?.[1], present, 'the Concat reads the new positions under the present\'s name');
+    }
+    const identities = (list: readonly { opType?: string | null }[]) => list.filter((n) => n.opType === 'Identity').length;
+    const exported = decodeModel(readFileSync(join(model, 'onnx/model.onnx'))).graph!.node ?? [];
+    assert.equal(identities(exported) - identities(nodes), pasts.length, 'one Identity fewer per past input');
+  });
+
   test('a present not made by Concat(past, new) (GroupQueryAttention): the graph stays as exported', async () => {
     const inputs = ['input_ids', 'attention_mask', 'past_key_values.0.key', 'past_key_values.0.value'];
     const outputs = ['logits', 'present.0.key', 'present.0.value'];

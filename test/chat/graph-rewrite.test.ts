@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
-import { rewriteDecoderGraph } from '../../src/chat/graph-rewrite.js';
+import { MAX_ROTARY_TABLE_BYTES, rewriteDecoderGraph } from '../../src/chat/graph-rewrite.js';
 import { OnnxDecoder } from '../../src/chat/onnx-model.js';
 import { quantizeFile } from '../../src/quantize/index.js';
 import { decodeModel, encodeModel } from '../../src/runtime/onnx/index.js';
@@ -164,4 +164,52 @@ test('a tied head reads the embedding under an alias in the side file, the large
   const expected = await logits(plain);
   assert.deepEqual(await logits(aliased), expected);
   assert.deepEqual(await logits(reordered), expected);
+});
+
+test('rotary fusion: rotate_half and the per-step cos/sin become RotaryEmbedding over folded tables; logits move by float rounding only, greedy tokens and a left-padded batch stay', async () => {
+  const dir = await ensureLlmModel(TINY_LLM);
+  const path = join(dir, 'onnx/model.onnx');
+  const [plain, fused] = ['rotary-plain', 'rotary-fused'].map((name) => join(work, `${name}.onnx`));
+  const heads = { heads: TINY_LLM.heads, kvHeads: TINY_LLM.kvHeads };
+  const rewrites = { lastLogits: true, groupedAttention: heads, cacheOutside: true };
+  assert.ok(rewriteGraphNodes(path, plain, (g) => rewriteDecoderGraph(g, rewrites)));
+  assert.ok(rewriteGraphNodes(path, fused, (g) => rewriteDecoderGraph(g, { ...rewrites, fuseRotary: { maxPositions: 2048 } })));
+  const [before, afterwards] = [opCounts(plain), opCounts(fused)];
+  assert.equal(afterwards.get('RotaryEmbedding'), 2 * TINY_LLM.layers, 'queries and keys of every layer');
+  assert.equal(afterwards.get('Neg') ?? 0, 0);
+  assert.equal((before.get('Neg') ?? 0) - (afterwards.get('Neg') ?? 0), 2 * TINY_LLM.layers);
+  // The only Cos and Sin left make the tables (from constants: ORT folds them at load).
+  assert.equal(afterwards.get('Cos'), 1);
+  assert.equal(afterwards.get('Sin'), 1);
+
+  // A context whose tables would outweigh what they save keeps the graph's own rotary operators.
+  const headDim = TINY_LLM.hidden / TINY_LLM.heads;
+  const tooLong = MAX_ROTARY_TABLE_BYTES / (headDim * 4) + 1;
+  rewriteGraphNodes(path, join(work, 'rotary-long.onnx'), (g) => rewriteDecoderGraph(g, { ...rewrites, fuseRotary: { maxPositions: tooLong } }));
+  assert.equal(opCounts(join(work, 'rotary-long.onnx')).get('RotaryEmbedding') ?? 0, 0);
+
+  const { loadSession } = await import('../../src/runtime/index.js');
+  const reference = await OnnxChatModel.load(dir, { graphRewrites: false });
+  const decoder = async (file: string) => new OnnxDecoder(await loadSession(file), reference.decoder.shape, reference.decoder.padId);
+  const [a, b] = await Promise.all([decoder(plain), decoder(fused)]);
+  const prompt = reference.promptIds(MESSAGES);
+  const rows = [prompt, prompt.slice(5)];
+  const [x, y] = await Promise.all([a, b].map((d) => d.start(rows).prefill()));
+  const scale = x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const diff = x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i])), 0);
+  assert.ok(diff <= 1e-5 * scale, `the fusion moved the logits by ${diff} on a scale of ${scale}`);
+  // Greedy decoding over many positions (the tables are read at each step's own position).
+  const greedy = async (d: OnnxDecoder) => {
+    const state = d.start([prompt]);
+    let logits = await state.prefill();
+    const out: number[] = [];
+    for (let i = 0; i < 24; i++) {
+      let best = 0;
+      for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
+      out.push(best);
+      logits = await state.feed([[best]]);
+    }
+    return out;
+  };
+  assert.deepEqual(await greedy(b), await greedy(a));
 });

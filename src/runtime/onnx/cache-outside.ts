@@ -10,7 +10,9 @@
  *   `Slice(past, 0, cache_length, axis 2)` instead, so the Concat and anything else (a position offset taken from
  *   the past's Shape) see the tensors they saw before, and every value computed is the same, bit for bit;
  * - each present is only what the step adds (the Concat's second input), which the caller writes into its
- *   buffers. A graph's other branch (the no-cache first pass of a merged decoder) is left as it is.
+ *   buffers; when only Identity nodes stood between the Concat and the present, the node that makes the new
+ *   positions outputs the present itself (no copy). A graph's other branch (the no-cache first pass of a merged
+ *   decoder) is left as it is.
  * Nothing changes unless every past input the caller names is read by one Concat(past, new) on axis 2 whose
  * output is its present, in the main graph or a subgraph; Identity and Cast nodes may stand on either side of the
  * Concat (a float16 cache around float32 attention), and the new positions then go through the same ones. A
@@ -95,7 +97,18 @@ function rewriteNodes(nodes: readonly NodeProto[], outputs: ReadonlySet<string>,
     extensions.set(e.last, e);
   }
   const presents = new Set([...extensions.values()].map((e) => e.present));
-  const rename = (value: string) => (pasts.has(value) ? liveName(value) : presents.has(value) ? wholeName(value) : value);
+  // A present that is the new positions as they are (only Identity nodes after the Concat): the node that makes
+  // them writes the present itself, instead of an Identity that copies them (one node per past input per step).
+  // Not in a graph with subgraphs (they may read the value by its old name), nor for a value two presents share.
+  const direct = new Map<string, string>();
+  const hasSubgraphs = nodes.some((n) => n.attribute?.some((a) => a.g || (a.graphs ?? []).length > 0));
+  const addedCount = new Map<string, number>();
+  for (const e of extensions.values()) addedCount.set(e.added, (addedCount.get(e.added) ?? 0) + 1);
+  for (const e of extensions.values()) {
+    const plain = e.after.every((n) => n.opType === 'Identity') && made.has(e.added) && !outputs.has(e.added) && !pasts.has(e.added) && addedCount.get(e.added) === 1;
+    if (plain && !hasSubgraphs) direct.set(e.added, e.present);
+  }
+  const rename = (value: string) => (pasts.has(value) ? liveName(value) : presents.has(value) ? wholeName(value) : (direct.get(value) ?? value));
   return nodes.flatMap((n) => {
     const attribute = n.attribute?.map((a) => {
       if (!a.g && !(a.graphs ?? []).length) return a;
@@ -104,7 +117,7 @@ function rewriteNodes(nodes: readonly NodeProto[], outputs: ReadonlySet<string>,
     });
     const node = onnx.NodeProto.create({ ...n, input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename), attribute });
     const e = extensions.get(n);
-    return e ? [node, ...newPositionNodes(e)] : [node];
+    return e && !direct.has(e.added) ? [node, ...newPositionNodes(e)] : [node];
   });
 }
 
