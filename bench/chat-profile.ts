@@ -13,12 +13,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { createHash } from 'node:crypto';
-import { ensureLlmModel, BENCH_MODELS_DIR, type LlmSpec } from '../test/models/index.js';
+import { ensureLlmModel, BENCH_MODELS_DIR } from '../test/models/index.js';
 import { rewriteDecoderGraph, type GraphRewrites } from '../src/chat/graph-rewrite.js';
 import { rewriteGraphNodes } from '../src/runtime/onnx/stream-rewrite.js';
 import { OnnxDecoder } from '../src/chat/onnx-model.js';
+import { chatGraphRewrites } from '../src/chat/onnx-chat.js';
 import { ChatTokenizer } from '../src/chat/index.js';
-import { workDir } from './lib.js';
+import { qwenShapedSpec, workDir } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,12 +32,12 @@ const { values } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
   },
 });
-const spec: LlmSpec = { name: 'qwen-0.5b-shaped', hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, merges: 200, tied: true, seed: 5, ropeTheta: 1_000_000, vocab: 151_936 };
+const vocabSize = 151_936;
+const spec = qwenShapedSpec(24, vocabSize);
 const dir = await ensureLlmModel(spec, BENCH_MODELS_DIR);
 const q4 = values.model ?? join(dir, 'onnx/model_q4.onnx');
-const rewrites: GraphRewrites = values.rewrites
-  ? (JSON.parse(values.rewrites) as GraphRewrites)
-  : { accuracyLevel: 4, lastLogits: true, tiedHead: true, fuseRmsNorm: true, largestWeightFirst: true, groupedAttention: { heads: 14, kvHeads: 2 }, fuseRotary: { maxPositions: 2048 }, cacheOutside: true };
+const contextLength = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { max_position_embeddings: number }).max_position_embeddings;
+const rewrites: GraphRewrites = values.rewrites ? (JSON.parse(values.rewrites) as GraphRewrites) : { accuracyLevel: 4, ...chatGraphRewrites({ heads: spec.heads, kvHeads: spec.kvHeads, contextLength }) };
 
 // The rewritten copy, made once per rewrite set (hard links to nothing: the q4 file has no external data).
 const key = createHash('sha256').update(JSON.stringify([rewrites, q4])).digest('hex').slice(0, 10);
@@ -76,7 +77,7 @@ const run = session.run.bind(session);
 const tokenizer = await ChatTokenizer.load(dir);
 let text = 'The quick brown fox jumps over the lazy dog. '.repeat(64);
 while (tokenizer.encode(text).length > Number(values.prompt)) text = text.slice(0, Math.floor(text.length * 0.95));
-const decoder = new OnnxDecoder(session, { layers: 24, kvHeads: 2, headDim: 64, vocabSize: 151_936, maxPositions: 2048 }, 0);
+const decoder = new OnnxDecoder(session, { layers: spec.layers, kvHeads: spec.kvHeads, headDim: spec.hidden / spec.heads, vocabSize, maxPositions: contextLength }, 0);
 const state = decoder.start([tokenizer.encode(text)]);
 const argmax = (x: Float32Array) => {
   let best = 0;

@@ -19,12 +19,12 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ensureLlmModel, BENCH_MODELS_DIR, type LlmSpec } from '../test/models/index.js';
+import { ensureLlmModel, BENCH_MODELS_DIR } from '../test/models/index.js';
 import { ensureLlmGguf } from '../test/models/gguf.js';
 import { ChatTokenizer } from '../src/chat/index.js';
 import { quantizeFile } from '../src/quantize/index.js';
 import { compileScript } from './compile.js';
-import { mb, printTable, runChild } from './lib.js';
+import { mb, printTable, qwenShapedSpec, runChild } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,7 +40,7 @@ const { values } = parseArgs({
 });
 const layers = values.full ? 24 : Number(values.layers);
 const vocab = values.full ? 151_936 : values.vocab === undefined ? undefined : Number(values.vocab);
-const spec: LlmSpec = { name: 'qwen-0.5b-shaped', hidden: 896, layers, heads: 14, kvHeads: 2, intermediate: 4864, merges: 200, tied: true, seed: 5, ropeTheta: 1_000_000, ...(vocab === undefined ? {} : { vocab }) };
+const spec = qwenShapedSpec(layers, vocab);
 
 const dir = await ensureLlmModel(spec, BENCH_MODELS_DIR);
 const fp32 = join(dir, 'onnx/model.onnx');

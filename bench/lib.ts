@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { quantizeModelDir } from '../src/quantize/index.js';
+import type { LlmSpec } from '../test/models/index.js';
 
 const WORK_DIR = join(process.cwd(), 'bench', '.work');
 
@@ -107,4 +108,9 @@ export function ensureQ8(dir: string): string | undefined {
   } catch (error) {
     return `q8 skipped: moxing quantize failed: ${(error as Error).message}`;
   }
+}
+
+/** The chat benches' random model: Qwen2.5-0.5B's width, heads and MLP; `vocab` undefined keeps the tokenizer's own. */
+export function qwenShapedSpec(layers: number, vocab?: number): LlmSpec {
+  return { name: 'qwen-0.5b-shaped', hidden: 896, layers, heads: 14, kvHeads: 2, intermediate: 4864, merges: 200, tied: true, seed: 5, ropeTheta: 1_000_000, ...(vocab === undefined ? {} : { vocab }) };
 }

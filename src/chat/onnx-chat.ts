@@ -12,7 +12,7 @@ import { GenerationRun, templateMessages, type ChatDelta, type ChatMessage, type
 import { GrammarConstraint, type TokenConstraint } from './constraint.js';
 import { decodeLoop, type Completion, type GenerateOptions } from './generate.js';
 import { JsonGrammar } from './json-grammar.js';
-import { loadRewrittenDecoder } from './graph-rewrite.js';
+import { loadRewrittenDecoder, type GraphRewrites } from './graph-rewrite.js';
 import { OnnxDecoder, type PrefixCache, type TokenEmbedder } from './onnx-model.js';
 import { decodeImages, imageUrls, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './image-parts.js';
 import { isVlmFolder, VisionParts, vlmFiles, VLM_CONFIG_FILES, VLM_OPTIONAL_FILES } from './vlm.js';
@@ -64,6 +64,11 @@ interface LlmConfig {
   contextLength: number;
   eosIds: number[];
   padId: number | undefined;
+}
+
+/** The load-time graph rewrites `OnnxChatModel.load` applies (graphRewrites: true) to a model of this shape. */
+export function chatGraphRewrites(config: Pick<LlmConfig, 'heads' | 'kvHeads' | 'contextLength'>): GraphRewrites {
+  return { lastLogits: true, tiedHead: true, fuseRmsNorm: true, largestWeightFirst: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads }, fuseRotary: { maxPositions: config.contextLength }, cacheOutside: true };
 }
 
 function readConfig(config: Record<string, unknown>, generation: Record<string, unknown> | null): LlmConfig {
@@ -124,7 +129,7 @@ export class OnnxChatModel implements ChatModel {
     const level = options.q4AccuracyLevel ?? DEFAULT_Q4_ACCURACY_LEVEL;
     const q4Level = (variant === 'q4' || variant === 'q4f16') && level !== false ? level : undefined;
     const rewriteGraph = options.graphRewrites ?? true;
-    const graph = rewriteGraph ? { lastLogits: true, tiedHead: true, fuseRmsNorm: true, largestWeightFirst: true, groupedAttention: { heads: config.heads, kvHeads: config.kvHeads }, fuseRotary: { maxPositions: config.contextLength }, cacheOutside: true } : {};
+    const graph = rewriteGraph ? chatGraphRewrites(config) : {};
     // One streamed copy carries whatever changes (the accuracy level, the graph rewrites); none: the file as it is.
     const session = q4Level === undefined && !rewriteGraph ? await loadSession(path, options.runtime) : await loadRewrittenDecoder(path, { accuracyLevel: q4Level, ...graph }, options.runtime);
     const vision = vlm ? await VisionParts.load(dir, suffix, rawConfig, (t) => tokenizer.tokenizer.token_to_id(t), (id) => tokenizer.tokenizer.id_to_token(id), options.runtime) : undefined;
