@@ -37,7 +37,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
 import type { RuntimeOptions } from '../runtime/index.js';
-import { intsConstant, nodeProducers, nodeReaders, onnx, pruneUnused, type NodeProto } from '../runtime/onnx/index.js';
+import { constantInts, intsConstant, nodeProducers, nodeReaders, onnx, pruneUnused, type NodeProto } from '../runtime/onnx/index.js';
 import { keepCacheOutside } from '../runtime/onnx/cache-outside.js';
 import { loadRewrittenModel } from '../runtime/onnx/rewritten-session.js';
 import type { GraphView } from '../runtime/onnx/stream-rewrite.js';
@@ -275,35 +275,20 @@ function fuseRmsNorm(nodes: NodeProto[], graph: GraphView): NodeProto[] | undefi
   return nodes.filter((n) => !dropped.has(n)).map((n) => replaced.get(n) ?? n);
 }
 
-/** The int64 values of a Constant node's output (`value_ints`, or a `value` tensor). */
-function int64Constant(value: string, made: Map<string, NodeProto>): number[] | undefined {
-  const n = made.get(value);
-  if (n?.opType !== 'Constant') return undefined;
-  const listed = intsOf(n, 'value_ints');
-  if (listed) return listed;
-  const t = n.attribute?.find((a) => a.name === 'value')?.t;
-  if (!t || t.dataType !== onnx.TensorProto.DataType.INT64) return undefined;
-  if (t.rawData && t.rawData.length > 0) {
-    const raw = Buffer.from(t.rawData);
-    return Array.from({ length: raw.length / 8 }, (_, i) => Number(raw.readBigInt64LE(i * 8)));
-  }
-  return (t.int64Data ?? []).map(Number);
-}
-
 /**
  * The angles of llama's rotary embedding: `Unsqueeze(Concat(f, f, axis -1), [1])` with
  * `f = Mul(Unsqueeze(Cast(position_ids), [2]), inverse frequencies)`; the nodes that make `f` from the positions.
  */
 function rotaryAngles(angles: string, made: Map<string, NodeProto>): { cast: NodeProto; frequencies: string; halfDim: number } | undefined {
   const unsqueeze = made.get(angles);
-  if (unsqueeze?.opType !== 'Unsqueeze' || int64Constant(unsqueeze.input?.[1] ?? '', made)?.join() !== '1') return undefined;
+  if (unsqueeze?.opType !== 'Unsqueeze' || constantInts(made.get(unsqueeze.input?.[1] ?? ''))?.join() !== '1') return undefined;
   const concat = made.get(unsqueeze.input?.[0] ?? '');
   const [f, g] = concat?.input ?? [];
   if (concat?.opType !== 'Concat' || concat.input?.length !== 2 || f !== g || ![-1, 2].includes(Number(concat.attribute?.find((a) => a.name === 'axis')?.i ?? 0))) return undefined;
   const mul = made.get(f);
   const [positions, frequencies] = mul?.input ?? [];
   const inner = made.get(positions);
-  if (mul?.opType !== 'Mul' || inner?.opType !== 'Unsqueeze' || int64Constant(inner.input?.[1] ?? '', made)?.join() !== '2') return undefined;
+  if (mul?.opType !== 'Mul' || inner?.opType !== 'Unsqueeze' || constantInts(made.get(inner.input?.[1] ?? ''))?.join() !== '2') return undefined;
   const cast = made.get(inner.input?.[0] ?? '');
   if (cast?.opType !== 'Cast' || cast.input?.[0] !== 'position_ids') return undefined;
   const table = made.get(frequencies);
@@ -324,7 +309,7 @@ function rotatedHalf(value: string, half: number, made: Map<string, NodeProto>):
   const second = made.get(neg?.opType === 'Neg' ? (neg.input?.[0] ?? '') : '');
   const first = made.get(concat.input[1]);
   const slice = (n: NodeProto | undefined, from: number, to: number) =>
-    n?.opType === 'Slice' && n.input?.length === 4 && int64Constant(n.input[1], made)?.join() === String(from) && int64Constant(n.input[2], made)?.join() === String(to) && [3, -1].includes(int64Constant(n.input[3], made)?.[0] ?? 0) ? n.input[0] : undefined;
+    n?.opType === 'Slice' && n.input?.length === 4 && constantInts(made.get(n.input[1]))?.join() === String(from) && constantInts(made.get(n.input[2]))?.join() === String(to) && [3, -1].includes(constantInts(made.get(n.input[3]))?.[0] ?? 0) ? n.input[0] : undefined;
   const x = slice(first, 0, half);
   return x !== undefined && slice(second, half, 2 * half) === x ? x : undefined;
 }

@@ -10,7 +10,7 @@
  */
 import type { InferenceSession } from 'onnxruntime-node';
 import type { RuntimeOptions } from '../../runtime/index.js';
-import { nodeProducers, nodeReaders, onnx, pruneUnused, type NodeProto } from '../../runtime/onnx/index.js';
+import { constantInts, nodeProducers, nodeReaders, onnx, pruneUnused, type NodeProto } from '../../runtime/onnx/index.js';
 import { loadWithSpeedUp } from '../../runtime/onnx/rewritten-session.js';
 import type { GraphView } from '../../runtime/onnx/stream-rewrite.js';
 
@@ -33,21 +33,6 @@ function attribute(n: NodeProto | undefined, name: string): NonNullable<NodeProt
 
 function perm(n: NodeProto | undefined): string | undefined {
   return attribute(n, 'perm')?.ints?.map(Number).join();
-}
-
-/** The integer values of a Constant node's output (int64 tensor or value_ints). */
-function constantInts(value: string, nodes: Nodes): number[] | undefined {
-  const n = nodes.made.get(value);
-  if (n?.opType !== 'Constant') return undefined;
-  const ints = attribute(n, 'value_ints');
-  if (ints) return (ints.ints ?? []).map(Number);
-  const t = attribute(n, 'value')?.t;
-  if (t?.dataType !== DT.INT64) return undefined;
-  if (t.rawData && t.rawData.length > 0) {
-    const bytes = Buffer.from(t.rawData);
-    return Array.from({ length: bytes.length / 8 }, (_, i) => Number(bytes.readBigInt64LE(i * 8)));
-  }
-  return (t.int64Data ?? []).map(Number);
 }
 
 /** The value of a scalar float32 Constant node's output. */
@@ -81,19 +66,19 @@ function producerOnlyFeeding(value: string | undefined, op: string, nodes: Nodes
  */
 function headsOfReshape(reshape: NodeProto, nodes: Nodes): number | undefined {
   const shape = reshape.input?.[1] ?? '';
-  const whole = constantInts(shape, nodes);
+  const whole = constantInts(nodes.made.get(shape));
   if (whole) return whole.length === 4 && whole[2] > 0 && whole[3] > 0 ? whole[2] : undefined;
   const concat = nodes.made.get(shape);
   if (concat?.opType !== 'Concat' || (concat.input ?? []).length !== 4) return undefined;
-  const [heads] = constantInts(concat.input?.[2] ?? '', nodes) ?? [];
-  const [headDim] = constantInts(concat.input?.[3] ?? '', nodes) ?? [];
+  const [heads] = constantInts(nodes.made.get(concat.input?.[2] ?? '')) ?? [];
+  const [headDim] = constantInts(nodes.made.get(concat.input?.[3] ?? '')) ?? [];
   return heads > 0 && headDim > 0 ? heads : undefined;
 }
 
 /** A Reshape to [B, S, D] (three dims), the merge of the heads back. */
 function mergesHeads(reshape: NodeProto, nodes: Nodes): boolean {
   const shape = reshape.input?.[1] ?? '';
-  const whole = constantInts(shape, nodes);
+  const whole = constantInts(nodes.made.get(shape));
   if (whole) return whole.length === 3;
   const concat = nodes.made.get(shape);
   return concat?.opType === 'Concat' && (concat.input ?? []).length === 3;

@@ -61,6 +61,20 @@ export function intsConstant(name: string, values: readonly number[]): NodeProto
   return onnx.NodeProto.create({ opType: 'Constant', output: [name], name, attribute });
 }
 
+/** The integer values a Constant node outputs (`value_ints`, or an int64 `value` tensor); undefined for any other node. */
+export function constantInts(n: NodeProto | undefined): number[] | undefined {
+  if (n?.opType !== 'Constant') return undefined;
+  const listed = intsAttr(n, 'value_ints');
+  if (listed) return listed;
+  const t = (n.attribute ?? []).find((a) => a.name === 'value')?.t;
+  if (t?.dataType !== DT.INT64) return undefined;
+  if (t.rawData && t.rawData.length > 0) {
+    const bytes = Buffer.from(t.rawData);
+    return Array.from({ length: bytes.length / 8 }, (_, i) => Number(bytes.readBigInt64LE(i * 8)));
+  }
+  return (t.int64Data ?? []).map(toNumber);
+}
+
 export function intsAttr(n: NodeProto, name: string): number[] | undefined {
   const a = (n.attribute ?? []).find((x) => x.name === name);
   return a ? (a.ints ?? []).map(toNumber) : undefined;
