@@ -5,7 +5,12 @@
  * - LLaVA / LLaVA-OneVision (`LlavaProcessor`, a plain image processor): resize (sharp: an affine transform for
  *   nearest/bilinear/bicubic, lanczos3 for lanczos), optional center crop, rescale, normalise, CHW float32 →
  *   `pixel_values` [1, 3, H, W]. `<image>` becomes `(H / patch)·(W / patch) + num_additional_image_tokens` image
- *   tokens (one fewer under `vision_feature_select_strategy: "default"`, as transformers' LlavaProcessor counts).
+ *   tokens (one fewer under `vision_feature_select_strategy: "default"`, as transformers' LlavaProcessor counts),
+ *   or processor_config.json's `num_image_tokens` where it has no `patch_size` (LLaVA-OneVision's has none).
+ *   LLaVA-OneVision is one `size` view per image, as transformers.js runs it: its LlavaOnevisionImageProcessor is
+ *   the plain one (`image_grid_pinpoints` unread) and its model writes the encoder's rows over the image tokens.
+ *   Python's any-res (tiles of the best pinpoint, unpadded features, `image_newline` after each row) is not done:
+ *   it needs the `image_newline` weight, which transformers.js never reads from its files.
  * - Idefics3 / SmolVLM (`Idefics3ImageProcessor`): the same resize to `size.longest_edge`, then (image splitting)
  *   a bilinear resize of the float image up to multiples of `max_image_size.longest_edge`, cut into rows × cols
  *   tiles of that size plus the whole image resized to one tile (the global image) → `pixel_values`

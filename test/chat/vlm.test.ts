@@ -10,7 +10,7 @@ import { argmax } from '../../src/chat/sampling.js';
 import { loadImage } from '../../src/vision/image.js';
 import { quantizeFile } from '../../src/quantize/index.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
-import { ensureVlmModel, imageSeqLen, TINY_LLAVA, TINY_SMOLVLM, type VlmSpec } from '../models/vlm.js';
+import { ensureVlmModel, imageSeqLen, TINY_LLAVA, TINY_LLAVA_ONEVISION, TINY_SMOLVLM, type VlmSpec } from '../models/vlm.js';
 import { pngDeclaring } from '../helpers/png.js';
 import { startFakeHub } from '../hub/fake-hub.js';
 
@@ -49,25 +49,36 @@ async function transformersGreedy(spec: VlmSpec, folder: string, model: OnnxChat
   tjs.env.allowLocalModels = true;
   tjs.env.localModelPath = `${dirname(folder)}/`;
   const processor = await tjs.AutoProcessor.from_pretrained(basename(folder));
-  const Model = spec.kind === 'llava' ? tjs.LlavaForConditionalGeneration : tjs.SmolVLMForConditionalGeneration;
+  const Model = { llava: tjs.LlavaForConditionalGeneration, llava_onevision: tjs.LlavaOnevisionForConditionalGeneration, smolvlm: tjs.SmolVLMForConditionalGeneration }[spec.kind];
   const reference = await Model.from_pretrained(basename(folder), { dtype: 'fp32' });
   try {
     const text = model.tokenizer.render(templateMessages(messages, true));
     const raw = await tjs.RawImage.fromBlob(new Blob([new Uint8Array(image)]));
-    const inputs = spec.kind === 'llava' ? await processor(raw, text) : await processor(text, [raw]);
+    let inputs;
+    if (spec.kind === 'llava_onevision') {
+      // transformers.js has no LlavaOnevisionProcessor: AutoProcessor is the image processor alone, so the prompt's
+      // <image> is expanded by hand to processor_config.json's num_image_tokens; generate() throws unless that is
+      // the vision encoder's row count.
+      const tokenizer = await tjs.AutoTokenizer.from_pretrained(basename(folder));
+      const { num_image_tokens: count } = JSON.parse(readFileSync(join(folder, 'processor_config.json'), 'utf8')) as { num_image_tokens: number };
+      inputs = { ...(await processor(raw)), ...tokenizer(text.replace('<image>', '<image>'.repeat(count))) };
+    } else {
+      inputs = spec.kind === 'llava' ? await processor(raw, text) : await processor(text, [raw]);
+    }
     const promptIds = (inputs.input_ids.tolist() as bigint[][])[0].map(Number);
     const output = (await reference.generate({ ...inputs, max_new_tokens: steps, do_sample: false })) as { tolist(): bigint[][] };
     const tokens = output.tolist()[0].slice(promptIds.length).map(Number).filter((t) => !model.tokenizer.eosIds.includes(t));
-    return { promptIds, tokens, pixels: inputs.pixel_values.data as Float32Array };
+    return { promptIds, tokens, pixels: inputs.pixel_values.data as Float32Array, pixelDims: inputs.pixel_values.dims as number[] };
   } finally {
     await reference.dispose();
   }
 }
 
-for (const spec of [TINY_LLAVA, TINY_SMOLVLM]) {
+for (const spec of [TINY_LLAVA, TINY_LLAVA_ONEVISION, TINY_SMOLVLM]) {
   describe(`ONNX vision-language engine, ${spec.kind} layout (generated ${spec.name})`, () => {
-    // SmolVLM: 200x80 → 128x51 → 128x64: one row of two 64x64 tiles plus the global image.
-    const size = spec.kind === 'llava' ? [48, 40] : [200, 80];
+    // SmolVLM: 200x80 → 128x51 → 128x64: one row of two 64x64 tiles plus the global image. LLaVA-OneVision: a wide
+    // image, which Python's any-res would tile as 1x3 (pinpoints 36x108) but transformers.js squeezes into one view.
+    const size = { llava: [48, 40], llava_onevision: [120, 40], smolvlm: [200, 80] }[spec.kind];
 
     test('greedy tokens equal transformers.js generate() on the same files, prompt and pixels included', async () => {
       const folder = await ensureVlmModel(spec);
@@ -79,8 +90,14 @@ for (const spec of [TINY_LLAVA, TINY_SMOLVLM]) {
       const ours = await model.prompt(messages);
       assert.deepEqual(ours.ids, theirs.promptIds, 'the expanded prompt');
       const imageTokens = ours.ids.filter((id) => id === model.visionParts!.imageTokenId).length;
-      assert.equal(imageTokens, spec.kind === 'llava' ? imageSeqLen(spec) : 3 * imageSeqLen(spec));
+      assert.equal(imageTokens, spec.kind === 'smolvlm' ? 3 * imageSeqLen(spec) : imageSeqLen(spec));
       if (spec.kind === 'smolvlm') assert.ok(model.tokenizer.decode(ours.ids, false).includes('<row_1_col_2>'), 'the image was split into a row of two tiles');
+      if (spec.kind === 'llava_onevision') {
+        // The configs list image_grid_pinpoints, yet transformers.js's LlavaOnevisionImageProcessor gives one
+        // size x size view: should it ever tile (any-res), this fails and moxing must follow.
+        assert.ok(Array.isArray(JSON.parse(readFileSync(join(folder, 'preprocessor_config.json'), 'utf8')).image_grid_pinpoints));
+        assert.deepEqual(theirs.pixelDims, [1, 3, spec.imageSize, spec.imageSize]);
+      }
       const processed = await model.visionParts!.processor.process(await loadImage(image));
       assert.equal(processed.pixels.length, theirs.pixels.length);
       let diff = 0;

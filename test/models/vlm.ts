@@ -11,10 +11,17 @@
  *                                      → logits, present.{i}.key/value (the llama decoder of llm.ts)
  * ```
  *
- * - `llava` (LLaVA / LLaVA-OneVision, `LlavaForConditionalGeneration`): `pixel_values` float32
+ * - `llava` (LLaVA, `LlavaForConditionalGeneration`): `pixel_values` float32
  *   [batch, 3, height, width] → a CLIP-style ViT (patch conv, CLS, positions, pre-LN, one block) → the
  *   2-layer GELU projector → `image_features` [batch, 1 + patches, hidden] (vision_feature_select_strategy
  *   "full": the CLS row is kept). CLIPImageProcessor: shortest edge, bicubic, center crop.
+ * - `llava_onevision` (LLaVA-OneVision, `LlavaOnevisionForConditionalGeneration`, the configs shaped as
+ *   llava-hf/llava-onevision-qwen2-0.5b-ov-hf's): `pixel_values` float32 [batch, 3, S, S] → a SigLIP-style ViT (no
+ *   CLS; the patch conv drops the remainder, as 384 / 14 does) → the projector → `image_features`
+ *   [batch, ⌊S/patch⌋², hidden], with no image_newline rows: the graph transformers.js's LlavaOnevision path can
+ *   feed (its LlavaOnevisionImageProcessor is the plain one, so one S x S view per image). The configs carry
+ *   `image_grid_pinpoints`, `do_pad` and `vision_aspect_ratio` as the real ones do, and processor_config.json has
+ *   `num_image_tokens` and no `patch_size`.
  * - `smolvlm` (SmolVLM / Idefics3, `SmolVLMForConditionalGeneration`): `pixel_values` float32
  *   [batch, tiles, 3, height, width] and `pixel_attention_mask` bool [batch, tiles, height, width] (it zeroes
  *   padded pixels) → a SigLIP-style ViT (no CLS) → pixel shuffle by `scale_factor` → a linear connector →
@@ -30,7 +37,7 @@ import { LLM_CORPUS, llmGraph, trainBpe, type LlmSpec } from './llm.js';
 import { GraphBuilder, attr, modelProto, saveModel, type ModelProto } from './onnx-builder.js';
 import { TEST_MODELS_DIR } from './whisper.js';
 
-export type VlmKind = 'llava' | 'smolvlm';
+export type VlmKind = 'llava' | 'llava_onevision' | 'smolvlm';
 
 export interface VlmSpec {
   name: string;
@@ -42,7 +49,7 @@ export interface VlmSpec {
   /** Transformer blocks of the vision tower. @default 1 */
   visionLayers?: number;
   patchSize: number;
-  /** LLaVA: the (square) input side. SmolVLM: the tile side (max_image_size.longest_edge). */
+  /** LLaVA / LLaVA-OneVision: the (square) input side. SmolVLM: the tile side (max_image_size.longest_edge). */
   imageSize: number;
   /** SmolVLM: images are resized to this longest edge before splitting (size.longest_edge). */
   longestEdge?: number;
@@ -55,6 +62,9 @@ const TEXT = { hidden: 32, layers: 2, heads: 4, kvHeads: 2, intermediate: 64, me
 
 /** A tiny LLaVA: 32x32 images in 8x8 patches → 17 image tokens (CLS kept). */
 export const TINY_LLAVA: Readonly<VlmSpec> = Object.freeze({ name: 'llava-tiny-random', kind: 'llava', text: TEXT, visionHidden: 16, visionHeads: 2, patchSize: 8, imageSize: 32, seed: 31 });
+
+/** A tiny LLaVA-OneVision: 36x36 views in 8x8 patches (the conv drops 4 px, as SigLIP's 384 / 14 drops 6) → 16 image tokens. */
+export const TINY_LLAVA_ONEVISION: Readonly<VlmSpec> = Object.freeze({ name: 'llava-onevision-tiny-random', kind: 'llava_onevision', text: { ...TEXT, seed: 23 }, visionHidden: 16, visionHeads: 2, patchSize: 8, imageSize: 36, seed: 33 });
 
 /** A tiny SmolVLM: 64x64 tiles in 4x4 patches, pixel shuffle 2 → 64 tokens per tile; images up to 128 px (2x2 tiles). */
 export const TINY_SMOLVLM: Readonly<VlmSpec> = Object.freeze({ name: 'smolvlm-tiny-random', kind: 'smolvlm', text: { ...TEXT, seed: 22 }, visionHidden: 16, visionHeads: 2, patchSize: 4, imageSize: 64, longestEdge: 128, scaleFactor: 2, seed: 32 });
@@ -73,6 +83,7 @@ const GENERATOR_VERSION = 1;
 
 const SPECIALS: Record<VlmKind, readonly string[]> = {
   llava: ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<image>'],
+  llava_onevision: ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<image>', '<video>'],
   smolvlm: ['<|endoftext|>', '<|im_start|>', '<end_of_utterance>', '<fake_token_around_image>', '<image>', '<global-img>', ...Array.from({ length: 36 }, (_, i) => `<row_${Math.floor(i / 6) + 1}_col_${(i % 6) + 1}>`)],
 };
 
@@ -82,13 +93,21 @@ export const LLAVA_TEMPLATE = "{% for message in messages %}{{ '<|im_start|>' + 
 /** SmolVLM-Instruct's chat template. */
 export const SMOLVLM_TEMPLATE = "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}";
 
+/** Patches of one view: a strided conv keeps ⌊side / patch⌋ per axis. */
 function patchCount(spec: VlmSpec): number {
-  return (spec.imageSize / spec.patchSize) ** 2;
+  return Math.floor(spec.imageSize / spec.patchSize) ** 2;
 }
 
-/** Tokens per image (LLaVA) or per tile (SmolVLM). */
+/** Tokens per image (LLaVA: CLS kept; LLaVA-OneVision: no CLS) or per tile (SmolVLM). */
 export function imageSeqLen(spec: VlmSpec): number {
-  return spec.kind === 'llava' ? patchCount(spec) + 1 : patchCount(spec) / (spec.scaleFactor ?? 1) ** 2;
+  if (spec.kind === 'llava') return patchCount(spec) + 1;
+  if (spec.kind === 'llava_onevision') return patchCount(spec);
+  return patchCount(spec) / (spec.scaleFactor ?? 1) ** 2;
+}
+
+/** LLaVA-OneVision's grid pinpoints, as its configs list them: every rows x cols of 1..6 views. */
+function gridPinpoints(side: number): number[][] {
+  return Array.from({ length: 36 }, (_, i) => [(Math.floor(i / 6) + 1) * side, ((i % 6) + 1) * side]);
 }
 
 /** Patch embedding [B, 3, S, S] → [B, N, Dv] plus learned positions (and a CLS row first, for LLaVA). */
@@ -125,6 +144,18 @@ function llavaVision(spec: VlmSpec): ModelProto {
   const x = visionBlocks(L, L.layerNorm(embedPatches(L, pixels, spec, true), 'vision.pre_ln', spec.visionHidden), spec);
   const d = spec.text.hidden;
   const projected = L.linear(L.gelu(L.linear(x, 'projector.linear_1', spec.visionHidden, d)), 'projector.linear_2', d, d);
+  g.output(g.op('Mul', [projected, g.float(1)], {}, 'image_features'), 'float32', ['batch_size', imageSeqLen(spec), d]);
+  return modelProto(g.build(), { opset: 17 });
+}
+
+/** SigLIP tower (last hidden state, before post-LN, as vision_feature_layer -1 selects) → the 2-layer GELU projector. */
+function llavaOnevisionVision(spec: VlmSpec): ModelProto {
+  const g = new GraphBuilder('main_graph');
+  const L = new Layers(g, new WeightBank(spec.seed), { weightStd: 1, biasStd: 0.1, normStd: 0.1, fanIn: true });
+  const pixels = g.input('pixel_values', 'float32', ['batch_size', 3, 'height', 'width']);
+  const x = visionBlocks(L, embedPatches(L, pixels, spec, false), spec);
+  const d = spec.text.hidden;
+  const projected = L.linear(L.gelu(L.linear(x, 'multi_modal_projector.linear_1', spec.visionHidden, d)), 'multi_modal_projector.linear_2', d, d);
   g.output(g.op('Mul', [projected, g.float(1)], {}, 'image_features'), 'float32', ['batch_size', imageSeqLen(spec), d]);
   return modelProto(g.build(), { opset: 17 });
 }
@@ -168,7 +199,7 @@ function writeSideFiles(spec: VlmSpec, dir: string): number {
   const specials = SPECIALS[spec.kind].map((content, i) => ({ id: base + i, content }));
   const id = (content: string) => specials.find((s) => s.content === content)!.id;
   const vocabSize = base + specials.length;
-  const eos = spec.kind === 'llava' ? '<|im_end|>' : '<end_of_utterance>';
+  const eos = spec.kind === 'smolvlm' ? '<end_of_utterance>' : '<|im_end|>';
   const json = (name: string, value: unknown) => writeFileSync(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: true };
   json('tokenizer.json', {
@@ -182,7 +213,7 @@ function writeSideFiles(spec: VlmSpec, dir: string): number {
     add_prefix_space: false,
     added_tokens_decoder: Object.fromEntries(specials.map((s) => [String(s.id), { content: s.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }])),
     bos_token: '<|im_start|>',
-    chat_template: spec.kind === 'llava' ? LLAVA_TEMPLATE : SMOLVLM_TEMPLATE,
+    chat_template: spec.kind === 'smolvlm' ? SMOLVLM_TEMPLATE : LLAVA_TEMPLATE,
     clean_up_tokenization_spaces: false,
     eos_token: eos,
     model_max_length: 4096,
@@ -203,6 +234,15 @@ function writeSideFiles(spec: VlmSpec, dir: string): number {
     json('config.json', { _name_or_path: spec.name, architectures: ['LlavaForConditionalGeneration'], model_type: 'llava', image_token_index: id('<image>'), projector_hidden_act: 'gelu', vision_feature_layer: -1, vision_feature_select_strategy: 'full', text_config: textConfig, vision_config: { ...visionConfig, model_type: 'clip_vision_model' }, tie_word_embeddings: t.tied, ...ids });
     json('preprocessor_config.json', { processor_class: 'LlavaProcessor', image_processor_type: 'CLIPImageProcessor', do_resize: true, size: { shortest_edge: spec.imageSize }, resample: 3, do_center_crop: true, crop_size: { height: spec.imageSize, width: spec.imageSize }, do_rescale: true, rescale_factor: 1 / 255, do_normalize: true, image_mean: [0.48145466, 0.4578275, 0.40821073], image_std: [0.26862954, 0.26130258, 0.27577711], do_convert_rgb: true });
     json('processor_config.json', { processor_class: 'LlavaProcessor', image_token: '<image>', patch_size: spec.patchSize, num_additional_image_tokens: 1, vision_feature_select_strategy: 'full' });
+  } else if (spec.kind === 'llava_onevision') {
+    const pinpoints = gridPinpoints(spec.imageSize);
+    json('config.json', {
+      _name_or_path: spec.name, architectures: ['LlavaOnevisionForConditionalGeneration'], model_type: 'llava_onevision', image_token_index: id('<image>'), video_token_index: id('<video>'),
+      image_grid_pinpoints: pinpoints, vision_aspect_ratio: 'anyres_max_9', projector_hidden_act: 'gelu', vision_feature_layer: -1, vision_feature_select_strategy: 'full',
+      text_config: textConfig, vision_config: { ...visionConfig, model_type: 'siglip_vision_model', vision_use_head: false }, tie_word_embeddings: t.tied, ...ids,
+    });
+    json('preprocessor_config.json', { processor_class: 'LlavaOnevisionProcessor', image_processor_type: 'LlavaOnevisionImageProcessor', do_resize: true, size: { height: spec.imageSize, width: spec.imageSize }, resample: 3, do_rescale: true, rescale_factor: 1 / 255, do_normalize: true, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], do_pad: true, do_convert_rgb: true, image_grid_pinpoints: pinpoints });
+    json('processor_config.json', { image_token: '<image>', num_image_tokens: imageSeqLen(spec), processor_class: 'LlavaOnevisionProcessor', video_token: '<video>', vision_feature_select_strategy: 'full' });
   } else {
     json('config.json', { _name_or_path: spec.name, architectures: ['SmolVLMForConditionalGeneration'], model_type: 'smolvlm', image_token_id: id('<image>'), scale_factor: spec.scaleFactor ?? 1, text_config: textConfig, vision_config: { ...visionConfig, model_type: 'smolvlm_vision' }, tie_word_embeddings: t.tied, ...ids });
     json('preprocessor_config.json', { processor_class: 'SmolVLMProcessor', image_processor_type: 'SmolVLMImageProcessor', do_resize: true, size: { longest_edge: spec.longestEdge ?? spec.imageSize * 2 }, resample: 1, do_rescale: true, rescale_factor: 1 / 255, do_normalize: true, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], do_image_splitting: true, max_image_size: { longest_edge: spec.imageSize }, do_pad: true, do_convert_rgb: true });
@@ -215,7 +255,8 @@ function writeSideFiles(spec: VlmSpec, dir: string): number {
 export function writeVlmModel(spec: VlmSpec, dir: string): void {
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   const vocabSize = writeSideFiles(spec, dir);
-  saveModel(spec.kind === 'llava' ? llavaVision(spec) : smolvlmVision(spec), join(dir, 'onnx', 'vision_encoder.onnx'));
+  const vision = spec.kind === 'llava' ? llavaVision(spec) : spec.kind === 'llava_onevision' ? llavaOnevisionVision(spec) : smolvlmVision(spec);
+  saveModel(vision, join(dir, 'onnx', 'vision_encoder.onnx'));
   saveModel(embedTokens(spec, vocabSize), join(dir, 'onnx', 'embed_tokens.onnx'));
   saveModel(llmGraph({ ...spec.text, name: spec.name }, vocabSize, new WeightBank(spec.text.seed), true), join(dir, 'onnx', 'decoder_model_merged.onnx'));
 }
