@@ -283,6 +283,22 @@ describe('vision-language files in float16', () => {
     }
   });
 
+  test('fp16 files: a batch of text prompts equals each alone, and a reused prefix with another image answers as a fresh model', async () => {
+    const folder = await ensureVlmModel(TINY_SMOLVLM);
+    const model = await OnnxChatModel.load(folder, { variant: 'fp16' });
+    const prompts = [model.promptIds([{ role: 'user', content: 'Hello there, how are you?' }]), model.promptIds([{ role: 'user', content: 'Hi' }])];
+    const batch = await model.generateBatch(prompts, { temperature: 0, maxTokens: 8 });
+    const alone = [await model.generateBatch([prompts[0]], { temperature: 0, maxTokens: 8 }), await model.generateBatch([prompts[1]], { temperature: 0, maxTokens: 8 })];
+    assert.ok(batch.every((c) => c.tokens.length > 0), 'each prompt gets tokens');
+    assert.deepEqual(batch.map((c) => c.tokens), alone.map(([c]) => c.tokens));
+    await model.chat(ask('Describe it.', await png(200, 80, 3)), { temperature: 0, maxTokens: 4 });
+    const messages = ask('Describe it.', await png(200, 80, 5));
+    const reused = await model.chat(messages, { temperature: 0, maxTokens: 10 });
+    const fresh = await (await OnnxChatModel.load(folder, { variant: 'fp16' })).chat(messages, { temperature: 0, maxTokens: 10 });
+    assert.ok(reused.cachedTokens > 0, `cached ${reused.cachedTokens}`);
+    assert.deepEqual(reused.tokens, fresh.tokens);
+  });
+
   test('a pixel input of another dtype (int8) is an error naming the file, the input and the dtype', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-int8-'));
     try {
