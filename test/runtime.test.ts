@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { loadSession, releaseSessions, resolveRuntimeOptions, cudaAvailable, DEFAULT_RUNTIME, int64, inputShapes, Tensor } from '../src/runtime/index.js';
 import { isMoxingError } from '../src/errors.js';
 import { WhisperModel } from '../src/asr/whisper/index.js';
-import { float16ToFloat32 } from '../src/runtime/float16.js';
+import * as ort from 'onnxruntime-node';
+import { float16ToFloat32, float32ToFloat16 } from '../src/runtime/float16.js';
+import { GraphBuilder, attr, encodeModel, modelProto } from './models/onnx-builder.js';
 
 const ENCODER = new URL('../../shared/models/whisper-tiny-random/onnx/encoder_model.onnx', import.meta.url).pathname;
 
@@ -85,6 +87,24 @@ test('float16ToFloat32 widens half bits exactly: normals, the largest, subnormal
   assert.ok(Number.isNaN(values[11]));
   const out = new Float32Array(2);
   assert.equal(float16ToFloat32(bits.subarray(0, 2), out), out, 'into the given array');
+});
+
+test('float32ToFloat16 rounds as ONNX Runtime’s Cast does, ties to even, over float32 bit patterns of every exponent', async () => {
+  const g = new GraphBuilder('cast');
+  g.output(g.op('Cast', [g.input('x', 'float32', ['n'])], { to: attr.int(10) }, 'y'), 'float16', ['n']);
+  const cast = await ort.InferenceSession.create(encodeModel(modelProto(g.build())));
+  // 2^20 patterns spread over all 2^32: every exponent, subnormals, both signs, infinities and NaNs.
+  const patterns = Uint32Array.from({ length: 1 << 20 }, (_, i) => (i * 4096 + ((i * 2654435761) >>> 20)) >>> 0);
+  const values = new Float32Array(patterns.buffer);
+  values.set([1 + 2 ** -11, 1 + 3 * 2 ** -11, 65504, 65519.996, 65520, 2 ** -25, 3 * 2 ** -26, -0], 0);
+  const theirs = (await cast.run({ x: new ort.Tensor('float32', values, [values.length]) })).y.data as Uint16Array;
+  const ours = float32ToFloat16(values);
+  assert.deepEqual(Array.from(ours.subarray(0, 8)), [0x3c00, 0x3c02, 0x7bff, 0x7bff, 0x7c00, 0x0000, 0x0001, 0x8000]);
+  const halves = float16ToFloat32(ours);
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isNaN(values[i])) assert.ok(Number.isNaN(halves[i]) && Number.isNaN(float16ToFloat32(theirs.subarray(i, i + 1))[0]), `NaN at ${i}`);
+    else if (ours[i] !== theirs[i]) assert.fail(`${values[i]}: ours 0x${ours[i].toString(16)}, ONNX Runtime's 0x${theirs[i].toString(16)}`);
+  }
 });
 
 test('int64 tensors hold the given ids', () => {

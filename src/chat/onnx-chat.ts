@@ -132,7 +132,7 @@ export class OnnxChatModel implements ChatModel {
     const graph = rewriteGraph ? chatGraphRewrites(config) : {};
     // One streamed copy carries whatever changes (the accuracy level, the graph rewrites); none: the file as it is.
     const session = q4Level === undefined && !rewriteGraph ? await loadSession(path, options.runtime) : await loadRewrittenDecoder(path, { accuracyLevel: q4Level, ...graph }, options.runtime);
-    const vision = vlm ? await VisionParts.load(dir, suffix, rawConfig, (t) => tokenizer.tokenizer.token_to_id(t), (id) => tokenizer.tokenizer.id_to_token(id), options.runtime) : undefined;
+    const vision = vlm ? await VisionParts.load(dir, suffix, rawConfig, (t) => tokenizer.tokenizer.token_to_id(t), (id) => tokenizer.tokenizer.id_to_token(id), session, options.runtime) : undefined;
     const vocabSize = config.vocabSize || tokenizer.size;
     const shape = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, vocabSize, maxPositions: config.contextLength };
     const decoder = new OnnxDecoder(session, shape, config.padId ?? tokenizer.eosIds[0] ?? 0, vision ? { embed: vision.embed, prefixBarrier: vision.imageTokenId } : {});

@@ -46,8 +46,8 @@ export interface DecoderState {
 }
 
 /**
- * Token embeddings for a decoder that takes `inputs_embeds` (the VLM layout): ids [rows, T] → [rows, T, hidden]
- * float32. A prompt's embedder may overwrite rows (image features at the image token).
+ * Token embeddings for a decoder that takes `inputs_embeds` (the VLM layout): ids [rows, T] → [rows, T, hidden],
+ * in the dtype the decoder declares. A prompt's embedder may overwrite rows (image features at the image token).
  */
 export type TokenEmbedder = (ids: readonly (readonly number[])[]) => Promise<Tensor>;
 

@@ -8,7 +8,12 @@ import { templateMessages, type ChatMessage } from '../../src/chat/chat.js';
 import { OnnxChatModel } from '../../src/chat/onnx-chat.js';
 import { argmax } from '../../src/chat/sampling.js';
 import { loadImage } from '../../src/vision/image.js';
-import { quantizeFile } from '../../src/quantize/index.js';
+import type { ProcessedImage } from '../../src/chat/vlm-processor.js';
+import { quantizeFile, quantizeModel } from '../../src/quantize/index.js';
+import { float16ToFloat32, float32ToFloat16 } from '../../src/runtime/float16.js';
+import { loadSession, Tensor } from '../../src/runtime/index.js';
+import { toFloat16 } from '../models/float16.js';
+import { decodeModel, encodeModel, saveModel } from '../models/onnx-builder.js';
 import { ensureLlmModel, TINY_LLM } from '../models/llm.js';
 import { ensureVlmModel, imageSeqLen, TINY_LLAVA, TINY_LLAVA_ONEVISION, TINY_SMOLVLM, type VlmSpec } from '../models/vlm.js';
 import { pngDeclaring } from '../helpers/png.js';
@@ -42,15 +47,63 @@ async function uncachedGreedy(model: OnnxChatModel, messages: ChatMessage[], ste
   return out;
 }
 
+/** Rewrites the element type `path` declares for its graph input `name` (ONNX TensorProto.DataType). */
+function retypeInput(path: string, name: string, elemType: number): void {
+  const model = decodeModel(readFileSync(path));
+  const input = model.graph?.input?.find((v) => v.name === name);
+  assert.ok(input?.type?.tensorType, `${path} has an input ${name}`);
+  input.type.tensorType.elemType = elemType;
+  writeFileSync(path, encodeModel(model));
+}
+
+const ELEM_INT8 = 3;
+const ELEM_FLOAT16 = 10;
+
+/** The image tokens' rows of a prompt's embeddings, flattened (float16 bits or float32 values). */
+async function imageRows(model: OnnxChatModel, messages: ChatMessage[]): Promise<number[]> {
+  const { ids, embed } = await model.prompt(messages);
+  const embeds = (await embed!([ids])).data as Uint16Array | Float32Array;
+  const hidden = embeds.length / ids.length;
+  return ids.flatMap((id, t) => (id === model.visionParts!.imageTokenId ? [...embeds.subarray(t * hidden, (t + 1) * hidden)] : []));
+}
+
+/** The features a vision encoder file gives for float32 pixels (as transformers.js feeds them), flattened. */
+async function encoderOutput(file: string, layout: VlmSpec['kind'], image: ProcessedImage, pixels = image.pixels): Promise<number[]> {
+  const { tiles, height, width } = image;
+  const feeds: Record<string, Tensor> = layout === 'smolvlm'
+    ? { pixel_values: new Tensor('float32', pixels, [1, tiles, 3, height, width]), pixel_attention_mask: new Tensor('bool', new Uint8Array(tiles * height * width).fill(1), [1, tiles, height, width]) }
+    : { pixel_values: new Tensor('float32', pixels, [1, 3, height, width]) };
+  const out = await (await loadSession(file)).run(feeds);
+  return [...(out.image_features.data as Uint16Array | Float32Array)];
+}
+
+/** The logits after the prompt of `messages`, images in place. */
+async function prefillLogits(model: OnnxChatModel, messages: ChatMessage[]): Promise<Float32Array> {
+  const { ids, embed } = await model.prompt(messages);
+  return model.decoder.start([ids], undefined, embed).prefill();
+}
+
+/** The largest difference between two logit vectors, and the largest magnitude of the second. */
+function maxDiff(a: Float32Array, b: Float32Array): { diff: number; scale: number } {
+  assert.equal(a.length, b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return { diff, scale };
+}
+
 /** transformers.js's processor and greedy generate() on the same folder, image and rendered prompt. */
-async function transformersGreedy(spec: VlmSpec, folder: string, model: OnnxChatModel, messages: ChatMessage[], image: Buffer, steps: number) {
+async function transformersGreedy(spec: VlmSpec, folder: string, model: OnnxChatModel, messages: ChatMessage[], image: Buffer, steps: number, dtype: 'fp32' | 'fp16' | 'q4f16' = 'fp32') {
   const tjs = await import('@huggingface/transformers');
   tjs.env.allowRemoteModels = false;
   tjs.env.allowLocalModels = true;
   tjs.env.localModelPath = `${dirname(folder)}/`;
   const processor = await tjs.AutoProcessor.from_pretrained(basename(folder));
   const Model = { llava: tjs.LlavaForConditionalGeneration, llava_onevision: tjs.LlavaOnevisionForConditionalGeneration, smolvlm: tjs.SmolVLMForConditionalGeneration }[spec.kind];
-  const reference = await Model.from_pretrained(basename(folder), { dtype: 'fp32' });
+  const reference = await Model.from_pretrained(basename(folder), { dtype });
   try {
     const text = model.tokenizer.render(templateMessages(messages, true));
     const raw = await tjs.RawImage.fromBlob(new Blob([new Uint8Array(image)]));
@@ -106,6 +159,35 @@ for (const spec of [TINY_LLAVA, TINY_LLAVA_ONEVISION, TINY_SMOLVLM]) {
       const result = await model.chat(messages, { temperature: 0, maxTokens: 16 });
       assert.ok(result.tokens.length >= 4, 'the random model generates some tokens');
       assert.deepEqual(result.tokens, theirs.tokens);
+    });
+
+    test('fp16 files: float16 features, embeddings, KV cache and logits; greedy tokens equal transformers.js (dtype fp16)', async () => {
+      const folder = await ensureVlmModel(spec);
+      const model = await OnnxChatModel.load(folder, { variant: 'fp16' });
+      assert.deepEqual(model.visionParts!.types, { pixels: 'float32', features: 'float16', embeddings: 'float16', decoderEmbeddings: 'float16' });
+      assert.equal(model.decoder.kvType, 'float16');
+      const image = await png(size[0], size[1], 2);
+      const messages = ask('What is in this image?', image);
+      const theirs = await transformersGreedy(spec, folder, model, messages, image, 16, 'fp16');
+      assert.deepEqual((await model.prompt(messages)).ids, theirs.promptIds, 'the expanded prompt');
+      const result = await model.chat(messages, { temperature: 0, maxTokens: 16 });
+      assert.ok(result.tokens.length >= 4, 'the random model generates some tokens');
+      assert.deepEqual(result.tokens, theirs.tokens);
+      // The image rows are the encoder's float16 features bit for bit, as transformers.js copies them.
+      const processed = await model.visionParts!.processor.process(await loadImage(image));
+      assert.deepEqual(await imageRows(model, messages), await encoderOutput(join(folder, 'onnx', 'vision_encoder_fp16.onnx'), spec.kind, processed));
+      // The half-precision weights are in play: the logits move from the float32 files', a little.
+      const [half, full] = [await prefillLogits(model, messages), await prefillLogits(await OnnxChatModel.load(folder), messages)];
+      const { diff, scale } = maxDiff(half, full);
+      assert.ok(diff > 0 && diff < 0.01 * scale, `fp16 logits differ from fp32 by ${diff} on a scale of ${scale}`);
+    });
+
+    test('fp16 files: cached decoding with an image equals full recompute', async () => {
+      const model = await OnnxChatModel.load(await ensureVlmModel(spec), { variant: 'fp16' });
+      const messages = ask('Describe it.', await png(size[0], size[1], 3));
+      const cached = await model.chat(messages, { temperature: 0, maxTokens: 12 });
+      assert.ok(cached.tokens.length >= 4, 'the random model generates some tokens');
+      assert.deepEqual(cached.tokens, await uncachedGreedy(model, messages, 12));
     });
 
     test('cached decoding with an image equals full recompute; the image changes the answer', async () => {
@@ -170,19 +252,106 @@ describe('vision-language options', () => {
       assert.equal(q4.vision, true);
       const fp32 = await OnnxChatModel.load(folder);
       const messages = ask('What is it?', await png(40, 40));
-      const logits = async (m: OnnxChatModel) => {
-        const { ids, embed } = await m.prompt(messages);
-        return m.decoder.start([ids], undefined, embed).prefill();
-      };
-      const [quantized, full] = [await logits(q4), await logits(fp32)];
-      let diff = 0;
-      let scale = 0;
-      for (let i = 0; i < full.length; i++) {
-        diff = Math.max(diff, Math.abs(quantized[i] - full[i]));
-        scale = Math.max(scale, Math.abs(full[i]));
-      }
+      const { diff, scale } = maxDiff(await prefillLogits(q4, messages), await prefillLogits(fp32, messages));
       assert.ok(diff > 0 && diff < 0.5 * scale, `q4 logits differ by ${diff} on a scale of ${scale}`);
       await assert.rejects(OnnxChatModel.load(folder, { variant: 'q8' }), { code: 'MODEL_INVALID', message: /vision_encoder_quantized\.onnx/ });
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('vision-language files in float16', () => {
+  test('float16 pixel_values: the pixels are narrowed as ONNX Runtime’s Cast narrows them (the image rows equal the float32-input encoder’s features on half-rounded pixels, bit for bit)', async () => {
+    const source = await ensureVlmModel(TINY_LLAVA);
+    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-pixels16-'));
+    try {
+      cpSync(source, folder, { recursive: true });
+      // The fp16 encoder's first node casts pixel_values to float16: declared float16, that Cast changes nothing.
+      retypeInput(join(folder, 'onnx', 'vision_encoder_fp16.onnx'), 'pixel_values', ELEM_FLOAT16);
+      const model = await OnnxChatModel.load(folder, { variant: 'fp16' });
+      assert.deepEqual(model.visionParts!.types, { pixels: 'float16', features: 'float16', embeddings: 'float16', decoderEmbeddings: 'float16' });
+      const image = await png(40, 40, 6);
+      const ours = await imageRows(model, ask('What is it?', image));
+      assert.equal(ours.length, imageSeqLen(TINY_LLAVA) * TINY_LLAVA.text.hidden);
+      // The float32-input encoder, fed pixels already rounded to half (ONNX Runtime drops its own Cast pair there).
+      const processed = await model.visionParts!.processor.process(await loadImage(image));
+      assert.deepEqual(ours, await encoderOutput(join(source, 'onnx', 'vision_encoder_fp16.onnx'), 'llava', processed, float16ToFloat32(float32ToFloat16(processed.pixels))));
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('float32 embeddings before a float16 decoder: the float16 features are widened into them and the whole narrowed, the same logits bit for bit; cached decoding equals full recompute', async () => {
+    const source = await ensureVlmModel(TINY_LLAVA);
+    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-embeds32-'));
+    try {
+      cpSync(source, folder, { recursive: true });
+      cpSync(join(folder, 'onnx', 'embed_tokens.onnx'), join(folder, 'onnx', 'embed_tokens_fp16.onnx'));
+      const mixed = await OnnxChatModel.load(folder, { variant: 'fp16' });
+      assert.deepEqual(mixed.visionParts!.types, { pixels: 'float32', features: 'float16', embeddings: 'float32', decoderEmbeddings: 'float16' });
+      const messages = ask('What is it?', await png(40, 40, 6));
+      const reference = await OnnxChatModel.load(source, { variant: 'fp16' });
+      assert.deepEqual(await prefillLogits(mixed, messages), await prefillLogits(reference, messages));
+      const cached = await mixed.chat(messages, { temperature: 0, maxTokens: 8 });
+      assert.deepEqual(cached.tokens, await uncachedGreedy(mixed, messages, 8));
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('fp16 files: a batch of text prompts equals each alone, and a reused prefix with another image answers as a fresh model', async () => {
+    const folder = await ensureVlmModel(TINY_SMOLVLM);
+    const model = await OnnxChatModel.load(folder, { variant: 'fp16' });
+    const prompts = [model.promptIds([{ role: 'user', content: 'Hello there, how are you?' }]), model.promptIds([{ role: 'user', content: 'Hi' }])];
+    const batch = await model.generateBatch(prompts, { temperature: 0, maxTokens: 8 });
+    const alone = [await model.generateBatch([prompts[0]], { temperature: 0, maxTokens: 8 }), await model.generateBatch([prompts[1]], { temperature: 0, maxTokens: 8 })];
+    assert.ok(batch.every((c) => c.tokens.length > 0), 'each prompt gets tokens');
+    assert.deepEqual(batch.map((c) => c.tokens), alone.map(([c]) => c.tokens));
+    await model.chat(ask('Describe it.', await png(200, 80, 3)), { temperature: 0, maxTokens: 4 });
+    const messages = ask('Describe it.', await png(200, 80, 5));
+    const reused = await model.chat(messages, { temperature: 0, maxTokens: 10 });
+    const fresh = await (await OnnxChatModel.load(folder, { variant: 'fp16' })).chat(messages, { temperature: 0, maxTokens: 10 });
+    assert.ok(reused.cachedTokens > 0, `cached ${reused.cachedTokens}`);
+    assert.deepEqual(reused.tokens, fresh.tokens);
+  });
+
+  test('a pixel input of another dtype (int8) is an error naming the file, the input and the dtype', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-int8-'));
+    try {
+      cpSync(await ensureVlmModel(TINY_SMOLVLM), folder, { recursive: true });
+      retypeInput(join(folder, 'onnx', 'vision_encoder_fp16.onnx'), 'pixel_values', ELEM_INT8);
+      await assert.rejects(OnnxChatModel.load(folder, { variant: 'fp16' }), { code: 'MODEL_INVALID', message: /vision_encoder_fp16\.onnx takes pixel_values as int8; float32 and float16 are supported/ });
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('q4f16 files (q4 weights, float16 activations) load; greedy tokens equal transformers.js (dtype q4f16)', async () => {
+    const source = await ensureVlmModel(TINY_SMOLVLM);
+    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-q4f16-'));
+    try {
+      cpSync(source, folder, { recursive: true });
+      // As transformers.js's quantize script makes q4f16: the q4 model, then the float16 conversion.
+      for (const name of ['vision_encoder', 'embed_tokens', 'decoder_model_merged']) {
+        const model = decodeModel(readFileSync(join(folder, 'onnx', `${name}.onnx`)));
+        quantizeModel(model, { to: 'q4', accuracyLevel: 0 });
+        saveModel(toFloat16(model, { keepFloat32: ['pixel_values'] }), join(folder, 'onnx', `${name}_q4f16.onnx`));
+      }
+      const model = await OnnxChatModel.load(folder, { variant: 'q4f16', q4AccuracyLevel: false });
+      assert.deepEqual(model.visionParts!.types, { pixels: 'float32', features: 'float16', embeddings: 'float16', decoderEmbeddings: 'float16' });
+      const image = await png(200, 80, 4);
+      const messages = ask('What is it?', image);
+      const theirs = await transformersGreedy(TINY_SMOLVLM, folder, model, messages, image, 12, 'q4f16');
+      const ours = await model.chat(messages, { temperature: 0, maxTokens: 12 });
+      assert.ok(ours.tokens.length >= 4, 'the random model generates some tokens');
+      assert.deepEqual(ours.tokens, theirs.tokens);
+      const { diff, scale } = maxDiff(await prefillLogits(model, messages), await prefillLogits(await OnnxChatModel.load(source), messages));
+      assert.ok(diff > 0 && diff < 0.5 * scale, `q4f16 logits differ from fp32 by ${diff} on a scale of ${scale}`);
+      // The default accuracy level (int8 activations) runs on the float16 activations too, and answers alike.
+      const fast = await OnnxChatModel.load(folder, { variant: 'q4f16' });
+      const level4 = maxDiff(await prefillLogits(fast, messages), await prefillLogits(model, messages));
+      assert.ok(level4.diff < 0.5 * level4.scale, `accuracy level 4 moves the q4f16 logits by ${level4.diff} on a scale of ${level4.scale}`);
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }

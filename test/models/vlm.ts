@@ -9,6 +9,9 @@
  * <dir>/onnx/embed_tokens.onnx        input_ids int64 [batch, seq] → inputs_embeds float32 [batch, seq, hidden]
  * <dir>/onnx/decoder_model_merged.onnx inputs_embeds, attention_mask, position_ids, past_key_values.{i}.key/value
  *                                      → logits, present.{i}.key/value (the llama decoder of llm.ts)
+ * <dir>/onnx/*_fp16.onnx               with `fp16`: the same weights in float16 (float16.ts); pixel_values float32
+ *                                      (as transformers.js feeds it), image_features, inputs_embeds, the KV cache
+ *                                      and logits float16
  * ```
  *
  * - `llava` (LLaVA, `LlavaForConditionalGeneration`): `pixel_values` float32
@@ -31,6 +34,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { toFloat16 } from './float16.js';
 import { generateOnce } from './generate-once.js';
 import { Layers, WeightBank } from './layers.js';
 import { LLM_CORPUS, llmGraph, trainBpe, type LlmSpec } from './llm.js';
@@ -55,19 +59,21 @@ export interface VlmSpec {
   longestEdge?: number;
   /** SmolVLM: pixel shuffle factor; image_seq_len = (imageSize / patchSize / scale)². */
   scaleFactor?: number;
+  /** Also write the `_fp16` variant of the three files (the same weights in float16). @default false */
+  fp16?: boolean;
   seed: number;
 }
 
 const TEXT = { hidden: 32, layers: 2, heads: 4, kvHeads: 2, intermediate: 64, merges: 200, tied: false, seed: 21 } as const;
 
 /** A tiny LLaVA: 32x32 images in 8x8 patches → 17 image tokens (CLS kept). */
-export const TINY_LLAVA: Readonly<VlmSpec> = Object.freeze({ name: 'llava-tiny-random', kind: 'llava', text: TEXT, visionHidden: 16, visionHeads: 2, patchSize: 8, imageSize: 32, seed: 31 });
+export const TINY_LLAVA: Readonly<VlmSpec> = Object.freeze({ name: 'llava-tiny-random', kind: 'llava', text: TEXT, visionHidden: 16, visionHeads: 2, patchSize: 8, imageSize: 32, fp16: true, seed: 31 });
 
 /** A tiny LLaVA-OneVision: 36x36 views in 8x8 patches (the conv drops 4 px, as SigLIP's 384 / 14 drops 6) → 16 image tokens. */
-export const TINY_LLAVA_ONEVISION: Readonly<VlmSpec> = Object.freeze({ name: 'llava-onevision-tiny-random', kind: 'llava_onevision', text: { ...TEXT, seed: 23 }, visionHidden: 16, visionHeads: 2, patchSize: 8, imageSize: 36, seed: 33 });
+export const TINY_LLAVA_ONEVISION: Readonly<VlmSpec> = Object.freeze({ name: 'llava-onevision-tiny-random', kind: 'llava_onevision', text: { ...TEXT, seed: 23 }, visionHidden: 16, visionHeads: 2, patchSize: 8, imageSize: 36, fp16: true, seed: 33 });
 
 /** A tiny SmolVLM: 64x64 tiles in 4x4 patches, pixel shuffle 2 → 64 tokens per tile; images up to 128 px (2x2 tiles). */
-export const TINY_SMOLVLM: Readonly<VlmSpec> = Object.freeze({ name: 'smolvlm-tiny-random', kind: 'smolvlm', text: { ...TEXT, seed: 22 }, visionHidden: 16, visionHeads: 2, patchSize: 4, imageSize: 64, longestEdge: 128, scaleFactor: 2, seed: 32 });
+export const TINY_SMOLVLM: Readonly<VlmSpec> = Object.freeze({ name: 'smolvlm-tiny-random', kind: 'smolvlm', text: { ...TEXT, seed: 22 }, visionHidden: 16, visionHeads: 2, patchSize: 4, imageSize: 64, longestEdge: 128, scaleFactor: 2, fp16: true, seed: 32 });
 
 /**
  * SmolVLM-256M's shapes (SigLIP-B/16 tower at 512 px, pixel shuffle 4 → 64 tokens per tile; SmolLM2-135M's width,
@@ -255,10 +261,16 @@ function writeSideFiles(spec: VlmSpec, dir: string): number {
 export function writeVlmModel(spec: VlmSpec, dir: string): void {
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   const vocabSize = writeSideFiles(spec, dir);
-  const vision = spec.kind === 'llava' ? llavaVision(spec) : spec.kind === 'llava_onevision' ? llavaOnevisionVision(spec) : smolvlmVision(spec);
-  saveModel(vision, join(dir, 'onnx', 'vision_encoder.onnx'));
+  const vision = () => (spec.kind === 'llava' ? llavaVision(spec) : spec.kind === 'llava_onevision' ? llavaOnevisionVision(spec) : smolvlmVision(spec));
+  saveModel(vision(), join(dir, 'onnx', 'vision_encoder.onnx'));
   saveModel(embedTokens(spec, vocabSize), join(dir, 'onnx', 'embed_tokens.onnx'));
   saveModel(llmGraph({ ...spec.text, name: spec.name }, vocabSize, new WeightBank(spec.text.seed), true), join(dir, 'onnx', 'decoder_model_merged.onnx'));
+  if (!spec.fp16) return;
+  // The same weights in float16. pixel_values stays float32: transformers.js feeds the processor's float32 pixels
+  // to every variant; the features, embeddings, KV cache and logits are float16.
+  saveModel(toFloat16(vision(), { keepFloat32: ['pixel_values'] }), join(dir, 'onnx', 'vision_encoder_fp16.onnx'));
+  saveModel(toFloat16(embedTokens(spec, vocabSize)), join(dir, 'onnx', 'embed_tokens_fp16.onnx'));
+  saveModel(toFloat16(llmGraph({ ...spec.text, name: spec.name }, vocabSize, new WeightBank(spec.text.seed), true)), join(dir, 'onnx', 'decoder_model_merged_fp16.onnx'));
 }
 
 function specHash(spec: VlmSpec): string {
