@@ -1,8 +1,9 @@
 /**
  * `npm run bench:whisper -- --profile`: where one token of the sequential long-form loop goes, and what a
  * decoder step costs against the bytes it must read.
- * `tsx bench/whisper-loop-profile.ts <modelDir> <wav> <rounds> [variant=fp32] [threads] [exported]` (`exported`: both
- * graphs loaded as exported, without the load-time rewrites, for a before/after in one run).
+ * `tsx bench/whisper-loop-profile.ts <modelDir> <wav> <rounds> [variant=fp32] [threads] [exported|exact]` (`exported`:
+ * both graphs loaded as exported, without the load-time rewrites; `exact`: only the rewrites that change no value;
+ * for a before/after in one run).
  *
  * 1. The sequential loop as users run it (openai `transcribe()`: timestamps, previous text as prompt,
  *    greedy, English; no fallback, so every round does the same work), with the token loop's phases timed
@@ -24,10 +25,11 @@ import { float32 } from '../src/runtime/index.js';
 import { decodeModel, graphsOf, type GraphProto, type TensorProto } from '../src/runtime/onnx/index.js';
 import { emitReport, peakRssBytes } from './lib.js';
 
-const [modelDir, wav, roundsArg = '3', variant = 'fp32', threadsArg, exported] = process.argv.slice(2);
+const [modelDir, wav, roundsArg = '3', variant = 'fp32', threadsArg, rewrites] = process.argv.slice(2);
 const rounds = Number(roundsArg);
 const runtime = threadsArg ? { intraOpThreads: Number(threadsArg) } : {};
-const graphRewrites = exported !== 'exported';
+const graphRewrites = rewrites === 'exported' ? false : rewrites === 'exact' ? 'exact' : true;
+const rewritesLabel = { exported: ', as exported', exact: ', exact rewrites only' }[rewrites ?? ''] ?? '';
 const model = await WhisperModel.load(modelDir, { runtime, variant: variant as 'fp32' | 'q8', graphRewrites });
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -147,7 +149,7 @@ const phases: [string, number][] = [
 const accounted = phases.reduce((n, [, v]) => n + v, 0);
 phases.push(['rest (mel, encoder, segments)', loopPerToken - accounted]);
 
-console.log(`model ${modelDir} (${variant}${graphRewrites ? '' : ', as exported'}), ${samples.length / 16000} s, threads ${threadsArg || 'default'}, median of ${rounds}`);
+console.log(`model ${modelDir} (${variant}${rewritesLabel}), ${samples.length / 16000} s, threads ${threadsArg || 'default'}, median of ${rounds}`);
 console.log(`sequential loop: ${windows} windows, ${tokens} tokens, ${mid.prefillTokens} first-pass tokens in ${mid.prefills} first passes, wall ${(median(walls) / 1000).toFixed(2)} s`);
 for (const [name, ms] of phases) console.log(`  ${name.padEnd(36)} ${ms.toFixed(3).padStart(8)} ms/token  ${((100 * ms) / loopPerToken).toFixed(1).padStart(5)}%`);
 console.log(`  ${'loop total'.padEnd(36)} ${loopPerToken.toFixed(3).padStart(8)} ms/token`);
@@ -158,7 +160,7 @@ console.log(`copy bandwidth ${(bandwidth / 1e9).toFixed(1)} GB/s (one thread); d
 console.log(`1-row step / (weights / bandwidth): ${(step1 / floorMs(weightBytes)).toFixed(2)}x; / (weights + cross K/V): ${(step1 / floorMs(weightBytes + crossBytes)).toFixed(2)}x (floor ${floorMs(weightBytes + crossBytes).toFixed(2)} ms)`);
 console.log(`8-row step / (weights + 8 x cross K/V) / bandwidth: ${(step8 / floorMs(weightBytes + 8 * crossBytes)).toFixed(2)}x (floor ${floorMs(weightBytes + 8 * crossBytes).toFixed(2)} ms)`);
 emitReport({
-  runner: `profile-${variant}${graphRewrites ? '' : '-exported'}`,
+  runner: `profile-${variant}${rewrites === 'exported' || rewrites === 'exact' ? `-${rewrites}` : ''}`,
   wallMs: median(walls),
   peakRssBytes: peakRssBytes(),
   extra: { windows, tokens, loopPerToken, decodePerToken, step1, step8, step8Long, bandwidth, weightBytes, ...Object.fromEntries(phases) },

@@ -15,7 +15,8 @@
  * peers to run (default both; `none` for neither).
  * --profile: instead, where one token of the sequential loop goes, per phase, and the decoder step against
  * its bytes / memory bandwidth (bench/whisper-loop-profile.ts), fp32 and q8, median of --rounds (3); with
- * --as-exported, each also with the graphs loaded as exported (no load-time rewrites), for a before/after in one run.
+ * --as-exported, each also with the graphs loaded as exported (no load-time rewrites), and with --exact, each also
+ * with only the rewrites that change no value (`graphRewrites: 'exact'`), for a before/after in one run.
  */
 import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'as-exported': { type: 'boolean', default: false },
+    exact: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     runners: { type: 'string' },
     peers: { type: 'string', default: 'whisper.cpp,sherpa-onnx' },
@@ -80,7 +82,7 @@ if (values.profile) {
     const modelDir = name === 'base' ? await ensureWhisperModel(BASE_WHISPER, { root: BENCH_MODELS_DIR }) : name === 'tiny' ? tinyCopy() : name;
     const q8Note = ensureQ8(modelDir);
     for (const variant of q8Note ? ['fp32'] : ['fp32', 'q8']) {
-      for (const rewrites of values['as-exported'] ? ['', 'exported'] : ['']) {
+      for (const rewrites of ['', ...(values.exact ? ['exact'] : []), ...(values['as-exported'] ? ['exported'] : [])]) {
         await runChild('bench/whisper-loop-profile.ts', [modelDir, wav, values.rounds, variant, values.threads ?? '', rewrites], {}, true);
       }
     }

@@ -37,8 +37,13 @@ export interface KvLayout {
   readonly heads: number;
   readonly headDim: number;
   readonly type: KvType;
-  /** Most positions the cache may hold (the model's context): capacity grows by doubling up to it. */
+  /** Most positions the cache may hold (the model's context): capacity grows up to it. */
   readonly maxLength: number;
+  /**
+   * Positions added each time the cache is full; doubling when absent. A decoder whose attention reads the whole
+   * buffer (runtime/onnx/capacity-attention.ts) reads the unused room too, so it grows by a few positions at a time.
+   */
+  readonly growBy?: number;
 }
 
 /**
@@ -64,11 +69,11 @@ export class KvBuffers {
   }
 
   /** Buffers holding `presents` [rows, heads, length, headDim] (a first pass's whole cache). */
-  static fromPresents(presents: readonly Tensor[], maxLength: number): KvBuffers {
+  static fromPresents(presents: readonly Tensor[], maxLength: number, growBy?: number): KvBuffers {
     const [rows, heads, , headDim] = presents[0].dims;
     const type = presents[0].type;
     if (type !== 'float32' && type !== 'float16') throw new MoxingError('MODEL_INVALID', `the decoder's KV cache is ${type}; float32 and float16 are supported`);
-    const buffers = new KvBuffers(presents.length, { rows, heads, headDim, type, maxLength });
+    const buffers = new KvBuffers(presents.length, { rows, heads, headDim, type, maxLength, growBy });
     buffers.append(presents);
     return buffers;
   }
@@ -121,12 +126,16 @@ export class KvBuffers {
     return copy;
   }
 
-  /** Room for `needed` positions: twice that (at least 64, at most the layout's maxLength), so growing is rare. */
+  /**
+   * Room for `needed` positions: twice that (at least 64), or the next multiple of `growBy`, at most the layout's
+   * maxLength, so growing is rare.
+   */
   private reserve(needed: number): void {
     if (needed <= this.capacity) return;
-    const { maxLength } = this.layout;
+    const { maxLength, growBy } = this.layout;
     if (needed > maxLength) throw new MoxingError('INTERNAL', `the decoder's KV cache is full at ${maxLength} positions (the model's context)`);
-    const capacity = Math.max(needed, Math.min(maxLength, Math.max(64, 2 * needed)));
+    const wanted = growBy ? Math.ceil(needed / growBy) * growBy : Math.max(64, 2 * needed);
+    const capacity = Math.max(needed, Math.min(maxLength, wanted));
     this.buffers = this.buffers.map((b) => this.copyInto(this.allocate(capacity), b, this.capacity, this.length, capacity));
     this.capacity = capacity;
     this.feeds = undefined;

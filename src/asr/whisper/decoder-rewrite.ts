@@ -1,8 +1,10 @@
 /**
- * Load-time rewrites of the Whisper decoder, both exact (every value the runner reads is computed as before):
+ * Load-time rewrites of the Whisper decoder:
  * - the cached step keeps its self-attention cache in the runner's buffers (runtime/kv-buffers.ts): the rewrite of
- *   runtime/onnx/cache-outside.ts on the self-attention past inputs (`past_key_values.{i}.decoder.{key,value}`).
- *   The cross-attention K/V are fed unchanged;
+ *   runtime/onnx/cache-outside.ts on the self-attention past inputs (`past_key_values.{i}.decoder.{key,value}`),
+ *   exact. The cross-attention K/V are fed unchanged;
+ * - then its self-attention reads those buffers in place instead of a copy of the live cache extended by the new
+ *   position (runtime/onnx/capacity-attention.ts): the same values up to float rounding, so not under `exact`;
  * - the first pass (the merged decoder's no-cache branch, or `decoder_model`) computes logits from position
  *   `logits_from` on (a new int64 [1] input): a Slice before the LM head. The runner reads only the last position
  *   and the SOT position, where the head ran at every prompt position (up to 223 with previous text: 223 × 51,865
@@ -12,6 +14,7 @@
  */
 import type { InferenceSession } from 'onnxruntime-node';
 import type { RuntimeOptions } from '../../runtime/index.js';
+import { attendOverCapacity } from '../../runtime/onnx/capacity-attention.js';
 import { keepCacheOutside } from '../../runtime/onnx/cache-outside.js';
 import { intsConstant, nodeProducers, onnx, type NodeProto } from '../../runtime/onnx/index.js';
 import { loadWithSpeedUp } from '../../runtime/onnx/rewritten-session.js';
@@ -63,18 +66,23 @@ export function firstPassLogitsFrom(graph: GraphView, nodes: readonly NodeProto[
   return [intsConstant(`${LOGITS_FROM}/end`, [2 ** 31 - 1]), intsConstant(`${LOGITS_FROM}/axis`, [1]), ...rewritten];
 }
 
-/** Both rewrites, each where its pattern is found; undefined when neither is. */
-export function rewriteWhisperDecoder(graph: GraphView): NodeProto[] | undefined {
-  const cached = keepSelfCacheOutside(graph);
+/**
+ * The rewrites, each where its pattern is found; undefined when none is. `exact`: only those that compute every
+ * value the runner reads as the export does, bit for bit.
+ */
+export function rewriteWhisperDecoder(graph: GraphView, exact = false): NodeProto[] | undefined {
+  const outside = keepSelfCacheOutside(graph);
+  const cached = outside && !exact ? (attendOverCapacity(graph, outside) ?? outside) : outside;
   const sliced = firstPassLogitsFrom(graph, cached ?? graph.nodes);
   return sliced ?? cached;
 }
 
 /**
  * A decoder session (the merged decoder, `decoder_model` or `decoder_with_past_model`) with its rewrites
- * (`rewrite`), or the file as exported: also when no pattern matches or ORT refuses the copy, since the rewrites
+ * (`rewrite`; `'exact'`: the bit-exact ones only), or the file as exported: also when no pattern matches or ORT refuses the copy, since the rewrites
  * are only speed-ups. The runner tells them apart by the `cache_length` and `logits_from` inputs.
  */
-export function loadWhisperDecoder(path: string, rewrite: boolean, runtime?: RuntimeOptions): Promise<InferenceSession> {
-  return loadWithSpeedUp(path, rewrite, 'whisper-decoder', rewriteWhisperDecoder, runtime);
+export function loadWhisperDecoder(path: string, rewrite: boolean | 'exact', runtime?: RuntimeOptions): Promise<InferenceSession> {
+  const exact = rewrite === 'exact';
+  return loadWithSpeedUp(path, rewrite !== false, exact ? 'whisper-decoder-exact' : 'whisper-decoder', (graph) => rewriteWhisperDecoder(graph, exact), runtime);
 }

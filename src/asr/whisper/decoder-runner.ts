@@ -61,6 +61,12 @@ export function gatherRows(tensor: Tensor, sources: readonly number[]): Tensor {
 /** How long a finished decode's cross-attention buffers wait for the next decode (batches and live turns come sooner). */
 const SPARE_CROSS_MS = 10_000;
 
+/**
+ * Positions the self-attention buffers grow by when full: the rewritten attention reads the whole buffer
+ * (capacity-attention.ts), so a small step keeps the unused room it reads small (a growth copies the cache once).
+ */
+const SELF_CACHE_GROWTH = 32;
+
 function isIdentity(sources: readonly number[], rows: number): boolean {
   return sources.length === rows && sources.every((s, i) => s === i);
 }
@@ -241,7 +247,7 @@ class OnnxDecoderRunner implements DecoderRunner {
     this.crossBuffers = cross;
     this.crossAudio = [...this.rowAudio];
     const selfKV = self.map((data) => float32(data, [rows, decoderHeads, length, headDim]));
-    if (this.decoder.cacheOutside) this.selfCache = KvBuffers.fromPresents(selfKV, this.decoder.dims.nTextCtx);
+    if (this.decoder.cacheOutside) this.selfCache = KvBuffers.fromPresents(selfKV, this.decoder.dims.nTextCtx, SELF_CACHE_GROWTH);
     else this.selfKV = selfKV;
     return { last, kept };
   }

@@ -24,11 +24,12 @@ export interface LoadWhisperOptions extends ModelLoadOptions {
   /**
    * Load-time graph rewrites: each encoder self-attention as one MultiHeadAttention, which ORT runs as flash
    * attention (encoder-rewrite.ts); the decoder's cached step returning only its new self-attention K/V, kept by
-   * the runner, and its first pass computing only the logits read (decoder-rewrite.ts). `false` loads both as
-   * exported.
+   * the runner and its self-attention reading them in place, and its first pass computing only the logits read
+   * (decoder-rewrite.ts). `false` loads both as exported; `'exact'` applies only the rewrites that change no value
+   * (the encoder as exported, the decoder's cache outside and its first pass's logits).
    * @default true
    */
-  readonly graphRewrites?: boolean;
+  readonly graphRewrites?: boolean | 'exact';
 }
 
 /** Where a Whisper's files are: what hub/ resolves, or paths given by hand. */
@@ -67,7 +68,7 @@ export class WhisperModel implements DecodingContext, WordTimingModel {
     const d = files.decoder;
     const rewrite = options.graphRewrites ?? true;
     const [encoderSession, first, withPast] = await Promise.all([
-      loadWhisperEncoder(files.encoder, rewrite, runtime),
+      loadWhisperEncoder(files.encoder, rewrite === true, runtime),
       loadWhisperDecoder(d.kind === 'merged' ? d.path : d.decoder, rewrite, runtime),
       d.kind === 'split' ? loadWhisperDecoder(d.decoderWithPast, rewrite, runtime) : Promise.resolve(undefined),
     ]);

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WhisperModel } from '../../../src/asr/index.js';
-import { CACHE_LENGTH, keepSelfCacheOutside } from '../../../src/asr/whisper/decoder-rewrite.js';
+import { CACHE_LENGTH, keepSelfCacheOutside, rewriteWhisperDecoder } from '../../../src/asr/whisper/decoder-rewrite.js';
+import { attendOverCapacity } from '../../../src/runtime/onnx/capacity-attention.js';
 import { decodeAudio, logMelSpectrogram, padOrTrim } from '../../../src/audio/index.js';
 import { decodeModel } from '../../../src/runtime/onnx/index.js';
 import { rewriteGraphNodes } from '../../../src/runtime/onnx/stream-rewrite.js';
@@ -17,7 +18,7 @@ describe('asr/whisper/decoder-rewrite', () => {
   const work = mkdtempSync(join(tmpdir(), 'moxing-decoder-rewrite-'));
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  test('the shared fixture, merged and split: the same logits, bit for bit, over 80 steps with fan-out, a dropped row and growing buffers', async () => {
+  test('the shared fixture, merged and split, over 80 steps with fan-out, a dropped row and growing buffers: the exact rewrites give the same logits bit for bit, all of them the same greedy tokens', async () => {
     await assertSameDecode(files(FIXTURE_DIR, 'merged'));
     await assertSameDecode(files(FIXTURE_DIR, 'split'));
   });
@@ -41,7 +42,7 @@ describe('asr/whisper/decoder-rewrite', () => {
 
   test('a decode takes the cross-attention buffers the last one released: the same memory, and the logits of a fresh model', async () => {
     const modelFiles = files(FIXTURE_DIR, 'merged');
-    const [model, fresh] = await Promise.all([WhisperModel.fromFiles(modelFiles, RUNTIME), WhisperModel.fromFiles(modelFiles, RUNTIME, { graphRewrites: false })]);
+    const [model, fresh] = await Promise.all([WhisperModel.fromFiles(modelFiles, RUNTIME, { graphRewrites: 'exact' }), WhisperModel.fromFiles(modelFiles, RUNTIME, { graphRewrites: false })]);
     const taken: Float32Array[][] = [];
     const take = model.decoder.takeCrossBuffers.bind(model.decoder);
     model.decoder.takeCrossBuffers = (count, size) => {
@@ -97,5 +98,32 @@ describe('asr/whisper/decoder-rewrite', () => {
       }),
       false,
     );
+  });
+
+  test('the attention over the cache buffers: each past read in place by its attention (and the Shape of the first), no Slice or Concat of the cache left; an attention of another form keeps the cache-outside graph', () => {
+    const path = join(FIXTURE_DIR, 'onnx', 'decoder_with_past_model.onnx');
+    const out = join(work, 'capacity.onnx');
+    assert.ok(rewriteGraphNodes(path, out, (g) => rewriteWhisperDecoder(g)));
+    const graph = decodeModel(readFileSync(out)).graph!;
+    const nodes = graph.node ?? [];
+    const pasts = (graph.input ?? []).map((i) => i.name ?? '').filter((n) => /decoder\.(key|value)$/.test(n));
+    assert.equal(pasts.length, 6);
+    assert.ok(!nodes.some((n) => n.opType === 'Slice' && n.input?.[0] && pasts.includes(n.input[0])), 'no Slice copies the live cache');
+    assert.ok(!nodes.some((n) => n.opType === 'Concat' && (n.input ?? []).some((i) => i.endsWith('/live'))), 'no Concat copies it');
+    for (const past of pasts) {
+      const readers = nodes.filter((n) => n.input?.includes(past));
+      assert.ok(readers.some((n) => n.opType === (past.endsWith('key') ? 'Transpose' : 'MatMul')), `${past} is read by its attention`);
+      assert.ok(readers.every((n) => ['Transpose', 'MatMul', 'Shape'].includes(n.opType ?? '')), `${past}: ${readers.map((n) => n.opType).join(', ')}`);
+    }
+    // A scale after Q·Kᵀ (an attention of another form): the cache stays outside, the attention as it was.
+    const scaled = (g: Parameters<typeof keepSelfCacheOutside>[0]) => {
+      const outside = keepSelfCacheOutside(g);
+      assert.ok(outside);
+      const softmax = outside.find((n) => n.opType === 'Softmax');
+      const nodesWithScale = outside.flatMap((n) => (n === softmax ? [{ ...n, opType: 'Mul', input: [n.input![0], n.input![0]], output: [`${n.output![0]}/scaled`] }, { ...n, input: [`${n.output![0]}/scaled`] }] : [n]));
+      assert.equal(attendOverCapacity(g, nodesWithScale), undefined);
+      return nodesWithScale;
+    };
+    assert.ok(rewriteGraphNodes(path, join(work, 'scaled.onnx'), scaled));
   });
 });

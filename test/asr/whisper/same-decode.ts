@@ -53,15 +53,35 @@ export async function trace(runner: DecoderRunner, count: number): Promise<Float
   return logits;
 }
 
-/** The rewritten and the as-exported decoder give the same logits, bit for bit, at every step. */
+/**
+ * The decoder with the exact rewrites and as exported give the same logits, bit for bit, at every step; with all
+ * of them (the attention over the cache buffers too), the same greedy tokens and logits within float rounding.
+ */
 export async function assertSameDecode(modelFiles: ReturnType<typeof files>): Promise<void> {
-  const [rewritten, plain] = await Promise.all([WhisperModel.fromFiles(modelFiles, RUNTIME), WhisperModel.fromFiles(modelFiles, RUNTIME, { graphRewrites: false })]);
-  assert.ok(rewritten.decoder.cacheOutside, 'the rewrite matched');
+  const [exact, rewritten, plain] = await Promise.all([
+    WhisperModel.fromFiles(modelFiles, RUNTIME, { graphRewrites: 'exact' }),
+    WhisperModel.fromFiles(modelFiles, RUNTIME),
+    WhisperModel.fromFiles(modelFiles, RUNTIME, { graphRewrites: false }),
+  ]);
+  assert.ok(exact.decoder.cacheOutside && rewritten.decoder.cacheOutside, 'the rewrite matched');
   assert.ok(!plain.decoder.cacheOutside);
-  assert.ok((rewritten.decoder.withPast ?? rewritten.decoder.first).inputNames.includes(CACHE_LENGTH));
+  assert.ok((exact.decoder.withPast ?? exact.decoder.first).inputNames.includes(CACHE_LENGTH));
   const encoded = await features(plain);
-  // 80 steps: past the buffers' first capacity (64 positions), so they grow once.
-  const [a, b] = [await trace(rewritten.createRunner(encoded, [0, 0]), 80), await trace(plain.createRunner(encoded, [0, 0]), 80)];
+  // 80 steps: past the buffers' first capacities, so they grow (twice by doubling, twice by 32 positions).
+  const [a, b, c] = [await trace(exact.createRunner(encoded, [0, 0]), 80), await trace(plain.createRunner(encoded, [0, 0]), 80), await trace(rewritten.createRunner(encoded, [0, 0]), 80)];
   assert.equal(a.length, b.length);
   a.forEach((x, i) => assert.deepEqual(x, b[i], `the logits of step ${i} differ`));
+  assert.equal(c.length, b.length);
+  const vocab = plain.dims.vocabSize;
+  c.forEach((x, i) => {
+    assert.equal(x.length, b[i].length);
+    let diff = 0;
+    let scale = 0;
+    for (let j = 0; j < x.length; j++) {
+      diff = Math.max(diff, Math.abs(x[j] - b[i][j]));
+      scale = Math.max(scale, Math.abs(b[i][j]));
+    }
+    assert.ok(diff <= 1e-5 * Math.max(1, scale), `step ${i}: the logits moved by ${diff} (scale ${scale})`);
+    for (let r = 0; r < x.length / vocab; r++) assert.equal(argmax(x.subarray(r * vocab, (r + 1) * vocab)), argmax(b[i].subarray(r * vocab, (r + 1) * vocab)), `step ${i}, row ${r}: another greedy token`);
+  });
 }
