@@ -20,7 +20,7 @@
  */
 import { CACHE_LENGTH } from './cache-outside.js';
 import { nodeProducers, nodeReaders, pruneUnused } from './graph-index.js';
-import { intsConstant, onnx, tensorProto, type NodeProto } from './proto.js';
+import { intAttr, intsConstant, node, onnx, tensorProto, type NodeProto } from './proto.js';
 import type { GraphView } from './stream-rewrite.js';
 
 const LIVE = '/live';
@@ -50,20 +50,11 @@ interface Attention {
   readonly mask: string;
 }
 
-function node(opType: string, inputs: readonly string[], output: string, attrs: Record<string, number | readonly number[]> = {}): NodeProto {
-  const attribute = Object.entries(attrs).map(([name, v]) =>
-    typeof v === 'number' ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: v }) : onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: [...v] }),
-  );
-  return onnx.NodeProto.create({ opType, name: output, input: [...inputs], output: [output], attribute });
-}
-
-function intAttribute(n: NodeProto, name: string): number | undefined {
-  const a = n.attribute?.find((x) => x.name === name);
-  return a ? Number(a.i) : undefined;
-}
+/** A one-output node named after its output. */
+const op = (opType: string, inputs: readonly string[], output: string, attrs: Record<string, number | readonly number[]> = {}): NodeProto => node(opType, inputs, [output], output, attrs);
 
 const isPerm0132 = (n: NodeProto): boolean => n.opType === 'Transpose' && (n.attribute?.find((a) => a.name === 'perm')?.ints ?? []).map(Number).join() === '0,1,3,2';
-const isLastAxis = (n: NodeProto): boolean => [undefined, -1, 3].includes(intAttribute(n, 'axis'));
+const isLastAxis = (n: NodeProto): boolean => [undefined, -1, 3].includes(intAttr(n, 'axis'));
 
 /** The attention whose key is `key` (a Concat of a live past), or undefined when its nodes are not the pattern. */
 function attentionOf(key: NodeProto, readers: ReadonlyMap<string, NodeProto[]>, made: ReadonlyMap<string, NodeProto>, outputs: ReadonlySet<string>): Attention | undefined {
@@ -91,14 +82,14 @@ function attentionOf(key: NodeProto, readers: ReadonlyMap<string, NodeProto[]>, 
 function maskNodes(mask: string, capacity: string): { nodes: NodeProto[]; past: string; added: string } {
   const at = (s: string) => `${mask}/${PREFIX}/${s}`;
   const nodes = [
-    node('Shape', [mask], at('shape')),
-    node('Slice', [at('shape'), C.zero, C.minusOne, C.zero], at('leading')),
-    node('Sub', [capacity, CACHE_LENGTH], at('room')),
-    node('Concat', [at('leading'), at('room')], at('room_shape'), { axis: 0 }),
-    node('Expand', [C.lowest, at('room_shape')], at('room_mask')),
-    node('Slice', [mask, C.zero, CACHE_LENGTH, C.minusOne], at('cached_columns')),
-    node('Concat', [at('cached_columns'), at('room_mask')], at('past'), { axis: -1 }),
-    node('Slice', [mask, CACHE_LENGTH, C.end, C.minusOne], at('added')),
+    op('Shape', [mask], at('shape')),
+    op('Slice', [at('shape'), C.zero, C.minusOne, C.zero], at('leading')),
+    op('Sub', [capacity, CACHE_LENGTH], at('room')),
+    op('Concat', [at('leading'), at('room')], at('room_shape'), { axis: 0 }),
+    op('Expand', [C.lowest, at('room_shape')], at('room_mask')),
+    op('Slice', [mask, C.zero, CACHE_LENGTH, C.minusOne], at('cached_columns')),
+    op('Concat', [at('cached_columns'), at('room_mask')], at('past'), { axis: -1 }),
+    op('Slice', [mask, CACHE_LENGTH, C.end, C.minusOne], at('added')),
   ];
   return { nodes, past: at('past'), added: at('added') };
 }
@@ -110,19 +101,19 @@ function attentionNodes(a: Attention, capacity: string, mask: { past: string; ad
   const [pastKey, pastValue] = [livePastKey.slice(0, -LIVE.length), livePastValue.slice(0, -LIVE.length)];
   const at = (s: string) => `${a.output.name ?? a.output.output?.[0]}/${PREFIX}/${s}`;
   return [
-    node('Transpose', [pastKey], at('past_key_t'), { perm: [0, 1, 3, 2] }),
-    node('MatMul', [a.query, at('past_key_t')], at('past_scores')),
-    node('Add', [at('past_scores'), mask.past], at('past_masked')),
-    node('Transpose', [addedKey], at('added_key_t'), { perm: [0, 1, 3, 2] }),
-    node('MatMul', [a.query, at('added_key_t')], at('added_scores')),
-    node('Add', [at('added_scores'), mask.added], at('added_masked')),
-    node('Concat', [at('past_masked'), at('added_masked')], at('scores'), { axis: -1 }),
+    op('Transpose', [pastKey], at('past_key_t'), { perm: [0, 1, 3, 2] }),
+    op('MatMul', [a.query, at('past_key_t')], at('past_scores')),
+    op('Add', [at('past_scores'), mask.past], at('past_masked')),
+    op('Transpose', [addedKey], at('added_key_t'), { perm: [0, 1, 3, 2] }),
+    op('MatMul', [a.query, at('added_key_t')], at('added_scores')),
+    op('Add', [at('added_scores'), mask.added], at('added_masked')),
+    op('Concat', [at('past_masked'), at('added_masked')], at('scores'), { axis: -1 }),
     onnx.NodeProto.create({ ...a.softmax, name: at('weights'), input: [at('scores')], output: [at('weights')] }),
-    node('Slice', [at('weights'), C.zero, capacity, C.minusOne], at('past_weights')),
-    node('Slice', [at('weights'), capacity, C.end, C.minusOne], at('added_weights')),
-    node('MatMul', [at('past_weights'), pastValue], at('past_out')),
-    node('MatMul', [at('added_weights'), addedValue], at('added_out')),
-    node('Add', [at('past_out'), at('added_out')], a.output.output?.[0] ?? ''),
+    op('Slice', [at('weights'), C.zero, capacity, C.minusOne], at('past_weights')),
+    op('Slice', [at('weights'), capacity, C.end, C.minusOne], at('added_weights')),
+    op('MatMul', [at('past_weights'), pastValue], at('past_out')),
+    op('MatMul', [at('added_weights'), addedValue], at('added_out')),
+    op('Add', [at('past_out'), at('added_out')], a.output.output?.[0] ?? ''),
   ];
 }
 
@@ -132,10 +123,10 @@ function liveShapeNodes(shape: NodeProto): NodeProto[] {
   const out = shape.output?.[0] ?? '';
   const at = (s: string) => `${out}/${PREFIX}/${s}`;
   return [
-    node('Shape', [past], at('buffer')),
-    node('Slice', [at('buffer'), C.zero, C.two, C.zero], at('head')),
-    node('Slice', [at('buffer'), C.three, C.four, C.zero], at('tail')),
-    node('Concat', [at('head'), CACHE_LENGTH, at('tail')], out, { axis: 0 }),
+    op('Shape', [past], at('buffer')),
+    op('Slice', [at('buffer'), C.zero, C.two, C.zero], at('head')),
+    op('Slice', [at('buffer'), C.three, C.four, C.zero], at('tail')),
+    op('Concat', [at('head'), CACHE_LENGTH, at('tail')], out, { axis: 0 }),
   ];
 }
 
@@ -235,8 +226,8 @@ export function attendOverCapacity(graph: GraphView, nodes: readonly NodeProto[]
     intsConstant(C.three, [3]),
     intsConstant(C.four, [4]),
     lowest,
-    node('Shape', [first], `${capacity}/shape`),
-    node('Slice', [`${capacity}/shape`, C.two, C.three, C.zero], capacity),
+    op('Shape', [first], `${capacity}/shape`),
+    op('Slice', [`${capacity}/shape`, C.two, C.three, C.zero], capacity),
   ];
   const rewritten = [...shared, ...result.nodes];
   // pruneUnused leaves a graph with subgraphs as it is: the Slices' constants, now unread, go here.
