@@ -79,8 +79,9 @@ export function rewriteWhisperDecoder(graph: GraphView, exact = false): NodeProt
 
 /**
  * A decoder session (the merged decoder, `decoder_model` or `decoder_with_past_model`) with its rewrites
- * (`rewrite`; `'exact'`: the bit-exact ones only), or the file as exported: also when no pattern matches or ORT refuses the copy, since the rewrites
- * are only speed-ups. The runner tells them apart by the `cache_length` and `logits_from` inputs.
+ * (`rewrite`; `'exact'`: the bit-exact ones only), or the file as exported: also when no pattern matches or ORT
+ * refuses the copy, since the rewrites are only speed-ups. The runner tells them apart by the `cache_length` and
+ * `logits_from` inputs.
  */
 export function loadWhisperDecoder(path: string, rewrite: boolean | 'exact', runtime?: RuntimeOptions): Promise<InferenceSession> {
   const exact = rewrite === 'exact';
