@@ -95,6 +95,17 @@ function maxDiff(a: Float32Array, b: Float32Array): { diff: number; scale: numbe
   return { diff, scale };
 }
 
+/** Runs `body` on a copy of the model folder `source` (to edit its files), removed afterwards. */
+async function inCopyOf(source: string, prefix: string, body: (folder: string) => Promise<void>): Promise<void> {
+  const folder = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    cpSync(source, folder, { recursive: true });
+    await body(folder);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
 /** transformers.js's processor and greedy generate() on the same folder, image and rendered prompt. */
 async function transformersGreedy(spec: VlmSpec, folder: string, model: OnnxChatModel, messages: ChatMessage[], image: Buffer, steps: number, dtype: 'fp32' | 'fp16' | 'q4f16' = 'fp32') {
   const tjs = await import('@huggingface/transformers');
@@ -214,9 +225,7 @@ for (const spec of [TINY_LLAVA, TINY_LLAVA_ONEVISION, TINY_SMOLVLM]) {
 
 describe('vision-language options', () => {
   test('SmolVLM without image splitting (one global tile) equals transformers.js too', async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-nosplit-'));
-    try {
-      cpSync(await ensureVlmModel(TINY_SMOLVLM), folder, { recursive: true });
+    await inCopyOf(await ensureVlmModel(TINY_SMOLVLM), 'moxing-vlm-nosplit-', async (folder) => {
       const config = JSON.parse(readFileSync(join(folder, 'preprocessor_config.json'), 'utf8'));
       writeFileSync(join(folder, 'preprocessor_config.json'), JSON.stringify({ ...config, do_image_splitting: false }));
       const model = await OnnxChatModel.load(folder);
@@ -227,9 +236,7 @@ describe('vision-language options', () => {
       assert.equal((await model.prompt(messages)).ids.filter((id) => id === model.visionParts!.imageTokenId).length, imageSeqLen(TINY_SMOLVLM));
       assert.deepEqual((await model.prompt(messages)).ids, theirs.promptIds);
       assert.deepEqual(ours.tokens, theirs.tokens);
-    } finally {
-      rmSync(folder, { recursive: true, force: true });
-    }
+    });
   });
 
   test('two images expand in order: each gets its own features, and swapping them changes the answer', async () => {
@@ -244,9 +251,7 @@ describe('vision-language options', () => {
   });
 
   test('a q4 variant of the three files loads and tracks the fp32 logits; a missing variant is a clear error', async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-q4-'));
-    try {
-      cpSync(await ensureVlmModel(TINY_LLAVA), folder, { recursive: true });
+    await inCopyOf(await ensureVlmModel(TINY_LLAVA), 'moxing-vlm-q4-', async (folder) => {
       for (const name of ['vision_encoder', 'embed_tokens', 'decoder_model_merged']) quantizeFile(join(folder, 'onnx', `${name}.onnx`), join(folder, 'onnx', `${name}_q4.onnx`), { to: 'q4', accuracyLevel: 0 });
       const q4 = await OnnxChatModel.load(folder, { variant: 'q4' });
       assert.equal(q4.vision, true);
@@ -255,18 +260,14 @@ describe('vision-language options', () => {
       const { diff, scale } = maxDiff(await prefillLogits(q4, messages), await prefillLogits(fp32, messages));
       assert.ok(diff > 0 && diff < 0.5 * scale, `q4 logits differ by ${diff} on a scale of ${scale}`);
       await assert.rejects(OnnxChatModel.load(folder, { variant: 'q8' }), { code: 'MODEL_INVALID', message: /vision_encoder_quantized\.onnx/ });
-    } finally {
-      rmSync(folder, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('vision-language files in float16', () => {
   test('float16 pixel_values: the pixels are narrowed as ONNX Runtime’s Cast narrows them (the image rows equal the float32-input encoder’s features on half-rounded pixels, bit for bit)', async () => {
     const source = await ensureVlmModel(TINY_LLAVA);
-    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-pixels16-'));
-    try {
-      cpSync(source, folder, { recursive: true });
+    await inCopyOf(source, 'moxing-vlm-pixels16-', async (folder) => {
       // The fp16 encoder's first node casts pixel_values to float16: declared float16, that Cast changes nothing.
       retypeInput(join(folder, 'onnx', 'vision_encoder_fp16.onnx'), 'pixel_values', ELEM_FLOAT16);
       const model = await OnnxChatModel.load(folder, { variant: 'fp16' });
@@ -277,16 +278,12 @@ describe('vision-language files in float16', () => {
       // The float32-input encoder, fed pixels already rounded to half (ONNX Runtime drops its own Cast pair there).
       const processed = await model.visionParts!.processor.process(await loadImage(image));
       assert.deepEqual(ours, await encoderOutput(join(source, 'onnx', 'vision_encoder_fp16.onnx'), 'llava', processed, float16ToFloat32(float32ToFloat16(processed.pixels))));
-    } finally {
-      rmSync(folder, { recursive: true, force: true });
-    }
+    });
   });
 
   test('float32 embeddings before a float16 decoder: the float16 features are widened into them and the whole narrowed, the same logits bit for bit; cached decoding equals full recompute', async () => {
     const source = await ensureVlmModel(TINY_LLAVA);
-    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-embeds32-'));
-    try {
-      cpSync(source, folder, { recursive: true });
+    await inCopyOf(source, 'moxing-vlm-embeds32-', async (folder) => {
       cpSync(join(folder, 'onnx', 'embed_tokens.onnx'), join(folder, 'onnx', 'embed_tokens_fp16.onnx'));
       const mixed = await OnnxChatModel.load(folder, { variant: 'fp16' });
       assert.deepEqual(mixed.visionParts!.types, { pixels: 'float32', features: 'float16', embeddings: 'float32', decoderEmbeddings: 'float16' });
@@ -295,9 +292,7 @@ describe('vision-language files in float16', () => {
       assert.deepEqual(await prefillLogits(mixed, messages), await prefillLogits(reference, messages));
       const cached = await mixed.chat(messages, { temperature: 0, maxTokens: 8 });
       assert.deepEqual(cached.tokens, await uncachedGreedy(mixed, messages, 8));
-    } finally {
-      rmSync(folder, { recursive: true, force: true });
-    }
+    });
   });
 
   test('fp16 files: a batch of text prompts equals each alone, and a reused prefix with another image answers as a fresh model', async () => {
@@ -317,21 +312,15 @@ describe('vision-language files in float16', () => {
   });
 
   test('a pixel input of another dtype (int8) is an error naming the file, the input and the dtype', async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-int8-'));
-    try {
-      cpSync(await ensureVlmModel(TINY_SMOLVLM), folder, { recursive: true });
+    await inCopyOf(await ensureVlmModel(TINY_SMOLVLM), 'moxing-vlm-int8-', async (folder) => {
       retypeInput(join(folder, 'onnx', 'vision_encoder_fp16.onnx'), 'pixel_values', ELEM_INT8);
       await assert.rejects(OnnxChatModel.load(folder, { variant: 'fp16' }), { code: 'MODEL_INVALID', message: /vision_encoder_fp16\.onnx takes pixel_values as int8; float32 and float16 are supported/ });
-    } finally {
-      rmSync(folder, { recursive: true, force: true });
-    }
+    });
   });
 
   test('q4f16 files (q4 weights, float16 activations) load; greedy tokens equal transformers.js (dtype q4f16)', async () => {
     const source = await ensureVlmModel(TINY_SMOLVLM);
-    const folder = mkdtempSync(join(tmpdir(), 'moxing-vlm-q4f16-'));
-    try {
-      cpSync(source, folder, { recursive: true });
+    await inCopyOf(source, 'moxing-vlm-q4f16-', async (folder) => {
       // As transformers.js's quantize script makes q4f16: the q4 model, then the float16 conversion.
       for (const name of ['vision_encoder', 'embed_tokens', 'decoder_model_merged']) {
         const model = decodeModel(readFileSync(join(folder, 'onnx', `${name}.onnx`)));
@@ -352,9 +341,7 @@ describe('vision-language files in float16', () => {
       const fast = await OnnxChatModel.load(folder, { variant: 'q4f16' });
       const level4 = maxDiff(await prefillLogits(fast, messages), await prefillLogits(model, messages));
       assert.ok(level4.diff < 0.5 * level4.scale, `accuracy level 4 moves the q4f16 logits by ${level4.diff} on a scale of ${level4.scale}`);
-    } finally {
-      rmSync(folder, { recursive: true, force: true });
-    }
+    });
   });
 });
 
