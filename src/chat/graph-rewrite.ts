@@ -37,7 +37,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../errors.js';
 import type { RuntimeOptions } from '../runtime/index.js';
-import { constantInts, intsConstant, nodeProducers, nodeReaders, onnx, pruneUnused, type NodeProto } from '../runtime/onnx/index.js';
+import { constantInts, intAttr, intsConstant, nodeProducers, nodeReaders, onnx, pruneUnused, type NodeProto } from '../runtime/onnx/index.js';
 import { keepCacheOutside } from '../runtime/onnx/cache-outside.js';
 import { loadRewrittenModel } from '../runtime/onnx/rewritten-session.js';
 import type { GraphView } from '../runtime/onnx/stream-rewrite.js';
@@ -284,7 +284,7 @@ function rotaryAngles(angles: string, made: Map<string, NodeProto>): { cast: Nod
   if (unsqueeze?.opType !== 'Unsqueeze' || constantInts(made.get(unsqueeze.input?.[1] ?? ''))?.join() !== '1') return undefined;
   const concat = made.get(unsqueeze.input?.[0] ?? '');
   const [f, g] = concat?.input ?? [];
-  if (concat?.opType !== 'Concat' || concat.input?.length !== 2 || f !== g || ![-1, 2].includes(Number(concat.attribute?.find((a) => a.name === 'axis')?.i ?? 0))) return undefined;
+  if (concat?.opType !== 'Concat' || concat.input?.length !== 2 || f !== g || ![-1, 2].includes(intAttr(concat, 'axis') ?? 0)) return undefined;
   const mul = made.get(f);
   const [positions, frequencies] = mul?.input ?? [];
   const inner = made.get(positions);
@@ -304,7 +304,7 @@ function rotaryAngles(angles: string, made: Map<string, NodeProto>): { cast: Nod
  */
 function rotatedHalf(value: string, half: number, made: Map<string, NodeProto>): string | undefined {
   const concat = made.get(value);
-  if (concat?.opType !== 'Concat' || concat.input?.length !== 2 || ![3, -1].includes(Number(concat.attribute?.find((a) => a.name === 'axis')?.i ?? 0))) return undefined;
+  if (concat?.opType !== 'Concat' || concat.input?.length !== 2 || ![3, -1].includes(intAttr(concat, 'axis') ?? 0)) return undefined;
   const neg = made.get(concat.input[0]);
   const second = made.get(neg?.opType === 'Neg' ? (neg.input?.[0] ?? '') : '');
   const first = made.get(concat.input[1]);

@@ -20,7 +20,7 @@
  */
 import { CACHE_LENGTH } from './cache-outside.js';
 import { nodeProducers, nodeReaders, pruneUnused } from './graph-index.js';
-import { intAttr, intsConstant, node, onnx, tensorProto, type NodeProto } from './proto.js';
+import { intAttr, intsAttr, intsConstant, node, onnx, tensorProto, type NodeProto } from './proto.js';
 import type { GraphView } from './stream-rewrite.js';
 
 const LIVE = '/live';
@@ -53,7 +53,7 @@ interface Attention {
 /** A one-output node named after its output. */
 const op = (opType: string, inputs: readonly string[], output: string, attrs: Record<string, number | readonly number[]> = {}): NodeProto => node(opType, inputs, [output], output, attrs);
 
-const isPerm0132 = (n: NodeProto): boolean => n.opType === 'Transpose' && (n.attribute?.find((a) => a.name === 'perm')?.ints ?? []).map(Number).join() === '0,1,3,2';
+const isPerm0132 = (n: NodeProto): boolean => n.opType === 'Transpose' && intsAttr(n, 'perm')?.join() === '0,1,3,2';
 const isLastAxis = (n: NodeProto): boolean => [undefined, -1, 3].includes(intAttr(n, 'axis'));
 
 /** The attention whose key is `key` (a Concat of a live past), or undefined when its nodes are not the pattern. */
@@ -142,24 +142,18 @@ interface ListResult {
 function rewriteList(nodes: readonly NodeProto[], outputs: ReadonlySet<string>, capacity: string): ListResult | undefined {
   const readers = nodeReaders(nodes);
   const made = nodeProducers(nodes);
-  const attentions: Attention[] = [];
-  const replaced = new Set<NodeProto>();
+  // Every reader of a live past is a Shape, or a Concat that is the key or the value of an attention of the pattern.
+  const liveConcats = new Set<NodeProto>();
   for (const n of nodes) {
     const liveInputs = (n.input ?? []).filter((i) => i.endsWith(LIVE));
     if (liveInputs.length === 0) continue;
     if (n.opType === 'Shape' && liveInputs.length === 1 && (n.attribute ?? []).length === 0) continue;
-    if (n.opType !== 'Concat' || n.input?.[0] !== liveInputs[0] || liveInputs.length !== 1 || n.input.length !== 2) return undefined;
-    if (attentions.some((a) => a.value === n)) continue;
-    const a = attentionOf(n, readers, made, outputs);
-    if (!a) {
-      // A value Concat is met before its key only if the graph orders them so; it is claimed by its key's attention.
-      const claimed = nodes.some((k) => k !== n && k.opType === 'Concat' && k.input?.[0]?.endsWith(LIVE) && attentionOf(k, readers, made, outputs)?.value === n);
-      if (claimed) continue;
-      return undefined;
-    }
-    attentions.push(a);
-    for (const r of [a.key, a.value, a.transpose, a.scores, a.masked, a.softmax, a.output]) replaced.add(r);
+    if (n.opType !== 'Concat' || liveInputs.length !== 1 || n.input?.[0] !== liveInputs[0] || n.input.length !== 2) return undefined;
+    liveConcats.add(n);
   }
+  const attentions = [...liveConcats].map((n) => attentionOf(n, readers, made, outputs)).filter((a): a is Attention => a !== undefined);
+  const replaced = new Set(attentions.flatMap((a) => [a.key, a.value, a.transpose, a.scores, a.masked, a.softmax, a.output]));
+  if ([...liveConcats].some((n) => !replaced.has(n))) return undefined;
   const masks = new Map<string, { nodes: NodeProto[]; past: string; added: string }>();
   let count = attentions.length;
   const out: NodeProto[] = [];
