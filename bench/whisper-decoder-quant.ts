@@ -5,7 +5,9 @@
  * - MatMulNBits 8-bit, accuracy_level 4 (ORT quantizes the activations to int8 inside the kernel);
  * - MatMulNBits 4-bit, accuracy_level 4 (block 32, zero points: the chat engine's q4 at level 4);
  * - today's q8 with the lm-head (the tied vocabulary projection, the largest MatMul of a step) as MatMulNBits 8-bit;
- * - MatMulNBits 4-bit with an 8-bit lm-head.
+ * - MatMulNBits 4-bit with an 8-bit lm-head;
+ * - today's q8 with the step's cross-attention scores over int8 keys (cross-keys.ts; the default load), against
+ *   the others loaded with `graphRewrites: 'exact'` (float32 keys).
  * Every candidate decodes with the q8 encoder. Measured per candidate:
  * 1. the cached decoder step as moxing runs it (DecoderRunner.step: ORT run and KV handling), one row: the median
  *    over `--rounds` × `--steps` steps, the candidates taking turns step by step so load changes hit all alike;
@@ -44,14 +46,17 @@ interface Candidate {
   name: string;
   /** How the decoder is quantized; undefined: today's q8 file as it is. */
   options?: Partial<QuantizeOptions>;
+  /** `'exact'`: loaded without the rewrites that move values (float32 cross-attention keys); default all of them. */
+  graphRewrites?: 'exact';
 }
 
 const CANDIDATES: readonly Candidate[] = [
-  { name: 'q8 today (int8 dynamic)' },
-  { name: 'MatMulNBits 8-bit, level 4', options: { to: 'q8', method: 'matmulnbits', accuracyLevel: 4 } },
-  { name: 'MatMulNBits 4-bit, level 4', options: { to: 'q4', method: 'matmulnbits', accuracyLevel: 4 } },
-  { name: 'q8 today + 8-bit NBits lm-head', options: { to: 'q8', method: 'dynamic', headBits: 8, accuracyLevel: 4 } },
-  { name: 'MatMulNBits 4-bit + 8-bit lm-head', options: { to: 'q4', method: 'matmulnbits', headBits: 8, accuracyLevel: 4 } },
+  { name: 'q8 today (int8 dynamic), float32 cross keys', graphRewrites: 'exact' },
+  { name: 'q8 today + int8 cross keys (the default)' },
+  { name: 'MatMulNBits 8-bit, level 4', options: { to: 'q8', method: 'matmulnbits', accuracyLevel: 4 }, graphRewrites: 'exact' },
+  { name: 'MatMulNBits 4-bit, level 4', options: { to: 'q4', method: 'matmulnbits', accuracyLevel: 4 }, graphRewrites: 'exact' },
+  { name: 'q8 today + 8-bit NBits lm-head', options: { to: 'q8', method: 'dynamic', headBits: 8, accuracyLevel: 4 }, graphRewrites: 'exact' },
+  { name: 'MatMulNBits 4-bit + 8-bit lm-head', options: { to: 'q4', method: 'matmulnbits', headBits: 8, accuracyLevel: 4 }, graphRewrites: 'exact' },
 ];
 
 const base = await ensureWhisperModel(BASE_WHISPER, { root: BENCH_MODELS_DIR });
@@ -61,8 +66,9 @@ if (!readdirSync(join(base, 'onnx')).some((f) => f.endsWith('_quantized.onnx')))
  * A folder that loads as variant q8 with the base model's q8 encoder and the candidate's decoder: the side files
  * and the encoder are links into the base model.
  */
-function candidateDir(c: Candidate, index: number): string {
-  const dir = workDir('decoder-quant', `candidate-${index}`);
+function candidateDir(c: Candidate): string {
+  // Named by the quantization options, so that two candidates with one decoder file share it.
+  const dir = workDir('decoder-quant', c.options ? Object.entries(c.options).map(([key, value]) => `${key}-${value}`).join('_') : 'q8-today');
   const onnx = join(dir, 'onnx');
   mkdirSync(onnx, { recursive: true });
   for (const f of readdirSync(base)) if (f !== 'onnx' && !existsSync(join(dir, f))) symlinkSync(join(base, f), join(dir, f));
@@ -76,7 +82,7 @@ function candidateDir(c: Candidate, index: number): string {
 
 const dirs = CANDIDATES.map(candidateDir);
 const fp32 = await WhisperModel.load(base, { runtime });
-const models = await Promise.all(dirs.map((dir) => WhisperModel.load(dir, { variant: 'q8', runtime })));
+const models = await Promise.all(dirs.map((dir, i) => WhisperModel.load(dir, { variant: 'q8', runtime, graphRewrites: CANDIDATES[i].graphRewrites ?? true })));
 const tokenizer = fp32.tokenizer;
 const prompt = tokenizer.sotSequenceIncludingNoTimestamps('en');
 

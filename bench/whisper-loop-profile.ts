@@ -129,7 +129,9 @@ const step8Long = await stepMs(8, 200);
 const bandwidth = copyBandwidth();
 const weightBytes = cachedStepWeightBytes();
 const { decoderLayers: layers, dModel, nAudioCtx } = model.dims;
-const crossBytes = layers * 2 * nAudioCtx * dModel * 4;
+// Values in float32; keys too, or as int8 with a float32 scale per position (cross-keys.ts, quantized decoders).
+const crossKeyBytes = model.decoder.int8Keys ? nAudioCtx * (dModel + (dModel / model.dims.headDim) * 4) : nAudioCtx * dModel * 4;
+const crossBytes = layers * (crossKeyBytes + nAudioCtx * dModel * 4);
 const mid = profiles[Math.floor(rounds / 2)];
 const meanSelfLength = mid.prefillTokens / Math.max(1, mid.prefills) + mid.tokens / Math.max(1, mid.prefills) / 2;
 const selfBytes = layers * 2 * meanSelfLength * dModel * 4;

@@ -19,7 +19,7 @@ function isDropOnly(sources: readonly number[]): boolean {
  * (the tail is left as it was), else in a new array. Batched decoding drops each finished row: a new copy of a
  * large cache each time also touched as many new pages.
  */
-export function keepRows<T extends KvArray>(data: T, size: number, sources: readonly number[]): T {
+export function keepRows<T extends KvArray | Uint8Array>(data: T, size: number, sources: readonly number[]): T {
   if (!isDropOnly(sources)) {
     const out = new (data.constructor as new (length: number) => T)(sources.length * size);
     sources.forEach((source, i) => out.set(data.subarray(source * size, (source + 1) * size), i * size));

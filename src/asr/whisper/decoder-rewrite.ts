@@ -5,6 +5,8 @@
  *   exact. The cross-attention K/V are fed unchanged;
  * - then its self-attention reads those buffers in place instead of a copy of the live cache extended by the new
  *   position (runtime/onnx/capacity-attention.ts): the same values up to float rounding, so not under `exact`;
+ * - a quantized decoder's step computes its cross-attention scores over int8 keys (cross-keys.ts): not exact, and
+ *   not for float decoders;
  * - the first pass (the merged decoder's no-cache branch, or `decoder_model`) computes logits from position
  *   `logits_from` on (a new int64 [1] input): a Slice before the LM head. The runner reads only the last position
  *   and the SOT position, where the head ran at every prompt position (up to 223 with previous text: 223 × 51,865
@@ -19,6 +21,7 @@ import { keepCacheOutside } from '../../runtime/onnx/cache-outside.js';
 import { intsConstant, nodeProducers, onnx, type NodeProto } from '../../runtime/onnx/index.js';
 import { loadWithSpeedUp } from '../../runtime/onnx/rewritten-session.js';
 import type { GraphView } from '../../runtime/onnx/stream-rewrite.js';
+import { int8CrossKeys } from './cross-keys.js';
 
 export { CACHE_LENGTH } from '../../runtime/onnx/cache-outside.js';
 
@@ -68,13 +71,15 @@ export function firstPassLogitsFrom(graph: GraphView, nodes: readonly NodeProto[
 
 /**
  * The rewrites, each where its pattern is found; undefined when none is. `exact`: only those that compute every
- * value the runner reads as the export does, bit for bit.
+ * value the runner reads as the export does, bit for bit. `int8Keys: false` leaves a quantized step's keys float32
+ * (bench/whisper-step-ab.ts measures what they buy).
  */
-export function rewriteWhisperDecoder(graph: GraphView, exact = false): NodeProto[] | undefined {
+export function rewriteWhisperDecoder(graph: GraphView, exact = false, int8Keys = !exact): NodeProto[] | undefined {
   const outside = keepSelfCacheOutside(graph);
   const cached = outside && !exact ? (attendOverCapacity(graph, outside) ?? outside) : outside;
-  const sliced = firstPassLogitsFrom(graph, cached ?? graph.nodes);
-  return sliced ?? cached;
+  const keys = int8Keys ? (int8CrossKeys(graph, cached ?? graph.nodes) ?? cached) : cached;
+  const sliced = firstPassLogitsFrom(graph, keys ?? graph.nodes);
+  return sliced ?? keys;
 }
 
 /**

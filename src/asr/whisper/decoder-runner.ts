@@ -10,13 +10,16 @@
  *
  * Either cached graph may be loaded rewritten (decoder-rewrite.ts, told by its `cache_length` input): the runner
  * then keeps the self-attention KV in buffers of its own (runtime/kv-buffers.ts) and a step returns only its new
- * position. As exported, each step returns the whole cache and the runner keeps those tensors.
+ * position. As exported, each step returns the whole cache and the runner keeps those tensors. A quantized
+ * decoder's step may read its cross-attention keys as int8 (cross-keys.ts, told by its `key_uint8` inputs): the
+ * runner then quantizes each first pass's keys with the decoder's `keyQuantizer`.
  */
 import type { InferenceSession } from 'onnxruntime-node';
 import { MoxingError } from '../../errors.js';
 import { Tensor, bool, emptyFloat32, float32, int64 } from '../../runtime/index.js';
 import { KvBuffers, keepRows } from '../../runtime/kv-buffers.js';
 import type { WhisperDims } from './config.js';
+import { int8KeyInputs } from './cross-keys.js';
 import { CACHE_LENGTH, LOGITS_FROM } from './decoder-rewrite.js';
 import type { AudioFeatures } from './encoder.js';
 import { activeDecodeProfile } from './profile.js';
@@ -48,6 +51,19 @@ export interface DecoderRunner {
 
 type Layout = 'merged' | 'split';
 
+/** The decoder output `name` of a run; a decoder without it is not an optimum Whisper export. */
+function outputOf(out: InferenceSession.OnnxValueMapType, name: string): Tensor {
+  const value = out[name];
+  if (!value) throw new MoxingError('MODEL_INVALID', `the decoder gave no output "${name}"; it is not an optimum Whisper decoder export`);
+  return value as Tensor;
+}
+
+/** A tensor of `t`'s type and dims but its first, `rows`, over `data`. */
+function withRows(t: Tensor, data: Float32Array | Uint8Array, rows: number): Tensor {
+  const dims = [rows, ...t.dims.slice(1)];
+  return data instanceof Uint8Array ? new Tensor('uint8', data, dims) : float32(data, dims);
+}
+
 /** Copies rows `sources` of a [rows, ...] float32 tensor into a new tensor. */
 export function gatherRows(tensor: Tensor, sources: readonly number[]): Tensor {
   const data = tensor.data as Float32Array;
@@ -78,6 +94,8 @@ export class WhisperDecoder {
   readonly cacheOutside: boolean;
   /** The first pass was rewritten to compute logits from a position on (decoder-rewrite.ts `logits_from`). */
   readonly logitsFrom: boolean;
+  /** The cached step reads int8 cross-attention keys (cross-keys.ts), which `keyQuantizer` makes. */
+  readonly int8Keys: boolean;
   private readonly layers: number;
   /** The cross-attention K/V buffers of the last decode, kept for the next (takeCrossBuffers). */
   private spareCross: Float32Array[] | undefined;
@@ -89,10 +107,14 @@ export class WhisperDecoder {
     readonly first: InferenceSession,
     /** `decoder_with_past_model`; absent for the merged layout. */
     readonly withPast?: InferenceSession,
+    /** cross-keys.ts `crossKeyQuantizerModel`, for a step rewritten to read int8 keys. */
+    readonly keyQuantizer?: InferenceSession,
   ) {
     this.layout = withPast ? 'split' : 'merged';
     this.cacheOutside = (withPast ?? first).inputNames.includes(CACHE_LENGTH);
     this.logitsFrom = first.inputNames.includes(LOGITS_FROM);
+    this.int8Keys = (withPast ?? first).inputNames.includes(int8KeyInputs(0).keys);
+    if (this.int8Keys && !keyQuantizer) throw new MoxingError('INTERNAL', 'a decoder that reads int8 cross-attention keys needs their quantizer');
     this.layers = dims.decoderLayers;
     const need = (session: InferenceSession, names: string[], what: string): void => {
       const missing = names.filter((n) => !session.inputNames.includes(n));
@@ -126,11 +148,37 @@ export class WhisperDecoder {
     if (this.logitsFrom) feeds[LOGITS_FROM] = int64([logitsFrom], [1]);
     if (this.layout === 'merged') {
       feeds.use_cache_branch = bool([false], [1]);
-      const empty = emptyFloat32([rows, this.dims.decoderHeads, 0, this.dims.headDim]);
+      const { decoderHeads: heads, headDim } = this.dims;
+      const empty = emptyFloat32([rows, heads, 0, headDim]);
       for (const name of [...this.pastNames('decoder'), ...this.pastNames('encoder')]) feeds[name] = empty;
       if (this.cacheOutside) feeds[CACHE_LENGTH] = int64([0], [1]);
+      for (let i = 0; i < (this.int8Keys ? this.layers : 0); i++) {
+        feeds[int8KeyInputs(i).keys] = new Tensor('uint8', new Uint8Array(0), [rows, heads, 0, headDim]);
+        feeds[int8KeyInputs(i).scales] = emptyFloat32([rows, heads, 1, 0]);
+      }
     }
     return feeds;
+  }
+
+  /**
+   * A first pass's cross-attention K/V (`out`, one row) as the cached step reads them, by input name: as the pass
+   * returned them, or with the keys quantized to int8 (and the keys' float32 inputs, which nothing reads then, empty).
+   */
+  async crossInputs(out: InferenceSession.OnnxValueMapType): Promise<Array<[string, Tensor]>> {
+    const present = (past: string): Tensor => outputOf(out, past.replace('past_key_values.', 'present.'));
+    const names = this.pastNames('encoder');
+    if (!this.int8Keys || !this.keyQuantizer) return names.map((name) => [name, present(name)]);
+    const keys: Record<string, Tensor> = {};
+    for (let i = 0; i < this.layers; i++) keys[`key.${i}`] = present(names[2 * i]);
+    const quantized = await this.keyQuantizer.run(keys);
+    const inputs: Array<[string, Tensor]> = [];
+    for (let i = 0; i < this.layers; i++) {
+      const [key, value] = [names[2 * i], names[2 * i + 1]];
+      const { keys: uint8, scales } = int8KeyInputs(i);
+      inputs.push([uint8, quantized[`key_uint8.${i}`] as Tensor], [scales, quantized[`key_scale.${i}`] as Tensor], [value, present(value)]);
+      inputs.push([key, emptyFloat32([1, this.dims.decoderHeads, 0, this.dims.headDim])]);
+    }
+    return inputs;
   }
 
   /**
@@ -176,10 +224,10 @@ class OnnxDecoderRunner implements DecoderRunner {
   private selfKV: Tensor[] = [];
   /** The same cache kept here, when the session was rewritten to take it in place (`decoder.cacheOutside`). */
   private selfCache: KvBuffers | undefined;
-  /** Cross-attention cache from the first pass; row r holds audio `crossAudio[r]`. */
-  private crossKV: Tensor[] = [];
+  /** Cross-attention inputs of the cached step (decoder.crossInputs), by name; row r holds audio `crossAudio[r]`. */
+  private cross: Array<[string, Tensor]> = [];
   private crossAudio: number[] = [];
-  /** The whole buffers behind crossKV (taken from the decoder's spare set, given back by `release`). */
+  /** The whole buffers behind the float32 K/V of `cross` (taken from the decoder's spare set, given back by `release`). */
   private crossBuffers: Float32Array[] = [];
   private started = false;
   private released = false;
@@ -213,7 +261,9 @@ class OnnxDecoderRunner implements DecoderRunner {
     const last = new Float32Array(rows * vocab);
     const kept = keepPosition === undefined ? undefined : new Float32Array(rows * vocab);
     let self: Float32Array[] = [];
-    let cross: Float32Array[] = [];
+    let cross: Array<[string, Float32Array | Uint8Array]> = [];
+    let crossRow: Array<[string, Tensor]> = [];
+    let pooled: Float32Array[] = [];
     const profile = activeDecodeProfile();
     const started = profile ? performance.now() : 0;
     // A row at a time, each row's cross-attention K/V (37 MB on base) copied into buffers kept from the last
@@ -225,13 +275,19 @@ class OnnxDecoderRunner implements DecoderRunner {
       const a = this.rowAudio[r];
       const row = float32(hidden.subarray(a * frames * width, (a + 1) * frames * width), [1, frames, width]);
       const out = await this.decoder.first.run(this.decoder.firstPassFeeds([tokens[r]], row, from));
-      const [selfRow, crossRow] = [this.presents(out, 'decoder'), this.presents(out, 'encoder')];
+      const selfRow = this.presents(out, 'decoder');
+      crossRow = await this.decoder.crossInputs(out);
       if (r === 0) {
         self = selfRow.map((t) => new Float32Array(rows * t.data.length));
-        cross = this.decoder.takeCrossBuffers(crossRow.length, rows * crossRow[0].data.length);
+        // The float32 K/V (37 MB a row on base) in the kept buffers; int8 keys and their scales in new ones.
+        const size = crossRow.reduce((most, [, t]) => Math.max(most, t.data.length), 0);
+        const whole = crossRow.filter(([, t]) => t.type === 'float32' && t.data.length === size).length;
+        pooled = this.decoder.takeCrossBuffers(whole, rows * size);
+        let next = 0;
+        cross = crossRow.map(([name, t]) => [name, t.type === 'float32' && t.data.length === size ? pooled[next++] : t.type === 'uint8' ? new Uint8Array(rows * t.data.length) : new Float32Array(rows * t.data.length)]);
       }
       selfRow.forEach((t, i) => self[i].set(t.data as Float32Array, r * t.data.length));
-      crossRow.forEach((t, i) => cross[i].set(t.data as Float32Array, r * t.data.length));
+      crossRow.forEach(([, t], i) => cross[i][1].set(t.data as Float32Array & Uint8Array, r * t.data.length));
       const logits = out.logits.data as Float32Array;
       const at = (position: number) => logits.subarray((position - from) * vocab, (position - from + 1) * vocab);
       last.set(at(length - 1), r * vocab);
@@ -243,8 +299,8 @@ class OnnxDecoderRunner implements DecoderRunner {
       profile.prefillTokens += rows * length;
     }
     const { decoderHeads, headDim } = this.decoder.dims;
-    this.crossKV = cross.map((data) => float32(data, [rows, decoderHeads, data.length / rows / decoderHeads / headDim, headDim]));
-    this.crossBuffers = cross;
+    this.cross = cross.map(([name, data], i) => [name, withRows(crossRow[i][1], data, rows)]);
+    this.crossBuffers = pooled;
     this.crossAudio = [...this.rowAudio];
     const selfKV = self.map((data) => float32(data, [rows, decoderHeads, length, headDim]));
     if (this.decoder.cacheOutside) this.selfCache = KvBuffers.fromPresents(selfKV, this.decoder.dims.nTextCtx, SELF_CACHE_GROWTH);
@@ -256,7 +312,7 @@ class OnnxDecoderRunner implements DecoderRunner {
   release(): void {
     if (this.crossBuffers.length > 0) this.decoder.giveBackCrossBuffers(this.crossBuffers);
     this.crossBuffers = [];
-    this.crossKV = [];
+    this.cross = [];
     this.released = true;
   }
 
@@ -269,13 +325,12 @@ class OnnxDecoderRunner implements DecoderRunner {
     this.alignCross();
     const feeds: Record<string, Tensor> = { input_ids: int64(tokens, [rows, 1]) };
     const selfNames = this.decoder.pastNames('decoder');
-    const crossNames = this.decoder.pastNames('encoder');
     const cache = this.selfCache;
     if (cache) {
       cache.tensors.forEach((t, i) => (feeds[selfNames[i]] = t));
       feeds[CACHE_LENGTH] = int64([cache.length], [1]);
     } else selfNames.forEach((name, i) => (feeds[name] = this.selfKV[i]));
-    crossNames.forEach((name, i) => (feeds[name] = this.crossKV[i]));
+    for (const [name, tensor] of this.cross) feeds[name] = tensor;
     let session = this.decoder.withPast;
     if (this.decoder.layout === 'merged') {
       session = this.decoder.first;
@@ -316,9 +371,10 @@ class OnnxDecoderRunner implements DecoderRunner {
     const same = this.crossAudio.length === this.rowAudio.length && this.crossAudio.every((a, i) => a === this.rowAudio[i]);
     if (same) return;
     const sources = this.rowAudio.map((a) => this.crossAudio.indexOf(a));
-    this.crossKV = this.crossKV.map((t) => {
-      const size = t.dims[0] === 0 ? 0 : (t.data as Float32Array).length / t.dims[0];
-      return float32(keepRows(t.data as Float32Array, size, sources), [sources.length, ...t.dims.slice(1)]);
+    this.cross = this.cross.map(([name, t]) => {
+      const data = t.data as Float32Array | Uint8Array;
+      const size = t.dims[0] === 0 ? 0 : data.length / t.dims[0];
+      return [name, withRows(t, keepRows(data, size, sources), sources.length)];
     });
     this.crossAudio = [...this.rowAudio];
   }
@@ -328,10 +384,6 @@ class OnnxDecoderRunner implements DecoderRunner {
   }
 
   private presents(out: InferenceSession.OnnxValueMapType, kind: 'decoder' | 'encoder'): Tensor[] {
-    return this.presentNames(kind).map((name) => {
-      const value = out[name];
-      if (!value) throw new MoxingError('MODEL_INVALID', `the decoder gave no output "${name}"; it is not an optimum Whisper decoder export`);
-      return value as Tensor;
-    });
+    return this.presentNames(kind).map((name) => outputOf(out, name));
   }
 }

@@ -12,6 +12,7 @@ import { loadWhisperDims, type WhisperDims } from './config.js';
 import { WhisperDecoder, type DecoderRunner } from './decoder-runner.js';
 import type { DecodingContext } from './decode.js';
 import { WhisperEncoder, type AudioFeatures } from './encoder.js';
+import { int8KeyInputs, loadCrossKeyQuantizer } from './cross-keys.js';
 import { loadWhisperDecoder } from './decoder-rewrite.js';
 import { loadWhisperEncoder } from './encoder-rewrite.js';
 import { requireCrossAttentions } from './timing.js';
@@ -72,7 +73,8 @@ export class WhisperModel implements DecodingContext, WordTimingModel {
       loadWhisperDecoder(d.kind === 'merged' ? d.path : d.decoder, rewrite, runtime),
       d.kind === 'split' ? loadWhisperDecoder(d.decoderWithPast, rewrite, runtime) : Promise.resolve(undefined),
     ]);
-    return new WhisperModel(files, dims, tokenizer, new WhisperEncoder(encoderSession, dims), new WhisperDecoder(dims, first, withPast));
+    const keyQuantizer = (withPast ?? first).inputNames.includes(int8KeyInputs(0).keys) ? await loadCrossKeyQuantizer(dims.decoderLayers, runtime) : undefined;
+    return new WhisperModel(files, dims, tokenizer, new WhisperEncoder(encoderSession, dims), new WhisperDecoder(dims, first, withPast, keyQuantizer));
   }
 
   /** The ONNX graphs of `files`, with their external-data files: what loading them costs in memory, near enough. */
@@ -94,7 +96,7 @@ export class WhisperModel implements DecodingContext, WordTimingModel {
   async close(): Promise<void> {
     for (const [key, model] of loaded) if ((await model.catch(() => undefined)) === this) loaded.delete(key);
     this.decoder.dropSpareBuffers();
-    const sessions = new Set([this.encoder.session, this.decoder.first, this.decoder.withPast]);
+    const sessions = new Set([this.encoder.session, this.decoder.first, this.decoder.withPast, this.decoder.keyQuantizer]);
     await Promise.all([...sessions].map((s) => (s ? releaseSession(s) : undefined)));
   }
 
