@@ -20,7 +20,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { loadSessionFromBytes, type RuntimeOptions } from '../../runtime/index.js';
 import { nodeReaders } from '../../runtime/onnx/graph-index.js';
-import { encodeModel, intsAttr, intsConstant, node, onnx, tensorProto, type NodeProto } from '../../runtime/onnx/proto.js';
+import { encodeModel, graphsOf, intsAttr, intsConstant, node, onnx, scalarConstant, type NodeProto } from '../../runtime/onnx/proto.js';
 import type { GraphView } from '../../runtime/onnx/stream-rewrite.js';
 
 const DT = onnx.TensorProto.DataType;
@@ -41,12 +41,10 @@ export function int8KeyInputs(layer: number): { readonly keys: string; readonly 
 /** Operators of a quantized graph's weights (quantize_dynamic's pattern, MatMulNBits), in any of its graphs. */
 const QUANTIZED_OPS = new Set(['MatMulInteger', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'MatMulNBits', 'QAttention']);
 
-function isQuantized(nodes: readonly NodeProto[]): boolean {
-  return nodes.some((n) => QUANTIZED_OPS.has(n.opType ?? '') || (n.attribute ?? []).some((a) => (a.g && isQuantized(a.g.node ?? [])) || (a.graphs ?? []).some((g) => isQuantized(g.node ?? []))));
+/** Every node of `nodes` and of their subgraphs. */
+function allNodes(nodes: readonly NodeProto[]): NodeProto[] {
+  return [...graphsOf({ node: [...nodes] })].flatMap((g) => g.node ?? []);
 }
-
-const constant = (name: string, data: Float32Array | Uint8Array): NodeProto =>
-  onnx.NodeProto.create({ opType: 'Constant', name, output: [name], attribute: [onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: tensorProto(name, [], data) })] });
 
 /** Symmetric int8 of `x` with one scale per [N, C] slice (GlobalMaxPool: the same in every opset). */
 function symmetricInt8(x: string, at: (s: string) => string): NodeProto[] {
@@ -111,17 +109,11 @@ function rewriteList(nodes: readonly NodeProto[], layers: Set<number>): NodeProt
  */
 export function int8CrossKeys(graph: GraphView, nodes: readonly NodeProto[], always = false): NodeProto[] | undefined {
   const keyInputs = graph.inputs.filter((name) => CROSS_KEY.test(name));
-  if (keyInputs.length === 0 || !(always || isQuantized(nodes))) return undefined;
+  const every = allNodes(nodes);
+  if (keyInputs.length === 0 || !(always || every.some((n) => QUANTIZED_OPS.has(n.opType ?? '')))) return undefined;
   // The runner feeds the float32 keys empty: each must have no reader but its score product's Transpose.
-  const reads = new Map<string, number>();
-  const count = (list: readonly NodeProto[]): void => {
-    for (const n of list) {
-      for (const input of n.input ?? []) reads.set(input, (reads.get(input) ?? 0) + 1);
-      for (const a of n.attribute ?? []) [a.g, ...(a.graphs ?? [])].forEach((g) => g && count(g.node ?? []));
-    }
-  };
-  count(nodes);
-  if (keyInputs.some((name) => reads.get(name) !== 1)) return undefined;
+  const reads = (name: string) => every.reduce((count, n) => count + (n.input ?? []).filter((i) => i === name).length, 0);
+  if (keyInputs.some((name) => reads(name) !== 1)) return undefined;
   const layers = new Set<number>();
   const rewritten = rewriteList(nodes, layers);
   if (layers.size !== keyInputs.length) return undefined;
@@ -130,7 +122,7 @@ export function int8CrossKeys(graph: GraphView, nodes: readonly NodeProto[], alw
     graph.addInput({ name: keys, type: tensorType(DT.UINT8, 'batch_size', 'decoder_attention_heads', 'encoder_sequence_length', 'head_dim') });
     graph.addInput({ name: scales, type: tensorType(DT.FLOAT, 'batch_size', 'decoder_attention_heads', 1, 'encoder_sequence_length') });
   }
-  return [intsConstant(C.column, [0, 0, -1, 1]), intsConstant(C.row, [0, 0, 1, -1]), constant(C.levels, Float32Array.of(127)), constant(C.tiny, Float32Array.of(1e-30)), constant(C.zeroPoint, Uint8Array.of(128)), ...rewritten];
+  return [intsConstant(C.column, [0, 0, -1, 1]), intsConstant(C.row, [0, 0, 1, -1]), scalarConstant(C.levels, Float32Array.of(127)), scalarConstant(C.tiny, Float32Array.of(1e-30)), scalarConstant(C.zeroPoint, Uint8Array.of(128)), ...rewritten];
 }
 
 /**
@@ -139,7 +131,7 @@ export function int8CrossKeys(graph: GraphView, nodes: readonly NodeProto[], alw
  * heads, 1, positions].
  */
 export function crossKeyQuantizerModel(layers: number): Uint8Array {
-  const nodes: NodeProto[] = [constant(C.levels, Float32Array.of(127)), constant(C.tiny, Float32Array.of(1e-30)), constant(C.offset, Float32Array.of(128))];
+  const nodes: NodeProto[] = [scalarConstant(C.levels, Float32Array.of(127)), scalarConstant(C.tiny, Float32Array.of(1e-30)), scalarConstant(C.offset, Float32Array.of(128))];
   const inputs = [];
   const outputs = [];
   for (let layer = 0; layer < layers; layer++) {

@@ -284,7 +284,8 @@ class OnnxDecoderRunner implements DecoderRunner {
         const whole = crossRow.filter(([, t]) => t.type === 'float32' && t.data.length === size).length;
         pooled = this.decoder.takeCrossBuffers(whole, rows * size);
         let next = 0;
-        cross = crossRow.map(([name, t]) => [name, t.type === 'float32' && t.data.length === size ? pooled[next++] : t.type === 'uint8' ? new Uint8Array(rows * t.data.length) : new Float32Array(rows * t.data.length)]);
+        const fresh = (t: Tensor) => (t.type === 'uint8' ? new Uint8Array(rows * t.data.length) : new Float32Array(rows * t.data.length));
+        cross = crossRow.map(([name, t]) => [name, t.type === 'float32' && t.data.length === size ? pooled[next++] : fresh(t)]);
       }
       selfRow.forEach((t, i) => self[i].set(t.data as Float32Array, r * t.data.length));
       crossRow.forEach(([, t], i) => cross[i][1].set(t.data as Float32Array & Uint8Array, r * t.data.length));

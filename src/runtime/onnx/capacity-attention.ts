@@ -20,7 +20,7 @@
  */
 import { CACHE_LENGTH } from './cache-outside.js';
 import { nodeProducers, nodeReaders, pruneUnused } from './graph-index.js';
-import { intAttr, intsAttr, intsConstant, node, onnx, tensorProto, type NodeProto } from './proto.js';
+import { graphsOf, intAttr, intsAttr, intsConstant, node, onnx, scalarConstant, type NodeProto } from './proto.js';
 import type { GraphView } from './stream-rewrite.js';
 
 const LIVE = '/live';
@@ -206,12 +206,6 @@ export function attendOverCapacity(graph: GraphView, nodes: readonly NodeProto[]
     capacity,
   );
   if (!result || result.attentions === 0) return undefined;
-  const lowest = onnx.NodeProto.create({
-    opType: 'Constant',
-    name: C.lowest,
-    output: [C.lowest],
-    attribute: [onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: tensorProto(C.lowest, [], Float32Array.of(MASK_MIN)) })],
-  });
   const shared = [
     intsConstant(C.zero, [0]),
     intsConstant(C.minusOne, [-1]),
@@ -219,7 +213,7 @@ export function attendOverCapacity(graph: GraphView, nodes: readonly NodeProto[]
     intsConstant(C.two, [2]),
     intsConstant(C.three, [3]),
     intsConstant(C.four, [4]),
-    lowest,
+    scalarConstant(C.lowest, Float32Array.of(MASK_MIN)),
     op('Shape', [first], `${capacity}/shape`),
     op('Slice', [`${capacity}/shape`, C.two, C.three, C.zero], capacity),
   ];
@@ -233,17 +227,8 @@ export function attendOverCapacity(graph: GraphView, nodes: readonly NodeProto[]
 }
 
 /** Every value some node reads, in the graph or its subgraphs, and the graph's outputs. */
-function valuesRead(nodes: readonly NodeProto[], outputs: readonly string[]): Set<string> {
+function valuesRead(nodes: NodeProto[], outputs: readonly string[]): Set<string> {
   const read = new Set(outputs);
-  const visit = (list: readonly NodeProto[]): void => {
-    for (const n of list) {
-      for (const i of n.input ?? []) read.add(i);
-      for (const a of n.attribute ?? []) {
-        if (a.g) visit(a.g.node ?? []);
-        for (const g of a.graphs ?? []) visit(g.node ?? []);
-      }
-    }
-  };
-  visit(nodes);
+  for (const g of graphsOf({ node: nodes })) for (const n of g.node ?? []) for (const i of n.input ?? []) read.add(i);
   return read;
 }

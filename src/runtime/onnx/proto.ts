@@ -55,6 +55,12 @@ export function node(opType: string, inputs: readonly string[], outputs: readonl
   return onnx.NodeProto.create({ opType, input: [...inputs], output: [...outputs], name, attribute, domain });
 }
 
+/** A Constant node whose output `name` is the scalar `data[0]` (float32, uint8 or int8, as `data` is). */
+export function scalarConstant(name: string, data: Float32Array | Uint8Array | Int8Array): NodeProto {
+  const attribute = [onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: tensorProto(name, [], data.subarray(0, 1)) })];
+  return onnx.NodeProto.create({ opType: 'Constant', output: [name], name, attribute });
+}
+
 /** A Constant node whose output `name` is the 1-D int64 tensor `values` (its `value_ints`). */
 export function intsConstant(name: string, values: readonly number[]): NodeProto {
   const attribute = [onnx.AttributeProto.create({ name: 'value_ints', type: onnx.AttributeProto.AttributeType.INTS, ints: [...values] })];
